@@ -1,0 +1,54 @@
+# amicrypt — run `make help` for what each target does.
+SHELL       := /usr/bin/env bash
+GO          ?= go
+BIN         := $(CURDIR)/bin
+STATICCHECK := $(BIN)/staticcheck
+AWSCLI      ?= /usr/bin/aws
+export PATH := $(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets and what they do
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the amicrypt binary into ./bin
+	$(GO) build -o $(BIN)/amicrypt ./cmd/amicrypt
+
+.PHONY: deps
+deps: ## Install what tests need and is missing: Debian's awscli (the real AWS CLI the sandbox is checked against)
+	@if [ ! -x $(AWSCLI) ]; then \
+	  echo "installing Debian's awscli (needed by the AWS CLI wire test)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq awscli >/dev/null; \
+	fi
+
+.PHONY: test
+test: deps ## Run every test (unit, sandbox over aws-sdk-go-v2, the real AWS CLI against the sandbox)
+	AMICRYPT_AWSCLI=$(AWSCLI) $(GO) test -count=1 ./...
+
+.PHONY: demo
+demo: build ## Start the sandbox on the default world and walk the AWS CLI through share, encrypted copy and both launch outcomes
+	AWSCLI=$(AWSCLI) ./scripts/demo.sh
+
+.PHONY: bench
+bench: ## Run the benchmarks (figures go in the README)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+$(STATICCHECK):
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: lint
+lint: $(STATICCHECK) ## go vet, staticcheck and gofmt
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+.PHONY: generate
+generate: ## Regenerate the trimmed AWS service models the sandbox speaks (needs botocore's models)
+	$(GO) generate ./...
+
+.PHONY: clean
+clean: ## Remove built binaries and local state
+	rm -rf $(BIN) .state
