@@ -1,0 +1,288 @@
+// Package world reads, checks and ships the sandbox's world files.
+//
+// A world file is YAML describing an organisation the way the AWS sandbox
+// models it: regions, accounts, IAM roles and users with their policies, AMIs,
+// KMS keys with policies and grants, the Auto Scaling service-linked role, SSM
+// parameters, and how the simulated services behave (timing, injected faults,
+// request-rate limits). The embedded default world ([Default], [DefaultYAML])
+// is commented for users to copy.
+//
+// Anchors, aliases and merge keys (<<:) work, so that a world of hundreds of
+// accounts stays short; top-level keys beginning with x- are ignored and are
+// the place to define shared anchors. Parsing is strict: unknown keys are
+// errors that list the allowed keys, and every problem found is reported at
+// once, each with file, line, column and path, sorted by line:
+//
+//	world.yaml:14:9: accounts[1].id: "22222222222" is not a 12-digit AWS account id
+//
+// Account ids should be quoted. An unquoted number is accepted when it is
+// written with exactly 12 digits (as written: leading zeros are kept); any
+// other unquoted number is rejected with a hint to quote it.
+//
+// Policy documents (trust policies, inline policies, key policies) may be
+// written as YAML mappings or as strings holding JSON; both become the same
+// canonical JSON (compact, keys in file order), checked by [PolicyValidator]
+// when it is set.
+package world
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default world file (a copy).
+func DefaultYAML() []byte {
+	return append([]byte(nil), defaultYAML...)
+}
+
+// Default returns the embedded default world, parsed. It panics only if the
+// embedded file is broken, which a test rules out.
+func Default() *World {
+	w, err := Parse(defaultYAML, "default.yaml")
+	if err != nil {
+		panic("world: the embedded default.yaml is invalid: " + err.Error())
+	}
+	return w
+}
+
+// Load reads and parses the world file at path.
+func Load(path string) (*World, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading world file: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Error is one problem in a world file. Parse and Validate return all of them
+// joined with errors.Join; errors.As finds the first.
+type Error struct {
+	// File is the file name given to Parse; empty for Validate.
+	File string
+	// Line and Column are 1-based; 0 when unknown.
+	Line, Column int
+	// Path locates the value, e.g. accounts[1].images[0].encrypted; empty for
+	// YAML syntax errors.
+	Path string
+	// Message says what is wrong and, where it can, how to fix it.
+	Message string
+}
+
+// Error formats the problem as file:line:col: path: message.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+		if e.Column > 0 {
+			b.WriteString(strconv.Itoa(e.Column))
+			b.WriteByte(':')
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// joinErrors sorts problems by position (unknown positions last, otherwise
+// in the order found) and joins them, one per line; nil when there are none.
+func joinErrors(list []*Error) error {
+	if len(list) == 0 {
+		return nil
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	errs := make([]error, 0, len(list))
+	seen := map[string]bool{}
+	for _, e := range list {
+		if s := e.Error(); !seen[s] {
+			seen[s] = true
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Parse reads a world file. filename is used in error messages only. The
+// result is validated (see [World.Validate]) and has its defaults filled in.
+func Parse(data []byte, filename string) (w *World, err error) {
+	defer func() {
+		// The YAML parser has panicked on odd input before; a world file must
+		// never crash the sandbox.
+		if r := recover(); r != nil {
+			w, err = nil, joinErrors([]*Error{{File: filename, Message: fmt.Sprintf("cannot read this YAML (parser failure: %v)", r)}})
+		}
+	}()
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		e := &Error{File: filename, Message: err.Error()}
+		var ye yaml.Error
+		if errors.As(err, &ye) {
+			e.Message = ye.GetMessage()
+			if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+				e.Line, e.Column = tk.Position.Line, tk.Position.Column
+			}
+		}
+		if flowColonRe.Match(sourceLine(data, e.Line)) {
+			e.Message += ` (inside [...] or {...}, quote values that contain ":", e.g. ["ec2:*"])`
+		}
+		return nil, joinErrors([]*Error{e})
+	}
+
+	var body *ynode
+	conv := &converter{}
+	for _, doc := range file.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			line, col := position(doc.GetToken())
+			if doc.Start != nil {
+				line, col = position(doc.Start)
+			}
+			conv.errs = append(conv.errs, &Error{Line: line, Column: col, Message: "a world file holds one YAML document; remove the second (after ---)"})
+			break
+		}
+		body = conv.convert(doc.Body)
+	}
+	if len(conv.errs) > 0 {
+		for _, e := range conv.errs {
+			e.File = filename
+		}
+		return nil, joinErrors(conv.errs)
+	}
+	if body == nil || body.kind == nullNode {
+		return nil, joinErrors([]*Error{{File: filename, Message: "the world file is empty: it needs at least regions: and accounts: (start from the default world)"}})
+	}
+
+	d := &decoder{file: filename, places: newPlaces()}
+	w = &World{}
+	w.setDefaults()
+	d.decode(body, "", reflect.ValueOf(w).Elem())
+	fillDerived(w)
+
+	c := &checker{file: filename, places: d.places}
+	c.world(w)
+	if err := joinErrors(append(d.errs, c.errs...)); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// flowColonRe finds a plain scalar with a colon inside [...] or {...}, which
+// goccy/go-yaml v1.19 misreads.
+var flowColonRe = regexp.MustCompile(`[\[{,]\s*[A-Za-z0-9_.-]+:[^\s]`)
+
+func sourceLine(data []byte, line int) []byte {
+	if line < 1 {
+		return nil
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if line > len(lines) {
+		return nil
+	}
+	return lines[line-1]
+}
+
+func (w *World) setDefaults() {
+	w.Timing = Timing{CopySeconds: 20, BootSeconds: 5, CreateImageSeconds: 5, InstanceSeconds: 2}
+	w.Faults = Faults{Throttle: true}
+	w.Limits = Limits{ConcurrentCopies: 100}
+}
+
+func (r *Role) setDefaults() { r.Path = "/" }
+
+func (u *User) setDefaults() { u.Path = "/" }
+
+func (i *Image) setDefaults() {
+	i.Encrypted = EncryptionSpec{Mode: EncryptionNone}
+	i.Architecture = "x86_64"
+	i.RootDeviceName = "/dev/xvda"
+	i.VolumeSize = 8
+	i.State = "available"
+}
+
+func (k *Key) setDefaults() {
+	k.Spec = "SYMMETRIC_DEFAULT"
+	k.State = "Enabled"
+}
+
+func (p *Parameter) setDefaults() { p.Type = "String" }
+
+// fillDerived fills the defaults that depend on other values: key usage and
+// ids, snapshot ids, grant ids. Generated ids are stable: the same world file
+// gives the same ids.
+func fillDerived(w *World) {
+	for ai := range w.Accounts {
+		a := &w.Accounts[ai]
+		for ki := range a.Keys {
+			k := &a.Keys[ki]
+			if k.Usage == "" {
+				k.Usage = DefaultKeyUsage(k.Spec)
+			}
+			if k.ID == "" {
+				k.ID = derivedUUID("key", a.ID, k.Region, k.Alias)
+			}
+			for gi := range k.Grants {
+				g := &k.Grants[gi]
+				if g.ID == "" {
+					g.ID = derivedHex(64, "grant", a.ID, k.Region, k.ID, strconv.Itoa(gi), g.Grantee)
+				}
+			}
+		}
+		for ii := range a.Images {
+			img := &a.Images[ii]
+			if img.SnapshotID == "" && img.ID != "" {
+				img.SnapshotID = "snap-" + derivedHex(17, "snapshot", img.ID)
+			}
+		}
+	}
+}
+
+func derivedHex(n int, parts ...string) string {
+	sum := sha256.Sum256([]byte("amicrypt-sandbox\x00" + strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// derivedUUID returns a version-4-shaped UUID derived from parts.
+func derivedUUID(parts ...string) string {
+	h := []byte(derivedHex(32, parts...))
+	h[12] = '4'
+	h[16] = "89ab"[h[16]%4]
+	s := string(h)
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
