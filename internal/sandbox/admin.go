@@ -1,0 +1,269 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Admin endpoints live under /_sandbox/, a path no AWS API uses:
+//
+//	GET  /_sandbox/state      the whole state, per account and region
+//	GET  /_sandbox/counters   calls per account, region and action (and how many were throttled)
+//	GET  /_sandbox/behaviour  timing, faults and limits in force
+//	PUT  /_sandbox/behaviour  change them while a run is under way (partial JSON merges)
+//	POST /_sandbox/reset      back to the world as loaded; counters and buckets cleared
+//	GET  /_sandbox/health     200 when serving
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/_sandbox/health":
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	case r.URL.Path == "/_sandbox/state" && r.Method == http.MethodGet:
+		s.cloud.mu.Lock()
+		s.cloud.advance(s.cloud.clock())
+		b, err := json.MarshalIndent(s.cloud.state, "", "  ")
+		s.cloud.mu.Unlock()
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	case r.URL.Path == "/_sandbox/counters" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.counters.snapshot())
+	case r.URL.Path == "/_sandbox/behaviour" && r.Method == http.MethodGet:
+		s.cloud.mu.Lock()
+		cfg := s.cloud.cfg
+		s.cloud.mu.Unlock()
+		writeJSON(w, http.StatusOK, cfg)
+	case r.URL.Path == "/_sandbox/behaviour" && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodPost):
+		s.cloud.mu.Lock()
+		cfg := s.cloud.cfg
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg)
+		if err == nil {
+			err = cfg.validate()
+		}
+		if err == nil {
+			s.cloud.cfg = cfg
+		}
+		s.cloud.mu.Unlock()
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "behaviour not changed: " + err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, cfg)
+	case r.URL.Path == "/_sandbox/reset" && r.Method == http.MethodPost:
+		st, cfg, err := stateFromWorld(s.world, s.cloud.clock())
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		s.cloud.mu.Lock()
+		s.cloud.state, s.cloud.cfg = st, cfg
+		s.cloud.reindex()
+		s.cloud.markDirty()
+		s.cloud.mu.Unlock()
+		s.counters.reset()
+		s.limits.reset()
+		if s.persist != nil {
+			s.persist.schedule()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no admin endpoint %s %s; see GET /_sandbox/state, /_sandbox/counters, /_sandbox/behaviour, PUT /_sandbox/behaviour, POST /_sandbox/reset", r.Method, r.URL.Path)})
+	}
+}
+
+func (b Behaviour) validate() error {
+	check := func(name string, p float64) error {
+		if p < 0 || p > 1 {
+			return fmt.Errorf("%s must be between 0 and 1, got %v", name, p)
+		}
+		return nil
+	}
+	if err := check("error_rate", b.ErrorRate); err != nil {
+		return err
+	}
+	for k, f := range b.ServiceFaults {
+		if err := check("service_faults."+k+".error_rate", f.ErrorRate); err != nil {
+			return err
+		}
+	}
+	for k, f := range b.ActionFaults {
+		if err := check("action_faults."+k+".error_rate", f.ErrorRate); err != nil {
+			return err
+		}
+	}
+	if b.CopyDuration < 0 || b.BootDuration < 0 || b.Latency < 0 {
+		return fmt.Errorf("durations must not be negative")
+	}
+	if b.ConcurrentCopies < 1 {
+		return fmt.Errorf("concurrent_copies must be at least 1")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// counters count calls per account, region, service and action.
+type counters struct {
+	mu        sync.Mutex
+	calls     map[string]int64
+	throttles map[string]int64
+}
+
+func newCounters() *counters {
+	return &counters{calls: map[string]int64{}, throttles: map[string]int64{}}
+}
+
+func counterKey(account, region, service, action string) string {
+	return account + "/" + region + "/" + service + ":" + action
+}
+
+func (c *counters) add(account, region, service, action string) {
+	c.mu.Lock()
+	c.calls[counterKey(account, region, service, action)]++
+	c.mu.Unlock()
+}
+
+func (c *counters) throttled(account, region, service, action string) {
+	c.mu.Lock()
+	c.throttles[counterKey(account, region, service, action)]++
+	c.mu.Unlock()
+}
+
+// CounterRow is one line of /_sandbox/counters.
+type CounterRow struct {
+	Account   string `json:"account"`
+	Region    string `json:"region"`
+	Action    string `json:"action"`
+	Calls     int64  `json:"calls"`
+	Throttled int64  `json:"throttled,omitempty"`
+}
+
+func (c *counters) snapshot() []CounterRow {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rows := make([]CounterRow, 0, len(c.calls))
+	for k, n := range c.calls {
+		var acct, region, action string
+		if i := indexN(k, '/', 2); i > 0 {
+			acct, region, action = k[:12], k[13:i], k[i+1:]
+		}
+		rows = append(rows, CounterRow{Account: acct, Region: region, Action: action, Calls: n, Throttled: c.throttles[k]})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Account != rows[j].Account {
+			return rows[i].Account < rows[j].Account
+		}
+		if rows[i].Region != rows[j].Region {
+			return rows[i].Region < rows[j].Region
+		}
+		return rows[i].Action < rows[j].Action
+	})
+	return rows
+}
+
+// Calls returns how many calls of service:action an account made in a region.
+func (s *Server) Calls(account, region, serviceAction string) int64 {
+	s.counters.mu.Lock()
+	defer s.counters.mu.Unlock()
+	return s.counters.calls[account+"/"+region+"/"+serviceAction]
+}
+
+func (c *counters) reset() {
+	c.mu.Lock()
+	c.calls = map[string]int64{}
+	c.throttles = map[string]int64{}
+	c.mu.Unlock()
+}
+
+func indexN(s string, b byte, n int) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			n--
+			if n == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// persister writes the state to a file shortly after it changes, and on exit.
+type persister struct {
+	path    string
+	cloud   *Cloud
+	mu      sync.Mutex
+	pending bool
+}
+
+type persistedState struct {
+	Version   int       `json:"version"`
+	Saved     time.Time `json:"saved"`
+	State     *State    `json:"state"`
+	Behaviour Behaviour `json:"behaviour"`
+}
+
+func (p *persister) load() (*State, Behaviour, error) {
+	b, err := os.ReadFile(p.path)
+	if os.IsNotExist(err) {
+		return nil, Behaviour{}, nil
+	}
+	if err != nil {
+		return nil, Behaviour{}, fmt.Errorf("reading sandbox state %s: %w", p.path, err)
+	}
+	var ps persistedState
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, Behaviour{}, fmt.Errorf("sandbox state %s is not a state file this version wrote (%v); move it away to start from the world", p.path, err)
+	}
+	if ps.State == nil || ps.Version != 1 {
+		return nil, Behaviour{}, fmt.Errorf("sandbox state %s has version %d, want 1; move it away to start from the world", p.path, ps.Version)
+	}
+	return ps.State, ps.Behaviour, nil
+}
+
+// schedule asks for a write within a second; called with the cloud lock held.
+func (p *persister) schedule() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending {
+		return
+	}
+	p.pending = true
+	time.AfterFunc(time.Second, func() { _ = p.flush() })
+}
+
+func (p *persister) flush() error {
+	p.mu.Lock()
+	p.pending = false
+	p.mu.Unlock()
+	p.cloud.mu.Lock()
+	b, err := json.Marshal(persistedState{Version: 1, Saved: p.cloud.clock().UTC(), State: p.cloud.state, Behaviour: p.cloud.cfg})
+	p.cloud.dirty = false
+	p.cloud.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
+		return err
+	}
+	tmp := p.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("writing sandbox state: %w", err)
+	}
+	return os.Rename(tmp, p.path)
+}

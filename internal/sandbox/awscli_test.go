@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
+)
+
+// awsCLI finds the real AWS CLI. `make test` sets AMICRYPT_AWSCLI (and installs
+// Debian's awscli when missing), so there the test must run; a bare `go test`
+// on a machine without the CLI skips it.
+func awsCLI(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("AMICRYPT_AWSCLI"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("AMICRYPT_AWSCLI=%s: %v (run `make deps`)", p, err)
+		}
+		return p
+	}
+	for _, p := range []string{"/usr/bin/aws"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("the AWS CLI is not installed; `make test` installs it")
+	}
+	return p
+}
+
+type cliRunner struct {
+	t        *testing.T
+	bin      string
+	endpoint string
+	home     string
+}
+
+// run calls the AWS CLI as an account (its 12-digit access key id) in a region
+// and decodes its JSON output.
+func (c *cliRunner) run(account, region string, args ...string) map[string]any {
+	c.t.Helper()
+	out, err := c.try(account, region, args...)
+	if err != nil {
+		c.t.Fatalf("aws %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func (c *cliRunner) try(account, region string, args ...string) (map[string]any, error) {
+	c.t.Helper()
+	full := append([]string{"--endpoint-url", c.endpoint, "--region", region, "--output", "json"}, args...)
+	cmd := exec.Command(c.bin, full...)
+	cmd.Env = []string{
+		"HOME=" + c.home, "PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=" + account, "AWS_SECRET_ACCESS_KEY=sandbox",
+		"AWS_CONFIG_FILE=" + filepath.Join(c.home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(c.home, "none"),
+		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, &cliError{msg: strings.TrimSpace(stderr.String()), err: err}
+	}
+	out := map[string]any{}
+	if s := bytes.TrimSpace(stdout.Bytes()); len(s) > 0 {
+		if err := json.Unmarshal(s, &out); err != nil {
+			return nil, &cliError{msg: "output is not JSON: " + string(s), err: err}
+		}
+	}
+	return out, nil
+}
+
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.err.Error() + ": " + e.msg }
+
+// dig walks decoded JSON: dig(v, "Images", 0, "State").
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func digStr(v any, path ...any) string {
+	s, _ := dig(v, path...).(string)
+	return s
+}
+
+// waitFor polls until cond is true or fails after the limit (real time: the AWS
+// CLI runs against a sandbox on the wall clock with sub-second durations).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+const cliWorld = `
+regions: [us-east-1]
+accounts:
+  - id: "111111111111"
+    name: builder
+    images:
+      - {id: ami-0b0000000000a0001, region: us-east-1, name: base-2026-11, encrypted: false}
+  - id: "222222222222"
+    name: target
+timing: {copy_seconds: 0.3, boot_seconds: 0.3, instance_seconds: 0.1, create_image_seconds: 0.1}
+faults: {throttle: false}
+`
+
+// TestAWSCLIAgreesWithTheSandbox drives the sandbox with the real AWS CLI —
+// a client written by nobody here — through the whole story: share, create a
+// key and its policy, create the service-linked role, copy encrypted, and watch
+// an Auto Scaling group succeed with a key that lets the role in and fail with
+// "Client error on launch" with one that does not.
+func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
+	bin := awsCLI(t)
+	w, err := world.Parse([]byte(cliWorld), "cli.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(w, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	cli := &cliRunner{t: t, bin: bin, endpoint: hs.URL, home: t.TempDir()}
+	const region, builderID, targetID, source = "us-east-1", "111111111111", "222222222222", "ami-0b0000000000a0001"
+
+	who := cli.run(targetID, region, "sts", "get-caller-identity")
+	if digStr(who, "Account") != targetID {
+		t.Fatalf("get-caller-identity: %v", who)
+	}
+
+	// 1. Share the source: launch permission and create-volume permission.
+	cli.run(builderID, region, "ec2", "modify-image-attribute", "--image-id", source, "--launch-permission", "Add=[{UserId="+targetID+"}]")
+	img := cli.run(builderID, region, "ec2", "describe-images", "--image-ids", source)
+	snap := digStr(img, "Images", 0, "BlockDeviceMappings", 0, "Ebs", "SnapshotId")
+	cli.run(builderID, region, "ec2", "modify-snapshot-attribute", "--snapshot-id", snap, "--attribute", "createVolumePermission", "--operation-type", "add", "--user-ids", targetID)
+	perm := cli.run(builderID, region, "ec2", "describe-snapshot-attribute", "--snapshot-id", snap, "--attribute", "createVolumePermission")
+	if digStr(perm, "CreateVolumePermissions", 0, "UserId") != targetID {
+		t.Fatalf("create volume permission: %v", perm)
+	}
+	shared := cli.run(targetID, region, "ec2", "describe-images", "--executable-users", "self")
+	if digStr(shared, "Images", 0, "ImageId") != source {
+		t.Fatalf("target does not see the shared image: %v", shared)
+	}
+
+	// 2. The service-linked role and two keys: one whose policy lets the role in
+	// (seed 003, case 1), one with the default policy (root only).
+	slr := cli.run(targetID, region, "iam", "create-service-linked-role", "--aws-service-name", "autoscaling.amazonaws.com")
+	slrARN := digStr(slr, "Role", "Arn")
+	if !strings.HasSuffix(slrARN, "/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling") {
+		t.Fatalf("service-linked role: %v", slr)
+	}
+	good := digStr(cli.run(targetID, region, "kms", "create-key", "--description", "dedicated"), "KeyMetadata", "KeyId")
+	policy := `{"Version":"2012-10-17","Statement":[
+	 {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + targetID + `:root"},"Action":"kms:*","Resource":"*"},
+	 {"Sid":"Allow use of the key","Effect":"Allow","Principal":{"AWS":["` + slrARN + `"]},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"},
+	 {"Sid":"Allow attachment of persistent resources","Effect":"Allow","Principal":{"AWS":["` + slrARN + `"]},"Action":["kms:CreateGrant"],"Resource":"*","Condition":{"Bool":{"kms:GrantIsForAWSResource":true}}}]}`
+	cli.run(targetID, region, "kms", "put-key-policy", "--key-id", good, "--policy-name", "default", "--policy", policy)
+	cli.run(targetID, region, "kms", "create-alias", "--alias-name", "alias/dedicated", "--target-key-id", good)
+	got := cli.run(targetID, region, "kms", "get-key-policy", "--key-id", good, "--policy-name", "default") // GetKeyPolicy takes no alias
+	if !strings.Contains(digStr(got, "Policy"), "Allow attachment of persistent resources") {
+		t.Fatalf("key policy not stored: %v", got)
+	}
+	bad := digStr(cli.run(targetID, region, "kms", "create-key", "--description", "default policy"), "KeyMetadata", "KeyId")
+	cli.run(targetID, region, "kms", "create-alias", "--alias-name", "alias/forgetful", "--target-key-id", bad)
+
+	// 3. Encrypted copies, one under each key.
+	copyUnder := func(alias, name string) string {
+		out := cli.run(targetID, region, "ec2", "copy-image", "--source-image-id", source, "--source-region", region,
+			"--name", name, "--encrypted", "--kms-key-id", alias, "--client-token", name)
+		id := digStr(out, "ImageId")
+		waitFor(t, "copy "+id+" available", func() bool {
+			d := cli.run(targetID, region, "ec2", "describe-images", "--image-ids", id)
+			return digStr(d, "Images", 0, "State") == "available"
+		})
+		return id
+	}
+	goodAMI := copyUnder("alias/dedicated", "base-good")
+	badAMI := copyUnder("alias/forgetful", "base-bad")
+	d := cli.run(targetID, region, "ec2", "describe-images", "--image-ids", goodAMI)
+	snaps := cli.run(targetID, region, "ec2", "describe-snapshots", "--snapshot-ids", digStr(d, "Images", 0, "BlockDeviceMappings", 0, "Ebs", "SnapshotId"))
+	if !strings.HasSuffix(digStr(snaps, "Snapshots", 0, "KmsKeyId"), good) || dig(snaps, "Snapshots", 0, "Encrypted") != true {
+		t.Fatalf("copy's snapshot not under the dedicated key: %v", snaps)
+	}
+
+	// 4. Boot proof through Auto Scaling, both outcomes.
+	prove := func(ami, name string) map[string]any {
+		lt := cli.run(targetID, region, "ec2", "create-launch-template", "--launch-template-name", name,
+			"--launch-template-data", `{"ImageId":"`+ami+`","InstanceType":"t3.micro"}`)
+		ltID := digStr(lt, "LaunchTemplate", "LaunchTemplateId")
+		cli.run(targetID, region, "autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", name,
+			"--launch-template", "LaunchTemplateId="+ltID+",Version=$Latest", "--min-size", "0", "--max-size", "1", "--desired-capacity", "1",
+			"--availability-zones", region+"a", "--service-linked-role-arn", slrARN)
+		var act map[string]any
+		waitFor(t, "a finished scaling activity of "+name, func() bool {
+			acts := cli.run(targetID, region, "autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", name)
+			for _, a := range dig(acts, "Activities").([]any) {
+				if s := digStr(a, "StatusCode"); s == "Successful" || s == "Failed" {
+					act = a.(map[string]any)
+					return true
+				}
+			}
+			return false
+		})
+		cli.run(targetID, region, "autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", name, "--force-delete")
+		cli.run(targetID, region, "ec2", "delete-launch-template", "--launch-template-id", ltID)
+		return act
+	}
+	if act := prove(goodAMI, "proof-good"); digStr(act, "StatusCode") != "Successful" {
+		t.Fatalf("boot proof with a key that lets the service-linked role in: %v", act)
+	}
+	act := prove(badAMI, "proof-bad")
+	if digStr(act, "StatusCode") != "Failed" || !strings.Contains(digStr(act, "StatusMessage"), "Client.InternalError: Client error on launch") {
+		t.Fatalf("boot proof with a root-only key policy: want Failed with Client error on launch, got %v", act)
+	}
+
+	// 5. An error the CLI must classify: a missing image.
+	if _, err := cli.try(targetID, region, "ec2", "describe-images", "--image-ids", "ami-0fffffffffffffff0"); err == nil || !strings.Contains(err.Error(), "InvalidAMIID.NotFound") {
+		t.Fatalf("missing image: want InvalidAMIID.NotFound from the CLI, got %v", err)
+	}
+}

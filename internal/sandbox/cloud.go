@@ -1,0 +1,244 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Cloud is the sandbox's model of AWS: the state, the lock that guards it, the
+// clock that moves pending work along, and the behaviour settings of the world.
+type Cloud struct {
+	mu    sync.Mutex
+	state *State
+	clock func() time.Time
+	cfg   Behaviour
+
+	// indexes rebuilt from state (not persisted)
+	imageIndex map[string]*Image    // image id -> image
+	snapIndex  map[string]*Snapshot // snapshot id -> snapshot
+	keyIndex   map[string]*Key      // key id -> key
+
+	dirty bool
+}
+
+// Behaviour is what the world file says about time, limits and faults; it can be
+// changed at run time through the admin endpoint.
+type Behaviour struct {
+	CopyDuration        time.Duration            `json:"copy_duration"`
+	BootDuration        time.Duration            `json:"boot_duration"`
+	CreateImageDuration time.Duration            `json:"create_image_duration"`
+	InstanceDuration    time.Duration            `json:"instance_duration"`
+	Throttle            bool                     `json:"throttle"`
+	ErrorRate           float64                  `json:"error_rate"`
+	Latency             time.Duration            `json:"latency"`
+	ServiceFaults       map[string]Fault         `json:"service_faults,omitempty"`
+	ActionFaults        map[string]Fault         `json:"action_faults,omitempty"`
+	CopyFailures        map[string]string        `json:"copy_failures,omitempty"`
+	ConcurrentCopies    int                      `json:"concurrent_copies"`
+	Buckets             map[string]BucketSetting `json:"buckets,omitempty"`
+}
+
+// Fault is an injected error probability and latency.
+type Fault struct {
+	ErrorRate float64       `json:"error_rate"`
+	Latency   time.Duration `json:"latency"`
+}
+
+// BucketSetting overrides one token bucket: burst capacity and refill per second.
+type BucketSetting struct {
+	Burst float64 `json:"burst"`
+	Rate  float64 `json:"rate"`
+}
+
+func newCloud(st *State, cfg Behaviour, clock func() time.Time) *Cloud {
+	if clock == nil {
+		clock = time.Now
+	}
+	c := &Cloud{state: st, clock: clock, cfg: cfg}
+	c.reindex()
+	return c
+}
+
+func (c *Cloud) reindex() {
+	c.imageIndex = map[string]*Image{}
+	c.snapIndex = map[string]*Snapshot{}
+	c.keyIndex = map[string]*Key{}
+	for _, a := range c.state.Accounts {
+		for _, r := range a.Regions {
+			for id, im := range r.Images {
+				c.imageIndex[id] = im
+			}
+			for id, s := range r.Snapshots {
+				c.snapIndex[id] = s
+			}
+			for id, k := range r.Keys {
+				c.keyIndex[id] = k
+			}
+		}
+	}
+}
+
+// region returns an account's region state, creating it for a known region.
+func (c *Cloud) region(account, region string) *Region {
+	a := c.state.Accounts[account]
+	if a == nil {
+		return nil
+	}
+	r := a.Regions[region]
+	if r == nil {
+		if !c.knownRegion(region) {
+			return nil
+		}
+		r = newRegion()
+		a.Regions[region] = r
+	}
+	return r
+}
+
+func (c *Cloud) knownRegion(region string) bool {
+	for _, r := range c.state.Regions {
+		if r == region {
+			return true
+		}
+	}
+	return false
+}
+
+// nextID returns a new resource id such as "ami-0a1b2c3d4e5f60718": a prefix
+// and 17 hex digits derived from a counter, so a world replays to the same ids.
+func (c *Cloud) nextID(prefix string) string {
+	c.state.Seq++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", prefix, c.state.Seq)))
+	return prefix + "-0" + hex.EncodeToString(sum[:])[:16]
+}
+
+// nextUUID returns a new key id in the UUID shape KMS uses.
+func (c *Cloud) nextUUID(salt string) string {
+	c.state.Seq++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", salt, c.state.Seq)))
+	h := hex.EncodeToString(sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// nextToken returns an opaque token (grant tokens, session tokens, secrets).
+func (c *Cloud) nextToken(salt string, n int) string {
+	c.state.Seq++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", salt, c.state.Seq)))
+	s := hex.EncodeToString(sum[:])
+	for len(s) < n {
+		s += s
+	}
+	return s[:n]
+}
+
+// markDirty notes that the state changed, so a persisted copy is rewritten.
+func (c *Cloud) markDirty() { c.dirty = true }
+
+// keyARN builds a KMS key ARN.
+func keyARN(region, account, id string) string {
+	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", region, account, id)
+}
+
+// resolveKey finds a key from any identifier KMS accepts: key id, key ARN,
+// alias name or alias ARN. Alias names resolve in the caller's account and region;
+// ARNs may name another account.
+func (c *Cloud) resolveKey(callerAccount, region, ref string) (*Key, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, errValidation("KeyId", "must not be empty")
+	}
+	switch {
+	case strings.HasPrefix(ref, "arn:"):
+		parts := strings.SplitN(ref, ":", 6)
+		if len(parts) != 6 || parts[2] != "kms" {
+			return nil, notFound(fmt.Sprintf("Invalid arn %s", ref))
+		}
+		kRegion, kAccount, res := parts[3], parts[4], parts[5]
+		if strings.HasPrefix(res, "key/") {
+			k := c.keyIndex[strings.TrimPrefix(res, "key/")]
+			if k == nil || k.Account != kAccount || k.Region != kRegion {
+				return nil, notFound(fmt.Sprintf("Key '%s' does not exist", ref))
+			}
+			return k, nil
+		}
+		if strings.HasPrefix(res, "alias/") {
+			r := c.region(kAccount, kRegion)
+			if r == nil {
+				return nil, notFound(fmt.Sprintf("Alias %s is not found.", ref))
+			}
+			id, ok := r.Aliases[res]
+			if !ok {
+				return nil, notFound(fmt.Sprintf("Alias %s is not found.", ref))
+			}
+			return c.keyIndex[id], nil
+		}
+		return nil, notFound(fmt.Sprintf("Invalid arn %s", ref))
+	case strings.HasPrefix(ref, "alias/"):
+		r := c.region(callerAccount, region)
+		if r != nil {
+			if id, ok := r.Aliases[ref]; ok {
+				return c.keyIndex[id], nil
+			}
+			if strings.HasPrefix(ref, "alias/aws/") {
+				return c.ensureAWSManagedKey(callerAccount, region, ref), nil
+			}
+		}
+		return nil, notFound(fmt.Sprintf("Alias arn:aws:kms:%s:%s:%s is not found.", region, callerAccount, ref))
+	default:
+		k := c.keyIndex[ref]
+		if k == nil || k.Account != callerAccount || k.Region != region {
+			return nil, notFound(fmt.Sprintf("Key '%s' does not exist", keyARN(region, callerAccount, ref)))
+		}
+		return k, nil
+	}
+}
+
+// ensureAWSManagedKey returns the account's AWS-managed key for a service
+// (alias/aws/ebs), creating it on first use as AWS does.
+func (c *Cloud) ensureAWSManagedKey(account, region, alias string) *Key {
+	r := c.region(account, region)
+	if id, ok := r.Aliases[alias]; ok {
+		return c.keyIndex[id]
+	}
+	service := strings.TrimPrefix(alias, "alias/aws/")
+	id := c.nextUUID(account + region + alias)
+	k := &Key{
+		ID: id, ARN: keyARN(region, account, id), Account: account, Region: region,
+		Spec: "SYMMETRIC_DEFAULT", Usage: "ENCRYPT_DECRYPT", State: "Enabled", Manager: "AWS",
+		Description:     fmt.Sprintf("Default key that protects my %s data when no other key is defined", strings.ToUpper(service)),
+		Policy:          awsManagedKeyPolicy(account, region, service),
+		RotationEnabled: true, RotationPeriodDays: 365,
+		Created: c.clock().UTC(),
+	}
+	r.Keys[id] = k
+	r.Aliases[alias] = id
+	c.keyIndex[id] = k
+	c.markDirty()
+	return k
+}
+
+// awsManagedKeyPolicy is the policy AWS attaches to aws/<service> keys: every
+// principal of the account may use the key through that service only.
+func awsManagedKeyPolicy(account, region, service string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Id":"auto-%[3]s-2","Statement":[`+
+		`{"Sid":"Allow access through %[4]s for all principals in the account that are authorized to use %[4]s","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:CreateGrant","kms:DescribeKey"],"Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"%[1]s","kms:ViaService":"%[5]s.%[2]s.amazonaws.com"}}},`+
+		`{"Sid":"Allow direct access to key metadata to the account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%[1]s:root"},"Action":["kms:Describe*","kms:Get*","kms:List*","kms:RevokeGrant"],"Resource":"*"}]}`,
+		account, region, service, strings.ToUpper(service), viaServiceName(service))
+}
+
+func viaServiceName(service string) string {
+	if service == "ebs" {
+		return "ec2"
+	}
+	return service
+}
+
+// defaultKeyPolicy is the policy KMS gives a key created without one: the
+// account root may do everything, which delegates access to IAM policies.
+func defaultKeyPolicy(account string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"kms:*","Resource":"*"}]}`, account)
+}

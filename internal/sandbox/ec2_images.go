@@ -1,0 +1,865 @@
+package sandbox
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
+)
+
+func (s *Server) registerEC2Images() {
+	s.handle("ec2", "DescribeImages", s.ec2DescribeImages)
+	s.handle("ec2", "CopyImage", s.ec2CopyImage)
+	s.handle("ec2", "CreateImage", s.ec2CreateImage)
+	s.handle("ec2", "DeregisterImage", s.ec2DeregisterImage)
+	s.handle("ec2", "ModifyImageAttribute", s.ec2ModifyImageAttribute)
+	s.handle("ec2", "DescribeImageAttribute", s.ec2DescribeImageAttribute)
+	s.handle("ec2", "DescribeSnapshots", s.ec2DescribeSnapshots)
+	s.handle("ec2", "ModifySnapshotAttribute", s.ec2ModifySnapshotAttribute)
+	s.handle("ec2", "DescribeSnapshotAttribute", s.ec2DescribeSnapshotAttribute)
+	s.handle("ec2", "DeleteSnapshot", s.ec2DeleteSnapshot)
+	s.handle("ec2", "GetEbsEncryptionByDefault", s.ec2GetEbsEncryptionByDefault)
+	s.handle("ec2", "EnableEbsEncryptionByDefault", s.ec2SetEbsEncryptionByDefault(true))
+	s.handle("ec2", "DisableEbsEncryptionByDefault", s.ec2SetEbsEncryptionByDefault(false))
+	s.handle("ec2", "GetEbsDefaultKmsKeyId", s.ec2GetEbsDefaultKmsKeyId)
+}
+
+var (
+	imageIDRE    = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
+	snapshotIDRE = regexp.MustCompile(`^snap-[0-9a-f]{8,17}$`)
+	amiNameRE    = regexp.MustCompile(`^[a-zA-Z0-9().\-/_ \[\]'@]{3,128}$`)
+)
+
+func imageNotFound(ids ...string) error {
+	return apiErr("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", strings.Join(ids, ", "))
+}
+
+// canLaunch reports whether an account may see and launch an image.
+func (im *Image) canLaunch(account string) bool {
+	return im.Owner == account || im.Public || slices.Contains(im.LaunchPermissions, account)
+}
+
+// canUse reports whether an account may create volumes from (or copy) a snapshot.
+func (sn *Snapshot) canUse(account string) bool {
+	return sn.Owner == account || sn.Public || slices.Contains(sn.CreateVolumePermissions, account)
+}
+
+// visibleImage returns an image the account may see in a region: one it owns,
+// a public one, or one shared with it. Anything else does not exist for it.
+func (c *Cloud) visibleImage(account, region, id string) (*Image, error) {
+	if !imageIDRE.MatchString(id) {
+		return nil, apiErr("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+	}
+	im := c.imageIndex[id]
+	if im == nil || im.Region != region || im.State == "deregistered" || !im.canLaunch(account) {
+		return nil, imageNotFound(id)
+	}
+	return im, nil
+}
+
+// ownImage returns an image the account owns in the region.
+func (c *Cloud) ownImage(account, region, id string) (*Image, error) {
+	im, err := c.visibleImage(account, region, id)
+	if err != nil {
+		return nil, err
+	}
+	if im.Owner != account {
+		return nil, apiErrStatus(403, "AuthFailure", "Not authorized for image:%s", id)
+	}
+	return im, nil
+}
+
+func (c *Cloud) ownerAlias(account string) string {
+	if a := c.state.Accounts[account]; a != nil && (a.Name == "amazon" || a.Name == "aws-marketplace") {
+		return a.Name
+	}
+	return ""
+}
+
+// imageOut renders an image as DescribeImages returns it. EC2 does not report the
+// KMS key of an image's block devices there; DescribeSnapshots does.
+func (c *Cloud) imageOut(im *Image) map[string]any {
+	var bdms []any
+	for _, bd := range im.BlockDevices {
+		bdms = append(bdms, map[string]any{
+			"DeviceName": bd.DeviceName,
+			"Ebs": map[string]any{
+				"SnapshotId":          bd.SnapshotID,
+				"VolumeSize":          bd.VolumeSize,
+				"VolumeType":          bd.VolumeType,
+				"Encrypted":           bd.Encrypted,
+				"DeleteOnTermination": bd.DeleteOnTermination,
+			},
+		})
+	}
+	out := map[string]any{
+		"ImageId":             im.ID,
+		"ImageLocation":       im.Owner + "/" + im.Name,
+		"State":               im.State,
+		"OwnerId":             im.Owner,
+		"CreationDate":        im.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"Public":              im.Public,
+		"Architecture":        im.Architecture,
+		"ImageType":           "machine",
+		"Name":                im.Name,
+		"RootDeviceType":      "ebs",
+		"RootDeviceName":      im.RootDeviceName,
+		"VirtualizationType":  "hvm",
+		"Hypervisor":          "xen",
+		"EnaSupport":          true,
+		"PlatformDetails":     "Linux/UNIX",
+		"UsageOperation":      "RunInstances",
+		"BlockDeviceMappings": bdms,
+	}
+	if im.Description != "" {
+		out["Description"] = im.Description
+	}
+	if alias := c.ownerAlias(im.Owner); alias != "" {
+		out["ImageOwnerAlias"] = alias
+	}
+	if len(im.Tags) > 0 {
+		out["Tags"] = tagList(im.Tags)
+	}
+	if im.StateReason != "" {
+		code, msg, _ := strings.Cut(im.StateReason, ": ")
+		out["StateReason"] = map[string]any{"Code": code, "Message": msg}
+	}
+	if im.SourceImageID != "" {
+		out["SourceImageId"] = im.SourceImageID
+		out["SourceImageRegion"] = im.SourceRegion
+	}
+	if im.SourceInstanceID != "" {
+		out["SourceInstanceId"] = im.SourceInstanceID
+	}
+	return out
+}
+
+func (s *Server) ec2DescribeImages(c *call) (map[string]any, error) {
+	ids := wire.Strs(c.in, "ImageIds")
+	owners := wire.Strs(c.in, "Owners")
+	execBy := wire.Strs(c.in, "ExecutableUsers")
+	filters := parseFilters(c.in)
+	if len(ids) > 0 && (wire.Str(c.in, "NextToken") != "" || wire.Int(c.in, "MaxResults") != 0) {
+		return nil, apiErr("InvalidParameterCombination", "The parameter imageIdsSet cannot be used with the parameter maxResults")
+	}
+	me := c.caller.Account
+	var candidates []*Image
+	if len(ids) > 0 {
+		var missing []string
+		for _, id := range ids {
+			if !imageIDRE.MatchString(id) {
+				return nil, apiErr("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+			}
+			im, err := c.c.visibleImage(me, c.region, id)
+			if err != nil {
+				missing = append(missing, id)
+				continue
+			}
+			candidates = append(candidates, im)
+		}
+		if len(missing) > 0 {
+			return nil, imageNotFound(missing...)
+		}
+	} else {
+		for _, im := range c.c.imageIndex {
+			if im.Region == c.region && im.State != "deregistered" && im.canLaunch(me) {
+				candidates = append(candidates, im)
+			}
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID < candidates[j].ID })
+	var items []any
+	for _, im := range candidates {
+		if len(owners) > 0 && !slices.ContainsFunc(owners, func(o string) bool {
+			return o == im.Owner || (o == "self" && im.Owner == me) || (o != "" && o == c.c.ownerAlias(im.Owner))
+		}) {
+			continue
+		}
+		if len(execBy) > 0 && !slices.ContainsFunc(execBy, func(u string) bool {
+			switch u {
+			case "all":
+				return im.Public
+			case "self":
+				return im.Owner != me && (im.Public || slices.Contains(im.LaunchPermissions, me))
+			}
+			return slices.Contains(im.LaunchPermissions, u) || im.Public
+		}) {
+			continue
+		}
+		ok, err := matchFilters(filters, func(name string) ([]string, bool) { return imageAttr(im, name) })
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			items = append(items, c.c.imageOut(im))
+		}
+	}
+	page, next, err := pageEC2(c, items, 1000)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"Images": page}
+	if next != "" {
+		out["NextToken"] = next
+	}
+	return out, nil
+}
+
+func imageAttr(im *Image, name string) ([]string, bool) {
+	switch name {
+	case "image-id":
+		return []string{im.ID}, true
+	case "name":
+		return []string{im.Name}, true
+	case "state":
+		return []string{im.State}, true
+	case "owner-id":
+		return []string{im.Owner}, true
+	case "is-public":
+		return []string{boolStr(im.Public)}, true
+	case "architecture":
+		return []string{im.Architecture}, true
+	case "description":
+		return []string{im.Description}, true
+	case "image-type":
+		return []string{"machine"}, true
+	case "root-device-type":
+		return []string{"ebs"}, true
+	case "root-device-name":
+		return []string{im.RootDeviceName}, true
+	case "virtualization-type":
+		return []string{"hvm"}, true
+	case "block-device-mapping.encrypted":
+		var vs []string
+		for _, bd := range im.BlockDevices {
+			vs = append(vs, boolStr(bd.Encrypted))
+		}
+		return vs, true
+	case "block-device-mapping.snapshot-id":
+		var vs []string
+		for _, bd := range im.BlockDevices {
+			vs = append(vs, bd.SnapshotID)
+		}
+		return vs, true
+	case "source-image-id":
+		return []string{im.SourceImageID}, true
+	}
+	return tagAttr(im.Tags, name)
+}
+
+// copyImageKMSActions is what EBS asks KMS for, as the caller, when it writes a
+// copy under the destination key (and reads the source under its key).
+func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Image, dstKeyARN string) *KeyUseProblem {
+	p := cl.principal()
+	for _, bd := range src.BlockDevices {
+		if bd.Encrypted && bd.KMSKeyID != dstKeyARN {
+			if prob := c.useKeyViaEC2(p, cl.UserID, srcRegion, bd.KMSKeyID, append(append([]string{}, ebsReadActions...), ebsReEncryptFrom...)); prob != nil {
+				return prob
+			}
+		}
+	}
+	if dstKeyARN == "" {
+		return nil
+	}
+	actions := append([]string{}, ebsWriteActions...)
+	for _, bd := range src.BlockDevices {
+		if bd.Encrypted && bd.KMSKeyID != dstKeyARN {
+			actions = append(actions, ebsReEncryptTo...)
+			break
+		}
+	}
+	return c.useKeyViaEC2(p, cl.UserID, dstRegion, dstKeyARN, actions)
+}
+
+// ec2CopyImage copies an AMI (own, public or shared) into the caller's account in
+// the request's region. Encryption: Encrypted=true with KmsKeyId (or the account's
+// default EBS key); a copy of an encrypted image must be encrypted; EBS encryption
+// by default encrypts every copy. The copy is pending for the world's copy
+// duration, then available — or failed with a state reason when EBS could not
+// use a key for the caller.
+//
+// Unknown in AWS's documentation, the sandbox's choice: a KmsKeyId that does not
+// resolve is refused at once (InvalidParameterValue); a key that exists but is
+// disabled, pending deletion, asymmetric, or that the caller may not use through
+// EC2 makes the copy end `failed` with a state reason naming the problem.
+func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
+	srcID, srcRegion, name := wire.Str(c.in, "SourceImageId"), wire.Str(c.in, "SourceRegion"), wire.Str(c.in, "Name")
+	encrypted, kmsKeyID := wire.Bool(c.in, "Encrypted"), wire.Str(c.in, "KmsKeyId")
+	token := wire.Str(c.in, "ClientToken")
+	me, r := c.caller.Account, c.c.region(c.caller.Account, c.region)
+	if len(token) > 64 {
+		return nil, apiErr("InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Client tokens must be at most 64 ASCII characters.", token)
+	}
+	if !c.c.knownRegion(srcRegion) {
+		return nil, apiErr("InvalidParameterValue", "Invalid value '%s' for SourceRegion (this sandbox's regions: %s)", srcRegion, strings.Join(c.c.state.Regions, ", "))
+	}
+	if kmsKeyID != "" && !encrypted {
+		return nil, apiErr("InvalidParameterDependency", "The parameter KmsKeyId requires the parameter Encrypted to be set.")
+	}
+	params := fmt.Sprintf("%s|%s|%s|%v|%s|%s", srcID, srcRegion, name, encrypted, kmsKeyID, wire.Str(c.in, "Description"))
+	if token != "" {
+		if prev, ok := r.CopyTokens[token]; ok {
+			if prev.Params != params {
+				return nil, apiErr("IdempotentParameterMismatch", "The client token '%s' was already used with different parameters.", token)
+			}
+			return map[string]any{"ImageId": prev.ImageID}, nil
+		}
+	}
+	if !amiNameRE.MatchString(name) {
+		return nil, apiErr("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', ' ', '[', ']', ''' and '@' (got %q)", name)
+	}
+	src, err := c.c.visibleImage(me, srcRegion, srcID)
+	if err != nil {
+		return nil, err
+	}
+	if src.State != "available" {
+		return nil, apiErr("IncorrectState", "Image %s is not in the available state (it is %s).", srcID, src.State)
+	}
+	if err := checkTagSpecs(c.in, "image", "snapshot"); err != nil {
+		return nil, err
+	}
+	if dup := c.c.imageByName(me, c.region, name); dup != nil {
+		return nil, apiErr("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, dup.ID)
+	}
+	srcEncrypted := false
+	for _, bd := range src.BlockDevices {
+		sn := c.c.snapIndex[bd.SnapshotID]
+		if sn == nil {
+			return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' backing %s does not exist", bd.SnapshotID, srcID)
+		}
+		if !sn.canUse(me) {
+			return nil, apiErrStatus(403, "AuthFailure", "You do not have permission to access the storage of this ami (snapshot %s of %s is not shared with account %s: the owner must add a createVolumePermission)", sn.ID, srcID, me)
+		}
+		srcEncrypted = srcEncrypted || sn.Encrypted
+	}
+	if srcEncrypted && !encrypted && !r.EBSEncryptionByDefault {
+		for _, bd := range src.BlockDevices {
+			if bd.Encrypted {
+				return nil, apiErr("InvalidRequest", "Snapshot %s is encrypted. Creating an unencrypted copy from an encrypted snapshot is not supported.", bd.SnapshotID)
+			}
+		}
+	}
+	dstKeyARN := ""
+	if encrypted || srcEncrypted || r.EBSEncryptionByDefault {
+		switch {
+		case kmsKeyID != "":
+			k, kerr := c.c.resolveKey(me, c.region, kmsKeyID)
+			if kerr != nil || k.Region != c.region {
+				return nil, apiErr("InvalidParameterValue", "Value (%s) for parameter kmsKeyId is invalid. The KMS key does not exist in %s or is not visible to account %s.", kmsKeyID, c.region, me)
+			}
+			dstKeyARN = k.ARN
+		case encrypted || r.EBSEncryptionByDefault:
+			if r.EBSDefaultKMSKeyID != "" && c.c.keyIndex[r.EBSDefaultKMSKeyID] != nil {
+				dstKeyARN = c.c.keyIndex[r.EBSDefaultKMSKeyID].ARN
+			} else {
+				dstKeyARN = c.c.ensureAWSManagedKey(me, c.region, "alias/aws/ebs").ARN
+			}
+		default: // an encrypted source copied without Encrypted: only possible in the same region
+			dstKeyARN = src.BlockDevices[0].KMSKeyID
+		}
+	}
+	if n := c.c.copiesInFlight(me, c.region); n >= c.c.cfg.ConcurrentCopies {
+		return nil, apiErr("ResourceLimitExceeded", "You have reached the maximum number of concurrent AMI copies (%d) to %s in account %s. Wait for some to complete.", c.c.cfg.ConcurrentCopies, c.region, me)
+	}
+
+	failure := ""
+	if prob := c.c.copyKeyProblem(c.caller, srcRegion, c.region, src, dstKeyARN); prob != nil {
+		if prob.State != "" {
+			failure = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state (" + prob.Error() + ")"
+		} else {
+			failure = "Client.InvalidKMSKey.AccessDenied: " + prob.Error()
+		}
+	} else if reason, ok := c.c.cfg.CopyFailures[srcID]; ok {
+		failure = "Server.InternalError: " + reason
+	}
+
+	im := &Image{
+		ID: c.c.nextID("ami"), Owner: me, Region: c.region, Name: name, Description: wire.Str(c.in, "Description"),
+		State: "pending", Architecture: src.Architecture, RootDeviceName: src.RootDeviceName,
+		Created: c.now.UTC(), AvailableAt: c.now.Add(c.c.cfg.CopyDuration), SourceImageID: srcID, SourceRegion: srcRegion,
+		PendingFailure: failure,
+	}
+	snapTags := tagSpecs(c.in, "snapshot")
+	for _, bd := range src.BlockDevices {
+		sn := &Snapshot{
+			ID: c.c.nextID("snap"), Owner: me, Region: c.region, VolumeSize: bd.VolumeSize,
+			Encrypted: dstKeyARN != "", KMSKeyID: dstKeyARN, State: "pending",
+			Description: fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %s.", im.ID, srcID, bd.SnapshotID, c.now.UTC().Format("2006-01-02,15:04:05")),
+			Started:     c.now.UTC(),
+		}
+		mergeTags(&sn.Tags, snapTags)
+		r.Snapshots[sn.ID] = sn
+		c.c.snapIndex[sn.ID] = sn
+		nb := bd
+		nb.SnapshotID, nb.Encrypted, nb.KMSKeyID = sn.ID, sn.Encrypted, sn.KMSKeyID
+		im.BlockDevices = append(im.BlockDevices, nb)
+	}
+	if wire.Bool(c.in, "CopyImageTags") && src.Owner == me {
+		mergeTags(&im.Tags, src.Tags)
+	}
+	mergeTags(&im.Tags, tagSpecs(c.in, "image"))
+	r.Images[im.ID] = im
+	c.c.imageIndex[im.ID] = im
+	if token != "" {
+		r.CopyTokens[token] = &CopyToken{ImageID: im.ID, Params: params}
+	}
+	c.c.markDirty()
+	return map[string]any{"ImageId": im.ID}, nil
+}
+
+func (c *Cloud) imageByName(account, region, name string) *Image {
+	r := c.region(account, region)
+	for _, im := range r.Images {
+		if im.Name == name && im.State != "deregistered" {
+			return im
+		}
+	}
+	return nil
+}
+
+// copiesInFlight counts the account's pending copies in a region.
+func (c *Cloud) copiesInFlight(account, region string) int {
+	n := 0
+	for _, im := range c.region(account, region).Images {
+		if im.State == "pending" && im.SourceImageID != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// advanceImages finishes copies and image creations whose time has come.
+func (c *Cloud) advanceImages(now time.Time) {
+	for _, im := range c.imageIndex {
+		if im.State != "pending" || now.Before(im.AvailableAt) {
+			continue
+		}
+		r := c.region(im.Owner, im.Region)
+		if im.PendingFailure != "" {
+			im.State, im.StateReason, im.PendingFailure = "failed", im.PendingFailure, ""
+			for _, bd := range im.BlockDevices {
+				delete(r.Snapshots, bd.SnapshotID)
+				delete(c.snapIndex, bd.SnapshotID)
+			}
+		} else {
+			im.State = "available"
+			for _, bd := range im.BlockDevices {
+				if sn := r.Snapshots[bd.SnapshotID]; sn != nil {
+					sn.State = "completed"
+				}
+			}
+		}
+		c.markDirty()
+	}
+}
+
+// ec2CreateImage registers an AMI from one of the caller's instances; its
+// snapshots are encrypted exactly as the instance's volumes are.
+func (s *Server) ec2CreateImage(c *call) (map[string]any, error) {
+	me, r := c.caller.Account, c.c.region(c.caller.Account, c.region)
+	id, name := wire.Str(c.in, "InstanceId"), wire.Str(c.in, "Name")
+	inst := r.Instances[id]
+	if inst == nil || inst.State == "terminated" {
+		return nil, apiErr("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+	}
+	if inst.State != "running" && inst.State != "stopped" {
+		return nil, apiErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be imaged (it is %s).", id, inst.State)
+	}
+	if !amiNameRE.MatchString(name) {
+		return nil, apiErr("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', ' ', '[', ']', ''' and '@' (got %q)", name)
+	}
+	if dup := c.c.imageByName(me, c.region, name); dup != nil {
+		return nil, apiErr("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, dup.ID)
+	}
+	if err := checkTagSpecs(c.in, "image", "snapshot"); err != nil {
+		return nil, err
+	}
+	src := c.c.imageIndex[inst.ImageID]
+	arch := "x86_64"
+	if src != nil {
+		arch = src.Architecture
+	}
+	im := &Image{
+		ID: c.c.nextID("ami"), Owner: me, Region: c.region, Name: name, Description: wire.Str(c.in, "Description"),
+		State: "pending", Architecture: arch, RootDeviceName: inst.RootDeviceName, Created: c.now.UTC(),
+		AvailableAt: c.now.Add(c.c.cfg.CreateImageDuration), SourceInstanceID: id,
+	}
+	snapTags := tagSpecs(c.in, "snapshot")
+	for _, dev := range sortedKeys(inst.VolumeIDs) {
+		v := r.Volumes[inst.VolumeIDs[dev]]
+		if v == nil {
+			continue
+		}
+		sn := &Snapshot{
+			ID: c.c.nextID("snap"), Owner: me, Region: c.region, VolumeSize: v.Size, Encrypted: v.Encrypted, KMSKeyID: v.KMSKeyID,
+			State: "pending", Description: fmt.Sprintf("Created by CreateImage(%s) for %s", id, im.ID), Started: c.now.UTC(),
+		}
+		mergeTags(&sn.Tags, snapTags)
+		r.Snapshots[sn.ID] = sn
+		c.c.snapIndex[sn.ID] = sn
+		im.BlockDevices = append(im.BlockDevices, BlockDevice{DeviceName: dev, SnapshotID: sn.ID, VolumeSize: v.Size, VolumeType: "gp3", Encrypted: v.Encrypted, KMSKeyID: v.KMSKeyID, DeleteOnTermination: true})
+	}
+	mergeTags(&im.Tags, tagSpecs(c.in, "image"))
+	r.Images[im.ID] = im
+	c.c.imageIndex[im.ID] = im
+	c.c.markDirty()
+	return map[string]any{"ImageId": im.ID}, nil
+}
+
+func (s *Server) ec2DeregisterImage(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	r := c.c.region(im.Owner, im.Region)
+	out := map[string]any{"Return": true}
+	if wire.Bool(c.in, "DeleteAssociatedSnapshots") {
+		var results []any
+		for _, bd := range im.BlockDevices {
+			results = append(results, map[string]any{"SnapshotId": bd.SnapshotID, "ReturnCode": "success"})
+			delete(r.Snapshots, bd.SnapshotID)
+			delete(c.c.snapIndex, bd.SnapshotID)
+		}
+		out["DeleteSnapshotResults"] = results
+	}
+	delete(r.Images, im.ID)
+	delete(c.c.imageIndex, im.ID)
+	c.c.markDirty()
+	return out, nil
+}
+
+// permissionChanges reads the Add/Remove lists of a launch or create-volume
+// permission modification, plus the older OperationType + UserIds/UserGroups form.
+func permissionChanges(in map[string]any, structName, groupsParam string) (add, remove []string, public, unpublic bool, err error) {
+	mods := wire.Struct(in, structName)
+	read := func(list []any) (users []string, all bool) {
+		for _, p := range list {
+			m, _ := p.(map[string]any)
+			if g := wire.Str(m, "Group"); g == "all" {
+				all = true
+			}
+			if u := wire.Str(m, "UserId"); u != "" {
+				users = append(users, u)
+			}
+		}
+		return
+	}
+	add, public = read(wire.List(mods, "Add"))
+	remove, unpublic = read(wire.List(mods, "Remove"))
+	switch strings.ToLower(wire.Str(in, "OperationType")) {
+	case "add":
+		add = append(add, wire.Strs(in, "UserIds")...)
+		public = public || slices.Contains(wire.Strs(in, groupsParam), "all")
+	case "remove":
+		remove = append(remove, wire.Strs(in, "UserIds")...)
+		unpublic = unpublic || slices.Contains(wire.Strs(in, groupsParam), "all")
+	}
+	for _, u := range append(append([]string{}, add...), remove...) {
+		if !accountKeyRE.MatchString(u) {
+			return nil, nil, false, false, apiErr("InvalidAMIAttributeItemValue", "Invalid attribute item value \"%s\" for userId item type.", u)
+		}
+	}
+	return add, remove, public, unpublic, nil
+}
+
+func addUnique(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	sort.Strings(list)
+	return list
+}
+
+func removeAll(list []string, items ...string) []string {
+	return slices.DeleteFunc(list, func(s string) bool { return slices.Contains(items, s) })
+}
+
+// awsManagedKeyOf reports whether a snapshot is encrypted under an AWS-managed key.
+func (c *Cloud) awsManagedKeyOf(sn *Snapshot) bool {
+	if !sn.Encrypted {
+		return false
+	}
+	k := c.keyByARN(sn.KMSKeyID)
+	return k != nil && k.Manager == "AWS"
+}
+
+func (s *Server) ec2ModifyImageAttribute(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	if d := wire.Struct(c.in, "Description"); d != nil {
+		im.Description = wire.Str(d, "Value")
+		c.c.markDirty()
+		return nil, nil
+	}
+	if attr := wire.Str(c.in, "Attribute"); attr != "" && attr != "launchPermission" && attr != "description" {
+		return nil, apiErr("InvalidParameterValue", "The sandbox models the launchPermission and description attributes of an image, not %q", attr)
+	}
+	add, remove, public, unpublic, err := permissionChanges(c.in, "LaunchPermission", "UserGroups")
+	if err != nil {
+		return nil, err
+	}
+	if len(add) > 0 || public {
+		for _, bd := range im.BlockDevices {
+			if sn := c.c.snapIndex[bd.SnapshotID]; sn != nil && c.c.awsManagedKeyOf(sn) {
+				return nil, apiErr("InvalidParameter", "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.")
+			}
+		}
+	}
+	if public {
+		for _, bd := range im.BlockDevices {
+			if bd.Encrypted {
+				return nil, apiErr("InvalidParameter", "Encrypted images cannot be made public.")
+			}
+		}
+	}
+	im.LaunchPermissions = removeAll(addUnique(im.LaunchPermissions, add...), remove...)
+	if public {
+		im.Public = true
+	}
+	if unpublic {
+		im.Public = false
+	}
+	c.c.markDirty()
+	return nil, nil
+}
+
+func (s *Server) ec2DescribeImageAttribute(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"ImageId": im.ID}
+	switch attr := wire.Str(c.in, "Attribute"); attr {
+	case "launchPermission":
+		perms := []any{}
+		if im.Public {
+			perms = append(perms, map[string]any{"Group": "all"})
+		}
+		for _, u := range im.LaunchPermissions {
+			perms = append(perms, map[string]any{"UserId": u})
+		}
+		out["LaunchPermissions"] = perms
+	case "description":
+		out["Description"] = map[string]any{"Value": im.Description}
+	case "blockDeviceMapping":
+		out["BlockDeviceMappings"] = c.c.imageOut(im)["BlockDeviceMappings"]
+	default:
+		return nil, apiErr("InvalidParameterValue", "The sandbox models the launchPermission, description and blockDeviceMapping attributes of an image, not %q", attr)
+	}
+	return out, nil
+}
+
+// visibleSnapshot returns a snapshot the account may see.
+func (c *Cloud) visibleSnapshot(account, region, id string) (*Snapshot, error) {
+	if !snapshotIDRE.MatchString(id) {
+		return nil, apiErr("InvalidSnapshotID.Malformed", "Invalid id: \"%s\" (expecting \"snap-...\")", id)
+	}
+	sn := c.snapIndex[id]
+	if sn == nil || sn.Region != region || !sn.canUse(account) {
+		return nil, apiErr("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}
+	return sn, nil
+}
+
+func (c *Cloud) ownSnapshot(account, region, id string) (*Snapshot, error) {
+	sn, err := c.visibleSnapshot(account, region, id)
+	if err != nil {
+		return nil, err
+	}
+	if sn.Owner != account {
+		return nil, apiErrStatus(403, "AuthFailure", "Not authorized for snapshot:%s", id)
+	}
+	return sn, nil
+}
+
+func snapshotOut(sn *Snapshot) map[string]any {
+	progress := "100%"
+	if sn.State == "pending" {
+		progress = "0%"
+	}
+	out := map[string]any{
+		"SnapshotId": sn.ID, "OwnerId": sn.Owner, "VolumeId": "vol-ffffffff", "VolumeSize": sn.VolumeSize,
+		"State": sn.State, "StartTime": sn.Started, "Progress": progress, "Encrypted": sn.Encrypted,
+		"Description": sn.Description, "StorageTier": "standard",
+	}
+	if sn.Encrypted {
+		out["KmsKeyId"] = sn.KMSKeyID
+	}
+	if len(sn.Tags) > 0 {
+		out["Tags"] = tagList(sn.Tags)
+	}
+	return out
+}
+
+func (s *Server) ec2DescribeSnapshots(c *call) (map[string]any, error) {
+	me := c.caller.Account
+	ids := wire.Strs(c.in, "SnapshotIds")
+	owners := wire.Strs(c.in, "OwnerIds")
+	restorable := wire.Strs(c.in, "RestorableByUserIds")
+	filters := parseFilters(c.in)
+	var candidates []*Snapshot
+	if len(ids) > 0 {
+		for _, id := range ids {
+			sn, err := c.c.visibleSnapshot(me, c.region, id)
+			if err != nil {
+				return nil, err
+			}
+			candidates = append(candidates, sn)
+		}
+	} else {
+		for _, sn := range c.c.snapIndex {
+			if sn.Region == c.region && sn.canUse(me) {
+				candidates = append(candidates, sn)
+			}
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID < candidates[j].ID })
+	var items []any
+	for _, sn := range candidates {
+		if len(owners) > 0 && !slices.ContainsFunc(owners, func(o string) bool {
+			return o == sn.Owner || (o == "self" && sn.Owner == me) || (o != "" && o == c.c.ownerAlias(sn.Owner))
+		}) {
+			continue
+		}
+		if len(restorable) > 0 && !slices.ContainsFunc(restorable, func(u string) bool {
+			if u == "self" {
+				u = me
+			}
+			return u == "all" && sn.Public || sn.canUse(u)
+		}) {
+			continue
+		}
+		ok, err := matchFilters(filters, func(name string) ([]string, bool) {
+			switch name {
+			case "snapshot-id":
+				return []string{sn.ID}, true
+			case "owner-id":
+				return []string{sn.Owner}, true
+			case "status":
+				return []string{sn.State}, true
+			case "encrypted":
+				return []string{boolStr(sn.Encrypted)}, true
+			case "kms-key-id":
+				return []string{sn.KMSKeyID}, true
+			case "volume-size":
+				return []string{fmt.Sprint(sn.VolumeSize)}, true
+			case "description":
+				return []string{sn.Description}, true
+			}
+			return tagAttr(sn.Tags, name)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			items = append(items, snapshotOut(sn))
+		}
+	}
+	page, next, err := pageEC2(c, items, 1000)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"Snapshots": page}
+	if next != "" {
+		out["NextToken"] = next
+	}
+	return out, nil
+}
+
+func (s *Server) ec2ModifySnapshotAttribute(c *call) (map[string]any, error) {
+	sn, err := c.c.ownSnapshot(c.caller.Account, c.region, wire.Str(c.in, "SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	if attr := wire.Str(c.in, "Attribute"); attr != "" && attr != "createVolumePermission" {
+		return nil, apiErr("InvalidParameterValue", "The sandbox models the createVolumePermission attribute of a snapshot, not %q", attr)
+	}
+	add, remove, public, unpublic, err := permissionChanges(c.in, "CreateVolumePermission", "GroupNames")
+	if err != nil {
+		return nil, err
+	}
+	if (len(add) > 0 || public) && c.c.awsManagedKeyOf(sn) {
+		return nil, apiErr("InvalidParameter", "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.")
+	}
+	if public && sn.Encrypted {
+		return nil, apiErr("InvalidParameter", "Encrypted snapshots with EBS default key cannot be shared publicly.")
+	}
+	sn.CreateVolumePermissions = removeAll(addUnique(sn.CreateVolumePermissions, add...), remove...)
+	if public {
+		sn.Public = true
+	}
+	if unpublic {
+		sn.Public = false
+	}
+	c.c.markDirty()
+	return nil, nil
+}
+
+func (s *Server) ec2DescribeSnapshotAttribute(c *call) (map[string]any, error) {
+	sn, err := c.c.ownSnapshot(c.caller.Account, c.region, wire.Str(c.in, "SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	if attr := wire.Str(c.in, "Attribute"); attr != "createVolumePermission" {
+		return nil, apiErr("InvalidParameterValue", "The sandbox models the createVolumePermission attribute of a snapshot, not %q", attr)
+	}
+	perms := []any{}
+	if sn.Public {
+		perms = append(perms, map[string]any{"Group": "all"})
+	}
+	for _, u := range sn.CreateVolumePermissions {
+		perms = append(perms, map[string]any{"UserId": u})
+	}
+	return map[string]any{"SnapshotId": sn.ID, "CreateVolumePermissions": perms}, nil
+}
+
+func (s *Server) ec2DeleteSnapshot(c *call) (map[string]any, error) {
+	sn, err := c.c.ownSnapshot(c.caller.Account, c.region, wire.Str(c.in, "SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	r := c.c.region(sn.Owner, sn.Region)
+	for _, im := range r.Images {
+		for _, bd := range im.BlockDevices {
+			if bd.SnapshotID == sn.ID {
+				return nil, apiErr("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", sn.ID, im.ID)
+			}
+		}
+	}
+	delete(r.Snapshots, sn.ID)
+	delete(c.c.snapIndex, sn.ID)
+	c.c.markDirty()
+	return map[string]any{}, nil
+}
+
+func (s *Server) ec2GetEbsEncryptionByDefault(c *call) (map[string]any, error) {
+	r := c.c.region(c.caller.Account, c.region)
+	return map[string]any{"EbsEncryptionByDefault": r.EBSEncryptionByDefault, "SseType": "sse-ebs"}, nil
+}
+
+func (s *Server) ec2SetEbsEncryptionByDefault(on bool) handler {
+	return func(c *call) (map[string]any, error) {
+		r := c.c.region(c.caller.Account, c.region)
+		r.EBSEncryptionByDefault = on
+		c.c.markDirty()
+		return map[string]any{"EbsEncryptionByDefault": on}, nil
+	}
+}
+
+// ec2GetEbsDefaultKmsKeyId answers with the account's default EBS key, which is
+// alias/aws/ebs until the account names a customer managed key.
+func (s *Server) ec2GetEbsDefaultKmsKeyId(c *call) (map[string]any, error) {
+	r := c.c.region(c.caller.Account, c.region)
+	if k := c.c.keyIndex[r.EBSDefaultKMSKeyID]; r.EBSDefaultKMSKeyID != "" && k != nil {
+		return map[string]any{"KmsKeyId": k.ARN}, nil
+	}
+	return map[string]any{"KmsKeyId": "alias/aws/ebs"}, nil
+}

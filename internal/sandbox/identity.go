@@ -1,0 +1,144 @@
+package sandbox
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
+	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
+)
+
+// Caller is who signed a request.
+type Caller struct {
+	Account string
+	// ARN is what sts:GetCallerIdentity reports: arn:aws:iam::A:root or
+	// arn:aws:sts::A:assumed-role/R/session.
+	ARN string
+	// UserID is aws:userid: the account id for root, "AROA...:session" for a role session.
+	UserID string
+	IsRoot bool
+	// RoleARN is the IAM role behind an assumed-role session.
+	RoleARN string
+	// Policies are the caller's identity-based policies (JSON).
+	Policies []string
+}
+
+var accountKeyRE = regexp.MustCompile(`^\d{12}$`)
+
+// identify maps an access key id (and session token) to a caller. A 12-digit
+// access key id acts as that account's root user with any secret; ASIA… keys are
+// sessions handed out by sts:AssumeRole. Must be called with the lock held.
+func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
+	key := scope.AccessKeyID
+	if accountKeyRE.MatchString(key) {
+		if _, ok := c.state.Accounts[key]; !ok {
+			return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid. (account %s is not in this sandbox's world)", key)
+		}
+		return &Caller{Account: key, ARN: "arn:aws:iam::" + key + ":root", UserID: key, IsRoot: true}, nil
+	}
+	s, ok := c.state.Sessions[key]
+	if !ok {
+		return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	if scope.SecurityToken != s.SessionToken {
+		return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	if c.clock().After(s.Expires) {
+		return nil, apiErrStatus(400, "ExpiredToken", "The security token included in the request is expired")
+	}
+	acct := c.state.Accounts[s.Account]
+	role := acct.Roles[s.RoleName]
+	if role == nil {
+		return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid. (role %s was deleted)", s.RoleName)
+	}
+	return &Caller{
+		Account:  s.Account,
+		ARN:      fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", s.Account, role.Name, s.SessionName),
+		UserID:   role.RoleID + ":" + s.SessionName,
+		RoleARN:  role.ARN,
+		Policies: policyList(role.Policies),
+	}, nil
+}
+
+func policyList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+// parsedPolicies caches parsed policy documents by their JSON text: the same
+// role policies are evaluated on every call.
+var parsedPolicies sync.Map // string -> *policy.Document
+
+func parsePolicy(doc string) (*policy.Document, error) {
+	if v, ok := parsedPolicies.Load(doc); ok {
+		return v.(*policy.Document), nil
+	}
+	d, err := policy.Parse([]byte(doc))
+	if err != nil {
+		return nil, err
+	}
+	parsedPolicies.Store(doc, d)
+	return d, nil
+}
+
+// principal turns a caller into the evaluator's principal. Unparseable stored
+// policies cannot occur: they are validated when stored.
+func (cl *Caller) principal() policy.Principal {
+	p := policy.Principal{ARN: cl.ARN, Account: cl.Account, IsRoot: cl.IsRoot}
+	if cl.RoleARN != "" {
+		p.RoleARN = cl.RoleARN
+	}
+	for _, doc := range cl.Policies {
+		if d, err := parsePolicy(doc); err == nil {
+			p.IdentityPolicies = append(p.IdentityPolicies, d)
+		}
+	}
+	return p
+}
+
+// baseContext holds the global condition keys every request carries.
+func (c *Cloud) baseContext(cl *Caller) map[string][]string {
+	ctx := map[string][]string{
+		"aws:userid":           {cl.UserID},
+		"aws:PrincipalArn":     {principalARNForConditions(cl)},
+		"aws:PrincipalAccount": {cl.Account},
+		"kms:CallerAccount":    {cl.Account},
+	}
+	if c.state.OrganizationID != "" {
+		ctx["aws:PrincipalOrgID"] = []string{c.state.OrganizationID}
+	}
+	return ctx
+}
+
+// principalARNForConditions is aws:PrincipalArn: the role ARN for a role session.
+func principalARNForConditions(cl *Caller) string {
+	if cl.RoleARN != "" {
+		return cl.RoleARN
+	}
+	return cl.ARN
+}
+
+// authorize checks the caller's identity policies for a non-KMS action.
+func (c *Cloud) authorize(cl *Caller, service, action, resource string) *wire.APIError {
+	if cl.IsRoot {
+		return nil
+	}
+	if resource == "" {
+		resource = "*"
+	}
+	full := service + ":" + action
+	d := policy.EvaluateIdentity(policy.Request{Principal: cl.principal(), Action: full, Resource: resource, Context: c.baseContext(cl)})
+	if d.Allowed {
+		return nil
+	}
+	why := "no identity-based policy allows the " + full + " action"
+	if d.ExplicitDeny {
+		why = "an explicit deny in an identity-based policy: " + strings.Join(d.DecidedBy, ", ")
+	}
+	return accessDenied(service, cl.ARN, full, resource, why)
+}
