@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -51,6 +52,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "arg(s)") {
+		return 2 // cobra's own usage errors
+	}
 	return 1
 }
 
@@ -71,6 +75,9 @@ and its failures reproduced.`,
 		SilenceErrors: true,
 		Version:       Version,
 	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError("%v (see '%s --help')", err, c.CommandPath())
+	})
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("AMICRYPT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env AMICRYPT_LOG_LEVEL)")

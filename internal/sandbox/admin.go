@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 //	GET  /_sandbox/state      the whole state, per account and region
 //	GET  /_sandbox/counters   calls per account, region and action (and how many were throttled)
 //	GET  /_sandbox/behaviour  timing, faults and limits in force
-//	PUT  /_sandbox/behaviour  change them while a run is under way (partial JSON merges)
+//	PUT  /_sandbox/behaviour  change them while a run is under way (a partial JSON document merges;
+//	                          seconds and milliseconds as in the world file)
 //	POST /_sandbox/reset      back to the world as loaded; counters and buckets cleared
 //	GET  /_sandbox/health     200 when serving
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
@@ -44,9 +46,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/_sandbox/behaviour" && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodPost):
 		s.cloud.mu.Lock()
 		cfg := s.cloud.cfg
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&cfg)
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			err = json.Unmarshal(body, &cfg)
+		}
 		if err == nil {
 			err = cfg.validate()
 		}

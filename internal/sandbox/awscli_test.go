@@ -150,6 +150,7 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rememberServer(srv)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	cli := &cliRunner{t: t, bin: bin, endpoint: hs.URL, home: t.TempDir()}

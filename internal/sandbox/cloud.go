@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,32 +28,118 @@ type Cloud struct {
 }
 
 // Behaviour is what the world file says about time, limits and faults; it can be
-// changed at run time through the admin endpoint.
+// changed at run time through the admin endpoint. Its JSON form (admin endpoint,
+// state file) gives durations in seconds and latencies in milliseconds, as the
+// world file does.
 type Behaviour struct {
-	CopyDuration        time.Duration            `json:"copy_duration"`
-	BootDuration        time.Duration            `json:"boot_duration"`
-	CreateImageDuration time.Duration            `json:"create_image_duration"`
-	InstanceDuration    time.Duration            `json:"instance_duration"`
-	Throttle            bool                     `json:"throttle"`
-	ErrorRate           float64                  `json:"error_rate"`
-	Latency             time.Duration            `json:"latency"`
-	ServiceFaults       map[string]Fault         `json:"service_faults,omitempty"`
-	ActionFaults        map[string]Fault         `json:"action_faults,omitempty"`
-	CopyFailures        map[string]string        `json:"copy_failures,omitempty"`
-	ConcurrentCopies    int                      `json:"concurrent_copies"`
-	Buckets             map[string]BucketSetting `json:"buckets,omitempty"`
+	CopyDuration        time.Duration
+	BootDuration        time.Duration
+	CreateImageDuration time.Duration
+	InstanceDuration    time.Duration
+	Throttle            bool
+	ErrorRate           float64
+	Latency             time.Duration
+	ServiceFaults       map[string]Fault
+	ActionFaults        map[string]Fault
+	CopyFailures        map[string]string
+	ConcurrentCopies    int
+	Buckets             map[string]BucketSetting
 }
 
 // Fault is an injected error probability and latency.
 type Fault struct {
-	ErrorRate float64       `json:"error_rate"`
-	Latency   time.Duration `json:"latency"`
+	ErrorRate float64
+	Latency   time.Duration
 }
 
 // BucketSetting overrides one token bucket: burst capacity and refill per second.
 type BucketSetting struct {
 	Burst float64 `json:"burst"`
 	Rate  float64 `json:"rate"`
+}
+
+type faultJSON struct {
+	ErrorRate float64 `json:"error_rate"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+type behaviourJSON struct {
+	CopySeconds        float64                  `json:"copy_seconds"`
+	BootSeconds        float64                  `json:"boot_seconds"`
+	CreateImageSeconds float64                  `json:"create_image_seconds"`
+	InstanceSeconds    float64                  `json:"instance_seconds"`
+	Throttle           bool                     `json:"throttle"`
+	ErrorRate          float64                  `json:"error_rate"`
+	LatencyMS          float64                  `json:"latency_ms"`
+	Services           map[string]faultJSON     `json:"services,omitempty"`
+	Actions            map[string]faultJSON     `json:"actions,omitempty"`
+	CopyFailures       map[string]string        `json:"copy_failures,omitempty"`
+	ConcurrentCopies   int                      `json:"concurrent_copies"`
+	Buckets            map[string]BucketSetting `json:"buckets,omitempty"`
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
+func fromSeconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second))
+}
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func fromMillis(ms float64) time.Duration {
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func faultsToJSON(m map[string]Fault) map[string]faultJSON {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]faultJSON{}
+	for k, f := range m {
+		out[k] = faultJSON{ErrorRate: f.ErrorRate, LatencyMS: millis(f.Latency)}
+	}
+	return out
+}
+
+func faultsFromJSON(m map[string]faultJSON) map[string]Fault {
+	out := map[string]Fault{}
+	for k, f := range m {
+		out[k] = Fault{ErrorRate: f.ErrorRate, Latency: fromMillis(f.LatencyMS)}
+	}
+	return out
+}
+
+// MarshalJSON writes the behaviour with the world file's units.
+func (b Behaviour) MarshalJSON() ([]byte, error) {
+	return json.Marshal(behaviourJSON{
+		CopySeconds: seconds(b.CopyDuration), BootSeconds: seconds(b.BootDuration),
+		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
+		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LatencyMS: millis(b.Latency),
+		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
+		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
+	})
+}
+
+// UnmarshalJSON merges a (partial) JSON document into the behaviour: fields the
+// document does not mention keep their values. Unknown fields are refused.
+func (b *Behaviour) UnmarshalJSON(data []byte) error {
+	j := behaviourJSON{
+		CopySeconds: seconds(b.CopyDuration), BootSeconds: seconds(b.BootDuration),
+		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
+		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LatencyMS: millis(b.Latency),
+		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
+		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return err
+	}
+	*b = Behaviour{
+		CopyDuration: fromSeconds(j.CopySeconds), BootDuration: fromSeconds(j.BootSeconds),
+		CreateImageDuration: fromSeconds(j.CreateImageSeconds), InstanceDuration: fromSeconds(j.InstanceSeconds),
+		Throttle: j.Throttle, ErrorRate: j.ErrorRate, Latency: fromMillis(j.LatencyMS),
+		ServiceFaults: faultsFromJSON(j.Services), ActionFaults: faultsFromJSON(j.Actions),
+		CopyFailures: j.CopyFailures, ConcurrentCopies: j.ConcurrentCopies, Buckets: j.Buckets,
+	}
+	return nil
 }
 
 func newCloud(st *State, cfg Behaviour, clock func() time.Time) *Cloud {

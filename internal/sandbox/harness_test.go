@@ -70,6 +70,7 @@ func newTestEnv(t testing.TB, worldYAML string) *testEnv {
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
+	rememberServer(srv)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, srv: srv, http: hs, clock: clock, ctx: context.Background(), region: w.Regions[0]}

@@ -176,6 +176,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("PUT a bad behaviour: want 400, got %d", resp.StatusCode)
 	}
+	req, _ = http.NewRequest(http.MethodPut, e.http.URL+"/_sandbox/behaviour", strings.NewReader(`{"copy_seconds": 1.5, "actions": {"CopyImage": {"latency_ms": 20}}}`))
+	resp = must(http.DefaultClient.Do(req))
+	resp.Body.Close()
+	var b map[string]any
+	getJSON(t, e.http.URL+"/_sandbox/behaviour", &b)
+	if b["copy_seconds"] != 1.5 || b["error_rate"] != 1.0 || b["actions"].(map[string]any)["CopyImage"].(map[string]any)["latency_ms"] != 20.0 {
+		t.Fatalf("behaviour after two partial PUTs: %v", b)
+	}
 	resp = must(http.Post(e.http.URL+"/_sandbox/reset", "", nil))
 	resp.Body.Close()
 	must(e.sts("111111111111", "us-east-1").GetCallerIdentity(e.ctx, &sts.GetCallerIdentityInput{}))
@@ -217,4 +225,50 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	defer func() { stop(); <-done }()
 	cfg.BaseEndpoint = aws.String(ep)
 	must(iam.NewFromConfig(cfg).GetRole(e.ctx, &iam.GetRoleInput{RoleName: aws.String("AWSServiceRoleForAutoScaling")}))
+}
+
+func TestIAMRolesAndInlinePolicies(t *testing.T) {
+	e := newTestEnv(t, identityWorld)
+	c := e.iam("222222222222")
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"sts:AssumeRole"}]}`
+	must(c.CreateRole(e.ctx, &iam.CreateRoleInput{RoleName: aws.String("ops"), AssumeRolePolicyDocument: aws.String(trust)}))
+	if _, err := c.CreateRole(e.ctx, &iam.CreateRoleInput{RoleName: aws.String("ops"), AssumeRolePolicyDocument: aws.String(trust)}); errCode(err) != "EntityAlreadyExists" {
+		t.Fatalf("second CreateRole: want EntityAlreadyExists, got %v", err)
+	}
+	if _, err := c.CreateRole(e.ctx, &iam.CreateRoleInput{RoleName: aws.String("bad"), AssumeRolePolicyDocument: aws.String(`{"Statement":[{"Effect":"Permit"}]}`)}); errCode(err) != "MalformedPolicyDocument" {
+		t.Fatalf("malformed trust: want MalformedPolicyDocument, got %v", err)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:DescribeImages","Resource":"*"}]}`
+	must(c.PutRolePolicy(e.ctx, &iam.PutRolePolicyInput{RoleName: aws.String("ops"), PolicyName: aws.String("describe"), PolicyDocument: aws.String(doc)}))
+	names := must(c.ListRolePolicies(e.ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("ops")}))
+	if len(names.PolicyNames) != 1 || names.PolicyNames[0] != "describe" {
+		t.Fatalf("inline policies: %v", names.PolicyNames)
+	}
+	got := must(c.GetRolePolicy(e.ctx, &iam.GetRolePolicyInput{RoleName: aws.String("ops"), PolicyName: aws.String("describe")}))
+	if text, _ := url.QueryUnescape(*got.PolicyDocument); text != doc {
+		t.Fatalf("policy document round trip: %s", text)
+	}
+	// The new policy governs the role's sessions.
+	ops := must(e.assumeRole(e.rootCfg("222222222222", "us-east-1"), "arn:aws:iam::222222222222:role/ops", ""))
+	must(ec2.NewFromConfig(ops).DescribeImages(e.ctx, &ec2.DescribeImagesInput{}))
+	if _, err := ec2.NewFromConfig(ops).DescribeSnapshots(e.ctx, &ec2.DescribeSnapshotsInput{}); errCode(err) != "UnauthorizedOperation" {
+		t.Fatalf("action outside the inline policy: want UnauthorizedOperation, got %v", err)
+	}
+	// Service-linked roles are AWS's to change and to delete.
+	must(c.CreateServiceLinkedRole(e.ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("autoscaling.amazonaws.com")}))
+	if _, err := c.PutRolePolicy(e.ctx, &iam.PutRolePolicyInput{RoleName: aws.String("AWSServiceRoleForAutoScaling"), PolicyName: aws.String("x"), PolicyDocument: aws.String(doc)}); errCode(err) != "UnmodifiableEntity" {
+		t.Fatalf("editing a service-linked role: want UnmodifiableEntity, got %v", err)
+	}
+	must(c.DeleteServiceLinkedRole(e.ctx, &iam.DeleteServiceLinkedRoleInput{RoleName: aws.String("AWSServiceRoleForAutoScaling")}))
+	if _, err := c.GetRole(e.ctx, &iam.GetRoleInput{RoleName: aws.String("AWSServiceRoleForAutoScaling")}); errCode(err) != "NoSuchEntity" {
+		t.Fatalf("after delete: want NoSuchEntity, got %v", err)
+	}
+	user := must(c.GetUser(e.ctx, &iam.GetUserInput{}))
+	if *user.User.Arn != "arn:aws:iam::222222222222:root" {
+		t.Fatalf("GetUser as root: %s", *user.User.Arn)
+	}
+	aliases := must(e.iam("111111111111").ListAccountAliases(e.ctx, &iam.ListAccountAliasesInput{}))
+	if len(aliases.AccountAliases) != 1 || aliases.AccountAliases[0] != "builder" {
+		t.Fatalf("account aliases: %v", aliases.AccountAliases)
+	}
 }

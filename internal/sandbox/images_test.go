@@ -316,3 +316,70 @@ func TestDryRun(t *testing.T) {
 		t.Fatalf("want DryRunOperation, got %v", err)
 	}
 }
+
+func TestSnapshotsInUseAndDefaultKeys(t *testing.T) {
+	e := newTestEnv(t, imagesWorld)
+	b := e.ec2(builder, "us-east-1")
+	img := must(b.DescribeImages(e.ctx, &ec2.DescribeImagesInput{ImageIds: []string{"ami-0aaaaaaaaaaaaaaa1"}})).Images[0]
+	snap := img.BlockDeviceMappings[0].Ebs.SnapshotId
+	if _, err := b.DeleteSnapshot(e.ctx, &ec2.DeleteSnapshotInput{SnapshotId: snap}); errCode(err) != "InvalidSnapshot.InUse" {
+		t.Fatalf("deleting a registered image's snapshot: want InvalidSnapshot.InUse, got %v", err)
+	}
+	must(b.DeregisterImage(e.ctx, &ec2.DeregisterImageInput{ImageId: img.ImageId}))
+	must(b.DeleteSnapshot(e.ctx, &ec2.DeleteSnapshotInput{SnapshotId: snap}))
+	if _, err := b.DescribeSnapshots(e.ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{*snap}}); errCode(err) != "InvalidSnapshot.NotFound" {
+		t.Fatalf("deleted snapshot: want InvalidSnapshot.NotFound, got %v", err)
+	}
+	if k := must(b.GetEbsDefaultKmsKeyId(e.ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})); *k.KmsKeyId != "alias/aws/ebs" {
+		t.Fatalf("default EBS key: %s", *k.KmsKeyId)
+	}
+	must(b.EnableEbsEncryptionByDefault(e.ctx, &ec2.EnableEbsEncryptionByDefaultInput{}))
+	must(b.DisableEbsEncryptionByDefault(e.ctx, &ec2.DisableEbsEncryptionByDefaultInput{}))
+	if *must(b.GetEbsEncryptionByDefault(e.ctx, &ec2.GetEbsEncryptionByDefaultInput{})).EbsEncryptionByDefault {
+		t.Fatal("encryption by default still on after disabling it")
+	}
+	must(b.CreateTags(e.ctx, &ec2.CreateTagsInput{Resources: []string{"ami-0aaaaaaaaaaaaaaa3"}, Tags: []ec2types.Tag{{Key: aws.String("team"), Value: aws.String("platform")}}}))
+	tags := must(b.DescribeTags(e.ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{{Name: aws.String("key"), Values: []string{"team"}}}}))
+	if len(tags.Tags) != 1 || *tags.Tags[0].ResourceId != "ami-0aaaaaaaaaaaaaaa3" || tags.Tags[0].ResourceType != ec2types.ResourceTypeImage {
+		t.Fatalf("DescribeTags: %+v", tags.Tags)
+	}
+}
+
+// TestCreateImageFromAnInstance is what Packer's amazon-ebs builder does: launch
+// from a public base image, then image the instance. The new AMI's snapshot is
+// encrypted exactly as the instance's volume is.
+func TestCreateImageFromAnInstance(t *testing.T) {
+	e := newTestEnv(t, `
+regions: [us-east-1]
+accounts:
+  - id: "137112412989"
+    name: amazon
+    images: [{id: ami-0a0000000000a0001, region: us-east-1, name: al2023-base, public: true}]
+  - id: "111111111111"
+    name: builder
+timing: {instance_seconds: 2, create_image_seconds: 5}
+faults: {throttle: false}
+`)
+	b := e.ec2(builder, "us-east-1")
+	base := must(b.DescribeImages(e.ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}, Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"al2023-*"}}}}))
+	if len(base.Images) != 1 || aws.ToString(base.Images[0].ImageOwnerAlias) != "amazon" {
+		t.Fatalf("public base image by owner alias: %+v", base.Images)
+	}
+	run := must(b.RunInstances(e.ctx, &ec2.RunInstancesInput{ImageId: base.Images[0].ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Micro}))
+	id := run.Instances[0].InstanceId
+	if _, err := b.CreateImage(e.ctx, &ec2.CreateImageInput{InstanceId: id, Name: aws.String("built")}); errCode(err) != "IncorrectInstanceState" {
+		t.Fatalf("imaging a pending instance: want IncorrectInstanceState, got %v", err)
+	}
+	e.clock.Advance(3 * time.Second)
+	out := must(b.CreateImage(e.ctx, &ec2.CreateImageInput{InstanceId: id, Name: aws.String("built"),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeImage, Tags: []ec2types.Tag{{Key: aws.String("build"), Value: aws.String("42")}}}}}))
+	img := must(b.DescribeImages(e.ctx, &ec2.DescribeImagesInput{ImageIds: []string{*out.ImageId}})).Images[0]
+	if img.State != ec2types.ImageStatePending || aws.ToString(img.SourceInstanceId) != *id {
+		t.Fatalf("fresh image: %s from %s", img.State, aws.ToString(img.SourceInstanceId))
+	}
+	e.clock.Advance(6 * time.Second)
+	img = must(b.DescribeImages(e.ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{{Name: aws.String("tag:build"), Values: []string{"42"}}}})).Images[0]
+	if img.State != ec2types.ImageStateAvailable || len(img.BlockDeviceMappings) != 1 || *img.BlockDeviceMappings[0].Ebs.Encrypted {
+		t.Fatalf("built image: %s %+v", img.State, img.BlockDeviceMappings)
+	}
+}

@@ -7,8 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
+
+// A world's policy documents are checked by the same parser that evaluates them,
+// so a malformed statement is refused with its line before the sandbox starts.
+func init() {
+	world.PolicyValidator = func(doc []byte) error {
+		_, err := policy.Parse(doc)
+		return err
+	}
+}
 
 // stateFromWorld builds the initial state and behaviour a world describes.
 func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {

@@ -58,6 +58,7 @@ func TestSTSAssumeRole(t *testing.T) {
 		aws.ToString(cr.SessionToken) != "tok" || !aws.ToTime(cr.Expiration).Equal(exp) {
 		t.Errorf("credentials = %+v (expiration %v)", cr, aws.ToTime(cr.Expiration))
 	}
+	//lint:ignore SA1019 the deprecated member is still on the wire and exercises integer decoding
 	if aws.ToString(out.AssumedRoleUser.AssumedRoleId) != "AROA1:amicrypt-session" || aws.ToInt32(out.PackedPolicySize) != 6 {
 		t.Errorf("output = %+v", out)
 	}
