@@ -170,7 +170,7 @@ func (c *Cloud) groupLaunchTemplate(cl *Caller, region string, in map[string]any
 // groupZones reads VPCZoneIdentifier or AvailabilityZones.
 func (c *Cloud) groupZones(account, region string, in map[string]any) (zones []string, vzi string, err error) {
 	c.defaultNetwork(account, region)
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	if v := wire.Str(in, "VPCZoneIdentifier"); v != "" {
 		var ids []string
 		for _, id := range strings.Split(v, ",") {
@@ -222,7 +222,7 @@ func checkSizes(min, max, desired int64) error {
 
 func (s *Server) asCreateAutoScalingGroup(c *call) (map[string]any, error) {
 	acct, region := c.caller.Account, c.region
-	r := c.c.ec2r(acct, region)
+	r := c.c.region(acct, region)
 	name := wire.Str(c.in, "AutoScalingGroupName")
 	if name == "" || len(name) > 255 {
 		return nil, asValidation("1 validation error detected: Value '%s' at 'autoScalingGroupName' failed to satisfy constraint: Member must have length between 1 and 255", name)
@@ -313,7 +313,7 @@ func groupTags(name string, in map[string]any) (Tags, []string, error) {
 
 // liveGroup finds a group that is not being deleted.
 func (c *Cloud) liveGroup(account, region, name string) (*Group, error) {
-	g := c.ec2r(account, region).Groups[name]
+	g := c.region(account, region).Groups[name]
 	if g == nil {
 		return nil, asGroupNotFound(name)
 	}
@@ -326,7 +326,7 @@ func (c *Cloud) liveGroup(account, region, name string) (*Group, error) {
 
 func (s *Server) asUpdateAutoScalingGroup(c *call) (map[string]any, error) {
 	acct, region := c.caller.Account, c.region
-	r := c.c.ec2r(acct, region)
+	r := c.c.region(acct, region)
 	g, err := c.c.liveGroup(acct, region, wire.Str(c.in, "AutoScalingGroupName"))
 	if err != nil {
 		return nil, err
@@ -401,7 +401,7 @@ func (s *Server) asUpdateAutoScalingGroup(c *call) (map[string]any, error) {
 }
 
 func (s *Server) asSetDesiredCapacity(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	g, err := c.c.liveGroup(c.caller.Account, c.region, wire.Str(c.in, "AutoScalingGroupName"))
 	if err != nil {
 		return nil, err
@@ -424,7 +424,7 @@ func (s *Server) asSetDesiredCapacity(c *call) (map[string]any, error) {
 
 func (s *Server) asDeleteAutoScalingGroup(c *call) (map[string]any, error) {
 	name := wire.Str(c.in, "AutoScalingGroupName")
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	g := r.Groups[name]
 	if g == nil {
 		return nil, asGroupNotFound(name)
@@ -554,7 +554,7 @@ func asFilters(in map[string]any) (map[string][]string, error) {
 }
 
 func (s *Server) asDescribeAutoScalingGroups(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	names := wire.Strs(c.in, "AutoScalingGroupNames")
 	f, err := asFilters(c.in)
 	if err != nil {
@@ -602,7 +602,7 @@ func activityOut(g *Group, a *ScalingActivity) map[string]any {
 // asDescribeScalingActivities lists activities newest first. A group name that
 // does not exist gives an empty list (activities of deleted groups are not kept).
 func (s *Server) asDescribeScalingActivities(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	name := wire.Str(c.in, "AutoScalingGroupName")
 	ids := wire.Strs(c.in, "ActivityIds")
 	if n, ok := wire.IntOK(c.in, "MaxRecords"); ok && (n < 1 || n > 100) {
@@ -648,7 +648,7 @@ func (s *Server) asDescribeScalingActivities(c *call) (map[string]any, error) {
 }
 
 func (s *Server) asDescribeAutoScalingInstances(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids := wire.Strs(c.in, "InstanceIds")
 	if n, ok := wire.IntOK(c.in, "MaxRecords"); ok && (n < 1 || n > 50) {
 		return nil, asValidation("1 validation error detected: Value '%d' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 50", n)

@@ -156,7 +156,11 @@ func (c *Cloud) reindex() {
 	c.snapIndex = map[string]*Snapshot{}
 	c.keyIndex = map[string]*Key{}
 	for _, a := range c.state.Accounts {
+		if a.Roles == nil {
+			a.Roles = map[string]*Role{}
+		}
 		for _, r := range a.Regions {
+			r.ensureMaps()
 			for id, im := range r.Images {
 				c.imageIndex[id] = im
 			}

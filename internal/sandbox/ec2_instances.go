@@ -164,7 +164,7 @@ func (c *Cloud) planVolumes(account, region string, im *Image, params map[string
 			}
 			snap, p.snapshotID, p.size = sn, sn.ID, sn.VolumeSize
 		}
-		if v, ok := wire.IntOK(ebs, "VolumeSize"); ok {
+		if v, ok := numOK(ebs, "VolumeSize"); ok {
 			if snap != nil && v < snap.VolumeSize {
 				return apiErr("InvalidBlockDeviceMapping", "Volume of size %dGB is smaller than snapshot '%s', expect size >= %dGB", v, snap.ID, snap.VolumeSize)
 			}
@@ -215,6 +215,15 @@ func (c *Cloud) planVolumes(account, region string, im *Image, params map[string
 	return plans, nil
 }
 
+// numOK reads an integer member of stored request data, which a state file
+// read back from JSON holds as float64.
+func numOK(m map[string]any, key string) (int64, bool) {
+	if f, ok := m[key].(float64); ok {
+		return int64(f), true
+	}
+	return wire.IntOK(m, key)
+}
+
 func imageHasDevice(im *Image, dev string) bool {
 	for _, bd := range im.BlockDevices {
 		if bd.DeviceName == dev {
@@ -228,7 +237,7 @@ func imageHasDevice(im *Image, dev string) bool {
 // volumes. It returns the error RunInstances would return.
 func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, error) {
 	acct, region, params := spec.account, spec.region, spec.params
-	r := c.ec2r(acct, region)
+	r := c.region(acct, region)
 	imageID := wire.Str(params, "ImageId")
 	if imageID == "" {
 		return nil, apiErr("MissingParameter", "The request must contain the parameter ImageId")
@@ -257,7 +266,7 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 	vpc := c.defaultNetwork(acct, region)
 	var primary map[string]any
 	for _, ni := range wire.Structs(params, "NetworkInterfaces") {
-		if primary == nil || wire.Int(ni, "DeviceIndex") == 0 {
+		if n, _ := numOK(ni, "DeviceIndex"); primary == nil || n == 0 {
 			primary = ni
 		}
 	}
@@ -431,7 +440,7 @@ func (c *Cloud) ebsKeyProblem(p policy.Principal, userID, region, srcKey, dstKey
 
 // instanceKeyProblem checks every encrypted volume of an instance for principal p.
 func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Instance) *KeyUseProblem {
-	r := c.ec2r(inst.Owner, inst.Region)
+	r := c.region(inst.Owner, inst.Region)
 	for _, dev := range sortedKeys(inst.VolumeIDs) {
 		v := r.Volumes[inst.VolumeIDs[dev]]
 		if v == nil || !v.Encrypted {
@@ -458,7 +467,7 @@ func launchFailure(prob *KeyUseProblem) (code, message string) {
 
 func (s *Server) ec2RunInstances(c *call) (map[string]any, error) {
 	acct := c.caller.Account
-	r := c.c.ec2r(acct, c.region)
+	r := c.c.region(acct, c.region)
 	token := wire.Str(c.in, "ClientToken")
 	if len(token) > 64 {
 		return nil, apiErr("InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Client tokens must be at most 64 ASCII characters.", token)
@@ -521,7 +530,7 @@ func instanceStateOut(state string) map[string]any {
 }
 
 func (c *Cloud) instanceOut(in *Instance) map[string]any {
-	r := c.ec2r(in.Owner, in.Region)
+	r := c.region(in.Owner, in.Region)
 	out := map[string]any{
 		"InstanceId": in.ID, "ImageId": in.ImageID, "InstanceType": in.InstanceType, "State": instanceStateOut(in.State),
 		"LaunchTime": in.Launched, "AmiLaunchIndex": in.LaunchIndex, "Architecture": in.Architecture,
@@ -591,7 +600,7 @@ func (c *Cloud) ownInstances(account, region string, ids []string) ([]*Instance,
 	if len(ids) == 0 {
 		return nil, apiErr("MissingParameter", "The request must contain the parameter InstanceId")
 	}
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	var out []*Instance
 	var missing []string
 	for _, id := range ids {
@@ -655,7 +664,7 @@ func instanceAttr(c *Cloud, in *Instance, name string) ([]string, bool) {
 	case "instance.group-id", "group-id", "network-interface.group-id":
 		return in.SecurityGroupIDs, true
 	case "instance.group-name", "group-name", "network-interface.group-name":
-		r := c.ec2r(in.Owner, in.Region)
+		r := c.region(in.Owner, in.Region)
 		var names []string
 		for _, id := range in.SecurityGroupIDs {
 			if g := r.SecurityGroups[id]; g != nil {
@@ -681,7 +690,7 @@ func instanceAttr(c *Cloud, in *Instance, name string) ([]string, bool) {
 
 // sortedInstances lists an account's instances in a region by launch time, then id.
 func (c *Cloud) sortedInstances(account, region string) []*Instance {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	out := make([]*Instance, 0, len(r.Instances))
 	for _, in := range r.Instances {
 		out = append(out, in)
@@ -882,7 +891,7 @@ func (s *Server) ec2StartInstances(c *call) (map[string]any, error) {
 			in.State, in.Next, in.DueAt = "pending", "running", c.now.Add(c.c.cfg.InstanceDuration)
 			in.StateReasonCode, in.StateReason, in.TransitionReason = "", "", ""
 			in.FailCode, in.FailMessage = "", ""
-			if sn := c.c.ec2r(in.Owner, in.Region).Subnets[in.SubnetID]; sn != nil && sn.IsDefault {
+			if sn := c.c.region(in.Owner, in.Region).Subnets[in.SubnetID]; sn != nil && sn.IsDefault {
 				in.PublicIP = publicIPFor(in.ID + "/" + c.now.String())
 			}
 			if prob := c.c.instanceKeyProblem(p, c.caller.UserID, in); prob != nil {
@@ -931,7 +940,7 @@ func (s *Server) ec2ModifyInstanceAttribute(c *call) (map[string]any, error) {
 	if in.State == "terminated" {
 		return nil, apiErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", in.ID)
 	}
-	r := c.c.ec2r(in.Owner, in.Region)
+	r := c.c.region(in.Owner, in.Region)
 	newType := wire.Str(wire.Struct(c.in, "InstanceType"), "Value")
 	if wire.Str(c.in, "Attribute") == "instanceType" {
 		newType = wire.Str(c.in, "Value")
@@ -1118,7 +1127,7 @@ func volumeAttr(v *Volume, name string) ([]string, bool) {
 }
 
 func (s *Server) ec2DescribeVolumes(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids := wire.Strs(c.in, "VolumeIds")
 	var candidates []*Volume
 	if len(ids) > 0 {

@@ -40,7 +40,7 @@ func ltNameNotFound(name string) error {
 
 // launchTemplateByName finds a template by name in an account and region.
 func (c *Cloud) launchTemplateByName(account, region, name string) *LaunchTemplate {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	for _, id := range sortedKeys(r.LaunchTemplates) {
 		if lt := r.LaunchTemplates[id]; lt.Name == name {
 			return lt
@@ -58,7 +58,7 @@ func (c *Cloud) findLaunchTemplate(account, region, id, name string) (*LaunchTem
 		if !ltIDRE.MatchString(id) {
 			return nil, apiErr("InvalidLaunchTemplateId.Malformed", "The specified ID for the launch template (%s) is not valid. The ID must be in the form lt-xxxxxxxxxxxxxxxxx.", id)
 		}
-		lt := c.ec2r(account, region).LaunchTemplates[id]
+		lt := c.region(account, region).LaunchTemplates[id]
 		if lt == nil {
 			return nil, ltIDNotFound(id)
 		}
@@ -158,7 +158,7 @@ func (s *Server) ec2CreateLaunchTemplate(c *call) (map[string]any, error) {
 		Tags: tagSpecs(c.in, "launch-template"), Created: now, CreatedBy: c.caller.ARN,
 		Versions: []*LaunchTemplateVersion{{Number: 1, Description: wire.Str(c.in, "VersionDescription"), Data: data, Created: now, CreatedBy: c.caller.ARN}},
 	}
-	c.c.ec2r(c.caller.Account, c.region).LaunchTemplates[lt.ID] = lt
+	c.c.region(c.caller.Account, c.region).LaunchTemplates[lt.ID] = lt
 	c.c.markDirty()
 	return map[string]any{"LaunchTemplate": launchTemplateOut(lt)}, nil
 }
@@ -213,7 +213,7 @@ func (s *Server) ec2ModifyLaunchTemplate(c *call) (map[string]any, error) {
 }
 
 func (s *Server) ec2DescribeLaunchTemplates(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids, names := wire.Strs(c.in, "LaunchTemplateIds"), wire.Strs(c.in, "LaunchTemplateNames")
 	if n, ok := wire.IntOK(c.in, "MaxResults"); ok && (n < 1 || n > 200) {
 		return nil, apiErr("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between 1 and 200.", n)
@@ -279,7 +279,7 @@ func (s *Server) ec2DescribeLaunchTemplateVersions(c *call) (map[string]any, err
 				return nil, apiErr("MissingParameter", "The request must contain the parameter LaunchTemplateName or LaunchTemplateId when a version number is given")
 			}
 		}
-		r := c.c.ec2r(c.caller.Account, c.region)
+		r := c.c.region(c.caller.Account, c.region)
 		for _, ltID := range sortedKeys(r.LaunchTemplates) {
 			lt := r.LaunchTemplates[ltID]
 			if len(versions) == 0 {
@@ -389,7 +389,7 @@ func (s *Server) ec2DeleteLaunchTemplate(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	delete(c.c.ec2r(c.caller.Account, c.region).LaunchTemplates, lt.ID)
+	delete(c.c.region(c.caller.Account, c.region).LaunchTemplates, lt.ID)
 	c.c.markDirty()
 	return map[string]any{"LaunchTemplate": launchTemplateOut(lt)}, nil
 }

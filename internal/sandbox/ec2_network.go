@@ -33,41 +33,6 @@ func (s *Server) registerEC2Network() {
 	s.handle("ec2", "DescribeAccountAttributes", s.ec2DescribeAccountAttributes)
 }
 
-// ec2r returns an account's region with every map the EC2 handlers of this
-// file family write to allocated (a state file read back from JSON leaves
-// empty maps nil).
-func (c *Cloud) ec2r(account, region string) *Region {
-	r := c.region(account, region)
-	if r == nil {
-		return nil
-	}
-	if r.Volumes == nil {
-		r.Volumes = map[string]*Volume{}
-	}
-	if r.LaunchTemplates == nil {
-		r.LaunchTemplates = map[string]*LaunchTemplate{}
-	}
-	if r.Groups == nil {
-		r.Groups = map[string]*Group{}
-	}
-	if r.Instances == nil {
-		r.Instances = map[string]*Instance{}
-	}
-	if r.VPCs == nil {
-		r.VPCs = map[string]*VPC{}
-	}
-	if r.Subnets == nil {
-		r.Subnets = map[string]*Subnet{}
-	}
-	if r.SecurityGroups == nil {
-		r.SecurityGroups = map[string]*SecurityGroup{}
-	}
-	if r.KeyPairs == nil {
-		r.KeyPairs = map[string]*KeyPair{}
-	}
-	return r
-}
-
 // stableID derives a resource id from its owner and place rather than from the
 // global counter, so the default network of an account and region has the same
 // ids whatever order requests come in.
@@ -100,7 +65,7 @@ func zoneID(region string, i int) string {
 // defaultNetwork returns the default VPC of an account and region, creating it
 // with its subnets and default security group on first use.
 func (c *Cloud) defaultNetwork(account, region string) *VPC {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	if r == nil {
 		return nil
 	}
@@ -135,7 +100,7 @@ func (c *Cloud) defaultSubnet(account, region, zone string) *Subnet {
 	if zone == "" {
 		zone = zoneNames(region)[0]
 	}
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	for _, id := range sortedKeys(r.Subnets) {
 		if sn := r.Subnets[id]; sn.VPCID == vpc.ID && sn.Zone == zone && sn.IsDefault {
 			return sn
@@ -146,7 +111,7 @@ func (c *Cloud) defaultSubnet(account, region, zone string) *Subnet {
 
 // securityGroupByName finds a security group by name in a VPC.
 func (c *Cloud) securityGroupByName(account, region, vpcID, name string) *SecurityGroup {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	for _, id := range sortedKeys(r.SecurityGroups) {
 		if g := r.SecurityGroups[id]; g.VPCID == vpcID && g.Name == name {
 			return g
@@ -235,7 +200,7 @@ func (s *Server) ec2DescribeVpcs(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	c.c.defaultNetwork(c.caller.Account, c.region)
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids := wire.Strs(c.in, "VpcIds")
 	for _, id := range ids {
 		if r.VPCs[id] == nil {
@@ -288,7 +253,7 @@ func (s *Server) ec2DescribeSubnets(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	c.c.defaultNetwork(c.caller.Account, c.region)
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids := wire.Strs(c.in, "SubnetIds")
 	for _, id := range ids {
 		if r.Subnets[id] == nil {
@@ -365,7 +330,7 @@ func (s *Server) ec2DescribeSecurityGroups(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	vpc := c.c.defaultNetwork(c.caller.Account, c.region)
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	ids, names := wire.Strs(c.in, "GroupIds"), wire.Strs(c.in, "GroupNames")
 	for _, id := range ids {
 		if r.SecurityGroups[id] == nil {
@@ -430,7 +395,7 @@ func (s *Server) ec2CreateSecurityGroup(c *call) (map[string]any, error) {
 		return nil, apiErr("InvalidParameterValue", "Invalid value for parameter: names and descriptions are at most 255 characters")
 	}
 	vpc := c.c.defaultNetwork(c.caller.Account, c.region)
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	vpcID := wire.Str(c.in, "VpcId")
 	if vpcID == "" {
 		vpcID = vpc.ID
@@ -451,7 +416,7 @@ func (s *Server) ec2CreateSecurityGroup(c *call) (map[string]any, error) {
 
 // findSecurityGroup resolves GroupId or GroupName (default VPC) of a request.
 func (c *Cloud) findSecurityGroup(account, region string, in map[string]any) (*SecurityGroup, error) {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	if id := wire.Str(in, "GroupId"); id != "" {
 		g := r.SecurityGroups[id]
 		if g == nil {
@@ -479,7 +444,7 @@ func (s *Server) ec2DeleteSecurityGroup(c *call) (map[string]any, error) {
 	if g.Name == "default" {
 		return nil, apiErr("CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID)
 	}
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	for _, id := range sortedKeys(r.Instances) {
 		in := r.Instances[id]
 		if in.State != "terminated" && inList(in.SecurityGroupIDs, g.ID) {
@@ -582,7 +547,9 @@ func ingressPeer(p map[string]any) string {
 
 // ingressKey identifies a rule for duplicate detection (descriptions aside).
 func ingressKey(p map[string]any) string {
-	return fmt.Sprintf("%s|%d|%d|%s", strings.ToLower(wire.Str(p, "IpProtocol")), wire.Int(p, "FromPort"), wire.Int(p, "ToPort"), ingressPeer(p))
+	from, _ := numOK(p, "FromPort")
+	to, _ := numOK(p, "ToPort")
+	return fmt.Sprintf("%s|%d|%d|%s", strings.ToLower(wire.Str(p, "IpProtocol")), from, to, ingressPeer(p))
 }
 
 // ec2CreateKeyPair returns key material shaped like what EC2 returns (a PEM
@@ -601,7 +568,7 @@ func (s *Server) ec2CreateKeyPair(c *call) (map[string]any, error) {
 	if keyType != "rsa" && keyType != "ed25519" {
 		return nil, apiErr("InvalidParameterValue", "Invalid value '%s' for keyType", keyType)
 	}
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	for _, kp := range r.KeyPairs {
 		if kp.Name == name {
 			return nil, apiErr("InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
@@ -640,7 +607,7 @@ func (s *Server) ec2CreateKeyPair(c *call) (map[string]any, error) {
 }
 
 func (c *Cloud) keyPairByName(account, region, name string) *KeyPair {
-	r := c.ec2r(account, region)
+	r := c.region(account, region)
 	for _, id := range sortedKeys(r.KeyPairs) {
 		if r.KeyPairs[id].Name == name {
 			return r.KeyPairs[id]
@@ -650,7 +617,7 @@ func (c *Cloud) keyPairByName(account, region, name string) *KeyPair {
 }
 
 func (s *Server) ec2DeleteKeyPair(c *call) (map[string]any, error) {
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	var kp *KeyPair
 	if id := wire.Str(c.in, "KeyPairId"); id != "" {
 		kp = r.KeyPairs[id]
@@ -677,7 +644,7 @@ func (s *Server) ec2DescribeKeyPairs(c *call) (map[string]any, error) {
 	if err := ec2CheckFilters(f, "key-name", "key-pair-id", "fingerprint", "key-type"); err != nil {
 		return nil, err
 	}
-	r := c.c.ec2r(c.caller.Account, c.region)
+	r := c.c.region(c.caller.Account, c.region)
 	names, ids := wire.Strs(c.in, "KeyNames"), wire.Strs(c.in, "KeyPairIds")
 	for _, n := range names {
 		if c.c.keyPairByName(c.caller.Account, c.region, n) == nil {

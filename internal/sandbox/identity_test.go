@@ -225,6 +225,9 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	defer func() { stop(); <-done }()
 	cfg.BaseEndpoint = aws.String(ep)
 	must(iam.NewFromConfig(cfg).GetRole(e.ctx, &iam.GetRoleInput{RoleName: aws.String("AWSServiceRoleForAutoScaling")}))
+	// Resource kinds that were empty when saved still take new resources.
+	must(ec2.NewFromConfig(cfg).CreateKeyPair(e.ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("after-restart")}))
+	must(ec2.NewFromConfig(cfg).CreateLaunchTemplate(e.ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("after-restart"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Micro}}))
 }
 
 func TestIAMRolesAndInlinePolicies(t *testing.T) {

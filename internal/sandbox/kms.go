@@ -15,6 +15,7 @@ import (
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
 // KMS as the AWS Key Management Service API Reference and Developer Guide
@@ -43,27 +44,6 @@ var kmsCrossAccountOps = map[string]bool{
 	"GenerateDataKeyWithoutPlaintext": true, "GenerateMac": true, "GetKeyRotationStatus": true,
 	"GetPublicKey": true, "ListGrants": true, "ReEncrypt": true, "RetireGrant": true,
 	"RevokeGrant": true, "Sign": true, "Verify": true, "VerifyMac": true, "DeriveSharedSecret": true,
-}
-
-// Key specs and the key usages each allows (CreateKey's KeySpec and KeyUsage).
-var keySpecUsages = map[string][]string{
-	"SYMMETRIC_DEFAULT":     {"ENCRYPT_DECRYPT"},
-	"RSA_2048":              {"ENCRYPT_DECRYPT", "SIGN_VERIFY"},
-	"RSA_3072":              {"ENCRYPT_DECRYPT", "SIGN_VERIFY"},
-	"RSA_4096":              {"ENCRYPT_DECRYPT", "SIGN_VERIFY"},
-	"ECC_NIST_P256":         {"SIGN_VERIFY", "KEY_AGREEMENT"},
-	"ECC_NIST_P384":         {"SIGN_VERIFY", "KEY_AGREEMENT"},
-	"ECC_NIST_P521":         {"SIGN_VERIFY", "KEY_AGREEMENT"},
-	"ECC_SECG_P256K1":       {"SIGN_VERIFY"},
-	"ECC_NIST_EDWARDS25519": {"SIGN_VERIFY"},
-	"HMAC_224":              {"GENERATE_VERIFY_MAC"},
-	"HMAC_256":              {"GENERATE_VERIFY_MAC"},
-	"HMAC_384":              {"GENERATE_VERIFY_MAC"},
-	"HMAC_512":              {"GENERATE_VERIFY_MAC"},
-	"SM2":                   {"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"},
-	"ML_DSA_44":             {"SIGN_VERIFY"},
-	"ML_DSA_65":             {"SIGN_VERIFY"},
-	"ML_DSA_87":             {"SIGN_VERIFY"},
 }
 
 var keyUsages = []string{"ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}
@@ -737,9 +717,10 @@ func kmsCreateKey(c *call) (map[string]any, error) {
 	if spec == "" {
 		spec = "SYMMETRIC_DEFAULT"
 	}
-	allowedUsages, ok := keySpecUsages[spec]
+	allowedUsages := world.KeyUsages(spec)
+	ok := len(allowedUsages) > 0
 	if !ok {
-		return nil, enumErr("KeySpec", spec, sortedKeys(keySpecUsages))
+		return nil, enumErr("KeySpec", spec, world.KeySpecs)
 	}
 	usage := wire.Str(c.in, "KeyUsage")
 	if usage == "" {

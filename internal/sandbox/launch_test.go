@@ -543,7 +543,7 @@ func TestLaunchGroupValidationAndDeletion(t *testing.T) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	e.clock.Advance(5 * time.Second)
-	id := lgExpectSuccessful(t, e, "g")
+	lgExpectSuccessful(t, e, "g")
 
 	// Scale out and in.
 	lgMust(as.SetDesiredCapacity(e.ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("g"), DesiredCapacity: aws.Int32(2)}))(t)
@@ -578,7 +578,7 @@ func TestLaunchGroupValidationAndDeletion(t *testing.T) {
 
 	// A user terminating the group's instance gets it replaced.
 	g := lgMust(as.DescribeAutoScalingGroups(e.ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"g"}}))(t)
-	id = aws.ToString(g.AutoScalingGroups[0].Instances[0].InstanceId)
+	id := aws.ToString(g.AutoScalingGroups[0].Instances[0].InstanceId)
 	lgMust(e.ec2(lgAcct, lgRegion).TerminateInstances(e.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}))(t)
 	g = lgMust(as.DescribeAutoScalingGroups(e.ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"g"}}))(t)
 	if len(g.AutoScalingGroups[0].Instances) != 2 {

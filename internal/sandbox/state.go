@@ -378,21 +378,55 @@ type CopyToken struct {
 }
 
 func newRegion() *Region {
-	return &Region{
-		Images:          map[string]*Image{},
-		Snapshots:       map[string]*Snapshot{},
-		Volumes:         map[string]*Volume{},
-		Keys:            map[string]*Key{},
-		Aliases:         map[string]string{},
-		LaunchTemplates: map[string]*LaunchTemplate{},
-		Groups:          map[string]*Group{},
-		Instances:       map[string]*Instance{},
-		Parameters:      map[string]*Parameter{},
-		VPCs:            map[string]*VPC{},
-		Subnets:         map[string]*Subnet{},
-		SecurityGroups:  map[string]*SecurityGroup{},
-		KeyPairs:        map[string]*KeyPair{},
-		CopyTokens:      map[string]*CopyToken{},
+	r := &Region{}
+	r.ensureMaps()
+	return r
+}
+
+// ensureMaps allocates every resource map; a state read back from JSON leaves
+// the empty ones nil.
+func (r *Region) ensureMaps() {
+	if r.Images == nil {
+		r.Images = map[string]*Image{}
+	}
+	if r.Snapshots == nil {
+		r.Snapshots = map[string]*Snapshot{}
+	}
+	if r.Volumes == nil {
+		r.Volumes = map[string]*Volume{}
+	}
+	if r.Keys == nil {
+		r.Keys = map[string]*Key{}
+	}
+	if r.Aliases == nil {
+		r.Aliases = map[string]string{}
+	}
+	if r.LaunchTemplates == nil {
+		r.LaunchTemplates = map[string]*LaunchTemplate{}
+	}
+	if r.Groups == nil {
+		r.Groups = map[string]*Group{}
+	}
+	if r.Instances == nil {
+		r.Instances = map[string]*Instance{}
+	}
+	if r.Parameters == nil {
+		r.Parameters = map[string]*Parameter{}
+	}
+	if r.VPCs == nil {
+		r.VPCs = map[string]*VPC{}
+	}
+	if r.Subnets == nil {
+		r.Subnets = map[string]*Subnet{}
+	}
+	if r.SecurityGroups == nil {
+		r.SecurityGroups = map[string]*SecurityGroup{}
+	}
+	if r.KeyPairs == nil {
+		r.KeyPairs = map[string]*KeyPair{}
+	}
+	if r.CopyTokens == nil {
+		r.CopyTokens = map[string]*CopyToken{}
 	}
 }
 

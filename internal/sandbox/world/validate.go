@@ -70,6 +70,12 @@ var (
 	}
 )
 
+// KeyUsages returns the key usages KMS allows for a key spec, the default first
+// (nil for an unknown spec).
+func KeyUsages(spec string) []string {
+	return append([]string(nil), keyUsages[spec]...)
+}
+
 // DefaultKeyUsage returns the usage a key of this spec gets when the world
 // file gives none: ENCRYPT_DECRYPT for symmetric, RSA and SM2 keys,
 // SIGN_VERIFY for ECC and ML-DSA keys, GENERATE_VERIFY_MAC for HMAC keys.
