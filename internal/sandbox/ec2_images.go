@@ -251,28 +251,19 @@ func imageAttr(im *Image, name string) ([]string, bool) {
 	return tagAttr(im.Tags, name)
 }
 
-// copyImageKMSActions is what EBS asks KMS for, as the caller, when it writes a
-// copy under the destination key (and reads the source under its key).
+// copyKeyProblem says whether EBS, acting for the caller, can read every
+// snapshot of the source and write the copy under the destination key.
 func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Image, dstKeyARN string) *KeyUseProblem {
-	p := cl.principal()
 	for _, bd := range src.BlockDevices {
-		if bd.Encrypted && bd.KMSKeyID != dstKeyARN {
-			if prob := c.useKeyViaEC2(p, cl.UserID, srcRegion, bd.KMSKeyID, append(append([]string{}, ebsReadActions...), ebsReEncryptFrom...)); prob != nil {
-				return prob
-			}
+		srcKey := ""
+		if bd.Encrypted {
+			srcKey = bd.KMSKeyID
+		}
+		if prob := c.ebsKeyProblem(cl.principal(), cl.UserID, srcRegion, srcKey, dstRegion, dstKeyARN, false); prob != nil {
+			return prob
 		}
 	}
-	if dstKeyARN == "" {
-		return nil
-	}
-	actions := append([]string{}, ebsWriteActions...)
-	for _, bd := range src.BlockDevices {
-		if bd.Encrypted && bd.KMSKeyID != dstKeyARN {
-			actions = append(actions, ebsReEncryptTo...)
-			break
-		}
-	}
-	return c.useKeyViaEC2(p, cl.UserID, dstRegion, dstKeyARN, actions)
+	return nil
 }
 
 // ec2CopyImage copies an AMI (own, public or shared) into the caller's account in

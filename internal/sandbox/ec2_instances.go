@@ -420,24 +420,6 @@ func dnsSuffix(region string, public bool) string {
 	return region + ".compute.internal"
 }
 
-// ebsKeyProblem says whether EC2 can, for principal p, create a volume under
-// dstKey from a snapshot under srcKey ("" = unencrypted) and attach it.
-func (c *Cloud) ebsKeyProblem(p policy.Principal, userID, region, srcKey, dstKey string) *KeyUseProblem {
-	decrypt := []string{"kms:Decrypt"}
-	switch {
-	case dstKey == "":
-		return nil
-	case srcKey == dstKey:
-		return c.useKeyViaEC2(p, userID, region, dstKey, ebsReadActions)
-	case srcKey != "":
-		if prob := c.useKeyViaEC2(p, userID, region, srcKey, append(append([]string{}, ebsReadActions...), ebsReEncryptFrom...)); prob != nil {
-			return prob
-		}
-		return c.useKeyViaEC2(p, userID, region, dstKey, append(append(append([]string{}, ebsWriteActions...), ebsReEncryptTo...), decrypt...))
-	}
-	return c.useKeyViaEC2(p, userID, region, dstKey, append(append([]string{}, ebsWriteActions...), decrypt...))
-}
-
 // instanceKeyProblem checks every encrypted volume of an instance for principal p.
 func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Instance) *KeyUseProblem {
 	r := c.region(inst.Owner, inst.Region)
@@ -450,7 +432,7 @@ func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Inst
 		if sn := c.snapIndex[v.SnapshotID]; sn != nil && sn.Encrypted {
 			src = sn.KMSKeyID
 		}
-		if prob := c.ebsKeyProblem(p, userID, inst.Region, src, v.KMSKeyID); prob != nil {
+		if prob := c.ebsKeyProblem(p, userID, inst.Region, src, inst.Region, v.KMSKeyID, true); prob != nil {
 			return prob
 		}
 	}

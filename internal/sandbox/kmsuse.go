@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,31 @@ var (
 	ebsReEncryptFrom = []string{"kms:ReEncryptFrom"}
 	ebsReEncryptTo   = []string{"kms:ReEncryptTo"}
 )
+
+// ebsKeyProblem says whether EC2 can, for principal p, move data from storage
+// under srcKey in srcRegion ("" = unencrypted) to new storage under dstKey in
+// dstRegion ("" = unencrypted): read the source, write (or re-encrypt into) the
+// destination, and — when attach is set, for a volume an instance uses — decrypt
+// the destination's data key.
+func (c *Cloud) ebsKeyProblem(p policy.Principal, userID, srcRegion, srcKey, dstRegion, dstKey string, attach bool) *KeyUseProblem {
+	if dstKey == "" {
+		return nil
+	}
+	if srcKey == dstKey {
+		return c.useKeyViaEC2(p, userID, dstRegion, dstKey, ebsReadActions)
+	}
+	dstActions := slices.Clone(ebsWriteActions)
+	if srcKey != "" {
+		if prob := c.useKeyViaEC2(p, userID, srcRegion, srcKey, slices.Concat(ebsReadActions, ebsReEncryptFrom)); prob != nil {
+			return prob
+		}
+		dstActions = append(dstActions, ebsReEncryptTo...)
+	}
+	if attach {
+		dstActions = append(dstActions, "kms:Decrypt")
+	}
+	return c.useKeyViaEC2(p, userID, dstRegion, dstKey, dstActions)
+}
 
 // KeyUseProblem explains why EC2 could not use a key for a principal.
 type KeyUseProblem struct {
