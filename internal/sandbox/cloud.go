@@ -23,6 +23,7 @@ type Cloud struct {
 	imageIndex map[string]*Image    // image id -> image
 	snapIndex  map[string]*Snapshot // snapshot id -> snapshot
 	keyIndex   map[string]*Key      // key id -> key
+	userKeys   map[string]userRef   // IAM user access key id -> user
 
 	dirty bool
 }
@@ -155,7 +156,13 @@ func (c *Cloud) reindex() {
 	c.imageIndex = map[string]*Image{}
 	c.snapIndex = map[string]*Snapshot{}
 	c.keyIndex = map[string]*Key{}
+	c.userKeys = map[string]userRef{}
 	for _, a := range c.state.Accounts {
+		for _, u := range a.Users {
+			if u.AccessKeyID != "" {
+				c.userKeys[u.AccessKeyID] = userRef{account: a.ID, user: u}
+			}
+		}
 		if a.Roles == nil {
 			a.Roles = map[string]*Role{}
 		}
@@ -172,6 +179,11 @@ func (c *Cloud) reindex() {
 			}
 		}
 	}
+}
+
+type userRef struct {
+	account string
+	user    *User
 }
 
 // region returns an account's region state, creating it for a known region.

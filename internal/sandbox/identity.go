@@ -28,8 +28,9 @@ type Caller struct {
 var accountKeyRE = regexp.MustCompile(`^\d{12}$`)
 
 // identify maps an access key id (and session token) to a caller. A 12-digit
-// access key id acts as that account's root user with any secret; ASIA… keys are
-// sessions handed out by sts:AssumeRole. Must be called with the lock held.
+// access key id acts as that account's root user with any secret; an IAM user's
+// AKIA… key (see /_sandbox/state) acts as the user; ASIA… keys are sessions
+// handed out by sts:AssumeRole. Must be called with the lock held.
 func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
 	key := scope.AccessKeyID
 	if accountKeyRE.MatchString(key) {
@@ -37,6 +38,9 @@ func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
 			return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid. (account %s is not in this sandbox's world)", key)
 		}
 		return &Caller{Account: key, ARN: "arn:aws:iam::" + key + ":root", UserID: key, IsRoot: true}, nil
+	}
+	if ref, ok := c.userKeys[key]; ok {
+		return &Caller{Account: ref.account, ARN: ref.user.ARN, UserID: ref.user.UserID, Policies: policyList(ref.user.Policies)}, nil
 	}
 	s, ok := c.state.Sessions[key]
 	if !ok {

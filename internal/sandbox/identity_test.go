@@ -275,3 +275,51 @@ func TestIAMRolesAndInlinePolicies(t *testing.T) {
 		t.Fatalf("account aliases: %v", aliases.AccountAliases)
 	}
 }
+
+// TestSeed002IAMUserNeedsCreateGrantToLaunchEncryptedVolumes: John, with full EC2
+// permissions but no kms:CreateGrant, cannot start an instance with a volume under
+// a customer managed key; with the seed's identity policy he can.
+func TestSeed002IAMUserNeedsCreateGrantToLaunchEncryptedVolumes(t *testing.T) {
+	e := newTestEnv(t, `
+regions: [us-east-1]
+accounts:
+  - id: "111111111111"
+    users:
+      - name: john
+        policies: [{Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ec2:*", Resource: "*"}]}]
+      - name: jane
+        policies:
+          - {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "ec2:*", Resource: "*"}]}
+          - Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: ["kms:CreateGrant"]
+                Resource: ["*"]
+                Condition: {Bool: {"kms:GrantIsForAWSResource": true}}
+              - {Effect: Allow, Action: ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"], Resource: "*"}
+    images: [{id: ami-0aaaaaaaaaaaaaaa1, region: us-east-1, name: encrypted-base, encrypted: alias/cmk}]
+    keys: [{alias: alias/cmk, region: us-east-1}]
+timing: {instance_seconds: 2}
+faults: {throttle: false}
+`)
+	var st State
+	getJSON(t, e.http.URL+"/_sandbox/state", &st)
+	launch := func(user string) ec2types.InstanceState {
+		u := st.Accounts["111111111111"].Users[user]
+		id := must(sts.NewFromConfig(e.cfg(u.AccessKeyID, "x", "", "us-east-1")).GetCallerIdentity(e.ctx, &sts.GetCallerIdentityInput{}))
+		if *id.Arn != "arn:aws:iam::111111111111:user/"+user {
+			t.Fatalf("user identity: %s", *id.Arn)
+		}
+		c := ec2.NewFromConfig(e.cfg(u.AccessKeyID, "x", "", "us-east-1"))
+		run := must(c.RunInstances(e.ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0aaaaaaaaaaaaaaa1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}))
+		e.clock.Advance(3 * time.Second)
+		out := must(c.DescribeInstances(e.ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{*run.Instances[0].InstanceId}}))
+		return *out.Reservations[0].Instances[0].State
+	}
+	if s := launch("john"); s.Name != ec2types.InstanceStateNameTerminated {
+		t.Fatalf("john without kms:CreateGrant: want terminated, got %s", s.Name)
+	}
+	if s := launch("jane"); s.Name != ec2types.InstanceStateNameRunning {
+		t.Fatalf("jane with the seed's policy: want running, got %s", s.Name)
+	}
+}

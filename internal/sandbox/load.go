@@ -52,7 +52,11 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 			if path == "" {
 				path = "/"
 			}
-			u := &User{Name: wu.Name, Path: path, ARN: fmt.Sprintf("arn:aws:iam::%s:user%s%s", wa.ID, path, wu.Name), UserID: "AIDA" + stableHex("user/"+wa.ID+"/"+wu.Name, 17), Policies: map[string]string{}}
+			u := &User{
+				Name: wu.Name, Path: path, ARN: fmt.Sprintf("arn:aws:iam::%s:user%s%s", wa.ID, path, wu.Name),
+				UserID: "AIDA" + stableHex("user/"+wa.ID+"/"+wu.Name, 17), AccessKeyID: "AKIA" + stableHex("key/"+wa.ID+"/"+wu.Name, 16),
+				Policies: map[string]string{},
+			}
 			for _, p := range wu.Policies {
 				u.Policies[p.Name] = string(p.Document)
 			}

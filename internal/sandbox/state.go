@@ -42,13 +42,15 @@ type Role struct {
 	Created     time.Time         `json:"created"`
 }
 
-// User is an IAM user (static credentials "<account>/<user>" act as it).
+// User is an IAM user. Its access key id (derived from account and name, shown in
+// /_sandbox/state) with any secret acts as the user.
 type User struct {
-	Name     string            `json:"name"`
-	Path     string            `json:"path"`
-	ARN      string            `json:"arn"`
-	UserID   string            `json:"user_id"`
-	Policies map[string]string `json:"policies,omitempty"`
+	Name        string            `json:"name"`
+	Path        string            `json:"path"`
+	ARN         string            `json:"arn"`
+	UserID      string            `json:"user_id"`
+	AccessKeyID string            `json:"access_key_id"`
+	Policies    map[string]string `json:"policies,omitempty"`
 }
 
 // Session is a set of temporary credentials for an assumed role.
