@@ -104,8 +104,8 @@ func (s *Server) registerKMS() {
 	h("ListGrants", kmsListGrants)
 	h("RetireGrant", kmsRetireGrant)
 	h("RevokeGrant", kmsRevokeGrant)
-	h("EnableKey", kmsEnableKey)
-	h("DisableKey", kmsDisableKey)
+	h("EnableKey", kmsSetKeyState("EnableKey", "Enabled"))
+	h("DisableKey", kmsSetKeyState("DisableKey", "Disabled"))
 	h("ScheduleKeyDeletion", kmsScheduleKeyDeletion)
 	h("CancelKeyDeletion", kmsCancelKeyDeletion)
 	h("TagResource", kmsTagResource)
@@ -841,40 +841,26 @@ func kmsListKeys(c *call) (map[string]any, error) {
 	return pageOut("Keys", items, wire.Str(c.in, "Marker"), limit)
 }
 
-func kmsEnableKey(c *call) (map[string]any, error) {
-	ref, err := c.kmsKey("KeyId", "EnableKey", false)
-	if err != nil {
-		return nil, err
+// kmsSetKeyState answers EnableKey and DisableKey; neither applies to a key
+// pending deletion.
+func kmsSetKeyState(op, state string) handler {
+	return func(c *call) (map[string]any, error) {
+		ref, err := c.kmsKey("KeyId", op, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.kmsAuthorize(ref.k, op, nil); err != nil {
+			return nil, err
+		}
+		if err := requireNotPendingDeletion(ref.k); err != nil {
+			return nil, err
+		}
+		if ref.k.State != state {
+			ref.k.State = state
+			c.c.markDirty()
+		}
+		return nil, nil
 	}
-	if err := c.kmsAuthorize(ref.k, "EnableKey", nil); err != nil {
-		return nil, err
-	}
-	if err := requireNotPendingDeletion(ref.k); err != nil {
-		return nil, err
-	}
-	if ref.k.State != "Enabled" {
-		ref.k.State = "Enabled"
-		c.c.markDirty()
-	}
-	return nil, nil
-}
-
-func kmsDisableKey(c *call) (map[string]any, error) {
-	ref, err := c.kmsKey("KeyId", "DisableKey", false)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.kmsAuthorize(ref.k, "DisableKey", nil); err != nil {
-		return nil, err
-	}
-	if err := requireNotPendingDeletion(ref.k); err != nil {
-		return nil, err
-	}
-	if ref.k.State != "Disabled" {
-		ref.k.State = "Disabled"
-		c.c.markDirty()
-	}
-	return nil, nil
 }
 
 // kmsScheduleKeyDeletion puts the key in PendingDeletion for 7-30 days. Its
