@@ -683,15 +683,14 @@ func (s *Server) asDescribeAutoScalingInstances(c *call) (map[string]any, error)
 // advanceGroups moves every group along: launches resolve, unhealthy instances
 // are replaced, capacity follows the desired capacity, deletions complete.
 func (c *Cloud) advanceGroups(now time.Time) {
-	for _, acctID := range sortedKeys(c.state.Accounts) {
-		a := c.state.Accounts[acctID]
-		for _, rn := range sortedKeys(a.Regions) {
-			r := a.Regions[rn]
-			for _, gn := range sortedKeys(r.Groups) {
-				c.stepGroup(r, r.Groups[gn], now)
-			}
+	c.eachRegion(func(_ string, r *Region) {
+		if len(r.Groups) == 0 {
+			return
 		}
-	}
+		for _, gn := range sortedKeys(r.Groups) {
+			c.stepGroup(r, r.Groups[gn], now)
+		}
+	})
 }
 
 // stepGroup processes what is due for one group at now: activities whose time

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -79,4 +81,24 @@ func BenchmarkKMSDescribeKeyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkServerOnlyDescribeImages measures the sandbox alone: one signed EC2
+// query request served through ServeHTTP, without an HTTP client or the SDK.
+func BenchmarkServerOnlyDescribeImages(b *testing.B) {
+	e := newTestEnv(b, benchWorld(300))
+	body := "Action=DescribeImages&Version=2016-11-15&ImageId.1=ami-0b0000000000a0001"
+	auth := "AWS4-HMAC-SHA256 Credential=200000000007/20261123/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		req.Header.Set("Authorization", auth)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
 }

@@ -24,6 +24,7 @@ type Cloud struct {
 	snapIndex  map[string]*Snapshot // snapshot id -> snapshot
 	keyIndex   map[string]*Key      // key id -> key
 	userKeys   map[string]userRef   // IAM user access key id -> user
+	regionList []regionRef          // every account's regions, in a fixed order
 
 	dirty bool
 }
@@ -157,6 +158,14 @@ func (c *Cloud) reindex() {
 	c.snapIndex = map[string]*Snapshot{}
 	c.keyIndex = map[string]*Key{}
 	c.userKeys = map[string]userRef{}
+	c.regionList = nil
+	for _, id := range sortedKeys(c.state.Accounts) {
+		for _, rn := range c.state.Regions {
+			if r := c.state.Accounts[id].Regions[rn]; r != nil {
+				c.regionList = append(c.regionList, regionRef{account: id, r: r})
+			}
+		}
+	}
 	for _, a := range c.state.Accounts {
 		for _, u := range a.Users {
 			if u.AccessKeyID != "" {
@@ -181,6 +190,20 @@ func (c *Cloud) reindex() {
 	}
 }
 
+// eachRegion visits every account's regions in a fixed order (accounts and
+// regions as loaded, then regions in the order they were first used), so
+// time-driven work happens in the same order on every run.
+func (c *Cloud) eachRegion(fn func(account string, r *Region)) {
+	for _, ref := range c.regionList {
+		fn(ref.account, ref.r)
+	}
+}
+
+type regionRef struct {
+	account string
+	r       *Region
+}
+
 type userRef struct {
 	account string
 	user    *User
@@ -199,6 +222,7 @@ func (c *Cloud) region(account, region string) *Region {
 		}
 		r = newRegion()
 		a.Regions[region] = r
+		c.regionList = append(c.regionList, regionRef{account: account, r: r})
 	}
 	return r
 }

@@ -960,22 +960,21 @@ func (s *Server) ec2ModifyInstanceAttribute(c *call) (map[string]any, error) {
 // advanceInstances completes instance transitions whose time has come and
 // forgets instances terminated more than an hour ago.
 func (c *Cloud) advanceInstances(now time.Time) {
-	for _, acctID := range sortedKeys(c.state.Accounts) {
-		a := c.state.Accounts[acctID]
-		for _, rn := range sortedKeys(a.Regions) {
-			r := a.Regions[rn]
-			for _, id := range sortedKeys(r.Instances) {
-				in := r.Instances[id]
-				if in.Next != "" && !in.DueAt.IsZero() && !now.Before(in.DueAt) {
-					c.completeTransition(r, in, in.DueAt)
-				}
-				if in.State == "terminated" && !in.EndedAt.IsZero() && now.Sub(in.EndedAt) >= terminatedLifetime {
-					delete(r.Instances, id)
-					c.markDirty()
-				}
+	c.eachRegion(func(_ string, r *Region) {
+		if len(r.Instances) == 0 {
+			return
+		}
+		for _, id := range sortedKeys(r.Instances) {
+			in := r.Instances[id]
+			if in.Next != "" && !in.DueAt.IsZero() && !now.Before(in.DueAt) {
+				c.completeTransition(r, in, in.DueAt)
+			}
+			if in.State == "terminated" && !in.EndedAt.IsZero() && now.Sub(in.EndedAt) >= terminatedLifetime {
+				delete(r.Instances, id)
+				c.markDirty()
 			}
 		}
-	}
+	})
 }
 
 func (c *Cloud) completeTransition(r *Region, in *Instance, at time.Time) {
