@@ -215,7 +215,7 @@ type Grant struct {
 type Parameter struct {
 	// Region of the parameter; one of World.Regions.
 	Region string `yaml:"region"`
-	// Name of the parameter, e.g. /amicrypt/base/ami-id.
+	// Name of the parameter, e.g. /images/base/ami-id.
 	Name string `yaml:"name"`
 	// Value of the parameter.
 	Value string `yaml:"value"`

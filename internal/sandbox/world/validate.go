@@ -343,7 +343,7 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 		c.region(pp+".region", prm.Region, regions)
 		switch {
 		case prm.Name == "":
-			c.errf(pp+".name", "required: the parameter name, e.g. /amicrypt/base/ami-id")
+			c.errf(pp+".name", "required: the parameter name, e.g. /images/base/ami-id")
 		case len(prm.Name) > 2048 || !paramNameRe.MatchString(prm.Name):
 			c.errf(pp+".name", "%q is not a parameter name (letters, digits and _ . - /, at most 2048)", prm.Name)
 		case hasReservedPrefix(prm.Name):
@@ -404,7 +404,7 @@ func (c *checker) iamPath(p, path string) {
 		return
 	}
 	if len(path) > 512 || !iamPathRe.MatchString(path) {
-		c.errf(p, "%q is not an IAM path: it must begin and end with / (e.g. / or /amicrypt/)", path)
+		c.errf(p, "%q is not an IAM path: it must begin and end with / (e.g. / or /platform/)", path)
 	}
 }
 
@@ -493,7 +493,7 @@ func (c *checker) key(w *World, acct string, i int, a *Account, regions map[stri
 	c.region(regionPath, k.Region, regions)
 	switch {
 	case k.Alias == "":
-		c.errf(entry+".alias", "required: the key's alias, e.g. alias/amicrypt")
+		c.errf(entry+".alias", "required: the key's alias, e.g. alias/ebs")
 	case strings.HasPrefix(k.Alias, "alias/aws/"):
 		c.errf(entry+".alias", "%s: alias/aws/ is reserved for AWS managed keys", k.Alias)
 	case !strings.HasPrefix(k.Alias, "alias/"):
