@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
 // imagesWorld: a builder with an unencrypted image, an image under the AWS-managed
@@ -382,4 +383,31 @@ faults: {throttle: false}
 	if img.State != ec2types.ImageStateAvailable || len(img.BlockDeviceMappings) != 1 || *img.BlockDeviceMappings[0].Ebs.Encrypted {
 		t.Fatalf("built image: %s %+v", img.State, img.BlockDeviceMappings)
 	}
+}
+
+func TestFaultsFromTheWorldFilePerActionAndKMSThrottling(t *testing.T) {
+	e := newTestEnv(t, strings.Replace(imagesWorld, "faults: {throttle: false}", `faults:
+  throttle: true
+  actions: {CopyImage: {error_rate: 1}, DescribeSnapshots: {latency_ms: 60}}
+limits: {buckets: {"kms:CreateGrant": {burst: 2, rate: 1}}}`, 1))
+	b := e.ec2(builder, "eu-west-1")
+	_, err := b.CopyImage(e.ctx, &ec2.CopyImageInput{SourceImageId: aws.String("ami-0aaaaaaaaaaaaaaa1"), SourceRegion: aws.String("us-east-1"), Name: aws.String("x-copy")})
+	if errCode(err) != "InternalError" {
+		t.Fatalf("CopyImage with error_rate 1: want InternalError, got %v", err)
+	}
+	must(b.DescribeImages(e.ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}}))
+	start := time.Now()
+	must(b.DescribeSnapshots(e.ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}}))
+	if waited := time.Since(start); waited < 60*time.Millisecond {
+		t.Fatalf("DescribeSnapshots with latency_ms 60 answered after %v", waited)
+	}
+	k := e.kms(target, "us-east-1")
+	key := must(k.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/dedicated")})) // CreateGrant takes no alias
+	grant := &kms.CreateGrantInput{KeyId: key.KeyMetadata.Arn, GranteePrincipal: aws.String("arn:aws:iam::222222222222:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"), Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt}}
+	must(k.CreateGrant(e.ctx, grant))
+	must(k.CreateGrant(e.ctx, grant))
+	if _, err := k.CreateGrant(e.ctx, grant); errCode(err) != "ThrottlingException" {
+		t.Fatalf("third CreateGrant in a second with burst 2: want ThrottlingException, got %v", err)
+	}
+	must(k.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/dedicated")}))
 }
