@@ -9,6 +9,8 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+
+	"github.com/amicrypt/amicrypt/internal/yamlconf"
 )
 
 // Policy documents are stored as canonical JSON: compact, object keys in the
@@ -19,7 +21,7 @@ import (
 var jsonNumberRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // nodeJSON renders a YAML value as canonical JSON.
-func nodeJSON(n *ynode) ([]byte, error) {
+func nodeJSON(n *yamlconf.Node) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := writeNodeJSON(&buf, n); err != nil {
 		return nil, err
@@ -27,26 +29,26 @@ func nodeJSON(n *ynode) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func writeNodeJSON(buf *bytes.Buffer, n *ynode) error {
-	switch n.kind {
-	case nullNode:
+func writeNodeJSON(buf *bytes.Buffer, n *yamlconf.Node) error {
+	switch n.Kind {
+	case yamlconf.Null:
 		buf.WriteString("null")
-	case mapNode:
+	case yamlconf.Mapping:
 		buf.WriteByte('{')
-		for i, e := range n.entries {
+		for i, e := range n.Entries {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			writeJSONString(buf, e.key)
+			writeJSONString(buf, e.Key)
 			buf.WriteByte(':')
-			if err := writeNodeJSON(buf, e.val); err != nil {
+			if err := writeNodeJSON(buf, e.Value); err != nil {
 				return err
 			}
 		}
 		buf.WriteByte('}')
-	case seqNode:
+	case yamlconf.Sequence:
 		buf.WriteByte('[')
-		for i, item := range n.items {
+		for i, item := range n.Items {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -55,30 +57,30 @@ func writeNodeJSON(buf *bytes.Buffer, n *ynode) error {
 			}
 		}
 		buf.WriteByte(']')
-	case scalarNode:
-		switch n.st {
-		case boolScalar:
-			buf.WriteString(strconv.FormatBool(n.bval))
-		case intScalar:
+	case yamlconf.Scalar:
+		switch n.Type {
+		case yamlconf.BoolScalar:
+			buf.WriteString(strconv.FormatBool(n.Bool))
+		case yamlconf.IntScalar:
 			switch {
-			case jsonNumberRe.MatchString(n.text):
-				buf.WriteString(n.text)
-			case n.uintOK:
-				buf.WriteString(strconv.FormatUint(n.uval, 10))
+			case jsonNumberRe.MatchString(n.Text):
+				buf.WriteString(n.Text)
+			case n.BigUint:
+				buf.WriteString(strconv.FormatUint(n.Uint, 10))
 			default:
-				buf.WriteString(strconv.FormatInt(n.ival, 10))
+				buf.WriteString(strconv.FormatInt(n.Int, 10))
 			}
-		case floatScalar:
-			if math.IsNaN(n.fval) || math.IsInf(n.fval, 0) {
-				return fmt.Errorf("%s (line %d) cannot be written in JSON; quote it if it is a string", n.text, n.line)
+		case yamlconf.FloatScalar:
+			if math.IsNaN(n.Float) || math.IsInf(n.Float, 0) {
+				return fmt.Errorf("%s (line %d) cannot be written in JSON; quote it if it is a string", n.Text, n.Line)
 			}
-			if jsonNumberRe.MatchString(n.text) {
-				buf.WriteString(n.text)
+			if jsonNumberRe.MatchString(n.Text) {
+				buf.WriteString(n.Text)
 			} else {
-				buf.WriteString(strconv.FormatFloat(n.fval, 'g', -1, 64))
+				buf.WriteString(strconv.FormatFloat(n.Float, 'g', -1, 64))
 			}
 		default:
-			writeJSONString(buf, n.text)
+			writeJSONString(buf, n.Text)
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/amicrypt/amicrypt/internal/yamlconf"
 )
 
 // PolicyValidator, when set, checks every policy document of a world (trust
@@ -22,7 +24,7 @@ var PolicyValidator func(doc []byte) error
 // name the path only. Empty fields that have a default (role path, image
 // architecture, key spec, ...) are accepted.
 func (w *World) Validate() error {
-	c := &checker{}
+	c := &checker{r: &yamlconf.Report{}}
 	c.world(w)
 	return c.result()
 }
@@ -111,66 +113,40 @@ var (
 	maxDescription = 255
 )
 
-// checker collects semantic problems; places (nil for a World built in Go)
-// gives their positions.
+// checker collects semantic problems into a report whose positions (nil for
+// a World built in Go) say where they were written.
 type checker struct {
-	file    string
-	places  *places
-	errs    []*Error
-	regions []string // the world's valid regions, in file order
+	r          *yamlconf.Report
+	keyOrigins map[string][]keyOrigin // from the decoder; nil for a World built in Go
+	regions    []string               // the world's valid regions, in file order
 }
 
+// fromFile reports whether the World was read from a file (and so has
+// positions, and every default filled in).
+func (c *checker) fromFile() bool { return c.r.Pos != nil }
+
 func (c *checker) errf(path, format string, args ...any) {
-	c.report(path, false, format, args...)
+	c.r.Errorf(path, format, args...)
 }
 
 // errKey reports a problem with a mapping key itself (an unknown service, a
 // tag key, ...), at the key rather than at its value.
 func (c *checker) errKey(path, format string, args ...any) {
-	c.report(path, true, format, args...)
-}
-
-func (c *checker) report(path string, atKey bool, format string, args ...any) {
-	if c.places != nil {
-		for p := path; ; p = parentPath(p) {
-			if c.places.failed[p] {
-				return // already reported while decoding
-			}
-			if p == "" {
-				break
-			}
-		}
-	}
-	e := &Error{File: c.file, Path: path, Message: fmt.Sprintf(format, args...)}
-	if pos, ok := c.places.keyAt(path); atKey && ok {
-		e.Line, e.Column = pos[0], pos[1]
-	} else if pos, ok := c.places.find(path); ok {
-		e.Line, e.Column = pos[0], pos[1]
-	}
-	c.errs = append(c.errs, e)
+	c.r.KeyErrorf(path, format, args...)
 }
 
 // where describes a place for "first at ..." notes.
-func (c *checker) where(path string) string {
-	if pos, ok := c.places.find(path); ok {
-		return fmt.Sprintf("%s, line %d", path, pos[0])
-	}
-	return path
-}
+func (c *checker) where(path string) string { return c.r.Where(path) }
 
-func (c *checker) result() error {
-	return joinErrors(c.errs)
-}
+func (c *checker) result() error { return c.r.Err() }
 
 // keyPaths returns, for the i-th Key of an account, the path of its keys:
 // entry and of its region.
 func (c *checker) keyPaths(acct string, i int) (entry, region string) {
-	if c.places != nil {
-		if o := c.places.keyOrigins[acct+".keys"]; i < len(o) {
-			return o[i].entry, o[i].region
-		}
+	if o := c.keyOrigins[acct+".keys"]; i < len(o) {
+		return o[i].entry, o[i].region
 	}
-	entry = indexPath(acct+".keys", i)
+	entry = yamlconf.Index(acct+".keys", i)
 	return entry, entry + ".region"
 }
 
@@ -182,7 +158,7 @@ func (c *checker) world(w *World) {
 		c.errf("regions", "required: list the regions the sandbox serves, e.g. [us-east-1, eu-west-1]")
 	}
 	for i, r := range w.Regions {
-		p := indexPath("regions", i)
+		p := yamlconf.Index("regions", i)
 		switch {
 		case !regionRe.MatchString(r):
 			c.errf(p, "%q is not a region name (like us-east-1 or us-gov-west-1)", r)
@@ -208,7 +184,7 @@ func (c *checker) world(w *World) {
 	images, snapshots := map[string]string{}, map[string]string{}
 	for i := range w.Accounts {
 		a := &w.Accounts[i]
-		p := indexPath("accounts", i)
+		p := yamlconf.Index("accounts", i)
 		if a.ID == "" {
 			c.errf(p+".id", "required: the 12-digit account id, quoted, e.g. id: \"111111111111\"")
 		} else if !accountIDRe.MatchString(a.ID) {
@@ -227,7 +203,7 @@ func (c *checker) world(w *World) {
 		}
 		c.account(w, p, a, regions, accounts)
 		for j, img := range a.Images {
-			ip := indexPath(p+".images", j)
+			ip := yamlconf.Index(p+".images", j)
 			if img.ID != "" && imageIDRe.MatchString(img.ID) {
 				if first, dup := images[img.ID]; dup {
 					c.errf(ip+".id", "image id %s is used twice (first at %s)", img.ID, c.where(first))
@@ -251,7 +227,7 @@ func (c *checker) world(w *World) {
 
 func (c *checker) badAccountID(path, id string) string {
 	msg := fmt.Sprintf("%q is not a 12-digit AWS account id", id)
-	if c.places != nil && c.places.unquoted[path] {
+	if c.r.Pos.Unquoted(path) {
 		msg += "; write account ids as quoted strings, e.g. \"012345678901\" (an unquoted number loses leading zeros)"
 	}
 	return msg
@@ -300,7 +276,7 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 
 	slrs := map[string]bool{}
 	for i, name := range a.ServiceLinkedRoles {
-		sp := indexPath(p+".service_linked_roles", i)
+		sp := yamlconf.Index(p+".service_linked_roles", i)
 		switch {
 		case !slrRe.MatchString(name):
 			c.errf(sp, "%q is not an Auto Scaling service-linked role name: use AWSServiceRoleForAutoScaling or AWSServiceRoleForAutoScaling_<suffix> (suffix: 1-35 of A-Z a-z 0-9 + = , . @ _ -)", name)
@@ -313,7 +289,7 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 	roleNames := map[string]string{}
 	for i := range a.Roles {
 		r := &a.Roles[i]
-		rp := indexPath(p+".roles", i)
+		rp := yamlconf.Index(p+".roles", i)
 		c.iamName(rp, "role", r.Name, roleNames)
 		c.iamPath(rp+".path", r.Path)
 		if len(r.Trust) == 0 {
@@ -326,7 +302,7 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 	userNames := map[string]string{}
 	for i := range a.Users {
 		u := &a.Users[i]
-		up := indexPath(p+".users", i)
+		up := yamlconf.Index(p+".users", i)
 		c.iamName(up, "user", u.Name, userNames)
 		c.iamPath(up+".path", u.Path)
 		c.policies(up+".policies", u.Policies)
@@ -334,12 +310,12 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 
 	imageNames := map[[2]string]string{}
 	for i := range a.Images {
-		c.image(w, indexPath(p+".images", i), a, &a.Images[i], regions, accounts, imageNames)
+		c.image(w, yamlconf.Index(p+".images", i), a, &a.Images[i], regions, accounts, imageNames)
 	}
 
 	params := map[[2]string]string{}
 	for i, prm := range a.Parameters {
-		pp := indexPath(p+".parameters", i)
+		pp := yamlconf.Index(p+".parameters", i)
 		c.region(pp+".region", prm.Region, regions)
 		switch {
 		case prm.Name == "":
@@ -434,15 +410,15 @@ func (c *checker) policies(p string, list []NamedPolicy) {
 // were written: policies.<name> (mapping form), policies[i] (a list of
 // documents) or policies[i].name / policies[i].document.
 func (c *checker) policyPaths(p string, i int, np NamedPolicy) (name, doc string) {
-	named := childPath(p, np.Name)
-	if c.places == nil {
+	named := yamlconf.Child(p, np.Name)
+	if !c.fromFile() {
 		return named, named
 	}
-	if _, ok := c.places.keyAt(named); ok {
+	if _, _, ok := c.r.Pos.Key(named); ok {
 		return named, named
 	}
-	ip := indexPath(p, i)
-	if _, ok := c.places.keyAt(ip + ".document"); ok {
+	ip := yamlconf.Index(p, i)
+	if _, _, ok := c.r.Pos.Key(ip + ".document"); ok {
 		return ip + ".name", ip + ".document"
 	}
 	return ip, ip
@@ -474,7 +450,7 @@ func (c *checker) tags(p string, tags map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		tp := childPath(p, k)
+		tp := yamlconf.Child(p, k)
 		switch {
 		case k == "" || len(k) > 128:
 			c.errKey(tp, "tag keys are 1-128 characters")
@@ -542,7 +518,7 @@ func (c *checker) key(w *World, acct string, i int, a *Account, regions map[stri
 	c.tags(entry+".tags", k.Tags)
 	grantIDs := map[string]string{}
 	for j, g := range k.Grants {
-		gp := indexPath(entry+".grants", j)
+		gp := yamlconf.Index(entry+".grants", j)
 		switch {
 		case g.Grantee == "":
 			c.errf(gp+".grantee", "required: the ARN of the principal the grant is for")
@@ -563,9 +539,9 @@ func (c *checker) key(w *World, acct string, i int, a *Account, regions map[stri
 			op = strings.TrimPrefix(op, "kms:")
 			switch {
 			case !slices.Contains(grantOps, op):
-				c.errf(indexPath(gp+".operations", o), "%q is not a grant operation; use %s", g.Operations[o], oneOf(grantOps))
+				c.errf(yamlconf.Index(gp+".operations", o), "%q is not a grant operation; use %s", g.Operations[o], oneOf(grantOps))
 			case seenOps[op]:
-				c.errf(indexPath(gp+".operations", o), "%s is listed twice", op)
+				c.errf(yamlconf.Index(gp+".operations", o), "%s is listed twice", op)
 			}
 			seenOps[op] = true
 		}
@@ -628,7 +604,7 @@ func (c *checker) image(w *World, p string, a *Account, img *Image, regions, acc
 	}
 	shared := map[string]bool{}
 	for i, acct := range img.LaunchPermissions {
-		lp := indexPath(p+".launch_permissions", i)
+		lp := yamlconf.Index(p+".launch_permissions", i)
 		switch {
 		case !accountIDRe.MatchString(acct):
 			c.errf(lp, "%s", c.badAccountID(lp, acct))
@@ -649,7 +625,7 @@ func (c *checker) image(w *World, p string, a *Account, img *Image, regions, acc
 	if img.RootDeviceName != "" && !deviceNameRe.MatchString(img.RootDeviceName) {
 		c.errf(p+".root_device_name", "%q is not a device name like /dev/xvda or /dev/sda1", img.RootDeviceName)
 	}
-	if img.VolumeSize < 0 || img.VolumeSize > maxVolumeSize || (img.VolumeSize == 0 && c.places != nil) {
+	if img.VolumeSize < 0 || img.VolumeSize > maxVolumeSize || (img.VolumeSize == 0 && c.fromFile()) {
 		c.errf(p+".volume_size", "%d GiB is out of range: use 1 to %d", img.VolumeSize, maxVolumeSize)
 	}
 	if img.SnapshotID != "" && !snapshotIDRe.MatchString(img.SnapshotID) {
@@ -708,14 +684,14 @@ func (c *checker) faults(f Faults) {
 	c.rate("faults.error_rate", f.ErrorRate)
 	c.latency("faults.latency_ms", f.LatencyMS)
 	for _, s := range sortedKeys(f.Services) {
-		p := childPath("faults.services", s)
+		p := yamlconf.Child("faults.services", s)
 		if !slices.Contains(faultServices, s) {
 			c.errKey(p, "%q is not a service of the sandbox; use %s", s, oneOf(faultServices))
 		}
 		c.rule(p, f.Services[s])
 	}
 	for _, a := range sortedKeys(f.Actions) {
-		p := childPath("faults.actions", a)
+		p := yamlconf.Child("faults.actions", a)
 		m := actionKeyRe.FindStringSubmatch(a)
 		switch {
 		case m == nil:
@@ -726,7 +702,7 @@ func (c *checker) faults(f Faults) {
 		c.rule(p, f.Actions[a])
 	}
 	for _, id := range sortedKeys(f.CopyFailures) {
-		p := childPath("faults.copy_failures", id)
+		p := yamlconf.Child("faults.copy_failures", id)
 		if !imageIDRe.MatchString(id) {
 			c.errKey(p, "%q is not an AMI id (ami- and 8-17 lowercase hex digits)", id)
 		}
@@ -737,12 +713,12 @@ func (c *checker) faults(f Faults) {
 }
 
 func (c *checker) limits(l Limits) {
-	if l.ConcurrentCopies < 1 && (c.places != nil || l.ConcurrentCopies < 0) {
+	if l.ConcurrentCopies < 1 && (c.fromFile() || l.ConcurrentCopies < 0) {
 		c.errf("limits.concurrent_copies", "%d: use 1 or more", l.ConcurrentCopies)
 	}
 	defaults := DefaultBuckets()
 	for _, class := range sortedKeys(l.Buckets) {
-		p := childPath("limits.buckets", class)
+		p := yamlconf.Child("limits.buckets", class)
 		if _, ok := defaults[class]; !ok {
 			c.errKey(p, "%q is not a request-rate class; use %s", class, oneOf(sortedKeys(defaults)))
 		}

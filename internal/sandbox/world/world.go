@@ -26,21 +26,16 @@
 package world
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
+	"github.com/amicrypt/amicrypt/internal/yamlconf"
 )
 
 //go:embed default.yaml
@@ -70,152 +65,41 @@ func Load(path string) (*World, error) {
 	return Parse(data, path)
 }
 
-// Error is one problem in a world file. Parse and Validate return all of them
-// joined with errors.Join; errors.As finds the first.
-type Error struct {
-	// File is the file name given to Parse; empty for Validate.
-	File string
-	// Line and Column are 1-based; 0 when unknown.
-	Line, Column int
-	// Path locates the value, e.g. accounts[1].images[0].encrypted; empty for
-	// YAML syntax errors.
-	Path string
-	// Message says what is wrong and, where it can, how to fix it.
-	Message string
-}
-
-// Error formats the problem as file:line:col: path: message.
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteByte(':')
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteByte(':')
-		if e.Column > 0 {
-			b.WriteString(strconv.Itoa(e.Column))
-			b.WriteByte(':')
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Message)
-	return b.String()
-}
-
-// joinErrors sorts problems by position (unknown positions last, otherwise
-// in the order found) and joins them, one per line; nil when there are none.
-func joinErrors(list []*Error) error {
-	if len(list) == 0 {
-		return nil
-	}
-	sort.SliceStable(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if (a.Line == 0) != (b.Line == 0) {
-			return b.Line == 0
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
-	errs := make([]error, 0, len(list))
-	seen := map[string]bool{}
-	for _, e := range list {
-		if s := e.Error(); !seen[s] {
-			seen[s] = true
-			errs = append(errs, e)
-		}
-	}
-	return errors.Join(errs...)
-}
+// Error is one problem in a world file: file, line, column, path and
+// message (see [yamlconf.Error]). Parse and Validate return all of them joined
+// with errors.Join; errors.As finds the first.
+type Error = yamlconf.Error
 
 // Parse reads a world file. filename is used in error messages only. The
 // result is validated (see [World.Validate]) and has its defaults filled in.
 func Parse(data []byte, filename string) (w *World, err error) {
 	defer func() {
-		// The YAML parser has panicked on odd input before; a world file must
-		// never crash the sandbox.
+		// yamlconf.Parse guards against the YAML parser; this guards the
+		// checks below, so that no world file can crash the sandbox.
 		if r := recover(); r != nil {
-			w, err = nil, joinErrors([]*Error{{File: filename, Message: fmt.Sprintf("cannot read this YAML (parser failure: %v)", r)}})
+			w, err = nil, yamlconf.Join([]*Error{{File: filename, Message: fmt.Sprintf("cannot read this YAML (parser failure: %v)", r)}})
 		}
 	}()
-	file, err := parser.ParseBytes(data, 0)
+	body, err := yamlconf.Parse(data, filename, yamlconf.Options{Noun: "world file"})
 	if err != nil {
-		e := &Error{File: filename, Message: err.Error()}
-		var ye yaml.Error
-		if errors.As(err, &ye) {
-			e.Message = ye.GetMessage()
-			if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-				e.Line, e.Column = tk.Position.Line, tk.Position.Column
-			}
-		}
-		if flowColonRe.Match(sourceLine(data, e.Line)) {
-			e.Message += ` (inside [...] or {...}, quote values that contain ":", e.g. ["ec2:*"])`
-		}
-		return nil, joinErrors([]*Error{e})
+		return nil, err
+	}
+	if body.Kind == yamlconf.Null {
+		return nil, yamlconf.Join([]*Error{{File: filename, Message: "the world file is empty: it needs at least regions: and accounts: (start from the default world)"}})
 	}
 
-	var body *ynode
-	conv := &converter{}
-	for _, doc := range file.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		if body != nil {
-			line, col := position(doc.GetToken())
-			if doc.Start != nil {
-				line, col = position(doc.Start)
-			}
-			conv.errs = append(conv.errs, &Error{Line: line, Column: col, Message: "a world file holds one YAML document; remove the second (after ---)"})
-			break
-		}
-		body = conv.convert(doc.Body)
-	}
-	if len(conv.errs) > 0 {
-		for _, e := range conv.errs {
-			e.File = filename
-		}
-		return nil, joinErrors(conv.errs)
-	}
-	if body == nil || body.kind == nullNode {
-		return nil, joinErrors([]*Error{{File: filename, Message: "the world file is empty: it needs at least regions: and accounts: (start from the default world)"}})
-	}
-
-	d := &decoder{file: filename, places: newPlaces()}
+	d := newDecoder(filename)
 	w = &World{}
 	w.setDefaults()
-	d.decode(body, "", reflect.ValueOf(w).Elem())
+	d.Decode(body, "", reflect.ValueOf(w).Elem())
 	fillDerived(w)
 
-	c := &checker{file: filename, places: d.places}
+	c := &checker{r: d.Report, keyOrigins: d.keyOrigins}
 	c.world(w)
-	if err := joinErrors(append(d.errs, c.errs...)); err != nil {
+	if err := c.result(); err != nil {
 		return nil, err
 	}
 	return w, nil
-}
-
-// flowColonRe finds a plain scalar with a colon inside [...] or {...}, which
-// goccy/go-yaml v1.19 misreads.
-var flowColonRe = regexp.MustCompile(`[\[{,]\s*[A-Za-z0-9_.-]+:[^\s]`)
-
-func sourceLine(data []byte, line int) []byte {
-	if line < 1 {
-		return nil
-	}
-	lines := bytes.Split(data, []byte("\n"))
-	if line > len(lines) {
-		return nil
-	}
-	return lines[line-1]
 }
 
 func (w *World) setDefaults() {

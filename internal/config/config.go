@@ -1,0 +1,328 @@
+// Package config reads amicrypt's run configuration: the builder account, the
+// settings every target inherits, concurrency, and the target accounts.
+//
+// A config is YAML:
+//
+//	builder:
+//	  account: "111111111111"
+//	  role_arn: arn:aws:iam::111111111111:role/amicrypt-pipeline   # optional
+//	defaults:
+//	  regions: [us-east-1, eu-west-1]
+//	  role_name: amicrypt-target
+//	  external_id: amicrypt
+//	targets:
+//	  - account: "222222222222"
+//	    name: payments-prod
+//	  - account: "444444444444"
+//	    regions: [us-east-1]
+//
+// See example.yaml ([Example]) for every key with its default. Parsing is
+// strict: unknown keys are errors listing the allowed keys, and every problem
+// is reported at once as file:line:col: path: message, sorted by line.
+//
+// # Inheritance
+//
+// Every target inherits every key of defaults: and may override it: regions,
+// role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy,
+// grant_service_linked_role, service_linked_role_suffix, boot_proof, publish,
+// keep. boot_proof and publish merge key by key (a target's
+// boot_proof: {timeout: 30m} keeps the default instance type); to switch off
+// one publish target, set it to "". A value set on the target beats one from
+// defaults; so a target's role_name beats a role_arn in defaults, and a
+// target's key_alias beats a key_arn in defaults. On one level, role_arn wins
+// over role_name and key_arn over key_alias. Built-in defaults: role_name
+// amicrypt-target, key_alias alias/amicrypt, boot_proof enabled with t3.micro
+// and a 15m timeout, keep 3, concurrency 20 per account and region and 1000 in
+// flight. regions has no default: give it under defaults or on each target.
+//
+// YAML anchors, aliases and merge keys work; top-level keys beginning with x-
+// are ignored, a place to define anchors.
+//
+// # Regional values
+//
+// KMS keys and subnets belong to one region. key_arn is one key ARN or a
+// mapping region → key ARN; a single key ARN serves only its own region, so a
+// target with more regions needs the mapping (or a multi-Region key, mrk-...,
+// whose replicas share its id: its ARN is used with each region put in).
+// subnet_ids is a list, allowed only for a one-region target, or a mapping
+// region → list; a region without subnets uses the default VPC.
+//
+// # Regions
+//
+// Region names are checked for AWS's syntax (us-east-1, ap-southeast-7,
+// us-gov-west-1, cn-northwest-1, eusc-de-east-1), not against a list: AWS adds
+// regions, and a config should not need a new amicrypt to use one. A misspelt
+// region (us-est-1) fails the syntax and gets a suggestion. Copies stay within a
+// partition (aws, aws-cn, aws-us-gov, ...): every target region needs a source
+// image in its partition, and an account's regions share one partition.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/yamlconf"
+)
+
+// Built-in defaults.
+const (
+	DefaultRoleName         = "amicrypt-target"
+	DefaultKeyAlias         = "alias/amicrypt"
+	DefaultInstanceType     = "t3.micro"
+	DefaultBootTimeout      = 15 * time.Minute
+	DefaultKeep             = 3
+	DefaultPerAccountRegion = 20
+	DefaultInFlight         = 1000
+	// MinBootTimeout is the shortest boot-proof timeout accepted: an
+	// instance needs about a minute to reach InService.
+	MinBootTimeout = time.Minute
+)
+
+// Config is a parsed config file. A Config from Parse or Load is valid and
+// has Concurrency filled in; Expand resolves the targets.
+type Config struct {
+	// Builder is the account where Packer built the source images.
+	Builder Builder `yaml:"builder"`
+	// Defaults are the settings every target inherits.
+	Defaults TargetSettings `yaml:"defaults"`
+	// Concurrency bounds the run.
+	Concurrency Concurrency `yaml:"concurrency"`
+	// Targets are the target accounts, in file order.
+	Targets []TargetEntry `yaml:"targets"`
+
+	// File is the file name given to Parse, used in messages.
+	File string `yaml:"-"`
+	pos  *yamlconf.Positions
+}
+
+// Builder is the builder account.
+type Builder struct {
+	// Account is the 12-digit account id. Required.
+	Account string `yaml:"account"`
+	// RoleARN is assumed for builder calls; empty: the worker's own
+	// credentials are the builder's.
+	RoleARN string `yaml:"role_arn"`
+	// ExternalID is given when assuming RoleARN.
+	ExternalID string `yaml:"external_id"`
+}
+
+// TargetSettings are what a target inherits from defaults and may override.
+// A nil field (a nil slice for Regions) is not given: it is inherited. A
+// non-nil empty Regions is given, and wrong.
+type TargetSettings struct {
+	// Regions to copy into.
+	Regions []string `yaml:"regions"`
+	// RoleName is the role assumed in the target account:
+	// arn:<partition>:iam::<account>:role/<RoleName>.
+	RoleName *string `yaml:"role_name"`
+	// RoleARN names the role in full instead; its account must be the
+	// target's.
+	RoleARN *string `yaml:"role_arn"`
+	// ExternalID is given when assuming the role.
+	ExternalID *string `yaml:"external_id"`
+	// KeyAlias is the dedicated key's alias in the target account.
+	KeyAlias *string `yaml:"key_alias"`
+	// KeyARN names a key owned by another account instead.
+	KeyARN *KeyARN `yaml:"key_arn"`
+	// ManageKeyPolicy: reconcile the policy of an adopted key too.
+	ManageKeyPolicy *bool `yaml:"manage_key_policy"`
+	// GrantServiceLinkedRole: give the service-linked role a KMS grant on an
+	// adopted key instead of editing its policy.
+	GrantServiceLinkedRole *bool `yaml:"grant_service_linked_role"`
+	// ServiceLinkedRoleSuffix selects AWSServiceRoleForAutoScaling_<suffix>;
+	// "" is AWSServiceRoleForAutoScaling.
+	ServiceLinkedRoleSuffix *string `yaml:"service_linked_role_suffix"`
+	// BootProof configures the boot proof, merged key by key.
+	BootProof *BootProof `yaml:"boot_proof"`
+	// Publish says where a proven image is announced, merged key by key.
+	Publish *Publish `yaml:"publish"`
+	// Keep is how many amicrypt images of a family to keep per target.
+	Keep *int `yaml:"keep"`
+}
+
+// BootProof is the boot_proof: block; nil fields are inherited.
+type BootProof struct {
+	Enabled      *bool          `yaml:"enabled"`
+	InstanceType *string        `yaml:"instance_type"`
+	SubnetIDs    *SubnetIDs     `yaml:"subnet_ids"`
+	Timeout      *time.Duration `yaml:"timeout"`
+}
+
+// Publish is the publish: block; nil fields are inherited, "" publishes
+// nothing there.
+type Publish struct {
+	// SSMParameter is the name of the SSM parameter set to the new image id.
+	SSMParameter *string `yaml:"ssm_parameter"`
+	// LaunchTemplate is the name (or lt- id) of a launch template that gets a
+	// new default version with the new image.
+	LaunchTemplate *string `yaml:"launch_template"`
+}
+
+// KeyARN is key_arn: one key ARN, or one per region.
+type KeyARN struct {
+	// ARN is the key_arn: <arn> form.
+	ARN string
+	// ByRegion is the key_arn: {region: arn} form.
+	ByRegion map[string]string
+}
+
+// SubnetIDs is subnet_ids: one list, or one per region.
+type SubnetIDs struct {
+	// All is the subnet_ids: [...] form (one-region targets only).
+	All []string
+	// ByRegion is the subnet_ids: {region: [...]} form.
+	ByRegion map[string][]string
+}
+
+// Concurrency bounds a run.
+type Concurrency struct {
+	// PerAccountRegion caps the targets of one account and region at once
+	// (default 20).
+	PerAccountRegion int `yaml:"per_account_region"`
+	// InFlight caps the targets running at once across the run (default
+	// 1000).
+	InFlight int `yaml:"in_flight"`
+}
+
+// TargetEntry is one targets: item: an account and its overrides.
+type TargetEntry struct {
+	// Account is the 12-digit account id. Required, unique.
+	Account string `yaml:"account"`
+	// Name is a label for reports; unique when given.
+	Name           string `yaml:"name"`
+	TargetSettings `yaml:",inline"`
+}
+
+//go:embed example.yaml
+var exampleYAML []byte
+
+// Example returns the embedded example config (a copy): the sandbox's
+// default world as a config, every key shown with its default.
+func Example() []byte { return append([]byte(nil), exampleYAML...) }
+
+// Load reads and parses the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config file: %w", err)
+	}
+	return Parse(data, path)
+}
+
+var (
+	configType    = reflect.TypeOf(Config{})
+	keyARNType    = reflect.TypeOf(KeyARN{})
+	subnetIDsType = reflect.TypeOf(SubnetIDs{})
+)
+
+// Parse reads a config. filename is used in messages only. Every problem is
+// returned at once, joined, each a *yamlconf.Error (file:line:col: path:
+// message).
+func Parse(data []byte, filename string) (cfg *Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, yamlconf.Join([]*yamlconf.Error{{File: filename, Message: fmt.Sprintf("cannot read this config (internal failure: %v)", r)}})
+		}
+	}()
+	body, err := yamlconf.Parse(data, filename, yamlconf.Options{Noun: "config file"})
+	if err != nil {
+		return nil, err
+	}
+	if body.Kind == yamlconf.Null {
+		return nil, yamlconf.Join([]*yamlconf.Error{{File: filename, Message: "the config file is empty: it needs at least builder: and targets: (start from the example config)"}})
+	}
+	d := yamlconf.NewDecoder(filename)
+	d.Extensions = []reflect.Type{configType}
+	d.Custom = map[reflect.Type]func(*yamlconf.Node, string, reflect.Value){
+		keyARNType:    func(n *yamlconf.Node, path string, v reflect.Value) { decodeKeyARN(d, n, path, v) },
+		subnetIDsType: func(n *yamlconf.Node, path string, v reflect.Value) { decodeSubnetIDs(d, n, path, v) },
+	}
+	cfg = &Config{File: filename, Concurrency: Concurrency{PerAccountRegion: DefaultPerAccountRegion, InFlight: DefaultInFlight}}
+	d.Decode(body, "", reflect.ValueOf(cfg).Elem())
+	cfg.pos = d.Positions()
+	c := &checker{cfg: cfg, r: d.Report}
+	c.check()
+	if err := d.Report.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func decodeKeyARN(d *yamlconf.Decoder, n *yamlconf.Node, path string, v reflect.Value) {
+	var k KeyARN
+	switch {
+	case n.Kind == yamlconf.Null:
+	case n.Kind == yamlconf.Scalar && n.Type == yamlconf.StringScalar:
+		k.ARN = n.Text
+	case n.Kind == yamlconf.Mapping:
+		d.Decode(n, path, reflect.ValueOf(&k.ByRegion).Elem())
+	default:
+		d.Fail(n, path, "expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), or a mapping region → key ARN; got %s", n.Describe())
+		return
+	}
+	v.Set(reflect.ValueOf(k))
+}
+
+func decodeSubnetIDs(d *yamlconf.Decoder, n *yamlconf.Node, path string, v reflect.Value) {
+	var s SubnetIDs
+	switch n.Kind {
+	case yamlconf.Null:
+	case yamlconf.Sequence:
+		d.Decode(n, path, reflect.ValueOf(&s.All).Elem())
+		if s.All == nil {
+			s.All = []string{}
+		}
+	case yamlconf.Mapping:
+		d.Decode(n, path, reflect.ValueOf(&s.ByRegion).Elem())
+	default:
+		d.Fail(n, path, "expected a list of subnet ids, or a mapping region → list; got %s", n.Describe())
+		return
+	}
+	v.Set(reflect.ValueOf(s))
+}
+
+// Validate checks a Config (one built in Go, say) and returns every problem,
+// joined; positions are known for a Config from Parse.
+func (c *Config) Validate() error {
+	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
+	ch.check()
+	return ch.r.Err()
+}
+
+// Positions says where each value of a parsed Config was written (nil for a
+// Config built in Go); paths look like targets[1].regions[0].
+func (c *Config) Positions() *yamlconf.Positions { return c.pos }
+
+// Expand resolves every target's settings and returns the builder, the
+// sources (sorted by region) and one target per account × region, sorted by
+// account then region. sources maps region → AMI id; it is checked too: AMI
+// ids well formed, regions well formed, one partition, and every target region
+// reachable from a source. On any problem nothing is returned but the error.
+func (c *Config) Expand(sources map[string]string) (builder activities.Builder, src []activities.Source, targets []activities.Target, err error) {
+	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
+	ch.check()
+	ch.sources(sources)
+	if err := ch.r.Err(); err != nil {
+		return activities.Builder{}, nil, nil, err
+	}
+	builder = activities.Builder{Account: c.Builder.Account, RoleARN: c.Builder.RoleARN, ExternalID: c.Builder.ExternalID}
+	for region, id := range sources {
+		src = append(src, activities.Source{Region: region, ImageID: id})
+	}
+	sort.Slice(src, func(i, j int) bool { return src[i].Region < src[j].Region })
+	for i := range c.Targets {
+		targets = append(targets, ch.resolve(i).expand()...)
+	}
+	sort.SliceStable(targets, func(i, j int) bool {
+		if targets[i].Account != targets[j].Account {
+			return targets[i].Account < targets[j].Account
+		}
+		return targets[i].Region < targets[j].Region
+	})
+	return builder, src, targets, nil
+}

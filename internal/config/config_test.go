@@ -1,0 +1,646 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
+	"github.com/amicrypt/amicrypt/internal/yamlconf"
+)
+
+var twoSources = map[string]string{"us-east-1": "ami-0b0000000000a0001", "eu-west-1": "ami-0b0000000000e0001"}
+
+func mustParse(t *testing.T, src string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(src), "amicrypt.yaml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func mustExpand(t *testing.T, c *Config, sources map[string]string) (activities.Builder, []activities.Source, []activities.Target) {
+	t.Helper()
+	b, src, ts, err := c.Expand(sources)
+	if err != nil {
+		t.Fatalf("Expand: %v", err)
+	}
+	return b, src, ts
+}
+
+func ids(ts []activities.Target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID()
+	}
+	return out
+}
+
+const full = `
+builder:
+  account: "111111111111"
+  role_arn: arn:aws:iam::111111111111:role/amicrypt-pipeline
+  external_id: builder-x
+defaults:
+  regions: [us-east-1, eu-west-1]
+  role_name: amicrypt-target
+  external_id: amicrypt
+  key_alias: alias/amicrypt
+  boot_proof: {instance_type: t3.small, timeout: 20m}
+  publish: {ssm_parameter: /amicrypt/base/ami-id}
+  keep: 5
+concurrency: {per_account_region: 10, in_flight: 200}
+targets:
+  - account: "555555555555"
+    name: zeta
+    regions: [eu-west-1, us-east-1]
+    role_arn: arn:aws:iam::555555555555:role/platform/custom
+    role_name: ignored-when-role-arn-is-given
+    external_id: ""
+    key_alias: alias/zeta
+    manage_key_policy: true
+    service_linked_role_suffix: CMK
+    boot_proof:
+      enabled: false
+      timeout: 1h30m
+      subnet_ids: {us-east-1: [subnet-0123456789abcdef0], eu-west-1: [subnet-0abcdef01]}
+    publish: {launch_template: base-template}
+    keep: 1
+  - account: "222222222222"
+    name: payments-prod
+    regions: [us-east-1]
+    boot_proof: {subnet_ids: [subnet-11111111]}
+  - account: "333333333333"
+    key_arn: arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab
+    regions: [us-east-1]
+    grant_service_linked_role: true
+  - account: "444444444444"
+    key_arn: arn:aws:kms:us-east-1:999999999999:key/mrk-0123456789abcdef0123456789abcdef
+  - account: "666666666666"
+    key_arn:
+      us-east-1: arn:aws:kms:us-east-1:999999999999:key/11111111-1111-4111-8111-111111111111
+      eu-west-1: arn:aws:kms:eu-west-1:999999999999:key/22222222-2222-4222-8222-222222222222
+`
+
+func TestFullExampleExpands(t *testing.T) {
+	c := mustParse(t, full)
+	if c.Concurrency != (Concurrency{PerAccountRegion: 10, InFlight: 200}) {
+		t.Errorf("concurrency = %+v", c.Concurrency)
+	}
+	b, src, ts := mustExpand(t, c, twoSources)
+	if b != (activities.Builder{Account: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/amicrypt-pipeline", ExternalID: "builder-x"}) {
+		t.Errorf("builder = %+v", b)
+	}
+	if want := []activities.Source{{Region: "eu-west-1", ImageID: "ami-0b0000000000e0001"}, {Region: "us-east-1", ImageID: "ami-0b0000000000a0001"}}; !reflect.DeepEqual(src, want) {
+		t.Errorf("sources = %+v", src)
+	}
+	wantIDs := []string{
+		"222222222222/us-east-1",
+		"333333333333/us-east-1",
+		"444444444444/eu-west-1", "444444444444/us-east-1",
+		"555555555555/eu-west-1", "555555555555/us-east-1",
+		"666666666666/eu-west-1", "666666666666/us-east-1",
+	}
+	if got := ids(ts); !reflect.DeepEqual(got, wantIDs) {
+		t.Fatalf("targets = %v, want %v", got, wantIDs)
+	}
+	byID := map[string]activities.Target{}
+	for _, tg := range ts {
+		byID[tg.ID()] = tg
+	}
+
+	// Inherits everything; role ARN from role_name; boot proof merged key by key.
+	want := activities.Target{
+		Account: "222222222222", Name: "payments-prod", Region: "us-east-1",
+		RoleARN: "arn:aws:iam::222222222222:role/amicrypt-target", ExternalID: "amicrypt",
+		KeyAlias:  "alias/amicrypt",
+		BootProof: activities.BootProof{Enabled: true, InstanceType: "t3.small", SubnetIDs: []string{"subnet-11111111"}, Timeout: 20 * time.Minute},
+		Publish:   activities.Publish{SSMParameter: "/amicrypt/base/ami-id"},
+		Keep:      5,
+	}
+	if got := byID["222222222222/us-east-1"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("payments-prod =\n%+v\nwant\n%+v", got, want)
+	}
+
+	// Overrides everything; role_arn wins over role_name; subnets per region.
+	for region, subnet := range map[string]string{"us-east-1": "subnet-0123456789abcdef0", "eu-west-1": "subnet-0abcdef01"} {
+		want := activities.Target{
+			Account: "555555555555", Name: "zeta", Region: region,
+			RoleARN: "arn:aws:iam::555555555555:role/platform/custom", ExternalID: "",
+			KeyAlias: "alias/zeta", ManageKeyPolicy: true, ServiceLinkedRoleSuffix: "CMK",
+			BootProof: activities.BootProof{Enabled: false, InstanceType: "t3.small", SubnetIDs: []string{subnet}, Timeout: 90 * time.Minute},
+			Publish:   activities.Publish{SSMParameter: "/amicrypt/base/ami-id", LaunchTemplate: "base-template"},
+			Keep:      1,
+		}
+		if got := byID["555555555555/"+region]; !reflect.DeepEqual(got, want) {
+			t.Errorf("zeta in %s =\n%+v\nwant\n%+v", region, got, want)
+		}
+	}
+
+	// A key owned by another account.
+	k := byID["333333333333/us-east-1"]
+	if k.KeyARN != "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab" || !k.GrantServiceLinkedRole || k.RoleARN != "arn:aws:iam::333333333333:role/amicrypt-target" {
+		t.Errorf("key_arn target = %+v", k)
+	}
+	// A multi-Region key: its replica's ARN in the other region.
+	if got := byID["444444444444/eu-west-1"].KeyARN; got != "arn:aws:kms:eu-west-1:999999999999:key/mrk-0123456789abcdef0123456789abcdef" {
+		t.Errorf("mrk replica ARN = %s", got)
+	}
+	if got := byID["444444444444/us-east-1"].KeyARN; got != "arn:aws:kms:us-east-1:999999999999:key/mrk-0123456789abcdef0123456789abcdef" {
+		t.Errorf("mrk ARN = %s", got)
+	}
+	// Per-region keys.
+	if got := byID["666666666666/eu-west-1"].KeyARN; got != "arn:aws:kms:eu-west-1:999999999999:key/22222222-2222-4222-8222-222222222222" {
+		t.Errorf("per-region key ARN = %s", got)
+	}
+	// Targets do not share slices.
+	byID["555555555555/us-east-1"].BootProof.SubnetIDs[0] = "changed"
+	_, _, again := mustExpand(t, c, twoSources)
+	for _, tg := range again {
+		if tg.ID() == "555555555555/us-east-1" && tg.BootProof.SubnetIDs[0] != "subnet-0123456789abcdef0" {
+			t.Error("expanded targets share the config's slices")
+		}
+	}
+}
+
+func TestBuiltInDefaults(t *testing.T) {
+	c := mustParse(t, `
+builder: {account: "111111111111"}
+targets:
+  - account: 222222222222
+    regions: [us-gov-west-1]
+`)
+	if c.Concurrency != (Concurrency{PerAccountRegion: 20, InFlight: 1000}) {
+		t.Errorf("concurrency = %+v", c.Concurrency)
+	}
+	b, _, ts := mustExpand(t, c, map[string]string{"us-gov-east-1": "ami-12345678"})
+	if b != (activities.Builder{Account: "111111111111"}) {
+		t.Errorf("builder = %+v", b)
+	}
+	want := []activities.Target{{
+		Account: "222222222222", Region: "us-gov-west-1",
+		RoleARN:   "arn:aws-us-gov:iam::222222222222:role/amicrypt-target",
+		KeyAlias:  "alias/amicrypt",
+		BootProof: activities.BootProof{Enabled: true, InstanceType: "t3.micro", Timeout: 15 * time.Minute},
+		Keep:      3,
+	}}
+	if !reflect.DeepEqual(ts, want) {
+		t.Errorf("targets =\n%+v\nwant\n%+v", ts, want)
+	}
+}
+
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	c := mustParse(t, `
+x-prod: &prod
+  regions: [us-east-1, eu-west-1]
+  boot_proof: {instance_type: m7g.large}
+  keep: 7
+x-team: &team {external_id: team-secret, key_alias: alias/team}
+builder: {account: "111111111111"}
+defaults:
+  regions: [us-east-1]
+targets:
+  - <<: *prod
+    account: "222222222222"
+  - <<: [*team, *prod]
+    account: "333333333333"
+    keep: 2
+  - &plain
+    account: "444444444444"
+    name: plain
+  - <<: [*plain, *team]
+    account: "555555555555"
+    name: plain-copy
+`)
+	_, _, ts := mustExpand(t, c, twoSources)
+	got := map[string]string{}
+	for _, tg := range ts {
+		got[tg.ID()] = strings.Join([]string{tg.BootProof.InstanceType, tg.ExternalID, tg.KeyAlias, string(rune('0' + tg.Keep)), tg.Name}, " ")
+	}
+	want := map[string]string{
+		"222222222222/us-east-1": "m7g.large  alias/amicrypt 7 ",
+		"222222222222/eu-west-1": "m7g.large  alias/amicrypt 7 ",
+		"333333333333/us-east-1": "m7g.large team-secret alias/team 2 ",
+		"333333333333/eu-west-1": "m7g.large team-secret alias/team 2 ",
+		"444444444444/us-east-1": "t3.micro  alias/amicrypt 3 plain",
+		"555555555555/us-east-1": "t3.micro team-secret alias/team 3 plain-copy",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+}
+
+// expectErrors parses src and checks that every want is the start of one
+// error line, and that there are no other errors.
+func expectErrors(t *testing.T, src string, want ...string) {
+	t.Helper()
+	c, err := Parse([]byte(src), "amicrypt.yaml")
+	if err == nil {
+		t.Fatalf("Parse succeeded, want errors; config: %+v", c)
+	}
+	if c != nil {
+		t.Error("Parse returned a config together with an error")
+	}
+	matchErrors(t, err, want...)
+}
+
+func matchErrors(t *testing.T, err error, want ...string) {
+	t.Helper()
+	got := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if strings.HasPrefix(g, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no error starting with\n\t%s\ngot:\n\t%s", w, strings.Join(got, "\n\t"))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d errors, want %d:\n\t%s", len(got), len(want), strings.Join(got, "\n\t"))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown key with suggestion", head + "targets:\n  - account: \"222222222222\"\n    regoins: [us-east-1]\n",
+			[]string{`amicrypt.yaml:5:5: targets[0].regoins: unknown key "regoins" (did you mean regions?); allowed keys: account, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, keep`}},
+		{"unknown top-level key", head + "target:\n  - account: \"222222222222\"\n",
+			[]string{
+				`amicrypt.yaml:1:1: targets: required: list at least one target account`,
+				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, targets (and x-<anything> for anchors)`,
+			}},
+		{"unknown nested key", head + "targets: [{account: \"222222222222\", boot_proof: {instance-type: t3.micro}}]\n",
+			[]string{`amicrypt.yaml:3:50: targets[0].boot_proof.instance-type: unknown key "instance-type" (did you mean instance_type?); allowed keys: enabled, instance_type, subnet_ids, timeout`}},
+		{"short account, quoted", head + "targets:\n  - account: \"22222222222\"\n",
+			[]string{`amicrypt.yaml:4:14: targets[0].account: "22222222222" is not a 12-digit AWS account id`}},
+		{"short account, unquoted", head + "targets:\n  - account: 22222222222\n",
+			[]string{`amicrypt.yaml:4:14: targets[0].account: "22222222222" is not a 12-digit AWS account id; write account ids as quoted strings`}},
+		{"builder account missing", "builder: {role_arn: \"arn:aws:iam::111111111111:role/x\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:1:10: builder.account: required: the 12-digit id of the account where Packer builds the source images`}},
+		{"account listed twice", head + "targets:\n  - account: \"222222222222\"\n  - account: \"333333333333\"\n  - account: \"222222222222\"\n    regions: [eu-west-1]\n",
+			[]string{`amicrypt.yaml:6:14: targets[2].account: account 222222222222 is listed twice (first at targets[0].account, line 4): give it one entry listing all its regions`}},
+		{"account×region twice", head + "targets:\n  - account: \"222222222222\"\n    regions: [us-east-1, eu-west-1, us-east-1]\n",
+			[]string{`amicrypt.yaml:5:37: targets[0].regions[2]: region us-east-1 is listed twice (first at targets[0].regions[0], line 5)`}},
+		{"zero targets", head + "targets: []\n",
+			[]string{`amicrypt.yaml:3:10: targets: required: list at least one target account`}},
+		{"bad region with suggestion", head + "targets:\n  - account: \"222222222222\"\n    regions: [us-est-1, EU-WEST-1, mars-1]\n",
+			[]string{
+				`amicrypt.yaml:5:15: targets[0].regions[0]: "us-est-1" is not an AWS region name like us-east-1 (did you mean us-east-1?)`,
+				`amicrypt.yaml:5:25: targets[0].regions[1]: "EU-WEST-1" is not an AWS region name like us-east-1 (did you mean eu-west-1?)`,
+				`amicrypt.yaml:5:36: targets[0].regions[2]: "mars-1" is not an AWS region name like us-east-1`,
+			}},
+		{"no regions anywhere", "builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:1:1: defaults.regions: required: no regions are given; list them under defaults:`}},
+		{"one target without regions", "builder: {account: \"111111111111\"}\ntargets:\n  - account: \"222222222222\"\n    regions: [us-east-1]\n  - account: \"333333333333\"\n",
+			[]string{`amicrypt.yaml:5:5: targets[1].regions: required: this target has no regions and defaults: gives none`}},
+		{"regions across partitions", head + "targets:\n  - account: \"222222222222\"\n    regions: [us-east-1, cn-north-1]\n",
+			[]string{`amicrypt.yaml:5:14: targets[0].regions: regions in different partitions (aws, aws-cn): an account lives in one partition`}},
+		{"key alias without alias/", head + "targets:\n  - account: \"222222222222\"\n    key_alias: amicrypt\n",
+			[]string{`amicrypt.yaml:5:16: targets[0].key_alias: "amicrypt" must start with alias/ (e.g. alias/amicrypt)`}},
+		{"key alias of AWS", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  key_alias: alias/aws/ebs\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:4:14: defaults.key_alias: alias/aws/ebs: alias/aws/ names AWS managed keys, which cannot be shared or given a policy`}},
+		{"key arn malformed", head + "targets:\n  - account: \"222222222222\"\n    key_arn: \"arn:aws:kms:us-east-1:999999999999:alias/shared\"\n  - account: \"333333333333\"\n    key_arn: not-an-arn\n",
+			[]string{
+				`amicrypt.yaml:5:14: targets[0].key_arn: "arn:aws:kms:us-east-1:999999999999:alias/shared" is an alias ARN; key_arn takes the key's ARN`,
+				`amicrypt.yaml:7:14: targets[1].key_arn: "not-an-arn" is not a KMS key ARN (arn:aws:kms:<region>:<12-digit account>:key/<key id>)`,
+			}},
+		{"key arn region not among the target's", head + "targets:\n  - account: \"222222222222\"\n    key_arn: arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+			[]string{`amicrypt.yaml:5:14: targets[0].key_arn: the key is in eu-west-1, which is not among the target's regions (us-east-1): a KMS key serves only its own region`}},
+		{"single-region key for two regions", head + "targets:\n  - account: \"222222222222\"\n    regions: [us-east-1, eu-west-1]\n    key_arn: arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+			[]string{`amicrypt.yaml:6:14: targets[0].key_arn: the key is in us-east-1, but the target also copies into eu-west-1, where it cannot be used: give key_arn as a mapping region → key ARN`}},
+		{"per-region key map", head + "targets:\n  - account: \"222222222222\"\n    regions: [us-east-1, eu-west-1]\n    key_arn:\n      us-east-1: arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab\n      ap-south-1: arn:aws:kms:ap-south-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+			[]string{
+				`amicrypt.yaml:6:5: targets[0].key_arn: no key for eu-west-1, a region of the target: add eu-west-1: <key ARN in eu-west-1> here`,
+				`amicrypt.yaml:7:18: targets[0].key_arn.us-east-1: this key is in eu-west-1, not in us-east-1`,
+				`amicrypt.yaml:8:7: targets[0].key_arn.ap-south-1: ap-south-1 is not among the target's regions (us-east-1, eu-west-1)`,
+			}},
+		{"role arn malformed", head + "targets:\n  - account: \"222222222222\"\n    role_arn: arn:aws:iam::222222222222:user/bob\n",
+			[]string{`amicrypt.yaml:5:15: targets[0].role_arn: "arn:aws:iam::222222222222:user/bob" is not an IAM role ARN like arn:aws:iam::222222222222:role/amicrypt-target`}},
+		{"role arn of another account", head + "targets:\n  - account: \"222222222222\"\n    role_name: fine\n    role_arn: arn:aws:iam::333333333333:role/amicrypt-target\n",
+			[]string{`amicrypt.yaml:6:15: targets[0].role_arn: the role is in account 333333333333, not in the target's account 222222222222: name a role of 222222222222`}},
+		{"role arn in defaults", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  role_arn: arn:aws:iam::222222222222:role/r\ntargets:\n  - account: \"222222222222\"\n  - account: \"333333333333\"\n    name: other\n",
+			[]string{`amicrypt.yaml:4:13: defaults.role_arn: the role is in account 222222222222, not in the target's account 333333333333 (for targets[1] (other, account 333333333333)): name a role of 333333333333`}},
+		{"builder role of another account", "builder:\n  account: \"111111111111\"\n  role_arn: arn:aws:iam::999999999999:role/p\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:3:13: builder.role_arn: the role is in account 999999999999, not in the builder account 111111111111`}},
+		{"external id", head + "targets:\n  - account: \"222222222222\"\n    external_id: \"has space\"\n  - account: \"333333333333\"\n    external_id: \"x\"\n  - account: \"444444444444\"\n    external_id: \"" + strings.Repeat("a", 1225) + "\"\n",
+			[]string{
+				`amicrypt.yaml:5:18: targets[0].external_id: "has space" is not a valid external id: STS takes 2-1224 characters of A-Z a-z 0-9 + = , . @ : / _ - (got 9 characters)`,
+				`amicrypt.yaml:7:18: targets[1].external_id: "x" is not a valid external id`,
+				`amicrypt.yaml:9:18: targets[2].external_id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"... is not a valid external id: STS takes 2-1224 characters of A-Z a-z 0-9 + = , . @ : / _ - (got 1225 characters)`,
+			}},
+		{"builder external id without role", "builder: {account: \"111111111111\", external_id: abc}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:1:49: builder.external_id: external_id is given when assuming role_arn, and there is none`}},
+		{"service-linked role suffix", head + "targets:\n  - account: \"222222222222\"\n    service_linked_role_suffix: \"a b\"\n",
+			[]string{`amicrypt.yaml:5:33: targets[0].service_linked_role_suffix: "a b" is not a service-linked role suffix`}},
+		{"boot proof timeout", head + "targets:\n  - account: \"222222222222\"\n    boot_proof: {timeout: 30s}\n  - account: \"333333333333\"\n    boot_proof: {timeout: soon}\n  - account: \"444444444444\"\n    boot_proof: {timeout: 15}\n",
+			[]string{
+				`amicrypt.yaml:5:27: targets[0].boot_proof.timeout: 30s is too short: give the instance at least 1m to reach InService (default 15m)`,
+				`amicrypt.yaml:7:27: targets[1].boot_proof.timeout: "soon" is not a duration such as 90s, 15m or 1h30m`,
+				`amicrypt.yaml:9:27: targets[2].boot_proof.timeout: "15" has no unit; write a duration such as 90s, 15m or 1h30m (e.g. 15m for minutes)`,
+			}},
+		{"keep and concurrency below 1", head + "concurrency: {per_account_region: 0, in_flight: -1}\ntargets:\n  - account: \"222222222222\"\n    keep: 0\n",
+			[]string{
+				`amicrypt.yaml:3:35: concurrency.per_account_region: 0: use 1 or more (targets of one account and region at once; default 20)`,
+				`amicrypt.yaml:3:49: concurrency.in_flight: -1: use 1 or more (targets at once across the run; default 1000)`,
+				`amicrypt.yaml:6:11: targets[0].keep: 0: keep at least 1 image (the one just made; default 3)`,
+			}},
+		{"subnets", head + "targets:\n  - account: \"222222222222\"\n    boot_proof: {subnet_ids: [subnet-xyz, subnet-12345678, subnet-12345678]}\n  - account: \"333333333333\"\n    regions: [us-east-1, eu-west-1]\n    boot_proof:\n      subnet_ids: [subnet-12345678]\n",
+			[]string{
+				`amicrypt.yaml:5:31: targets[0].boot_proof.subnet_ids[0]: "subnet-xyz" is not a subnet id (subnet- and 8-17 lowercase hex digits)`,
+				`amicrypt.yaml:5:60: targets[0].boot_proof.subnet_ids[2]: subnet subnet-12345678 is listed twice`,
+				`amicrypt.yaml:9:19: targets[1].boot_proof.subnet_ids: a subnet belongs to one region, but this target copies into 2 (us-east-1, eu-west-1): give subnet_ids as a mapping region → list, e.g. {us-east-1: [subnet-12345678]}`,
+			}},
+		{"duplicate key", head + "defaults:\n  regions: [eu-west-1]\ntargets:\n  - account: \"222222222222\"\n",
+			[]string{`amicrypt.yaml:3:1: `}},
+		{"publish names", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  publish: {ssm_parameter: amicrypt/base}\ntargets:\n  - account: \"222222222222\"\n    publish: {ssm_parameter: /aws/x, launch_template: \"a\"}\n",
+			[]string{
+				`amicrypt.yaml:4:28: defaults.publish.ssm_parameter: "amicrypt/base": a parameter name with a path must begin with /, e.g. /amicrypt/base`,
+				`amicrypt.yaml:7:30: targets[0].publish.ssm_parameter: "/aws/x": parameter names beginning with aws or ssm are reserved`,
+				`amicrypt.yaml:7:55: targets[0].publish.launch_template: "a" is neither a launch template name`,
+			}},
+		{"names duplicated", head + "targets:\n  - {account: \"222222222222\", name: prod}\n  - {account: \"333333333333\", name: prod}\n",
+			[]string{`amicrypt.yaml:5:37: targets[1].name: name "prod" is used twice (first at targets[0].name, line 4): names tell targets apart in reports`}},
+		{"manage and grant", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  manage_key_policy: true\ntargets:\n  - account: \"222222222222\"\n    grant_service_linked_role: true\n",
+			[]string{`amicrypt.yaml:7:32: targets[0].grant_service_linked_role: manage_key_policy and grant_service_linked_role are both true (the other at defaults.manage_key_policy, line 4)`}},
+		{"wrong types", head + "targets:\n  - account: \"222222222222\"\n    regions: us-east-1\n    manage_key_policy: yes please\n    keep: three\n",
+			[]string{
+				`amicrypt.yaml:5:14: targets[0].regions: expected a list, got "us-east-1"`,
+				`amicrypt.yaml:6:24: targets[0].manage_key_policy: expected true or false, got "yes please"`,
+				`amicrypt.yaml:7:11: targets[0].keep: expected a whole number, got "three"`,
+			}},
+		{"colon in a flow mapping", head + "targets: [{account: \"222222222222\", key_arn: {us-east-1:arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab}}]\n",
+			[]string{`amicrypt.yaml:3:47: quote "us-east-1:arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab": inside [...] or {...} a value or key containing ':' must be quoted`}},
+		{"instance type", head + "targets:\n  - account: \"222222222222\"\n    boot_proof: {instance_type: micro}\n",
+			[]string{`amicrypt.yaml:5:33: targets[0].boot_proof.instance_type: "micro" is not an EC2 instance type like t3.micro or m7g.large`}},
+		{"role name", head + "targets:\n  - account: \"222222222222\"\n    role_name: platform/amicrypt\n",
+			[]string{`amicrypt.yaml:5:16: targets[0].role_name: "platform/amicrypt" is not an IAM role name (1-64 of A-Z a-z 0-9 + = , . @ _ -); for a role with a path give role_arn instead`}},
+		{"alias to nothing", head + "targets:\n  - <<: *base\n    account: \"222222222222\"\n",
+			[]string{`amicrypt.yaml:4:9: alias *base refers to no anchor defined before it (define &base first)`}},
+		{"empty file", "# nothing yet\n",
+			[]string{`amicrypt.yaml: the config file is empty: it needs at least builder: and targets:`}},
+		{"two documents", head + "targets: [{account: \"222222222222\"}]\n---\ntargets: []\n",
+			[]string{`amicrypt.yaml:4:1: a config file holds one YAML document; remove the second (after ---)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectErrors(t, tc.src, tc.want...)
+		})
+	}
+}
+
+func TestErrorsAreSortedAndTyped(t *testing.T) {
+	_, err := Parse([]byte(`builder: {account: "1"}
+defaults:
+  regions: [us-east-1]
+  keep: 0
+targets:
+  - account: "2"
+`), "cfg.yaml")
+	want := strings.Join([]string{
+		`cfg.yaml:1:20: builder.account: "1" is not a 12-digit AWS account id`,
+		`cfg.yaml:4:9: defaults.keep: 0: keep at least 1 image (the one just made; default 3)`,
+		`cfg.yaml:6:14: targets[0].account: "2" is not a 12-digit AWS account id`,
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
+	}
+	var first *yamlconf.Error
+	if !errors.As(err, &first) || first.File != "cfg.yaml" || first.Line != 1 || first.Column != 20 || first.Path != "builder.account" {
+		t.Errorf("errors.As = %+v", first)
+	}
+}
+
+func TestExpandSourceErrors(t *testing.T) {
+	c := mustParse(t, `builder: {account: "111111111111"}
+defaults:
+  regions: [us-east-1, eu-west-1]
+targets:
+  - account: "222222222222"
+  - account: "333333333333"
+    regions: [cn-north-1]
+`)
+	for _, tc := range []struct {
+		name    string
+		sources map[string]string
+		want    []string
+	}{
+		{"none", nil, []string{"no source images: give at least one --source REGION=AMI"}},
+		{"malformed", map[string]string{"us-east-1": "ami-XYZ", "eu-west-1": "ami-0b0000000000e0001", "moon-1": "ami-12345678"},
+			[]string{
+				`amicrypt.yaml:7:15: targets[1].regions[0]: no source image can reach cn-north-1: images are copied only within a partition, cn-north-1 is in aws-cn and the sources (eu-west-1, us-east-1) are in aws; give --source for a region of aws-cn, or remove cn-north-1 here`,
+				`source moon-1=ami-12345678: "moon-1" is not an AWS region name like us-east-1`,
+				`source us-east-1=ami-XYZ: "ami-XYZ" is not an AMI id (ami- and 8-17 lowercase hex digits, e.g. ami-0123456789abcdef0)`,
+			}},
+		{"same image twice", map[string]string{"us-east-1": "ami-12345678", "eu-west-1": "ami-12345678"},
+			[]string{
+				`amicrypt.yaml:7:15: targets[1].regions[0]: no source image can reach cn-north-1`,
+				`source us-east-1=ami-12345678: ami-12345678 is also given for eu-west-1; an AMI lives in one region`,
+			}},
+		{"two partitions", map[string]string{"us-east-1": "ami-12345678", "cn-north-1": "ami-12345679"},
+			[]string{`sources in more than one partition: aws (us-east-1), aws-cn (cn-north-1); the builder account lives in one partition`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, src, ts, err := c.Expand(tc.sources)
+			if err == nil {
+				t.Fatal("Expand succeeded")
+			}
+			if b != (activities.Builder{}) || src != nil || ts != nil {
+				t.Errorf("Expand returned values together with an error")
+			}
+			matchErrors(t, err, tc.want...)
+		})
+	}
+
+	// Reachable from another region of the same partition.
+	c = mustParse(t, "builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\", regions: [ap-south-1, eu-west-1]}]\n")
+	_, src, ts := mustExpand(t, c, map[string]string{"us-east-1": "ami-12345678"})
+	if len(src) != 1 || !reflect.DeepEqual(ids(ts), []string{"222222222222/ap-south-1", "222222222222/eu-west-1"}) {
+		t.Errorf("sources %v targets %v", src, ids(ts))
+	}
+}
+
+func TestValidateConfigBuiltInGo(t *testing.T) {
+	name := "amicrypt-target"
+	c := &Config{
+		Builder:  Builder{Account: "111111111111"},
+		Defaults: TargetSettings{Regions: []string{"us-east-1"}, RoleName: &name},
+		Targets:  []TargetEntry{{Account: "222222222222"}},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	_, _, ts := mustExpand(t, c, map[string]string{"us-east-1": "ami-12345678"})
+	if len(ts) != 1 || ts[0].RoleARN != "arn:aws:iam::222222222222:role/amicrypt-target" || ts[0].Keep != 3 {
+		t.Errorf("targets = %+v", ts)
+	}
+	c.Targets = append(c.Targets, TargetEntry{Account: "22"})
+	if err := c.Validate(); err == nil || err.Error() != `targets[1].account: "22" is not a 12-digit AWS account id` {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+func TestParseSources(t *testing.T) {
+	got, err := ParseSources([]string{"us-east-1=ami-0123456789abcdef0", "eu-west-1:ami-0123456789abcdef1,ap-south-1=ami-12345678", " sa-east-1 = ami-87654321 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"us-east-1": "ami-0123456789abcdef0", "eu-west-1": "ami-0123456789abcdef1", "ap-south-1": "ami-12345678", "sa-east-1": "ami-87654321"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v", got)
+	}
+	if got, err := ParseSources(nil); err != nil || len(got) != 0 {
+		t.Errorf("no flags = %v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  []string
+	}{
+		{[]string{"ami-0123456789abcdef0"}, []string{`--source "ami-0123456789abcdef0": expected REGION=AMI, e.g. us-east-1=ami-0123456789abcdef0`}},
+		{[]string{"us-east-1="}, []string{`--source "us-east-1=": expected REGION=AMI, e.g. us-east-1=ami-0123456789abcdef0; the AMI id is missing`}},
+		{[]string{"=ami-12345678"}, []string{`--source "=ami-12345678": expected REGION=AMI, e.g. us-east-1=ami-0123456789abcdef0; the region is missing`}},
+		{[]string{""}, []string{`--source "": expected REGION=AMI, e.g. us-east-1=ami-0123456789abcdef0; got nothing`}},
+		{[]string{"us-east-1=ami-12345678", "us-east-1=ami-87654321"}, []string{`--source "us-east-1=ami-87654321": region us-east-1 is given twice (first in --source "us-east-1=ami-12345678"): give one image per region`}},
+		{[]string{"us-east-1=ami-XYZ"}, []string{`--source "us-east-1=ami-XYZ": "ami-XYZ" is not an AMI id (ami- and 8-17 lowercase hex digits, e.g. ami-0123456789abcdef0)`}},
+		{[]string{"useast1=ami-12345678"}, []string{`--source "useast1=ami-12345678": "useast1" is not an AWS region name like us-east-1 (did you mean us-east-1?)`}},
+		{[]string{"us-east-1=ami-12345678,bogus", "eu-west-1=snap-1"}, []string{
+			`--source "us-east-1=ami-12345678,bogus" (item "bogus"): expected REGION=AMI`,
+			`--source "eu-west-1=snap-1": "snap-1" is not an AMI id`,
+		}},
+	} {
+		got, err := ParseSources(tc.flags)
+		if err == nil {
+			t.Errorf("ParseSources(%q) = %v, want an error", tc.flags, got)
+			continue
+		}
+		if got != nil {
+			t.Errorf("ParseSources(%q) returned a map with an error", tc.flags)
+		}
+		matchErrors(t, err, tc.want...)
+	}
+}
+
+func TestExampleMatchesTheSandboxWorld(t *testing.T) {
+	c, err := Parse(Example(), "example.yaml")
+	if err != nil {
+		t.Fatalf("the example config: %v", err)
+	}
+	w := world.Default()
+	sources := map[string]string{}
+	builder := w.Account("111111111111")
+	for _, img := range builder.Images {
+		sources[img.Region] = img.ID
+	}
+	b, src, ts := mustExpand(t, c, sources)
+	if b.Account != builder.ID || b.RoleARN != "arn:aws:iam::111111111111:role/amicrypt-pipeline" || builder.Role("amicrypt-pipeline") == nil {
+		t.Errorf("builder = %+v", b)
+	}
+	if len(src) != 2 {
+		t.Errorf("sources = %v", src)
+	}
+	wantIDs := []string{"222222222222/eu-west-1", "222222222222/us-east-1", "333333333333/eu-west-1", "333333333333/us-east-1", "444444444444/us-east-1"}
+	if !reflect.DeepEqual(ids(ts), wantIDs) {
+		t.Fatalf("targets = %v, want %v", ids(ts), wantIDs)
+	}
+	for _, tg := range ts {
+		a := w.Account(tg.Account)
+		if a == nil || a.Name != tg.Name || !w.HasRegion(tg.Region) {
+			t.Errorf("%s: not an account of the default world, or the name differs: %+v", tg.ID(), a)
+			continue
+		}
+		if tg.RoleARN != "arn:aws:iam::"+tg.Account+":role/amicrypt-target" || a.Role("amicrypt-target") == nil {
+			t.Errorf("%s: role %s", tg.ID(), tg.RoleARN)
+		}
+		if tg.ExternalID != "amicrypt" || tg.KeyAlias != "alias/amicrypt" || !tg.BootProof.Enabled || tg.BootProof.InstanceType != "t3.micro" ||
+			tg.BootProof.Timeout != 15*time.Minute || tg.Keep != 3 || tg.KeyARN != "" || tg.ManageKeyPolicy || tg.GrantServiceLinkedRole {
+			t.Errorf("%s = %+v", tg.ID(), tg)
+		}
+	}
+	if legacy := w.AccountByName("legacy-batch"); legacy.Key("us-east-1", "alias/amicrypt") == nil || legacy.Key("eu-west-1", "alias/amicrypt") != nil {
+		t.Error("legacy-batch's key is no longer us-east-1 only; update example.yaml")
+	}
+	e := Example()
+	e[0] = 'X'
+	if Example()[0] == 'X' {
+		t.Error("Example() returns the embedded slice itself")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "amicrypt.yaml")
+	if err := os.WriteFile(good, Example(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File != good || len(c.Targets) != 3 {
+		t.Errorf("Load = %+v", c)
+	}
+	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 70 {
+		t.Errorf("position of targets[2].regions = %d, %v", line, ok)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("builder: {account: \"1\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":1:") {
+		t.Errorf("Load(bad) = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v", err)
+	}
+}
+
+// FuzzParse: no input makes Parse panic, and a config it accepts validates and
+// expands with a source in every region it names.
+func FuzzParse(f *testing.F) {
+	f.Add(Example())
+	f.Add([]byte(full))
+	f.Add([]byte("builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\", regions: [us-east-1]}]\n"))
+	f.Add([]byte("targets: [{<<: *a}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
+		}
+		sources := map[string]string{}
+		for i := range c.Targets {
+			for _, r := range append(append([]string(nil), c.Targets[i].Regions...), c.Defaults.Regions...) {
+				if Partition(r) == "aws" {
+					sources[r] = "ami-12345678"
+				}
+			}
+		}
+		if len(sources) == 0 {
+			return
+		}
+		// Distinct AMI ids per region.
+		n := 0
+		for r := range sources {
+			sources[r] = fmt.Sprintf("ami-%08x", n)
+			n++
+		}
+		if _, _, ts, err := c.Expand(sources); err == nil && len(ts) == 0 {
+			t.Fatal("Expand succeeded with no targets")
+		}
+	})
+}
