@@ -1,0 +1,101 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/activity"
+)
+
+// Activities is registered once with the worker; workflows call its methods
+// through a nil pointer (var a *Activities; workflow.ExecuteActivity(ctx, a.CopyEncrypted, in)).
+//
+// The methods, one file per concern: AssumeTarget (assume.go),
+// EnsureServiceLinkedRole (slr.go), EnsureKey (key.go), ShareSource and
+// UnshareSource (share.go), CopyEncrypted and WaitImageAvailable (copy.go),
+// StartBootProof, WaitBootProof and DeleteBootProof (bootproof.go),
+// VerifySnapshots (verify.go), MarkImage and PublishImage (publish.go),
+// ApplyRetention (retention.go).
+type Activities struct {
+	clients Clients
+	log     zerolog.Logger
+	// Polling of long waits (copies, boot proofs, group deletion): the first
+	// interval, doubled after each poll up to the cap.
+	pollInitial, pollMax time.Duration
+	// defaultBootTimeout applies when a target sets no boot-proof timeout.
+	defaultBootTimeout time.Duration
+}
+
+// Config is what the activities need.
+type Config struct {
+	// Clients hands out the AWS clients (a *ClientFactory, or fakes in tests).
+	Clients Clients
+	// Logger receives structured logs (account, region, image; never
+	// credentials). The zero value discards them.
+	Logger zerolog.Logger
+	// PollInitial is the first wait between polls (default 1 s); PollMax caps
+	// the backoff (default 30 s). Tests make both small.
+	PollInitial, PollMax time.Duration
+	// BootTimeout is the boot-proof timeout of a target that sets none
+	// (default 15 min).
+	BootTimeout time.Duration
+}
+
+// New builds the activities from cfg.
+func New(cfg Config) *Activities {
+	a := &Activities{
+		clients:            cfg.Clients,
+		log:                cfg.Logger,
+		pollInitial:        cfg.PollInitial,
+		pollMax:            cfg.PollMax,
+		defaultBootTimeout: cfg.BootTimeout,
+	}
+	if a.pollInitial <= 0 {
+		a.pollInitial = time.Second
+	}
+	if a.pollMax <= 0 {
+		a.pollMax = 30 * time.Second
+	}
+	if a.pollMax < a.pollInitial {
+		a.pollMax = a.pollInitial
+	}
+	if a.defaultBootTimeout <= 0 {
+		a.defaultBootTimeout = 15 * time.Minute
+	}
+	return a
+}
+
+// logFor is the logger of one target (or the builder).
+func (a *Activities) logFor(account, region string) zerolog.Logger {
+	return a.log.With().Str("account", account).Str("region", region).Logger()
+}
+
+// poller waits between polls with a capped doubling backoff, heartbeating
+// each time so Temporal knows the activity is alive and a cancellation
+// reaches it.
+type poller struct {
+	next, max time.Duration
+}
+
+func (a *Activities) newPoller() *poller { return &poller{next: a.pollInitial, max: a.pollMax} }
+
+// wait heartbeats with details, then sleeps the next interval; it returns
+// ctx's error when the activity is cancelled or times out.
+func (p *poller) wait(ctx context.Context, details ...any) error {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details...)
+	}
+	t := time.NewTimer(p.next)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	p.next *= 2
+	if p.next > p.max {
+		p.next = p.max
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// ClientOptions tune a ClientFactory. The zero value is usable.
+type ClientOptions struct {
+	// Endpoint, when set, is the one address every service is reached at (the
+	// AWS sandbox, say). Without it the SDK resolves endpoints itself, which
+	// honours AWS_ENDPOINT_URL and the shared config's endpoint_url.
+	Endpoint string
+	// SessionName is the RoleSessionName of every assumed role, so CloudTrail
+	// shows who acted: "amicrypt-<run>" for a one-off run; default "amicrypt-worker".
+	SessionName string
+	// MaxAttempts is each client's SDK retry budget for one call (default 3).
+	// Temporal owns the long retries; this only rides out a blip.
+	MaxAttempts int
+	// AssumeDuration is how long assumed-role credentials last (default 1 h).
+	AssumeDuration time.Duration
+}
+
+// ClientFactory builds and caches AWS clients: credentials per target from
+// sts:AssumeRole (cached per role and external id, dropped when assuming
+// fails, so a fixed trust policy is picked up at the next call), and one
+// client per role, region and service, each with its own retryer and retry
+// token bucket, so one account's throttling never starves another's.
+//
+// It implements Clients.
+type ClientFactory struct {
+	base aws.Config
+	opts ClientOptions
+
+	mu      sync.Mutex
+	creds   map[credKey]aws.CredentialsProvider
+	clients map[clientKey]any
+}
+
+var _ Clients = (*ClientFactory)(nil)
+
+type credKey struct{ roleARN, externalID string }
+
+type clientKey struct {
+	credKey
+	region, service string
+}
+
+// NewClientFactory builds clients from base: its credentials act for the
+// worker itself (builder calls without a builder role, and the AssumeRole
+// calls into targets). Tests pass a config whose credentials and endpoint
+// point at the sandbox.
+func NewClientFactory(base aws.Config, opts ClientOptions) *ClientFactory {
+	if opts.SessionName == "" {
+		opts.SessionName = "amicrypt-worker"
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	if opts.AssumeDuration <= 0 {
+		opts.AssumeDuration = time.Hour
+	}
+	return &ClientFactory{base: base, opts: opts, creds: map[credKey]aws.CredentialsProvider{}, clients: map[clientKey]any{}}
+}
+
+// LoadClientFactory is NewClientFactory over the SDK's default configuration
+// chain (environment, shared files, instance or pod role).
+func LoadClientFactory(ctx context.Context, opts ClientOptions, optFns ...func(*config.LoadOptions) error) (*ClientFactory, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration, %w", err)
+	}
+	return NewClientFactory(cfg, opts), nil
+}
+
+// AssumeRoleError is a failure to assume a target's or the builder's role:
+// diagnose turns it into F7.
+type AssumeRoleError struct {
+	RoleARN    string
+	ExternalID string
+	Err        error
+}
+
+func (e *AssumeRoleError) Error() string {
+	return fmt.Sprintf("assuming role %s, %v", e.RoleARN, e.Err)
+}
+
+func (e *AssumeRoleError) Unwrap() error { return e.Err }
+
+// assumeRoleProvider retrieves credentials for one role and drops itself from
+// the factory when that fails.
+type assumeRoleProvider struct {
+	f     *ClientFactory
+	key   credKey
+	inner aws.CredentialsProvider
+}
+
+func (p *assumeRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := p.inner.Retrieve(ctx)
+	if err != nil {
+		p.f.forget(p.key)
+		return c, &AssumeRoleError{RoleARN: p.key.roleARN, ExternalID: p.key.externalID, Err: err}
+	}
+	return c, nil
+}
+
+// forget drops a role's cached credentials and every client using them.
+func (f *ClientFactory) forget(key credKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.creds, key)
+	for ck := range f.clients {
+		if ck.credKey == key {
+			delete(f.clients, ck)
+		}
+	}
+}
+
+// retryer is a fresh standard retryer with its own token bucket.
+func (f *ClientFactory) retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = f.opts.MaxAttempts
+		o.RateLimiter = ratelimit.NewTokenRateLimit(retry.DefaultRetryRateTokens)
+	})
+}
+
+// config is the base configuration for one access: its region, its
+// credentials, a retryer per client and the endpoint override. f.mu is held.
+func (f *ClientFactory) configFor(a Access) aws.Config {
+	cfg := f.base.Copy()
+	if a.Region != "" {
+		cfg.Region = a.Region
+	}
+	cfg.Retryer = f.retryer
+	if f.opts.Endpoint != "" {
+		cfg.BaseEndpoint = aws.String(f.opts.Endpoint)
+	}
+	if a.RoleARN == "" {
+		return cfg
+	}
+	key := credKey{a.RoleARN, a.ExternalID}
+	prov, ok := f.creds[key]
+	if !ok {
+		stsCfg := f.base.Copy()
+		if a.Region != "" {
+			stsCfg.Region = a.Region
+		}
+		stsCfg.Retryer = f.retryer
+		if f.opts.Endpoint != "" {
+			stsCfg.BaseEndpoint = aws.String(f.opts.Endpoint)
+		}
+		inner := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(stsCfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = f.opts.SessionName
+			o.Duration = f.opts.AssumeDuration
+			if a.ExternalID != "" {
+				o.ExternalID = aws.String(a.ExternalID)
+			}
+		})
+		prov = aws.NewCredentialsCache(&assumeRoleProvider{f: f, key: key, inner: inner})
+		f.creds[key] = prov
+	}
+	cfg.Credentials = prov
+	return cfg
+}
+
+// client returns the cached client of a service for an access, building it
+// with mk on first use.
+func client[T any](f *ClientFactory, a Access, service string, mk func(aws.Config) T) T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := clientKey{credKey: credKey{a.RoleARN, a.ExternalID}, region: a.Region, service: service}
+	if c, ok := f.clients[key]; ok {
+		return c.(T)
+	}
+	c := mk(f.configFor(a))
+	f.clients[key] = c
+	return c
+}
+
+// EC2 is the EC2 client for an access.
+func (f *ClientFactory) EC2(a Access) EC2API {
+	return client(f, a, "ec2", func(cfg aws.Config) EC2API { return ec2.NewFromConfig(cfg) })
+}
+
+// KMS is the KMS client for an access.
+func (f *ClientFactory) KMS(a Access) KMSAPI {
+	return client(f, a, "kms", func(cfg aws.Config) KMSAPI { return kms.NewFromConfig(cfg) })
+}
+
+// IAM is the IAM client for an access (IAM is global; the region only picks
+// the partition).
+func (f *ClientFactory) IAM(a Access) IAMAPI {
+	return client(f, a, "iam", func(cfg aws.Config) IAMAPI { return iam.NewFromConfig(cfg) })
+}
+
+// AutoScaling is the Auto Scaling client for an access.
+func (f *ClientFactory) AutoScaling(a Access) AutoScalingAPI {
+	return client(f, a, "autoscaling", func(cfg aws.Config) AutoScalingAPI { return autoscaling.NewFromConfig(cfg) })
+}
+
+// SSM is the Systems Manager client for an access.
+func (f *ClientFactory) SSM(a Access) SSMAPI {
+	return client(f, a, "ssm", func(cfg aws.Config) SSMAPI { return ssm.NewFromConfig(cfg) })
+}
+
+// STS is the STS client for an access: with a role, calls act as that role
+// (GetCallerIdentity proves the role can be assumed).
+func (f *ClientFactory) STS(a Access) STSAPI {
+	return client(f, a, "sts", func(cfg aws.Config) STSAPI { return sts.NewFromConfig(cfg) })
+}

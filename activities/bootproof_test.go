@@ -1,0 +1,101 @@
+package activities
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+)
+
+func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
+	h := newHarness(t)
+	tg := target(payments)
+	key := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	image := h.copied(tg, key.KeyARN)
+	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: key.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
+	must[struct{}](h, h.acts.StartBootProof, in)
+	must[struct{}](h, h.acts.StartBootProof, in) // a retried start finds what it made
+	res := must[BootResult](h, h.acts.WaitBootProof, in)
+	if res.Result != BootInService || res.InstanceID == "" {
+		t.Fatalf("boot: %+v", res)
+	}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+	h.assertBootProofGone(in)
+}
+
+func TestBootProofWithARootOnlyKeyPolicyFailsWithF2(t *testing.T) {
+	h := newHarness(t)
+	tg := target(legacy)
+	keyARN := h.keyARN(legacy, "alias/adopted") // root-only: the copy works, the group's launch does not
+	image := h.copied(tg, keyARN)
+	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: keyARN, SLRARN: tg.ServiceLinkedRoleARN()}
+	must[struct{}](h, h.acts.StartBootProof, in)
+	_, err := run[BootResult](h, h.acts.WaitBootProof, in)
+	d, ok := DiagnosisOf(err)
+	if !ok || d.Code != F2 {
+		t.Fatalf("got %v (%+v), want F2", err, d)
+	}
+	for _, want := range []string{tg.ServiceLinkedRoleARN(), "kms:CreateGrant", "Client error on launch"} {
+		if !contains(d.Cause+d.Fix, want) {
+			t.Errorf("diagnosis lacks %s: %s", want, d)
+		}
+	}
+	br, ok := BootResultOf(err)
+	if !ok || br.Result != BootFailed || !contains(br.Message, "Client.InternalError: Client error on launch") {
+		t.Errorf("boot result carried by the error: %+v, %v", br, ok)
+	}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+	h.assertBootProofGone(in)
+}
+
+func TestDeleteBootProofWithoutStartIsFine(t *testing.T) {
+	h := newHarness(t)
+	in := BootProofInput{Target: target(payments), RunID: "never-started", ImageID: "ami-0000000000000000f"}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+}
+
+func (h *harness) assertBootProofGone(in BootProofInput) {
+	h.t.Helper()
+	group, template := in.BootProofNames()
+	g, err := h.rootAS(in.Target.Account).DescribeAutoScalingGroups(h.ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{group}})
+	if err != nil || len(g.AutoScalingGroups) != 0 {
+		h.t.Errorf("group left: %+v, %v", g, err)
+	}
+	lt, err := h.rootEC2(in.Target.Account).DescribeLaunchTemplates(h.ctx, &ec2.DescribeLaunchTemplatesInput{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, l := range lt.LaunchTemplates {
+		if aws.ToString(l.LaunchTemplateName) == template {
+			h.t.Errorf("launch template %s left", template)
+		}
+	}
+}
+
+func TestBootProofWithAnotherAccountsKeyNeedsTheGrantF6(t *testing.T) {
+	h := newHarness(t)
+	tg := target(payments)
+	tg.KeyARN = h.keyARN(keyOwner, "alias/shared-open")
+	image := h.copied(tg, tg.KeyARN) // the copy works: the key policy lets account 222222222222 use the key
+	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: tg.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
+	must[struct{}](h, h.acts.StartBootProof, in)
+	_, err := run[BootResult](h, h.acts.WaitBootProof, in)
+	d, ok := DiagnosisOf(err)
+	if !ok || d.Code != F6 || !contains(d.Fix, "aws kms create-grant --key-id "+tg.KeyARN) {
+		t.Fatalf("got %v (%+v), want F6 with the create-grant call", err, d)
+	}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+
+	// With the grant amicrypt makes in EnsureKey, the same image boots.
+	must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	in.RunID = "run-2"
+	must[struct{}](h, h.acts.StartBootProof, in)
+	if res := must[BootResult](h, h.acts.WaitBootProof, in); res.Result != BootInService {
+		t.Fatalf("boot with the grant: %+v", res)
+	}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+	h.assertBootProofGone(in)
+}

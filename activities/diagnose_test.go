@@ -1,0 +1,70 @@
+package activities
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/smithy-go"
+)
+
+func TestDiagnoseKeepsThrottlingAndServerErrorsRetryable(t *testing.T) {
+	w := where{Account: payments, Region: region, Resource: "image ami-1"}
+	for _, code := range []string{"RequestLimitExceeded", "ThrottlingException", "Throttling", "InternalError", "ServiceUnavailable", "ResourceLimitExceeded"} {
+		err := fmt.Errorf("copying, %w", &smithy.GenericAPIError{Code: code, Message: "slow down"})
+		if got := diagnose(err, "ec2:CopyImage", w); got != err {
+			t.Errorf("%s: got %v, want the error itself (retryable)", code, got)
+		}
+		if _, ok := DiagnosisOf(diagnose(err, "ec2:CopyImage", w)); ok {
+			t.Errorf("%s was diagnosed", code)
+		}
+	}
+	if !IsThrottled(&smithy.GenericAPIError{Code: "RequestLimitExceeded"}) || IsThrottled(errors.New("x")) {
+		t.Errorf("IsThrottled")
+	}
+}
+
+func TestDiagnoseNamesCallAccountRegionAndMessage(t *testing.T) {
+	w := where{Account: payments, Region: region, Resource: "image ami-1"}
+	err := &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "You are not authorized to perform this operation."}
+	d, ok := DiagnosisOf(diagnose(err, "ec2:CopyImage", w))
+	if !ok || d.Code != Other {
+		t.Fatalf("got %+v", d)
+	}
+	for _, want := range []string{"ec2:CopyImage", payments, region, "ami-1", "not authorized"} {
+		if !strings.Contains(d.Cause, want) {
+			t.Errorf("cause lacks %q: %s", want, d.Cause)
+		}
+	}
+	if !strings.Contains(d.Fix, "Allow ec2:CopyImage") {
+		t.Errorf("fix: %s", d.Fix)
+	}
+}
+
+func TestDiagnoseRecognisesF1AndKeyStates(t *testing.T) {
+	w := where{Account: builderAcct, Region: region, Resource: "source image ami-1"}
+	f1 := []error{
+		&smithy.GenericAPIError{Code: "InvalidParameter", Message: "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot."},
+		&smithy.GenericAPIError{Code: "InvalidRequest", Message: "Snapshot snap-1 is encrypted. Creating an unencrypted copy from an encrypted snapshot is not supported."},
+	}
+	for _, err := range f1 {
+		if d, ok := DiagnosisOf(diagnose(err, "ec2:ModifyImageAttribute", w)); !ok || d.Code != F1 || !strings.Contains(d.Fix, "disable-ebs-encryption-by-default") {
+			t.Errorf("%v: got %+v", err, d)
+		}
+	}
+	err := &smithy.GenericAPIError{Code: "KMSInvalidStateException", Message: "arn:aws:kms:...:key/1 is pending deletion."}
+	if d, ok := DiagnosisOf(diagnose(err, "kms:CreateGrant", w)); !ok || d.Code != F5 {
+		t.Errorf("got %+v", d)
+	}
+}
+
+func TestCopyNameFollowsAMINameRules(t *testing.T) {
+	if got := copyName("base 2026/11:x*", "ami-1", ""); got != "base 2026/11-x--ami-1" {
+		t.Errorf("got %q", got)
+	}
+	long := copyName(strings.Repeat("n", 200), "ami-0b0000000000a0001", "arn:aws:kms:us-east-1:1:key/k")
+	if len(long) != 128 || !strings.HasSuffix(long, "-ami-0b0000000000a0001-"+long[len(long)-8:]) {
+		t.Errorf("got %q (%d)", long, len(long))
+	}
+}

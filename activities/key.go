@@ -1,0 +1,355 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/rs/zerolog"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
+)
+
+// DefaultKeyAlias is the dedicated key's alias when a target names none.
+const DefaultKeyAlias = "alias/amicrypt"
+
+// EnsureKey makes sure the target has the key its copy is encrypted under
+// (step 2), and predicts with the policy evaluator, before any copy, whether
+// the Auto Scaling service-linked role will be able to use it through EC2.
+//
+//   - Target.KeyARN set (a key of another account, seed 003 case 2): the key
+//     is neither created nor edited; amicrypt creates, from the target
+//     account, a grant that lets the service-linked role use it (F6 when the
+//     key's owner has not allowed that).
+//   - No key under the alias: amicrypt creates one (symmetric, rotation on,
+//     tagged amicrypt:managed=true) with policy.RequiredKeyPolicy.
+//   - A key amicrypt created: its policy is reconciled (required statements
+//     added or corrected, the owner's kept).
+//   - A key that was there before (adopted): its policy is left alone unless
+//     the target says manage_key_policy (then reconciled like a managed key),
+//     or grant_service_linked_role (then the role gets a grant).
+//
+// Disabled, pending-deletion and non-symmetric keys are refused (F5). A key
+// the role could not use stops the target here with F2 (default role) or F3
+// (custom suffix), the fix listing the statements to add. The service-linked
+// role must exist (EnsureServiceLinkedRole) before this runs.
+func (a *Activities) EnsureKey(ctx context.Context, in EnsureKeyInput) (EnsureKeyResult, error) {
+	t := in.Target
+	slr := in.SLRARN
+	if slr == "" {
+		slr = t.ServiceLinkedRoleARN()
+	}
+	if t.KeyARN != "" {
+		return a.ensureForeignKey(ctx, t, slr)
+	}
+	alias := keyAlias(t)
+	log := a.logFor(t.Account, t.Region).With().Str("alias", alias).Logger()
+	kc := a.clients.KMS(targetAccess(t))
+	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
+
+	var res EnsureKeyResult
+	md, err := describeKey(ctx, kc, alias)
+	if IsNotFound(err) {
+		md, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
+		res.Created = err == nil
+	}
+	if err != nil {
+		return EnsureKeyResult{}, diagnose(err, "kms:DescribeKey", w)
+	}
+	arn := aws.ToString(md.Arn)
+	res.KeyARN = arn
+	log = log.With().Str("key", arn).Logger()
+	w.Resource = fmt.Sprintf("key %s (%s)", arn, alias)
+	if d, bad := keyStateDiagnosis(t, md, alias); bad {
+		return EnsureKeyResult{}, Diagnosed(d, nil)
+	}
+	if md.KeyManager != kmstypes.KeyManagerTypeCustomer {
+		return EnsureKeyResult{}, Diagnosed(Diagnosis{
+			Code:  F5,
+			Cause: fmt.Sprintf("%s in account %s, %s is an AWS managed key; its policy cannot name the Auto Scaling role nor be shared", arn, t.Account, t.Region),
+			Fix:   fmt.Sprintf("Point %s at a customer managed symmetric key, or delete the alias so amicrypt creates one; then replay the target.", alias),
+		}, nil)
+	}
+
+	managed, err := isManagedKey(ctx, kc, arn)
+	if err != nil && IsAccessDenied(err) {
+		// A security team's key may not let amicrypt read its tags: not amicrypt's.
+		log.Warn().Err(err).Msg("key tags unreadable: treating the key as adopted")
+		managed, err = false, nil
+	}
+	if err != nil {
+		return EnsureKeyResult{}, diagnose(err, "kms:ListResourceTags", w)
+	}
+	res.Managed = managed
+
+	doc, readErr := a.keyPolicy(ctx, kc, arn)
+	switch {
+	case managed || t.ManageKeyPolicy:
+		if readErr != nil {
+			return EnsureKeyResult{}, diagnose(readErr, "kms:GetKeyPolicy", w)
+		}
+		merged, report := policy.MergeRequired(doc, policy.RequiredKeyPolicy(requiredParams(t, arn, slr, in.Pipeline)))
+		if report.Changed {
+			text, err := merged.Marshal()
+			if err != nil {
+				return EnsureKeyResult{}, Diagnosed(Diagnosis{Code: Other,
+					Cause: fmt.Sprintf("the reconciled policy of key %s in account %s, %s cannot be written: %v", arn, t.Account, t.Region, err),
+					Fix:   "Correct the key policy's statements that amicrypt cannot write back, then replay the target."}, err)
+			}
+			if _, err := kc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(arn), Policy: aws.String(string(text)), PolicyName: aws.String("default")}); err != nil {
+				return EnsureKeyResult{}, keyPolicyWriteError(err, "kms:PutKeyPolicy", w)
+			}
+			res.PolicyChanged = true
+			log.Info().Strs("added", report.Added).Strs("corrected", report.Corrected).Msg("key policy reconciled")
+		}
+		doc = merged
+		if managed {
+			if err := ensureRotation(ctx, kc, arn); err != nil {
+				return EnsureKeyResult{}, diagnose(err, "kms:EnableKeyRotation", w)
+			}
+		}
+	case t.GrantServiceLinkedRole:
+		id, err := createSLRGrant(ctx, kc, t, arn, slr)
+		if err != nil {
+			return EnsureKeyResult{}, diagnose(err, "kms:CreateGrant", w)
+		}
+		res.GrantID = id
+		log.Info().Str("grant", id).Msg("service-linked role granted the key")
+	}
+
+	// Predict: would the service-linked role be able to use the key?
+	if readErr != nil && doc == nil {
+		log.Warn().Err(readErr).Msg("key policy unreadable: no prediction, the boot proof decides")
+		return res, nil
+	}
+	grants, err := a.keyGrants(ctx, kc, arn)
+	if err != nil {
+		log.Warn().Err(err).Msg("key grants unreadable: predicting from the key policy alone")
+	}
+	if ok, act, reason := evaluateSLRUse(doc, grants, t, arn, slr); !ok {
+		log.Warn().Str("action", act).Str("reason", reason).Msg("the service-linked role could not use the key")
+		return EnsureKeyResult{}, Diagnosed(slrKeyDiagnosis(t, arn, slr, doc, grants, nil,
+			fmt.Sprintf("predicted before copying: %s would be refused", act)), nil)
+	}
+	return res, nil
+}
+
+// keyAlias is the target's alias in its full "alias/..." form.
+func keyAlias(t Target) string {
+	alias := t.KeyAlias
+	if alias == "" {
+		return DefaultKeyAlias
+	}
+	if !strings.HasPrefix(alias, "alias/") {
+		alias = "alias/" + alias
+	}
+	return alias
+}
+
+func describeKey(ctx context.Context, kc KMSAPI, ref string) (*kmstypes.KeyMetadata, error) {
+	out, err := kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref)})
+	if err != nil {
+		return nil, err
+	}
+	if out.KeyMetadata == nil {
+		return nil, fmt.Errorf("DescribeKey %s returned no key metadata", ref)
+	}
+	return out.KeyMetadata, nil
+}
+
+// createKey creates the dedicated key with amicrypt's required policy, names
+// it with the alias and turns rotation on. When another run created the alias
+// meanwhile, the key just made is scheduled for deletion and the alias's key
+// is used.
+func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (*kmstypes.KeyMetadata, error) {
+	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
+	text, err := policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline)).Marshal()
+	if err != nil {
+		return nil, Diagnosed(Diagnosis{Code: Other, Cause: fmt.Sprintf("amicrypt's required key policy for account %s, %s cannot be written: %v", t.Account, t.Region, err),
+			Fix: "Check the target's service-linked role and pipeline role ARNs."}, err)
+	}
+	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
+		Description: aws.String(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s)", t.Account, alias)),
+		KeySpec:     kmstypes.KeySpecSymmetricDefault,
+		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
+		Policy:      aws.String(string(text)),
+		Tags:        []kmstypes.Tag{{TagKey: aws.String(TagManagedKey), TagValue: aws.String("true")}},
+	})
+	if err != nil {
+		return nil, keyPolicyWriteError(err, "kms:CreateKey", w)
+	}
+	md := out.KeyMetadata
+	arn := aws.ToString(md.Arn)
+	if _, err := kc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: md.KeyId}); err != nil {
+		if APICode(err) != "AlreadyExistsException" {
+			return nil, diagnose(err, "kms:CreateAlias", w)
+		}
+		// Lost the race: use the alias's key, retire ours.
+		log.Info().Str("orphan", arn).Msg("alias created meanwhile; scheduling the key just made for deletion")
+		if _, derr := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: aws.Int32(7)}); derr != nil {
+			log.Warn().Err(derr).Str("orphan", arn).Msg("could not schedule the orphan key's deletion")
+		}
+		return describeKey(ctx, kc, alias)
+	}
+	if err := ensureRotation(ctx, kc, arn); err != nil {
+		return nil, diagnose(err, "kms:EnableKeyRotation", w)
+	}
+	log.Info().Str("key", arn).Msg("dedicated key created")
+	return md, nil
+}
+
+// keyPolicyWriteError explains a refused key policy: most often a principal
+// that does not exist yet.
+func keyPolicyWriteError(err error, call string, w where) error {
+	if APICode(err) == "MalformedPolicyDocumentException" {
+		return Diagnosed(Diagnosis{
+			Code:  Other,
+			Cause: fmt.Sprintf("%s in %s refused the key policy: %s", call, w, apiMessage(err)),
+			Fix: "Every principal a key policy names must exist: run EnsureServiceLinkedRole before EnsureKey (the Auto Scaling " +
+				"service-linked role), and check the pipeline role ARN; then replay the target.",
+		}, err)
+	}
+	return diagnose(err, call, w)
+}
+
+func ensureRotation(ctx context.Context, kc KMSAPI, keyARN string) error {
+	st, err := kc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(keyARN)})
+	if err == nil && st.KeyRotationEnabled {
+		return nil
+	}
+	_, err = kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(keyARN)})
+	return err
+}
+
+// isManagedKey reports whether amicrypt created the key (tag amicrypt:managed=true).
+func isManagedKey(ctx context.Context, kc KMSAPI, keyARN string) (bool, error) {
+	p := kms.NewListResourceTagsPaginator(kc, &kms.ListResourceTagsInput{KeyId: aws.String(keyARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, tag := range page.Tags {
+			if aws.ToString(tag.TagKey) == TagManagedKey {
+				return aws.ToString(tag.TagValue) == "true", nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// keyPolicy reads and parses a key's default policy.
+func (a *Activities) keyPolicy(ctx context.Context, kc KMSAPI, keyARN string) (*policy.Document, error) {
+	out, err := kc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(keyARN), PolicyName: aws.String("default")})
+	if err != nil {
+		return nil, err
+	}
+	doc, err := policy.Parse([]byte(aws.ToString(out.Policy)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the key policy of %s, %w", keyARN, err)
+	}
+	return doc, nil
+}
+
+// keyGrants lists a key's grants for the evaluator.
+func (a *Activities) keyGrants(ctx context.Context, kc KMSAPI, keyARN string) ([]policy.Grant, error) {
+	var out []policy.Grant
+	p := kms.NewListGrantsPaginator(kc, &kms.ListGrantsInput{KeyId: aws.String(keyARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Grants {
+			pg := policy.Grant{
+				ID: aws.ToString(g.GrantId), KeyARN: keyARN,
+				GranteePrincipal: aws.ToString(g.GranteePrincipal), RetiringPrincipal: aws.ToString(g.RetiringPrincipal),
+			}
+			for _, op := range g.Operations {
+				pg.Operations = append(pg.Operations, string(op))
+			}
+			if g.Constraints != nil {
+				pg.EncryptionContextEquals = g.Constraints.EncryptionContextEquals
+				pg.EncryptionContextSubset = g.Constraints.EncryptionContextSubset
+			}
+			out = append(out, pg)
+		}
+	}
+	return out, nil
+}
+
+// slrGrantName is the grant's deterministic name: with it, CreateGrant
+// returns the existing grant instead of making a second one.
+func slrGrantName(t Target, keyARN, slr string) string {
+	return Token("amicrypt-slr", t.Account, t.Region, keyARN, slr)
+}
+
+// createSLRGrant gives the service-linked role the use of a key (idempotent
+// by grant name).
+func createSLRGrant(ctx context.Context, kc KMSAPI, t Target, keyARN, slr string) (string, error) {
+	out, err := kc.CreateGrant(ctx, &kms.CreateGrantInput{
+		KeyId:            aws.String(keyARN),
+		GranteePrincipal: aws.String(slr),
+		Operations:       keyGrantOperations,
+		Name:             aws.String(slrGrantName(t, keyARN, slr)),
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.GrantId), nil
+}
+
+// ensureForeignKey handles a key of another account: check it, and grant the
+// target's service-linked role its use from the target account.
+func (a *Activities) ensureForeignKey(ctx context.Context, t Target, slr string) (EnsureKeyResult, error) {
+	arn := t.KeyARN
+	log := a.logFor(t.Account, t.Region).With().Str("key", arn).Logger()
+	kc := a.clients.KMS(targetAccess(t))
+	w := where{Account: t.Account, Region: t.Region, Resource: "key " + arn}
+
+	if r := regionOfARN(arn); r != "" && r != t.Region {
+		return EnsureKeyResult{}, Diagnosed(Diagnosis{
+			Code:  Other,
+			Cause: fmt.Sprintf("key_arn %s of target %s is in region %s, not %s", arn, t.ID(), r, t.Region),
+			Fix:   "EBS encrypts with a key of the image's region: set key_arn to a key (or multi-Region replica) in " + t.Region + ", then replay the target.",
+		}, nil)
+	}
+	md, err := describeKey(ctx, kc, arn)
+	switch {
+	case err != nil && IsAccessDenied(err):
+		return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:DescribeKey from account "+t.Account+" refused: "+apiMessage(err)), err)
+	case err != nil && IsNotFound(err):
+		return EnsureKeyResult{}, Diagnosed(Diagnosis{
+			Code:  Other,
+			Cause: fmt.Sprintf("key_arn %s of target %s does not exist (or is not visible from account %s): %s", arn, t.ID(), t.Account, apiMessage(err)),
+			Fix:   "Correct key_arn, then replay the target.",
+		}, err)
+	case err != nil:
+		return EnsureKeyResult{}, diagnose(err, "kms:DescribeKey", w)
+	}
+	if d, bad := keyStateDiagnosis(t, md, ""); bad {
+		return EnsureKeyResult{}, Diagnosed(d, nil)
+	}
+	id, err := createSLRGrant(ctx, kc, t, arn, slr)
+	if err != nil {
+		if IsAccessDenied(err) {
+			return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:CreateGrant from account "+t.Account+" refused: "+apiMessage(err)), err)
+		}
+		return EnsureKeyResult{}, diagnose(err, "kms:CreateGrant", w)
+	}
+	log.Info().Str("grant", id).Msg("service-linked role granted another account's key")
+
+	// Predict from the grants (the key policy of another account cannot be
+	// read from here; the grant alone lets the role use the key).
+	grants, err := a.keyGrants(ctx, kc, arn)
+	if err != nil {
+		grants = []policy.Grant{{ID: id, KeyARN: arn, GranteePrincipal: slr, Operations: grantOperationNames()}}
+	}
+	if ok, act, _ := evaluateSLRUse(&policy.Document{Version: policy.Version2012}, grants, t, arn, slr); !ok {
+		return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "predicted before copying: "+act+" would be refused"), nil)
+	}
+	return EnsureKeyResult{KeyARN: aws.ToString(md.Arn), GrantID: id}, nil
+}
