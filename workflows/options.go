@@ -1,0 +1,147 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// Defaults of PipelineInput's knobs, and the bounds that keep a run inside
+// Temporal's limits (2,000 pending children or activities per execution,
+// 51,200 history events).
+const (
+	DefaultInFlight         = 1000
+	DefaultPerAccountRegion = 20
+	DefaultBatchAccounts    = 100
+	// MaxBatchTargets caps one Batch's targets: a Batch's history is about
+	// six events per target (child initiated, started, closed, and the
+	// workflow tasks between), so 1,000 targets stay near 6,000 events, its
+	// pending children stay under 2,000 whatever the window, and its result
+	// (one TargetReport per target) stays well under the 2 MB payload limit.
+	MaxBatchTargets = 1000
+	// MaxConcurrentBatches caps the Batch children running at once: a Batch
+	// shares the sources with all its accounts when it starts, so fewer
+	// batches at once keep fewer accounts shared, and the Pipeline's pending
+	// children stay far under 2,000.
+	MaxConcurrentBatches = 20
+	// DefaultBootProofTimeout is how long a boot proof may take when the
+	// target does not say.
+	DefaultBootProofTimeout = 15 * time.Minute
+)
+
+// retry is the retry policy of every activity: throttling and 5xx are
+// retried with backoff, diagnosed failures (amicrypt.F1 ... amicrypt.other)
+// never are.
+func retry(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        initial,
+		BackoffCoefficient:     2,
+		MaximumInterval:        maxInterval,
+		MaximumAttempts:        attempts,
+		NonRetryableErrorTypes: activities.NonRetryableErrorTypes(),
+	}
+}
+
+// activityOptions are the options of each step's activity. Every activity
+// has a StartToClose timeout sized to the AWS calls it makes, a heartbeat
+// timeout when it waits, and the retry policy above.
+func activityOptions(step string, t activities.Target) workflow.ActivityOptions {
+	switch step {
+	case StepAssume:
+		// STS: one call; AccessDenied is F7 and not retried.
+		return workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
+	case StepServiceLinkedRole:
+		// IAM: get or create, tolerating the create race.
+		return workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
+	case StepKey:
+		// KMS: describe, create, reconcile the policy or grant, evaluate.
+		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
+	case StepShare:
+		// Builder: ModifyImageAttribute and ModifySnapshotAttribute for up to
+		// a batch of accounts (5 per second each).
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
+	case StepCopy:
+		// CopyImage is 1 per second per account and region (burst 100):
+		// throttling is expected under load and retried patiently; the
+		// ClientToken makes a retry never copy twice.
+		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 20)}
+	case StepWaitAvailable:
+		// Copies take minutes to hours: the activity polls with backoff
+		// and heartbeats; a lost worker is noticed within the heartbeat
+		// timeout and the wait resumes on another.
+		return workflow.ActivityOptions{
+			StartToCloseTimeout:    12 * time.Hour,
+			ScheduleToCloseTimeout: 24 * time.Hour,
+			HeartbeatTimeout:       2 * time.Minute,
+			RetryPolicy:            retry(30*time.Second, 10*time.Minute, 10),
+		}
+	case StepBootProof:
+		// StartBootProof: launch template and Auto Scaling group. It waits
+		// for cancellation to finish so DeleteBootProof never races a create.
+		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, WaitForCancellation: true, RetryPolicy: retry(5*time.Second, time.Minute, 10)}
+	case stepBootWait:
+		timeout := t.BootProof.Timeout
+		if timeout <= 0 {
+			timeout = DefaultBootProofTimeout
+		}
+		return workflow.ActivityOptions{
+			StartToCloseTimeout: timeout + 5*time.Minute,
+			HeartbeatTimeout:    2 * time.Minute,
+			WaitForCancellation: true,
+			RetryPolicy:         retry(10*time.Second, 2*time.Minute, 5),
+		}
+	case stepBootDelete:
+		// Compensation: retried long, since a group left behind costs money.
+		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
+	case StepVerify, StepMark:
+		return workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
+	case StepPublish:
+		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
+	case StepRetention:
+		// Deregisters images and deletes snapshots, possibly many.
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
+	case stepUnshare:
+		// Compensation as much as a step: retried long.
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
+	case stepAttach:
+		// Waits on another run of the same workflow id, polling its result
+		// and heartbeating between polls.
+		return workflow.ActivityOptions{
+			StartToCloseTimeout: 24 * time.Hour,
+			HeartbeatTimeout:    2 * time.Minute,
+			RetryPolicy:         retry(10*time.Second, 5*time.Minute, 0),
+		}
+	}
+	panic("workflows: no activity options for step " + step)
+}
+
+// Activity steps that are not target steps of their own.
+const (
+	stepBootWait   = "boot-proof-wait"
+	stepBootDelete = "boot-proof-delete"
+	stepUnshare    = "unshare"
+	stepAttach     = "attach"
+)
+
+// withStep is ctx with the activity options of step.
+func withStep(ctx workflow.Context, step string, t activities.Target) workflow.Context {
+	return workflow.WithActivityOptions(ctx, activityOptions(step, t))
+}
+
+// childOptions are the options of a Target or Batch child. The id is
+// deterministic; a closed workflow of the same id may run again (a replay of
+// failed targets), a running one is attached to (see attach.go). Cancelling
+// the parent cancels the child and waits for its compensation; terminating
+// the parent cancels (not terminates) the child, so compensation still runs.
+func childOptions(id string) workflow.ChildWorkflowOptions {
+	return workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation:   true,
+	}
+}

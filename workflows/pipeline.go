@@ -1,0 +1,344 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// ErrorTypeInvalidInput is the (non-retryable) error type of a Pipeline
+// started with an input it refuses.
+const ErrorTypeInvalidInput = "amicrypt.InvalidInput"
+
+// Pipeline is one run: it checks the input, splits the accounts into Batch
+// children and runs them, at most InFlight targets at once across the run,
+// and returns the Report with every target's row and the Summary.
+//
+// Batching keeps every execution inside Temporal's limits (2,000 pending
+// children, 51,200 history events, 2 MB payloads): a Batch holds at most
+// BatchAccounts accounts and MaxBatchTargets targets (an account's regions
+// are never split across batches), so its children and history stay bounded;
+// the Pipeline runs at most MaxConcurrentBatches batches at once, each with a
+// window of InFlight / (batches at once) targets, so the run never has more
+// than InFlight targets in flight, and its own history grows by about six
+// events per batch. Batch ids are BatchWorkflowID(RunID, n), n from 0.
+//
+// Cancelling the Pipeline cancels the running batches, which cancel their
+// targets and wait for their compensation; targets not started yet end
+// cancelled. The report then rides on the CanceledError's details.
+//
+// It answers QueryProgress with the Report so far (see progress.go for what
+// a running batch's rows say).
+func Pipeline(ctx workflow.Context, in PipelineInput) (Report, error) {
+	in = in.withDefaults()
+	if in.RunID == "" {
+		in.RunID = workflow.GetInfo(ctx).WorkflowExecution.RunID
+	}
+	p := newPipelineRun(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return p.report(), nil }); err != nil {
+		return Report{}, err
+	}
+	if err := in.Validate(); err != nil {
+		return p.report(), temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
+	}
+	p.plan()
+	p.run(ctx)
+	rep := p.report()
+	if canceled(ctx, nil) {
+		return rep, temporal.NewCanceledError(rep)
+	}
+	return rep, nil
+}
+
+func (in PipelineInput) withDefaults() PipelineInput {
+	if in.InFlight == 0 {
+		in.InFlight = DefaultInFlight
+	}
+	if in.PerAccountRegion == 0 {
+		in.PerAccountRegion = DefaultPerAccountRegion
+	}
+	if in.BatchAccounts == 0 {
+		in.BatchAccounts = DefaultBatchAccounts
+	}
+	return in
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	imagePattern   = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
+)
+
+// Validate checks a run's input and says everything wrong with it at once:
+// sources and targets present, region names well formed, one source per region, one
+// target per account and region, every target with a source in its
+// partition, no negative knob. The CLI calls it before starting a run; the
+// Pipeline calls it again and fails, not retryably, with the same message.
+func (in PipelineInput) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if len(in.Sources) == 0 {
+		add("no source image: give one region:ami-id pair per region Packer built in")
+	}
+	if len(in.Targets) == 0 {
+		add("no target: give at least one account and region")
+	}
+	seenSource := map[string]bool{}
+	for i, s := range in.Sources {
+		switch {
+		case !ValidRegion(s.Region):
+			add("source %d (%s): %q is not a region name (like us-east-1)", i, s.ImageID, s.Region)
+		case seenSource[s.Region]:
+			add("source %d (%s): a second source in region %s; give one image per region", i, s.ImageID, s.Region)
+		}
+		seenSource[s.Region] = true
+		if !imagePattern.MatchString(s.ImageID) {
+			add("source %d in %s: %q is not an image id (ami-...)", i, s.Region, s.ImageID)
+		}
+	}
+	seenTarget := map[string]bool{}
+	for i, t := range in.Targets {
+		if !accountPattern.MatchString(t.Account) {
+			add("target %d (%s): account %q is not a 12-digit account id", i, t.ID(), t.Account)
+		}
+		switch {
+		case !ValidRegion(t.Region):
+			add("target %d (%s): %q is not a region name (like us-east-1)", i, t.ID(), t.Region)
+		case len(in.Sources) > 0:
+			if _, ok := NearestSource(in.Sources, t.Region); !ok {
+				add("target %d (%s): no source image in partition %s", i, t.ID(), Partition(t.Region))
+			}
+		}
+		if seenTarget[t.ID()] {
+			add("target %d: %s is listed twice; give each account and region once", i, t.ID())
+		}
+		seenTarget[t.ID()] = true
+	}
+	if in.InFlight < 0 || in.PerAccountRegion < 0 || in.BatchAccounts < 0 {
+		add("in_flight, per_account_region and batch_accounts must not be negative (0 takes the default)")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New("invalid pipeline input: " + strings.Join(problems, "; "))
+}
+
+// planBatches splits targets into batches of whole accounts (sorted by
+// account, each account's targets by region): at most batchAccounts
+// accounts and maxTargets targets a batch, except that one account's targets
+// always stay together.
+func planBatches(targets []activities.Target, batchAccounts, maxTargets int) [][]activities.Target {
+	sorted := sortTargets(targets)
+	var batches [][]activities.Target
+	var cur []activities.Target
+	accounts := 0
+	for start := 0; start < len(sorted); {
+		end := start
+		for end < len(sorted) && sorted[end].Account == sorted[start].Account {
+			end++
+		}
+		account := sorted[start:end]
+		if len(cur) > 0 && (accounts == batchAccounts || len(cur)+len(account) > maxTargets) {
+			batches = append(batches, cur)
+			cur, accounts = nil, 0
+		}
+		cur = append(cur, account...)
+		accounts++
+		start = end
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
+type pipelineRun struct {
+	in      PipelineInput
+	log     log.Logger
+	targets []TargetReport // sorted by account, region
+	index   map[string]int // target ID → row
+	batches [][]activities.Target
+	status  []BatchStatus
+	window  int // each running batch's InFlight
+	slots   int // batches at once
+}
+
+func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
+	p := &pipelineRun{
+		in:    in,
+		log:   log.With(workflow.GetLogger(ctx), "run", in.RunID),
+		index: map[string]int{},
+	}
+	for _, t := range sortTargets(in.Targets) {
+		src, _ := NearestSource(in.Sources, t.Region)
+		p.index[t.ID()] = len(p.targets)
+		p.targets = append(p.targets, pendingReport(t, src))
+	}
+	return p
+}
+
+func (p *pipelineRun) plan() {
+	p.batches = planBatches(p.in.Targets, p.in.BatchAccounts, MaxBatchTargets)
+	for n, batch := range p.batches {
+		accounts := 0
+		for i := range batch {
+			if i == 0 || batch[i].Account != batch[i-1].Account {
+				accounts++
+			}
+		}
+		p.status = append(p.status, BatchStatus{
+			WorkflowID: BatchWorkflowID(p.in.RunID, n),
+			Status:     StatusPending,
+			Accounts:   accounts,
+			Targets:    len(batch),
+		})
+	}
+	p.slots = min(len(p.batches), p.in.InFlight, MaxConcurrentBatches)
+	p.window = max(1, p.in.InFlight/max(1, p.slots))
+	p.log.Info("run planned", "targets", len(p.targets), "batches", len(p.batches), "batches_at_once", p.slots, "window", p.window)
+}
+
+func (p *pipelineRun) report() Report {
+	targets := copyReports(p.targets)
+	return Report{
+		RunID:    p.in.RunID,
+		ReplayOf: p.in.ReplayOf,
+		Sources:  sourcesByRegion(p.in.Sources),
+		Targets:  targets,
+		Summary:  Summary(targets),
+		Batches:  append([]BatchStatus(nil), p.status...),
+	}
+}
+
+// run is the sliding window over batches.
+func (p *pipelineRun) run(ctx workflow.Context) {
+	selector := workflow.NewSelector(ctx)
+	running, next := 0, 0
+	for {
+		if canceled(ctx, nil) {
+			for ; next < len(p.batches); next++ {
+				p.status[next].Status = StatusCancelled
+				p.setStatus(ctx, p.batches[next], StatusCancelled)
+			}
+		}
+		for ; next < len(p.batches) && running < p.slots; next++ {
+			n := next
+			running++
+			p.status[n].Status = StatusRunning
+			p.setStatus(ctx, p.batches[n], StatusRunning)
+			selector.AddFuture(p.execBatch(ctx, n), func(f workflow.Future) {
+				running--
+				var reports []TargetReport
+				_ = f.Get(ctx, &reports) // never set with an error
+				p.collect(ctx, n, reports)
+			})
+		}
+		if running == 0 {
+			return
+		}
+		selector.Select(ctx)
+	}
+}
+
+// setStatus sets the status of the given targets' rows that are not final.
+func (p *pipelineRun) setStatus(ctx workflow.Context, targets []activities.Target, status string) {
+	for _, t := range targets {
+		row := &p.targets[p.index[t.ID()]]
+		if final(row.Status) {
+			continue
+		}
+		row.Status = status
+		if final(status) {
+			now := workflow.Now(ctx)
+			row.FinishedAt = &now
+		}
+	}
+}
+
+// execBatch runs batch n (or attaches to its run already under way) and
+// resolves to its reports, whatever happened.
+func (p *pipelineRun) execBatch(ctx workflow.Context, n int) workflow.Future {
+	id := p.status[n].WorkflowID
+	in := BatchInput{
+		RunID:            p.in.RunID,
+		Index:            n,
+		Builder:          p.in.Builder,
+		Sources:          p.in.Sources,
+		Targets:          p.batches[n],
+		InFlight:         p.window,
+		PerAccountRegion: p.in.PerAccountRegion,
+		PipelineRoleARN:  p.in.PipelineRoleARN,
+	}
+	future, settable := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var reports []TargetReport
+		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(id)), Batch, in).Get(ctx, &reports)
+		if err != nil && alreadyStarted(err) {
+			p.log.Info("batch already running, attaching to it", "workflow_id", id)
+			var at *Attach
+			reports = nil
+			err = workflow.ExecuteActivity(withStep(ctx, stepAttach, activities.Target{}), at.AwaitBatch, id).Get(ctx, &reports)
+		}
+		if err != nil {
+			var canceledErr *temporal.CanceledError
+			if errors.As(err, &canceledErr) && canceledErr.HasDetails() {
+				reports = nil
+				_ = canceledErr.Details(&reports)
+			}
+			if reports == nil {
+				p.log.Error("batch ended without reports", "workflow_id", id, "error", err)
+			}
+		}
+		settable.Set(p.fill(ctx, n, reports, err), nil)
+	})
+	return future
+}
+
+// fill completes a batch's reports: a target the batch did not report on
+// is cancelled (the batch was cancelled) or failed (it ended with an error).
+func (p *pipelineRun) fill(ctx workflow.Context, n int, reports []TargetReport, err error) []TargetReport {
+	got := map[string]bool{}
+	for _, r := range reports {
+		got[r.Account+"/"+r.Region] = true
+	}
+	now := workflow.Now(ctx)
+	for _, t := range p.batches[n] {
+		if got[t.ID()] {
+			continue
+		}
+		r := p.targets[p.index[t.ID()]]
+		r.FinishedAt = &now
+		if temporal.IsCanceledError(err) {
+			r.Status = StatusCancelled
+		} else {
+			r.Status = StatusFailed
+			r.Diagnosis = &activities.Diagnosis{
+				Code: activities.Other,
+				Cause: fmt.Sprintf("batch %s ended without a report for account %s, region %s: %v",
+					p.status[n].WorkflowID, t.Account, t.Region, err),
+				Fix: "read the batch's history (temporal workflow show --workflow-id " + p.status[n].WorkflowID + "), fix the cause and replay the run's failed targets",
+			}
+		}
+		reports = append(reports, r)
+	}
+	return reports
+}
+
+func (p *pipelineRun) collect(ctx workflow.Context, n int, reports []TargetReport) {
+	for _, r := range reports {
+		if i, ok := p.index[r.Account+"/"+r.Region]; ok {
+			p.targets[i] = r
+		}
+	}
+	p.status[n].Status = StatusSucceeded
+	if canceled(ctx, nil) {
+		p.status[n].Status = StatusCancelled
+	}
+	p.log.Info("batch done", "batch", n, "summary", Summary(reports))
+}

@@ -1,0 +1,154 @@
+// Package workflows holds amicrypt's deterministic Temporal workflows: Pipeline
+// (one run per source image set, fanning out), Batch (a slice of accounts, so a
+// run stays under Temporal's pending-children and history limits) and Target
+// (one account × region: steps 1–10 of DESIGN.md).
+package workflows
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// TaskQueue is the default task queue of amicrypt's worker.
+const TaskQueue = "amicrypt"
+
+// Query names: a Pipeline answers QueryProgress with a Report of every target's
+// current status; a Target answers QueryStep with its current step.
+const (
+	QueryProgress = "progress"
+	QueryStep     = "step"
+)
+
+// Target statuses in a report.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// PipelineInput is one run: the builder's source images (one per region) and
+// the targets (one per account × region) to copy them into.
+type PipelineInput struct {
+	// RunID names the run; the workflow id is "amicrypt-run-<RunID>".
+	RunID   string              `json:"run_id"`
+	Builder activities.Builder  `json:"builder"`
+	Sources []activities.Source `json:"sources"`
+	Targets []activities.Target `json:"targets"`
+	// InFlight caps the targets running at once across the run (default 1000).
+	InFlight int `json:"in_flight"`
+	// PerAccountRegion caps the targets of one account and region at once (default 20).
+	PerAccountRegion int `json:"per_account_region"`
+	// BatchAccounts is how many accounts one Batch child handles (default 100).
+	BatchAccounts int `json:"batch_accounts,omitempty"`
+	// ReplayOf names the run this one replays, if any.
+	ReplayOf string `json:"replay_of,omitempty"`
+	// PipelineRoleARN is the role the worker acts as; EnsureKey names it in
+	// the key policies it writes.
+	PipelineRoleARN string `json:"pipeline_role_arn,omitempty"`
+}
+
+// TargetReport is one row of the report.
+type TargetReport struct {
+	Account            string                `json:"account"`
+	Name               string                `json:"name,omitempty"`
+	Region             string                `json:"region"`
+	Status             string                `json:"status"`
+	Step               string                `json:"step,omitempty"`
+	SourceImageID      string                `json:"source_image_id,omitempty"`
+	EncryptedImageID   string                `json:"encrypted_image_id,omitempty"`
+	KeyARN             string                `json:"key_arn,omitempty"`
+	SnapshotsEncrypted bool                  `json:"snapshots_encrypted"`
+	Boot               activities.BootResult `json:"boot"`
+	Published          []string              `json:"published,omitempty"`
+	StartedAt          *time.Time            `json:"started_at,omitempty"`
+	FinishedAt         *time.Time            `json:"finished_at,omitempty"`
+	Diagnosis          *activities.Diagnosis `json:"diagnosis,omitempty"`
+	// Warnings are cleanups that did not happen (a boot-proof group left
+	// behind, a share not revoked): the target's status does not change, but
+	// an operator should look.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Report is what a run returns and what `amicrypt status` prints.
+type Report struct {
+	RunID    string            `json:"run_id"`
+	ReplayOf string            `json:"replay_of,omitempty"`
+	Sources  map[string]string `json:"sources"`
+	Targets  []TargetReport    `json:"targets"`
+	Summary  map[string]int    `json:"summary"`
+	// Batches lists the run's Batch children and how far each is; a running
+	// batch answers QueryProgress with its targets' exact statuses.
+	Batches []BatchStatus `json:"batches,omitempty"`
+}
+
+// BatchStatus is one Batch child of a run, as the Pipeline sees it.
+type BatchStatus struct {
+	WorkflowID string `json:"workflow_id"`
+	Status     string `json:"status"` // pending | running | succeeded (all reports in) | cancelled
+	Accounts   int    `json:"accounts"`
+	Targets    int    `json:"targets"`
+}
+
+// TargetInput is one Target workflow: one account × region, served by one
+// source image that the Batch has already shared with the account.
+type TargetInput struct {
+	RunID           string            `json:"run_id"`
+	Source          activities.Source `json:"source"`
+	Target          activities.Target `json:"target"`
+	PipelineRoleARN string            `json:"pipeline_role_arn,omitempty"`
+}
+
+// BatchInput is one Batch workflow: a slice of a run's accounts with all
+// their targets.
+type BatchInput struct {
+	RunID   string              `json:"run_id"`
+	Index   int                 `json:"index"`
+	Builder activities.Builder  `json:"builder"`
+	Sources []activities.Source `json:"sources"`
+	Targets []activities.Target `json:"targets"`
+	// InFlight is this batch's share of the run's InFlight.
+	InFlight         int    `json:"in_flight"`
+	PerAccountRegion int    `json:"per_account_region"`
+	PipelineRoleARN  string `json:"pipeline_role_arn,omitempty"`
+}
+
+// QueryReport: a running Target answers it with its TargetReport so far. (A
+// Batch, like the Pipeline, answers QueryProgress with a Report of its targets.)
+const QueryReport = "report"
+
+// Steps of a target, in order, as QueryStep and TargetReport.Step name them.
+// StepShare is the Batch's step before a Target starts (a failed share ends
+// the target there).
+const (
+	StepShare             = "share"
+	StepAssume            = "assume-role"
+	StepServiceLinkedRole = "service-linked-role"
+	StepKey               = "key"
+	StepCopy              = "copy"
+	StepWaitAvailable     = "wait-available"
+	StepBootProof         = "boot-proof"
+	StepVerify            = "verify-snapshots"
+	StepMark              = "mark"
+	StepPublish           = "publish"
+	StepRetention         = "retention"
+	StepDone              = "done"
+)
+
+// PipelineWorkflowID is the Pipeline workflow's id for a run.
+func PipelineWorkflowID(runID string) string { return "amicrypt-run-" + runID }
+
+// BatchWorkflowID is the id of a run's n-th (from 0) Batch child.
+func BatchWorkflowID(runID string, n int) string {
+	return "amicrypt-batch-" + runID + "-" + strconv.Itoa(n)
+}
+
+// TargetWorkflowID is the id of the Target child copying a source image into
+// one account and region. It does not name the run: two runs of the same
+// source image share the target's workflow, so the work is done once.
+func TargetWorkflowID(sourceImageID, account, region string) string {
+	return "amicrypt-target-" + sourceImageID + "-" + account + "-" + region
+}
