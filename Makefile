@@ -29,8 +29,12 @@ test: deps ## Run every test (unit, sandbox over aws-sdk-go-v2, the real AWS CLI
 	AMICRYPT_AWSCLI=$(AWSCLI) $(GO) test -count=1 ./...
 
 .PHONY: demo
-demo: build ## Start the sandbox on the default world and walk the AWS CLI through share, encrypted copy and both launch outcomes
-	AWSCLI=$(AWSCLI) ./scripts/demo.sh
+demo: build ## The whole story: embedded Temporal + sandbox + worker, a pipeline, an F2 diagnosis, its fix and a replay
+	$(BIN)/amicrypt demo
+
+.PHONY: demo-cli
+demo-cli: build deps ## The sandbox alone, driven by the AWS CLI: share, encrypted copy, both launch outcomes
+	AWSCLI=$(AWSCLI) ./scripts/demo-awscli.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks (figures go in the README)

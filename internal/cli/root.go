@@ -83,6 +83,9 @@ and its failures reproduced.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("AMICRYPT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env AMICRYPT_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("AMICRYPT_LOG_FORMAT", "console"), "log format: console or json (env AMICRYPT_LOG_FORMAT)")
 	root.AddCommand(newSandboxCmd(g))
+	root.AddCommand(newDevCmd(g))
+	root.AddCommand(newWorkerCmd(g))
+	root.AddCommand(newRunCmd(g), newStatusCmd(g), newReplayCmd(g), newDemoCmd(g))
 	return root
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: start the AWS sandbox on the default world and walk the real AWS CLI
+# make demo-cli: start the AWS sandbox on the default world and walk the real AWS CLI
 # through what amicrypt automates -- share, encrypted copy, and both launch
 # outcomes of an Auto Scaling group. Exits non-zero if an outcome is not the one
 # the world implies.

@@ -1,0 +1,513 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
+	"github.com/amicrypt/amicrypt/workflows"
+)
+
+// runIDFor derives a run id from what the run does, so starting the same
+// request twice attaches to the first run instead of copying again.
+func runIDFor(in workflows.PipelineInput) string {
+	h := sha256.New()
+	for _, s := range in.Sources {
+		fmt.Fprintf(h, "source %s %s\n", s.Region, s.ImageID)
+	}
+	for _, t := range in.Targets {
+		b, _ := json.Marshal(t)
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	fmt.Fprintf(h, "replay-of %s\n", in.ReplayOf)
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+type runFlags struct {
+	config  string
+	sources []string
+	runID   string
+	wait    bool
+	json    bool
+	conn    temporalconn.Options
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run --config FILE --source REGION=AMI [--source ...]",
+		Short: "Start a pipeline: copy the source AMIs into every target account and region, encrypted, and prove each boots",
+		Long: `Start one pipeline run on a Temporal cluster (a worker must be running: 'amicrypt worker',
+or 'amicrypt dev' locally). The config names the builder account and the targets;
+--source gives the unencrypted AMI built in each region.
+
+The run id is derived from the sources and targets, so running the same command
+again attaches to the run already under way (or done) instead of copying again.
+Without --wait the command prints the run id and returns; 'amicrypt status RUN'
+shows progress and the report later.
+
+Exit status: 0 when every target succeeded (or, without --wait, when the run
+started), 1 when a target failed, 2 for bad input (nothing is started).`,
+		Example: `  amicrypt run --config amicrypt.yaml --source us-east-1=ami-0b0000000000a0001 \
+      --source eu-west-1=ami-0b0000000000e0001 --wait
+  amicrypt run --config amicrypt.yaml --source us-east-1=ami-0123456789abcdef0 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in, err := pipelineInputFromFlags(f.config, f.sources)
+			if err != nil {
+				return err
+			}
+			in.RunID = f.runID
+			if in.RunID == "" {
+				in.RunID = runIDFor(in)
+			}
+			return startAndReport(cmd, g, f.conn, in, f.wait, f.json)
+		},
+	}
+	cmd.Flags().StringVar(&f.config, "config", "", "amicrypt config file (YAML): builder, defaults, targets (required)")
+	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "REGION=AMI of an unencrypted source image in the builder account; repeat per region (required)")
+	cmd.Flags().StringVar(&f.runID, "run-id", "", "name the run (default: derived from sources and targets)")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the run, showing progress, then print the report")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print machine-readable JSON (the run id, or with --wait the report)")
+	f.conn.BindFlags(cmd.Flags())
+	return cmd
+}
+
+// pipelineInputFromFlags validates the config and the sources before anything
+// is contacted: bad input starts nothing.
+func pipelineInputFromFlags(configPath string, sourceFlags []string) (workflows.PipelineInput, error) {
+	if configPath == "" {
+		return workflows.PipelineInput{}, usageError("--config is required: the file naming the builder account and the targets (see 'amicrypt run --help')")
+	}
+	if len(sourceFlags) == 0 {
+		return workflows.PipelineInput{}, usageError("at least one --source REGION=AMI is required: the unencrypted image Packer built in that region")
+	}
+	if _, err := os.Stat(configPath); err != nil {
+		return workflows.PipelineInput{}, usageError("--config %s: %v", configPath, err)
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return workflows.PipelineInput{}, usageError("the config is not valid, nothing was started:\n%v", err)
+	}
+	sources, err := config.ParseSources(sourceFlags)
+	if err != nil {
+		return workflows.PipelineInput{}, usageError("%v", err)
+	}
+	builder, src, targets, err := cfg.Expand(sources)
+	if err != nil {
+		return workflows.PipelineInput{}, usageError("nothing was started:\n%v", err)
+	}
+	in := workflows.PipelineInput{
+		Builder: builder, Sources: src, Targets: targets,
+		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
+	}
+	if err := in.Validate(); err != nil {
+		return workflows.PipelineInput{}, usageError("nothing was started:\n%v", err)
+	}
+	return in, nil
+}
+
+// startAndReport starts (or attaches to) a pipeline and, with wait, follows it to its report.
+func startAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Options, in workflows.PipelineInput, wait, asJSON bool) error {
+	log, err := g.logger(cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	c, err := temporalconn.Dial(ctx, conn, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, attached, err := startPipeline(ctx, c, conn.TaskQueue, in)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if !wait {
+		if asJSON {
+			return json.NewEncoder(out).Encode(map[string]any{"run_id": in.RunID, "workflow_id": run.GetID(), "attached": attached})
+		}
+		verb := "started"
+		if attached {
+			verb = "attached to"
+		}
+		fmt.Fprintf(out, "%s run %s (%d targets); follow it with: amicrypt status %s\n", verb, in.RunID, len(in.Targets), in.RunID)
+		return nil
+	}
+	if !asJSON {
+		fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %d targets; Ctrl-C stops waiting (the run goes on; 'amicrypt cancel' is not needed to detach)\n", in.RunID, len(in.Targets))
+	}
+	report, err := followRun(ctx, c, run, cmd.ErrOrStderr(), asJSON)
+	if err != nil {
+		return err
+	}
+	if err := printReport(out, report, asJSON); err != nil {
+		return err
+	}
+	return exitForReport(report)
+}
+
+// startPipeline starts the run's workflow, or returns the one already started
+// with the same id (attached = true).
+func startPipeline(ctx context.Context, c client.Client, taskQueue string, in workflows.PipelineInput) (client.WorkflowRun, bool, error) {
+	id := workflows.PipelineWorkflowID(in.RunID)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.Pipeline, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return c.GetWorkflow(ctx, id, ""), true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("starting run %s on task queue %s: %w", in.RunID, taskQueue, err)
+	}
+	return run, false, nil
+}
+
+// followRun polls the run's progress until it ends and returns its report.
+func followRun(ctx context.Context, c client.Client, run client.WorkflowRun, progressOut io.Writer, quiet bool) (*workflows.Report, error) {
+	done := make(chan error, 1)
+	var report workflows.Report
+	go func() { done <- run.Get(ctx, &report) }()
+	printer := newProgressPrinter(progressOut)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return nil, fmt.Errorf("run %s ended without a report: %w", run.GetID(), err)
+			}
+			if !quiet {
+				printer.update(&report)
+			}
+			return &report, nil
+		case <-tick.C:
+			if quiet {
+				continue
+			}
+			if p, err := queryProgress(ctx, c, run.GetID()); err == nil {
+				printer.update(p)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped waiting for %s (the run goes on; 'amicrypt status' shows it): %w", run.GetID(), ctx.Err())
+		}
+	}
+}
+
+// queryProgress asks a run for its progress. The pipeline knows a target's
+// final status once the target's batch has ended; for batches still running,
+// their own progress gives each target's live status and step.
+func queryProgress(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
+	r, err := queryReport(ctx, c, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]workflows.TargetReport{}
+	for _, b := range r.Batches {
+		if b.Status != workflows.StatusRunning {
+			continue
+		}
+		br, err := queryReport(ctx, c, b.WorkflowID)
+		if err != nil {
+			continue // the batch may have just ended; the next poll sees it
+		}
+		for _, t := range br.Targets {
+			live[t.Account+"/"+t.Region] = t
+		}
+	}
+	for i, t := range r.Targets {
+		if l, ok := live[t.Account+"/"+t.Region]; ok {
+			r.Targets[i] = l
+		}
+	}
+	r.Summary = workflows.Summary(r.Targets)
+	return r, nil
+}
+
+func queryReport(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
+	v, err := c.QueryWorkflow(ctx, workflowID, "", workflows.QueryProgress)
+	if err != nil {
+		return nil, err
+	}
+	var r workflows.Report
+	if err := v.Get(&r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// exitForReport is exit status 1 when a target did not succeed.
+func exitForReport(r *workflows.Report) error {
+	var bad []string
+	for _, t := range r.Targets {
+		if t.Status != workflows.StatusSucceeded {
+			bad = append(bad, t.Account+"/"+t.Region+" "+t.Status)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &exitError{code: 1, err: fmt.Errorf("%d of %d targets did not succeed: %s (replay them with: amicrypt replay %s)", len(bad), len(r.Targets), strings.Join(bad, ", "), r.RunID)}
+}
+
+type statusFlags struct {
+	json bool
+	conn temporalconn.Options
+}
+
+func newStatusCmd(g *globalFlags) *cobra.Command {
+	f := &statusFlags{}
+	cmd := &cobra.Command{
+		Use:   "status RUN",
+		Short: "Show a run's progress, or its report once it has ended",
+		Args:  exactlyOneArg("RUN", "the run id 'amicrypt run' printed"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := temporalconn.Dial(ctx, f.conn, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			report, running, err := runReport(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			if err := printReport(cmd.OutOrStdout(), report, f.json); err != nil {
+				return err
+			}
+			if running {
+				return nil
+			}
+			return exitForReport(report)
+		},
+	}
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
+	f.conn.BindFlags(cmd.Flags())
+	return cmd
+}
+
+// runReport returns a run's final report, or its live progress while it runs.
+func runReport(ctx context.Context, c client.Client, runID string) (*workflows.Report, bool, error) {
+	id := workflows.PipelineWorkflowID(runID)
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil, false, usageError("no run %s (workflow %s) in this namespace", runID, id)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("looking up run %s: %w", runID, err)
+	}
+	if desc.WorkflowExecutionInfo.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		r, err := queryProgress(ctx, c, id)
+		if err != nil {
+			return nil, true, fmt.Errorf("asking run %s for its progress: %w", runID, err)
+		}
+		return r, true, nil
+	}
+	var r workflows.Report
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &r); err != nil {
+		return nil, false, fmt.Errorf("run %s ended without a report (%s): %w", runID, desc.WorkflowExecutionInfo.GetStatus(), err)
+	}
+	return &r, false, nil
+}
+
+// runInput reads the input a run was started with from its history.
+func runInput(ctx context.Context, c client.Client, runID string) (workflows.PipelineInput, error) {
+	id := workflows.PipelineWorkflowID(runID)
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return workflows.PipelineInput{}, usageError("no run %s (workflow %s) in this namespace", runID, id)
+	}
+	ev, err := it.Next()
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return workflows.PipelineInput{}, usageError("no run %s (workflow %s) in this namespace", runID, id)
+	}
+	if err != nil {
+		return workflows.PipelineInput{}, fmt.Errorf("reading run %s: %w", runID, err)
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return workflows.PipelineInput{}, fmt.Errorf("run %s: its history does not start with the run's input", runID)
+	}
+	var in workflows.PipelineInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+		return workflows.PipelineInput{}, fmt.Errorf("run %s: decoding its input: %w", runID, err)
+	}
+	return in, nil
+}
+
+type replayFlags struct {
+	config   string
+	accounts []string
+	wait     bool
+	json     bool
+	conn     temporalconn.Options
+}
+
+func newReplayCmd(g *globalFlags) *cobra.Command {
+	f := &replayFlags{}
+	cmd := &cobra.Command{
+		Use:   "replay RUN",
+		Short: "Re-run only the failed (or the named) targets of a run, after fixing their cause",
+		Long: `Start a new run over the targets of RUN that did not succeed (or, with --account, the
+named accounts' targets), with RUN's sources and RUN's config — or a corrected
+config given with --config (a fixed ExternalId, say). Targets that succeeded are
+not touched: no AWS call reaches them.`,
+		Example: `  amicrypt replay 3f2a9c1b7d4e --wait
+  amicrypt replay 3f2a9c1b7d4e --config fixed.yaml --account 444444444444 --wait`,
+		Args: exactlyOneArg("RUN", "the run id to replay"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range f.accounts {
+				if !accountIDPattern(a) {
+					return usageError("--account %q is not a 12-digit AWS account id", a)
+				}
+			}
+			var fixed *config.Config
+			if f.config != "" {
+				cfg, err := config.Load(f.config)
+				if err != nil {
+					return usageError("the config is not valid, nothing was started:\n%v", err)
+				}
+				fixed = cfg
+			}
+			log, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := temporalconn.Dial(ctx, f.conn, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			in, err := replayInput(ctx, c, args[0], fixed, f.accounts)
+			if err != nil {
+				return err
+			}
+			return startAndReport(cmd, g, f.conn, in, f.wait, f.json)
+		},
+	}
+	cmd.Flags().StringVar(&f.config, "config", "", "a corrected config to use instead of the run's")
+	cmd.Flags().StringArrayVar(&f.accounts, "account", nil, "replay this account's targets (repeatable; default: every target that did not succeed)")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the replay, showing progress, then print the report")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print machine-readable JSON")
+	f.conn.BindFlags(cmd.Flags())
+	return cmd
+}
+
+// replayInput builds the input of a replay of runID: its sources, the targets to
+// redo (from the run's report), and their settings from the fixed config if given.
+func replayInput(ctx context.Context, c client.Client, runID string, fixed *config.Config, accounts []string) (workflows.PipelineInput, error) {
+	orig, err := runInput(ctx, c, runID)
+	if err != nil {
+		return workflows.PipelineInput{}, err
+	}
+	report, running, err := runReport(ctx, c, runID)
+	if err != nil {
+		return workflows.PipelineInput{}, err
+	}
+	if running {
+		return workflows.PipelineInput{}, usageError("run %s is still running; replay it once it has ended ('amicrypt status %s')", runID, runID)
+	}
+	want := map[string]bool{}
+	for _, t := range report.Targets {
+		switch {
+		case len(accounts) > 0:
+			for _, a := range accounts {
+				if a == t.Account {
+					want[t.Account+"/"+t.Region] = true
+				}
+			}
+		case t.Status != workflows.StatusSucceeded:
+			want[t.Account+"/"+t.Region] = true
+		}
+	}
+	if len(want) == 0 {
+		if len(accounts) > 0 {
+			return workflows.PipelineInput{}, usageError("run %s has no targets in account(s) %s", runID, strings.Join(accounts, ", "))
+		}
+		return workflows.PipelineInput{}, usageError("run %s has no failed targets: nothing to replay", runID)
+	}
+	pool := orig.Targets
+	in := orig
+	if fixed != nil {
+		sources := map[string]string{}
+		for _, s := range orig.Sources {
+			sources[s.Region] = s.ImageID
+		}
+		builder, src, targets, err := fixed.Expand(sources)
+		if err != nil {
+			return workflows.PipelineInput{}, usageError("the corrected config does not fit run %s's sources:\n%v", runID, err)
+		}
+		in.Builder, in.Sources, pool = builder, src, targets
+		in.InFlight, in.PerAccountRegion = fixed.Concurrency.InFlight, fixed.Concurrency.PerAccountRegion
+	}
+	var selected []activities.Target
+	for _, t := range pool {
+		if want[t.ID()] {
+			selected = append(selected, t)
+			delete(want, t.ID())
+		}
+	}
+	if len(want) > 0 {
+		missing := make([]string, 0, len(want))
+		for id := range want {
+			missing = append(missing, id)
+		}
+		sort.Strings(missing)
+		return workflows.PipelineInput{}, usageError("the corrected config has no target for %s, which run %s needs to replay", strings.Join(missing, ", "), runID)
+	}
+	in.Targets = selected
+	in.ReplayOf = runID
+	in.RunID = runIDFor(in)
+	return in, nil
+}
+
+func exactlyOneArg(name, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError("%s needs exactly one argument, %s: %s (see '%s --help')", cmd.Name(), name, what, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func accountIDPattern(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
+	"github.com/amicrypt/amicrypt/worker"
+)
+
+type workerFlags struct {
+	conn          temporalconn.Options
+	endpoint      string
+	maxActivities int
+	identity      string
+}
+
+func newWorkerCmd(g *globalFlags) *cobra.Command {
+	f := &workerFlags{}
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run amicrypt's Temporal worker: the workflows and every AWS call of the pipeline",
+		Long: `Run the worker that executes amicrypt's workflows and activities, until Ctrl-C
+(or SIGTERM, as Kubernetes sends it).
+
+AWS credentials come from the SDK's default chain: environment variables,
+shared config and credentials files (AWS_PROFILE), web identity (EKS IRSA) or
+the instance role. They are the pipeline's own identity in the builder
+account; every target is reached by assuming the target role it names.
+
+--aws-endpoint-url sends every AWS call to one address, e.g. the AWS sandbox
+('amicrypt sandbox', or use 'amicrypt dev', which runs a worker itself).`,
+		Example: `  amicrypt worker                                        # Temporal on 127.0.0.1:7233
+  amicrypt worker --temporal-address ns.acct.tmprl.cloud:7233 --namespace ns.acct \
+    --temporal-api-key "$KEY"
+  AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 \
+    amicrypt worker --aws-endpoint-url http://127.0.0.1:4566`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if err := f.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+
+			c, err := temporalconn.Dial(ctx, f.conn, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			if err != nil {
+				return fmt.Errorf("loading the AWS configuration (environment, AWS_PROFILE, shared files): %w", err)
+			}
+			var clients activities.Clients = activities.NewClientFactory(awsCfg, activities.ClientOptions{Endpoint: f.endpoint})
+			// Who the worker is in AWS, logged so a wrong profile shows at once;
+			// not fatal, as credentials may become valid later.
+			region := awsCfg.Region
+			if region == "" {
+				region = "us-east-1" // STS answers in every region; targets name their own
+			}
+			if arn, err := callerIdentity(ctx, clients, region); err != nil {
+				log.Warn().Err(err).Msg("the worker's AWS credentials do not work yet: every AWS call will fail until they do")
+			} else {
+				log.Info().Str("identity", arn).Msg("AWS credentials")
+				// The config may name the role the worker runs as (the builder's
+				// role_arn): use the worker's own credentials for it.
+				clients = worker.WithOwnRole(clients, arn)
+			}
+
+			acts := activities.New(activities.Config{Clients: clients, Logger: log.With().Str("component", "activities").Logger()})
+			fatal := make(chan error, 1)
+			w := worker.New(c, f.conn.TaskQueue, acts, worker.Options{
+				MaxConcurrentActivities: f.maxActivities,
+				Identity:                f.identity,
+				OnFatalError: func(err error) {
+					select {
+					case fatal <- err:
+					default:
+					}
+				},
+			})
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("starting the worker on task queue %s: %w", f.conn.TaskQueue, err)
+			}
+			ev := log.Info().Str("temporal", f.conn.Address).Str("namespace", f.conn.Namespace).Str("task_queue", f.conn.TaskQueue)
+			if f.endpoint != "" {
+				ev = ev.Str("aws_endpoint", f.endpoint)
+			}
+			ev.Msg("worker running; Ctrl-C stops it")
+			var runErr error
+			select {
+			case <-ctx.Done():
+				log.Info().Msg("stopping: running activities get a moment to finish")
+			case err := <-fatal:
+				runErr = fmt.Errorf("the worker stopped: %w", err)
+			}
+			w.Stop()
+			return runErr
+		},
+	}
+	f.conn.BindFlags(cmd.Flags())
+	cmd.Flags().StringVar(&f.endpoint, "aws-endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "send every AWS call to this URL, e.g. the AWS sandbox (env AWS_ENDPOINT_URL)")
+	cmd.Flags().IntVar(&f.maxActivities, "max-concurrent-activities", worker.DefaultMaxConcurrentActivities, "activities running at once; a copy or boot proof being waited for holds one")
+	cmd.Flags().StringVar(&f.identity, "identity", "", "worker identity shown in Temporal (default pid@host)")
+	return cmd
+}
+
+func (f *workerFlags) validate() error {
+	if err := f.conn.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if f.endpoint != "" {
+		u, err := url.Parse(f.endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError("--aws-endpoint-url %q is not an http(s) URL, e.g. http://127.0.0.1:4566", f.endpoint)
+		}
+	}
+	if f.maxActivities < 1 {
+		return usageError("--max-concurrent-activities must be at least 1, not %d", f.maxActivities)
+	}
+	return nil
+}

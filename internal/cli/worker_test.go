@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+func TestWorkerRefusesBadInput(t *testing.T) {
+	t.Setenv("TEMPORAL_TLS", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"worker", "extra"}, "unknown command"},
+		{[]string{"worker", "--temporal-address", "nohostport"}, "not host:port"},
+		{[]string{"worker", "--namespace", ""}, "--namespace is empty"},
+		{[]string{"worker", "--task-queue", ""}, "--task-queue is empty"},
+		{[]string{"worker", "--temporal-tls-cert", "client.pem"}, "--temporal-tls-key go together"},
+		{[]string{"worker", "--aws-endpoint-url", "127.0.0.1:4566"}, "not an http(s) URL"},
+		{[]string{"worker", "--max-concurrent-activities", "0"}, "at least 1"},
+		{[]string{"worker", "--max-concurrent-activities", "many"}, "invalid argument"},
+		{[]string{"worker", "--log-level", "loud"}, "--log-level"},
+	} {
+		code, _, errs := run(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
+func TestWorkerRefusesABadTLSEnvironment(t *testing.T) {
+	t.Setenv("TEMPORAL_TLS", "sometimes")
+	code, _, errs := run("worker")
+	if code != 2 || !strings.Contains(errs, "TEMPORAL_TLS") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// No Temporal where the worker looks: exit 1, naming the address and what to check.
+func TestWorkerWithoutTemporal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, _, errs := run("worker", "--temporal-address", addr, "--log-level", "error")
+	if code != 1 || !strings.Contains(errs, addr) || !strings.Contains(errs, "amicrypt dev") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

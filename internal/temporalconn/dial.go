@@ -1,0 +1,97 @@
+package temporalconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// ConnectTimeout bounds how long Dial waits for the server to answer.
+const ConnectTimeout = 10 * time.Second
+
+// Dial connects to Temporal and checks that the namespace exists. An
+// unreachable server fails within ConnectTimeout with an error that names the
+// address and what to check.
+func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := o.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts := client.Options{
+		HostPort:  o.Address,
+		Namespace: o.Namespace,
+		Logger:    NewLogger(log.With().Str("component", "temporal-sdk").Logger()),
+		ConnectionOptions: client.ConnectionOptions{
+			TLS:                  tlsCfg,
+			GetSystemInfoTimeout: ConnectTimeout,
+		},
+	}
+	if o.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	c, err := client.DialContext(dctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("cannot reach Temporal at %s (%s): %w\n%s", o.Address, describeTransport(o), err, o.unreachableHint())
+	}
+	if err := checkNamespace(dctx, c, o.Namespace); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("connected to Temporal at %s, but %w", o.Address, err)
+	}
+	log.Debug().Str("address", o.Address).Str("namespace", o.Namespace).Bool("tls", tlsCfg != nil).Msg("connected to Temporal")
+	return c, nil
+}
+
+// checkNamespace reports a namespace that does not exist; a server that does
+// not let this caller describe namespaces (some Cloud keys) is not an error.
+func checkNamespace(ctx context.Context, c client.Client, namespace string) error {
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	if errors.As(err, &notFound) || isNotFound(err) {
+		return fmt.Errorf("namespace %q does not exist; create it (temporal operator namespace create --namespace %s) or pick another with --namespace / TEMPORAL_NAMESPACE", namespace, namespace)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+func describeTransport(o Options) string {
+	switch {
+	case o.APIKey != "":
+		return "TLS with an API key"
+	case o.TLSCertFile != "":
+		return "mTLS"
+	case o.UsesTLS():
+		return "TLS"
+	default:
+		return "plaintext"
+	}
+}
+
+func (o Options) unreachableHint() string {
+	hint := "Check that a Temporal server listens there ('amicrypt dev' starts one on " + DefaultAddress + "), " +
+		"the address (--temporal-address / " + EnvAddress + ")"
+	if o.UsesTLS() {
+		hint += ", and the TLS settings (--temporal-tls-cert/-key/-ca, --temporal-tls-server-name; Temporal Cloud wants --temporal-api-key or a client certificate)"
+	} else {
+		hint += ", and whether the server wants TLS (--temporal-tls; Temporal Cloud wants --temporal-api-key or --temporal-tls-cert/--temporal-tls-key)"
+	}
+	return hint + "."
+}
