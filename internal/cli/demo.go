@@ -119,7 +119,8 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 		if t.Diagnosis == nil {
 			continue
 		}
-		key, added, err := addMissingStatements(ctx, env, t)
+		slr := activities.Target{Account: t.Account, Region: t.Region}.ServiceLinkedRoleARN()
+		key, added, err := addMissingStatementsFor(ctx, env.SandboxEndpoint, t.Account, t.Region, t.KeyARN, slr)
 		if err != nil {
 			return fmt.Errorf("applying the fix for %s/%s: %w", t.Account, t.Region, err)
 		}
@@ -240,14 +241,14 @@ func checkOutcomes(r *workflows.Report, expected map[string]string) error {
 	return nil
 }
 
-// addMissingStatements does what the F2 diagnosis asks, as the key's account
-// root: the statements the evaluator finds missing are added to the policy.
-func addMissingStatements(ctx context.Context, env *devEnv, t workflows.TargetReport) (string, []string, error) {
+// addMissingStatementsFor does what an F2/F3 diagnosis asks, as the key's
+// account root: the statements the evaluator finds missing for the
+// service-linked role are added to the key's policy (key "" = alias/amicrypt).
+func addMissingStatementsFor(ctx context.Context, endpoint, account, region, key, slrARN string) (string, []string, error) {
 	c := kms.NewFromConfig(aws.Config{
-		Region: t.Region, BaseEndpoint: aws.String(env.SandboxEndpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(t.Account, "sandbox", ""),
+		Region: region, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(account, "sandbox", ""),
 	})
-	key := t.KeyARN
 	if key == "" {
 		d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(activities.DefaultKeyAlias)})
 		if err != nil {
@@ -263,8 +264,7 @@ func addMissingStatements(ctx context.Context, env *devEnv, t workflows.TargetRe
 	if err != nil {
 		return "", nil, err
 	}
-	target := activities.Target{Account: t.Account, Region: t.Region}
-	missing := policy.MissingStatements(doc, policy.RequiredParams{Account: t.Account, Region: t.Region, ServiceLinkedRoleARNs: []string{target.ServiceLinkedRoleARN()}, KeyARN: key})
+	missing := policy.MissingStatements(doc, policy.RequiredParams{Account: account, Region: region, ServiceLinkedRoleARNs: []string{slrARN}, KeyARN: key})
 	var sids []string
 	for _, st := range missing {
 		doc.Statements = append(doc.Statements, st)
