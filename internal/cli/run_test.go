@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/amicrypt/amicrypt/internal/config"
+)
+
+// TestRunRefusesBadInputBeforeContactingAnything: every case is refused with
+// exit 2 and its message, before any connection: the Temporal address given is
+// one nothing listens on, so a run that got that far would fail differently.
+func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
+	dir := t.TempDir()
+	good := string(config.Example())
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodPath := write("good.yaml", good)
+	src := []string{"--source", "us-east-1=ami-0b0000000000a0001", "--source", "eu-west-1=ami-0b0000000000e0001"}
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no config", append([]string{"run"}, src...), []string{"--config is required"}},
+		{"no source", []string{"run", "--config", goodPath}, []string{"--source REGION=AMI is required"}},
+		{"missing file", append([]string{"run", "--config", filepath.Join(dir, "nope.yaml")}, src...), []string{"nope.yaml", "no such file"}},
+		{"malformed source", []string{"run", "--config", goodPath, "--source", "us-east-1"}, []string{"us-east-1"}},
+		{"malformed AMI id", []string{"run", "--config", goodPath, "--source", "us-east-1=ami-XYZ", "--source", "eu-west-1=ami-0b0000000000e0001"}, []string{"ami-XYZ"}},
+		{"duplicate source region", []string{"run", "--config", goodPath, "--source", "us-east-1=ami-0b0000000000a0001", "--source", "us-east-1=ami-0b0000000000a0002"}, []string{"us-east-1"}},
+		{"unknown key", append([]string{"run", "--config", write("unknown.yaml", strings.Replace(good, "targets:", "colour: blue\ntargets:", 1))}, src...), []string{"unknown.yaml:", "colour"}},
+		{"short account id", append([]string{"run", "--config", write("short.yaml", strings.Replace(good, `"222222222222"`, `"22222"`, 1))}, src...), []string{"short.yaml:", "22222"}},
+		{"duplicate target", append([]string{"run", "--config", write("dup.yaml", good+"  - account: \"222222222222\"\n")}, src...), []string{"dup.yaml:", "222222222222"}},
+		{"alias without alias/", append([]string{"run", "--config", write("alias.yaml", strings.Replace(good, "key_alias: alias/amicrypt", "key_alias: amicrypt", 1))}, src...), []string{"alias.yaml:", "alias/"}},
+		{"bad region", append([]string{"run", "--config", write("region.yaml", strings.Replace(good, "us-east-1, eu-west-1", "us-east-1, eu-wset-1", 1))}, src...), []string{"region.yaml:", "eu-wset-1"}},
+		{"no targets", append([]string{"run", "--config", write("none.yaml", good[:strings.Index(good, "targets:")]+"targets: []\n")}, src...), []string{"none.yaml:", "target"}},
+		{"region without a source", []string{"run", "--config", goodPath, "--source", "cn-north-1=ami-0b0000000000a0001"}, []string{"cn-north-1"}},
+		{"empty file", append([]string{"run", "--config", write("empty.yaml", "")}, src...), []string{"empty.yaml"}},
+		{"not YAML", append([]string{"run", "--config", write("broken.yaml", "builder: [unclosed\n")}, src...), []string{"broken.yaml:"}},
+		{"extra argument", append([]string{"run", "--config", goodPath, "leftover"}, src...), []string{"leftover"}},
+		{"replay without a run", []string{"replay"}, []string{"RUN"}},
+		{"replay with a bad account", []string{"replay", "abc", "--account", "12"}, []string{"12", "12-digit"}},
+		{"status without a run", []string{"status"}, []string{"RUN"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(c.args, "--temporal-address", "127.0.0.1:1")
+			code, out, errs := run(args...)
+			if code != 2 {
+				t.Fatalf("want exit 2, got %d\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+			if strings.Contains(errs, "127.0.0.1:1") {
+				t.Errorf("it tried to reach Temporal before refusing the input:\n%s", errs)
+			}
+		})
+	}
+}
