@@ -1,21 +1,16 @@
 package workflows
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 )
-
-// regionSyntax is AWS's region name syntax, the same rule internal/config
-// applies to a config: a region is accepted by its form, not from a list, so
-// a region AWS opens tomorrow needs no new amicrypt.
-var regionSyntax = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]{2,4})?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?$`)
 
 // ValidRegion reports whether region has AWS's region syntax (us-east-1,
 // ap-southeast-7, us-gov-west-1, cn-northwest-1, eusc-de-east-1).
-func ValidRegion(region string) bool { return regionSyntax.MatchString(region) }
+func ValidRegion(region string) bool { return awsregion.Valid(region) }
 
 // Partition is the region's partition (aws, aws-cn, aws-us-gov, aws-iso,
 // aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc), by the same prefixes as
@@ -23,25 +18,10 @@ func ValidRegion(region string) bool { return regionSyntax.MatchString(region) }
 // crosses a partition (CopyImage cannot), so the partition decides which
 // sources may serve a target.
 func Partition(region string) string {
-	switch {
-	case !ValidRegion(region):
+	if !ValidRegion(region) {
 		return ""
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "us-isof-"):
-		return "aws-iso-f"
-	case strings.HasPrefix(region, "eu-isoe-"):
-		return "aws-iso-e"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "eusc-"):
-		return "aws-eusc"
 	}
-	return "aws"
+	return awsregion.Partition(region)
 }
 
 // areas group region prefixes by continent, for the last tie-break of

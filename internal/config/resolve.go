@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 	"github.com/amicrypt/amicrypt/internal/yamlconf"
 )
 
@@ -152,7 +153,7 @@ func (rs *resolved) validRegions() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, r := range rs.regions {
-		if regionRe.MatchString(r) && !seen[r] {
+		if awsregion.Valid(r) && !seen[r] {
 			seen[r] = true
 			out = append(out, r)
 		}

@@ -8,14 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 	"github.com/amicrypt/amicrypt/internal/yamlconf"
 )
 
 var (
-	accountRe = regexp.MustCompile(`^\d{12}$`)
-	// regionRe is AWS's region syntax: area, optional sub-area (gov, iso,
-	// isob, de, ...), direction, number.
-	regionRe    = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]{2,4})?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?$`)
+	accountRe   = regexp.MustCompile(`^\d{12}$`)
 	iamNameRe   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	roleARNRe   = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::(\d{12}):role/([\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
 	externalRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // and 2-1224 characters
@@ -48,32 +46,14 @@ var knownRegions = []string{
 // Partition returns the ARN partition of a region: aws, aws-cn, aws-us-gov,
 // aws-iso, aws-iso-b, aws-iso-e, aws-iso-f or aws-eusc. Images are copied,
 // and roles assumed, only within a partition.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "us-isof-"):
-		return "aws-iso-f"
-	case strings.HasPrefix(region, "eu-isoe-"):
-		return "aws-iso-e"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "eusc-"):
-		return "aws-eusc"
-	}
-	return "aws"
-}
+func Partition(region string) string { return awsregion.Partition(region) }
 
 // ValidRegion reports whether region has AWS's region syntax.
-func ValidRegion(region string) bool { return regionRe.MatchString(region) }
+func ValidRegion(region string) bool { return awsregion.Valid(region) }
 
 // regionProblem says what is wrong with a region name, "" when nothing.
 func regionProblem(r string) string {
-	if regionRe.MatchString(r) {
+	if awsregion.Valid(r) {
 		return ""
 	}
 	msg := fmt.Sprintf("%q is not an AWS region name like us-east-1", r)
@@ -323,7 +303,7 @@ func (c *checker) keyARN(path, arn string) (region string, ok bool) {
 		c.errf(path, "%q is an alias ARN; key_arn takes the key's ARN (...:key/<key id>), which 'aws kms describe-key --key-id <alias ARN>' shows", arn)
 	case m == nil:
 		c.errf(path, "%q is not a KMS key ARN (arn:aws:kms:<region>:<12-digit account>:key/<key id>)", arn)
-	case !regionRe.MatchString(m[2]):
+	case !awsregion.Valid(m[2]):
 		c.errf(path, "%q: %q is not a region name", arn, m[2])
 	case !accountRe.MatchString(m[3]):
 		c.errf(path, "%q: %q is not a 12-digit account id", arn, m[3])
@@ -427,7 +407,7 @@ func (c *checker) crossCheck(rs *resolved) {
 		switch {
 		case k.ARN != "":
 			m := keyARNRe.FindStringSubmatch(k.ARN)
-			if m == nil || !regionRe.MatchString(m[2]) || !keyIDRe.MatchString(m[4]) {
+			if m == nil || !awsregion.Valid(m[2]) || !keyIDRe.MatchString(m[4]) {
 				break // said by settings
 			}
 			kr, multi := m[2], strings.HasPrefix(m[4], "mrk-")
@@ -451,7 +431,7 @@ func (c *checker) crossCheck(rs *resolved) {
 			}
 			if !rs.inheritedKey {
 				for _, r := range sortedKeys(k.ByRegion) {
-					if regionRe.MatchString(r) && !slices.Contains(regions, r) {
+					if awsregion.Valid(r) && !slices.Contains(regions, r) {
 						c.r.KeyErrorf(yamlconf.Child(rs.keyARNPath, r), "%s is not among the target's regions (%s): remove it, or add the region to regions", r, strings.Join(regions, ", "))
 					}
 				}
@@ -474,7 +454,7 @@ func (c *checker) crossCheck(rs *resolved) {
 			c.errf(rs.subnetsPath, "a subnet belongs to one region, but this target copies into %d (%s)%s: give subnet_ids as a mapping region → list, e.g. {%s: [%s]}", len(regions), strings.Join(regions, ", "), rs.forTarget(rs.subnetsPath), regions[0], s.All[0])
 		case s.ByRegion != nil && !rs.inheritedSubnets:
 			for _, r := range sortedKeys(s.ByRegion) {
-				if regionRe.MatchString(r) && !slices.Contains(regions, r) {
+				if awsregion.Valid(r) && !slices.Contains(regions, r) {
 					c.r.KeyErrorf(yamlconf.Child(rs.subnetsPath, r), "%s is not among the target's regions (%s): remove it, or add the region to regions", r, strings.Join(regions, ", "))
 				}
 			}
@@ -527,7 +507,7 @@ func (c *checker) sources(sources map[string]string) {
 	for i := range c.cfg.Targets {
 		rs := c.resolve(i)
 		for j, r := range rs.regions {
-			if !regionRe.MatchString(r) || Partition(r) == srcPart {
+			if !awsregion.Valid(r) || Partition(r) == srcPart {
 				continue
 			}
 			c.errf(yamlconf.Index(rs.regionsPath, j), "no source image can reach %s: images are copied only within a partition, %s is in %s and the sources (%s) are in %s; give --source for a region of %s, or remove %s here", r, r, Partition(r), strings.Join(byPartition[srcPart], ", "), srcPart, Partition(r), r)

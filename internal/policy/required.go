@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 )
 
 // The Auto Scaling service-linked role: AWSServiceRoleForAutoScaling, or
@@ -74,15 +76,7 @@ func (p RequiredParams) keyARN() string {
 
 // PartitionForRegion is the ARN partition of a region: aws-cn for cn-*,
 // aws-us-gov for us-gov-*, aws otherwise.
-func PartitionForRegion(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+func PartitionForRegion(region string) string { return awsregion.Partition(region) }
 
 // ServiceLinkedRoleARN is the ARN of an account's Auto Scaling service-linked
 // role; suffix "" gives the default role, "CMK" gives AWSServiceRoleForAutoScaling_CMK.

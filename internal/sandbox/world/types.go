@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 )
 
 // World is the shape of an organisation as the sandbox models it: the regions
@@ -473,12 +475,4 @@ func DefaultKeyPolicy(account, partition string) json.RawMessage {
 }
 
 // Partition returns the ARN partition of a region: aws, aws-us-gov or aws-cn.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	}
-	return "aws"
-}
+func Partition(region string) string { return awsregion.Partition(region) }
