@@ -1,0 +1,896 @@
+package deploy
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/policy"
+)
+
+// The templates are written with CloudFormation's short-form tags (!Sub, !Ref,
+// !If, ...); cfn_test.go reads them through goccy/go-yaml's AST and resolves
+// the intrinsic functions for a sample builder and target account.
+
+const (
+	builderTemplate = "cloudformation/builder-role.yaml"
+	targetTemplate  = "cloudformation/target-role.yaml"
+
+	builderAccount = "111111111111"
+	targetAccount  = "222222222222"
+	keyOwner       = "444444444444" // owns a key a target names with key_arn
+	otherAccount   = "999999999999"
+	region         = "us-east-1"
+	externalID     = "amicrypt-7f3a"
+	orgID          = "o-a1b2c3d4e5"
+)
+
+// Sample resources of the target account (and of others).
+var (
+	pipelineRoleARN = "arn:aws:iam::" + builderAccount + ":role/amicrypt-pipeline"
+	targetRoleARN   = "arn:aws:iam::" + targetAccount + ":role/amicrypt-target"
+	ownKey          = "arn:aws:kms:" + region + ":" + targetAccount + ":key/0b5c3f1e-6d2a-4c8e-9f71-2a3b4c5d6e7f"
+	foreignKey      = "arn:aws:kms:" + region + ":" + keyOwner + ":key/mrk-6d2a4c8e9f712a3b4c5d6e7f0b5c3f1e"
+	otherKey        = "arn:aws:kms:" + region + ":" + otherAccount + ":key/9f712a3b-4c5d-6e7f-0b5c-3f1e6d2a4c8e"
+	builderKey      = "arn:aws:kms:" + region + ":" + builderAccount + ":key/2a3b4c5d-6e7f-0b5c-3f1e-6d2a4c8e9f71"
+	alias           = "arn:aws:kms:" + region + ":" + targetAccount + ":alias/amicrypt"
+	sourceImage     = "arn:aws:ec2:" + region + "::image/ami-0b0000000000a0001"
+	sourceSnapshot  = "arn:aws:ec2:" + region + "::snapshot/snap-0b0000000000a0001"
+	copiedImage     = "arn:aws:ec2:" + region + "::image/ami-0c0000000000a0001"
+	copiedSnapshot  = "arn:aws:ec2:" + region + "::snapshot/snap-0c0000000000a0001"
+	launchTemplate  = "arn:aws:ec2:" + region + ":" + targetAccount + ":launch-template/lt-0c0000000000a0001"
+	ssmParameter    = "arn:aws:ssm:" + region + ":" + targetAccount + ":parameter/amicrypt/base/ami-id"
+	slr             = policy.ServiceLinkedRoleARN("aws", targetAccount, "")
+	slrSuffix       = policy.ServiceLinkedRoleARN("aws", targetAccount, "CMK")
+	bootProofGroup  = func() string {
+		group, _ := activities.BootProofInput{RunID: "run-1", Target: activities.Target{Account: targetAccount, Region: region}}.BootProofNames()
+		return "arn:aws:autoscaling:" + region + ":" + targetAccount + ":autoScalingGroup:6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/" + group
+	}()
+	eksProvider = "oidc.eks." + region + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+)
+
+// Condition keys of the sample requests.
+var (
+	managedKey    = map[string][]string{"aws:ResourceTag/amicrypt:managed": {"true"}}
+	amicryptImage = map[string][]string{"aws:ResourceTag/amicrypt:source-image": {"ami-0b0000000000a0001"}}
+	bootProofTmpl = map[string][]string{"aws:ResourceTag/amicrypt:run": {"run-1"}}
+	viaEC2        = map[string][]string{"kms:ViaService": {policy.EC2ViaService(region)}}
+	newKey        = map[string][]string{"aws:RequestTag/amicrypt:managed": {"true"}, "kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}
+)
+
+func grantTo(grantee string, ops ...string) map[string][]string {
+	return map[string][]string{"kms:GranteePrincipal": {grantee}, "kms:GrantOperations": ops}
+}
+
+func with(m map[string][]string, k string, v ...string) map[string][]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string][]string{}
+	}
+	out[k] = v
+	return out
+}
+
+// use is one permission a role needs.
+type use struct {
+	Role     string // "builder" or "target"
+	Action   string
+	Resource string // a sample resource; "*" when the action takes none
+	Context  map[string][]string
+	// Call is the SDK call in activities/ that needs the permission: Action
+	// itself for a direct call (checked against the code below), or the call
+	// because of which AWS checks Action.
+	Call string
+	// Where is the file(s) making Call.
+	Where string
+	// Foreign: only for targets naming another account's key (key_arn); the
+	// target stack allows it only with ExternalKeyArns.
+	Foreign bool
+	// NoPermission: AWS requires no permission (sts:GetCallerIdentity).
+	NoPermission bool
+}
+
+// permissions is THE list of what amicrypt does in AWS: every call the
+// activities make (activities/*.go, non-test), as which role, and the
+// permissions AWS checks because of them. TestPermissionsMatchTheActivities
+// derives the calls from the code and fails when they and this list differ;
+// the other tests check the templates' policies allow every entry. The
+// README's permissions table says the same in prose.
+func permissions(grantOps []string) []use {
+	b, t := "builder", "target"
+	return []use{
+		// Builder account (share.go: ShareSource / UnshareSource, with the
+		// builder's access), and the worker's own credentials (aws.go).
+		{Role: b, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "share.go"},
+		{Role: b, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "share.go"},
+		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go"},
+		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Remove/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go (unshare)"},
+		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifySnapshotAttribute", Where: "share.go"},
+		{Role: b, Action: "kms:DescribeKey", Resource: builderKey, Call: "kms:DescribeKey", Where: "share.go (F1 pre-check)"},
+		{Role: b, Action: "sts:AssumeRole", Resource: targetRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds, the worker's own credentials)"},
+
+		// Target account (the target's access).
+		{Role: t, Action: "sts:GetCallerIdentity", Resource: "*", Call: "sts:GetCallerIdentity", Where: "assume.go", NoPermission: true},
+		{Role: t, Action: "iam:GetRole", Resource: slr, Call: "iam:GetRole", Where: "slr.go"},
+		{Role: t, Action: "iam:GetRole", Resource: slrSuffix, Call: "iam:GetRole", Where: "slr.go (service_linked_role_suffix)"},
+		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go"},
+		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slrSuffix, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go (service_linked_role_suffix)"},
+
+		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go"},
+		{Role: t, Action: "kms:CreateKey", Resource: "*", Context: newKey, Call: "kms:CreateKey", Where: "key.go"},
+		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: map[string][]string{"aws:TagKeys": {"amicrypt:managed"}, "aws:RequestTag/amicrypt:managed": {"true"}}, Call: "kms:CreateKey", Where: "key.go (CreateKey's Tags)"},
+		{Role: t, Action: "kms:CreateAlias", Resource: alias, Call: "kms:CreateAlias", Where: "key.go"},
+		{Role: t, Action: "kms:CreateAlias", Resource: ownKey, Call: "kms:CreateAlias", Where: "key.go (checked on the key too)"},
+		{Role: t, Action: "kms:GetKeyRotationStatus", Resource: ownKey, Call: "kms:GetKeyRotationStatus", Where: "key.go"},
+		{Role: t, Action: "kms:EnableKeyRotation", Resource: ownKey, Call: "kms:EnableKeyRotation", Where: "key.go"},
+		{Role: t, Action: "kms:ListResourceTags", Resource: ownKey, Call: "kms:ListResourceTags", Where: "key.go"},
+		{Role: t, Action: "kms:GetKeyPolicy", Resource: ownKey, Call: "kms:GetKeyPolicy", Where: "key.go, diagnose.go"},
+		{Role: t, Action: "kms:PutKeyPolicy", Resource: ownKey, Context: managedKey, Call: "kms:PutKeyPolicy", Where: "key.go (a key amicrypt created)"},
+		{Role: t, Action: "kms:ListGrants", Resource: ownKey, Call: "kms:ListGrants", Where: "key.go, diagnose.go"},
+		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slr, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant_service_linked_role)"},
+		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slrSuffix, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant to a custom-suffix role)"},
+		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: ownKey, Context: managedKey, Call: "kms:ScheduleKeyDeletion", Where: "key.go (the orphan of a lost alias race)"},
+
+		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, retention.go"},
+		{Role: t, Action: "ec2:CopyImage", Resource: "*", Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go (TagSpecifications)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedSnapshot, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go (TagSpecifications)"},
+		{Role: t, Action: "kms:GenerateDataKeyWithoutPlaintext", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go (EC2 encrypts the copy)"},
+		{Role: t, Action: "kms:Decrypt", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "kms:ReEncryptFrom", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "kms:ReEncryptTo", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "copy.go"},
+		{Role: t, Action: "ec2:DeregisterImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, copy.go (a failed copy)"},
+		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go (DeleteAssociatedSnapshots)"},
+		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go"},
+
+		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go, publish.go"},
+		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: map[string][]string{"ec2:CreateAction": {"CreateLaunchTemplate"}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (TagSpecifications)"},
+		{Role: t, Action: "autoscaling:CreateAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go"},
+		{Role: t, Action: "ec2:RunInstances", Resource: "*", Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a group from a launch template)"},
+		{Role: t, Action: "iam:PassRole", Resource: slr, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (ServiceLinkedRoleARN)"},
+		{Role: t, Action: "iam:PassRole", Resource: slrSuffix, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a custom-suffix role)"},
+		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (the template's encrypted root volume)"},
+		{Role: t, Action: "autoscaling:DescribeAutoScalingGroups", Resource: "*", Call: "autoscaling:DescribeAutoScalingGroups", Where: "bootproof.go"},
+		{Role: t, Action: "autoscaling:DescribeScalingActivities", Resource: "*", Call: "autoscaling:DescribeScalingActivities", Where: "bootproof.go"},
+		{Role: t, Action: "ec2:DescribeInstances", Resource: "*", Call: "ec2:DescribeInstances", Where: "bootproof.go (F8)"},
+		{Role: t, Action: "ec2:DescribeVolumes", Resource: "*", Call: "ec2:DescribeVolumes", Where: "bootproof.go (F8)"},
+		{Role: t, Action: "autoscaling:DeleteAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:DeleteAutoScalingGroup", Where: "bootproof.go"},
+		{Role: t, Action: "ec2:DeleteLaunchTemplate", Resource: launchTemplate, Context: bootProofTmpl, Call: "ec2:DeleteLaunchTemplate", Where: "bootproof.go"},
+
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
+		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: map[string][]string{"aws:TagKeys": {activities.TagProvenReason}}, Call: "ec2:DeleteTags", Where: "publish.go (MarkImage)"},
+		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go"},
+		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go"},
+		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go"},
+		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go"},
+		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go"},
+
+		// A key of another account (key_arn; key.go ensureForeignKey).
+		{Role: t, Action: "kms:DescribeKey", Resource: foreignKey, Call: "kms:DescribeKey", Where: "key.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:CreateGrant", Resource: foreignKey, Context: grantTo(slr, grantOps...), Call: "kms:CreateGrant", Where: "key.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:ListGrants", Resource: foreignKey, Call: "kms:ListGrants", Where: "key.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:GenerateDataKeyWithoutPlaintext", Resource: foreignKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:CreateGrant", Resource: foreignKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "copy.go (key_arn)", Foreign: true},
+	}
+}
+
+// refusal is something a role must not be able to do.
+type refusal struct {
+	Role, Action, Resource string
+	Context                map[string][]string
+	Why                    string
+}
+
+func refusals() []refusal {
+	b, t := "builder", "target"
+	return []refusal{
+		{t, "kms:ScheduleKeyDeletion", otherKey, nil, "another account's key"},
+		{t, "kms:ScheduleKeyDeletion", ownKey, nil, "a key amicrypt did not create (no amicrypt:managed tag)"},
+		{t, "kms:PutKeyPolicy", ownKey, nil, "an adopted key's policy, without ManageAdoptedKeyPolicies"},
+		{t, "kms:PutKeyPolicy", otherKey, managedKey, "another account's key"},
+		{t, "kms:DisableKey", ownKey, managedKey, "never called"},
+		{t, "kms:Decrypt", ownKey, nil, "direct use of the key, not through EC2"},
+		{t, "kms:Decrypt", ownKey, map[string][]string{"kms:ViaService": {"s3." + region + ".amazonaws.com"}}, "use through another service"},
+		{t, "kms:CreateGrant", ownKey, grantTo("arn:aws:iam::"+targetAccount+":role/admin", "Decrypt"), "a grant to anyone but the service-linked role"},
+		{t, "kms:CreateGrant", ownKey, grantTo(slr, "Decrypt", "RetireGrant"), "a grant of more than EBS needs"},
+		{t, "kms:CreateKey", "*", map[string][]string{"kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}, "a key not tagged as amicrypt's"},
+		{t, "kms:CreateKey", "*", with(newKey, "kms:KeySpec", "RSA_2048"), "an asymmetric key"},
+		{t, "kms:TagResource", ownKey, map[string][]string{"aws:TagKeys": {"owner"}}, "tags other than amicrypt:managed"},
+		{t, "kms:DescribeKey", foreignKey, nil, "another account's key without ExternalKeyArns"},
+		{t, "kms:CreateGrant", foreignKey, grantTo(slr, "Decrypt"), "another account's key without ExternalKeyArns"},
+		{t, "iam:CreateServiceLinkedRole", "arn:aws:iam::" + targetAccount + ":role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot", map[string][]string{"iam:AWSServiceName": {"spot.amazonaws.com"}}, "another service's role"},
+		{t, "iam:CreateServiceLinkedRole", slr, map[string][]string{"iam:AWSServiceName": {"elasticloadbalancing.amazonaws.com"}}, "another service"},
+		{t, "iam:PassRole", "arn:aws:iam::" + targetAccount + ":role/admin", nil, "passing any other role"},
+		{t, "iam:CreateRole", "arn:aws:iam::" + targetAccount + ":role/x", nil, "creating roles"},
+		{t, "iam:AttachRolePolicy", targetRoleARN, nil, "escalating its own permissions"},
+		{t, "sts:AssumeRole", "arn:aws:iam::" + otherAccount + ":role/amicrypt-target", nil, "hopping on to other accounts"},
+		{t, "ec2:ModifyImageAttribute", copiedImage, nil, "sharing images (the builder does that)"},
+		{t, "ec2:ModifySnapshotAttribute", copiedSnapshot, nil, "sharing snapshots"},
+		{t, "ec2:DeregisterImage", copiedImage, nil, "an image amicrypt did not make"},
+		{t, "ec2:DeleteSnapshot", copiedSnapshot, nil, "a snapshot amicrypt did not make"},
+		{t, "ec2:DeleteTags", copiedImage, map[string][]string{"aws:TagKeys": {"Name"}}, "other tags"},
+		{t, "ec2:DeleteLaunchTemplate", launchTemplate, nil, "a launch template not made by a boot proof"},
+		{t, "ec2:TerminateInstances", "*", nil, "never called"},
+		{t, "autoscaling:DeleteAutoScalingGroup", "arn:aws:autoscaling:" + region + ":" + targetAccount + ":autoScalingGroup:6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/web-prod", nil, "a group not named amicrypt-proof-*"},
+		{t, "autoscaling:UpdateAutoScalingGroup", bootProofGroup, nil, "never called"},
+		{t, "ssm:PutParameter", "arn:aws:ssm:" + region + ":" + otherAccount + ":parameter/x", nil, "another account's parameter"},
+		{t, "ssm:DeleteParameter", ssmParameter, nil, "never called"},
+		{t, "ec2:CreateTags", "arn:aws:ec2:" + region + ":" + targetAccount + ":instance/i-0123456789abcdef0", nil, "tagging instances"},
+
+		{b, "ec2:CopyImage", "*", nil, "copies are the targets'"},
+		{b, "ec2:DeregisterImage", sourceImage, nil, "the builder's images are Packer's"},
+		{b, "ec2:ModifyImageAttribute", sourceImage, map[string][]string{"ec2:Add/group": {"all"}}, "making the source public"},
+		{b, "ec2:ModifySnapshotAttribute", sourceSnapshot, map[string][]string{"ec2:Add/group": {"all"}}, "making the source's snapshot public"},
+		{b, "sts:AssumeRole", "arn:aws:iam::" + targetAccount + ":role/admin", nil, "any role but the target role"},
+		{b, "kms:DescribeKey", otherKey, nil, "another account's key"},
+		{b, "kms:CreateKey", "*", nil, "keys are the targets'"},
+		{b, "iam:PassRole", "*", nil, "never called"},
+	}
+}
+
+// grantOperations reads activities/diagnose.go's keyGrantOperations: the
+// operations of the grant amicrypt gives the service-linked role.
+func grantOperations(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../activities/diagnose.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "keyGrantOperations" || len(vs.Values) != 1 {
+			return true
+		}
+		lit, ok := vs.Values[0].(*ast.CompositeLit)
+		if !ok {
+			t.Fatalf("keyGrantOperations is not a composite literal")
+		}
+		for _, e := range lit.Elts {
+			sel, ok := e.(*ast.SelectorExpr)
+			if !ok || !strings.HasPrefix(sel.Sel.Name, "GrantOperation") {
+				t.Fatalf("keyGrantOperations holds %T, not kmstypes.GrantOperationX", e)
+			}
+			ops = append(ops, strings.TrimPrefix(sel.Sel.Name, "GrantOperation"))
+		}
+		return false
+	})
+	if len(ops) == 0 {
+		t.Fatal("keyGrantOperations not found in activities/diagnose.go")
+	}
+	return ops
+}
+
+// sdkCalls derives from activities/*.go (non-test) every AWS call the
+// activities make, as "<role> <service>:<Operation>": a call of a method of
+// the narrow client interfaces (clients.go) or of a paginator over one
+// (kms.NewListGrantsPaginator), made in a file that reaches the builder
+// (builderAccess) as the builder, elsewhere as the target; and the
+// assume-role credentials provider (aws.go), which calls sts:AssumeRole with
+// the worker's own credentials: the builder's pipeline role.
+func sdkCalls(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob("../activities/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var parsed []*ast.File
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, f)
+	}
+	services := map[string]string{"EC2API": "ec2", "KMSAPI": "kms", "IAMAPI": "iam", "AutoScalingAPI": "autoscaling", "SSMAPI": "ssm", "STSAPI": "sts"}
+	methods := map[string]string{} // method -> service
+	for _, f := range parsed {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			svc, ok := services[ts.Name.Name]
+			it, isIface := ts.Type.(*ast.InterfaceType)
+			if !ok || !isIface {
+				return true
+			}
+			for _, m := range it.Methods.List {
+				for _, name := range m.Names {
+					if prev, dup := methods[name.Name]; dup {
+						t.Fatalf("method %s is on both the %s and %s interfaces; this derivation needs unique names", name.Name, prev, svc)
+					}
+					methods[name.Name] = svc
+				}
+			}
+			return false
+		})
+	}
+	if len(methods) == 0 {
+		t.Fatal("no client interfaces found in activities/clients.go")
+	}
+	paginator := regexp.MustCompile(`^New(\w+)Paginator$`)
+	calls := map[string]string{} // "role service:Op" -> file
+	for _, f := range parsed {
+		name := filepath.Base(fset.Position(f.Pos()).Filename)
+		role := "target"
+		ast.Inspect(f, func(n ast.Node) bool {
+			if c, ok := n.(*ast.CallExpr); ok {
+				if id, ok := c.Fun.(*ast.Ident); ok && id.Name == "builderAccess" {
+					role = "builder"
+				}
+			}
+			return true
+		})
+		ast.Inspect(f, func(n ast.Node) bool {
+			c, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := c.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			op := sel.Sel.Name
+			if m := paginator.FindStringSubmatch(op); m != nil {
+				op = m[1]
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "stscreds" && op == "NewAssumeRoleProvider" {
+				calls["builder sts:AssumeRole"] = name
+				return true
+			}
+			if svc, ok := methods[op]; ok {
+				calls[role+" "+svc+":"+op] = name
+			}
+			return true
+		})
+	}
+	return calls
+}
+
+// TestPermissionsMatchTheActivities keeps permissions() and the code in step:
+// every AWS call the activities make is in the list, as the role that makes
+// it, and every direct call in the list is still made.
+func TestPermissionsMatchTheActivities(t *testing.T) {
+	derived := sdkCalls(t)
+	uses := permissions(grantOperations(t))
+	listed := map[string]bool{}
+	for _, u := range uses {
+		if u.Action == u.Call {
+			listed[u.Role+" "+u.Action] = true
+		}
+	}
+	for _, u := range uses {
+		if !listed[u.Role+" "+u.Call] {
+			t.Errorf("%s %s is listed because of %s, which is not a call of the list", u.Role, u.Action, u.Call)
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(derived)) {
+		if !listed[c] {
+			t.Errorf("activities/%s calls %s, which permissions() does not list: add it (and to the templates and the README)", derived[c], c)
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(listed)) {
+		if _, ok := derived[c]; !ok {
+			t.Errorf("permissions() lists %s as a call, but no activity makes it any more: remove it (and from the templates and the README)", c)
+		}
+	}
+	t.Logf("%d AWS calls derived from activities/*.go", len(derived))
+}
+
+// templates
+
+func loadT(t *testing.T, path string) *template {
+	t.Helper()
+	tpl, err := loadTemplate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+func instantiate(t *testing.T, path, account string, params map[string]string) *stack {
+	t.Helper()
+	s, err := loadT(t, path).instantiate(account, region, params)
+	if err != nil {
+		t.Fatalf("%s with %v: %v", path, params, err)
+	}
+	return s
+}
+
+func roleOf(t *testing.T, s *stack, logical string) *iamRole {
+	t.Helper()
+	r, err := s.role(logical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The stacks of the tests: a target with the defaults, one with every option,
+// and the builder (IRSA, limited to the sample targets and organization).
+func targetDefaults() map[string]string {
+	return map[string]string{"PipelineRoleArn": pipelineRoleARN, "ExternalId": externalID}
+}
+
+func targetEverything() map[string]string {
+	p := targetDefaults()
+	p["OrganizationId"] = orgID
+	p["ExternalKeyArns"] = foreignKey + ",arn:aws:kms:eu-west-1:" + keyOwner + ":key/mrk-6d2a4c8e9f712a3b4c5d6e7f0b5c3f1e"
+	p["ManageAdoptedKeyPolicies"] = "true"
+	p["CreateServiceLinkedRole"] = "true"
+	p["ServiceLinkedRoleSuffix"] = "CMK"
+	return p
+}
+
+func builderIRSA() map[string]string {
+	return map[string]string{"EksOidcProvider": eksProvider, "TargetAccountIds": targetAccount + "," + keyOwner, "TargetOrganizationId": orgID}
+}
+
+func session(roleARN string) policy.Principal {
+	parts := strings.SplitN(roleARN, ":", 6)
+	name := roleARN[strings.LastIndex(roleARN, "/")+1:]
+	return policy.Principal{ARN: "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + name + "/amicrypt-worker", RoleARN: roleARN}
+}
+
+func (r *iamRole) principal() policy.Principal {
+	p := session(r.ARN)
+	p.IdentityPolicies = r.Identity
+	return p
+}
+
+func describe(role, action, resource string, ctx map[string][]string) string {
+	s := role + " " + action + " on " + resource
+	if len(ctx) > 0 {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(ctx)) {
+			kv = append(kv, k+"="+strings.Join(ctx[k], "|"))
+		}
+		s += " with " + strings.Join(kv, ", ")
+	}
+	return s
+}
+
+func TestTemplatesParseAndReferenceOnlyWhatExists(t *testing.T) {
+	for _, path := range []string{builderTemplate, targetTemplate} {
+		tpl := loadT(t, path)
+		for _, p := range tpl.checkReferences() {
+			t.Errorf("%s: %s", path, p)
+		}
+		for _, section := range []string{"Parameters", "Resources", "Outputs"} {
+			if len(tpl.section(section)) == 0 {
+				t.Errorf("%s: no %s", path, section)
+			}
+		}
+		for name, raw := range tpl.section("Parameters") {
+			p, _ := raw.(map[string]any)
+			if d, ok := p["Default"]; ok {
+				if err := checkParameter(name, p, fmt.Sprint(d)); err != nil {
+					t.Errorf("%s: the default breaks the parameter's own constraints: %v", path, err)
+				}
+			}
+			if p["Description"] == nil {
+				t.Errorf("%s: parameter %s has no Description", path, name)
+			}
+		}
+	}
+}
+
+func TestParameterConstraints(t *testing.T) {
+	bad := []struct {
+		path   string
+		params map[string]string
+		want   string
+	}{
+		{targetTemplate, map[string]string{"ExternalId": externalID}, "PipelineRoleArn has no default"},
+		{targetTemplate, map[string]string{"PipelineRoleArn": "amicrypt-pipeline", "ExternalId": externalID}, "does not match"},
+		{targetTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "ExternalId": "x"}, "MinLength"},
+		{targetTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "ExternalId": "has space"}, "does not match"},
+		{targetTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "ExternalId": externalID, "ManageAdoptedKeyPolicies": "yes"}, "is not one of"},
+		{targetTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "ExternalId": externalID, "OrganizationId": "org-1"}, "does not match"},
+		{builderTemplate, map[string]string{}, "rule OneTrust"},
+		{builderTemplate, map[string]string{"EksOidcProvider": eksProvider, "TrustedPrincipalArns": "arn:aws:iam::333333333333:role/x"}, "rule OneTrust"},
+		{builderTemplate, map[string]string{"EksOidcProvider": "https://" + eksProvider}, "does not match"},
+		{builderTemplate, map[string]string{"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/x", "TargetRolePath": "team"}, "does not match"},
+	}
+	for _, c := range bad {
+		_, err := loadT(t, c.path).instantiate(targetAccount, region, c.params)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s with %v: got %v, want an error containing %q", c.path, c.params, err, c.want)
+		}
+	}
+}
+
+// TestTargetRoleAllowsWhatTheActivitiesDo evaluates every entry of
+// permissions() for the target role with the project's IAM evaluator.
+func TestTargetRoleAllowsWhatTheActivitiesDo(t *testing.T) {
+	ops := grantOperations(t)
+	for name, params := range map[string]map[string]string{"defaults": targetDefaults(), "every option": targetEverything()} {
+		role := roleOf(t, instantiate(t, targetTemplate, targetAccount, params), "TargetRole")
+		if role.ARN != targetRoleARN {
+			t.Errorf("%s: role ARN %s, want %s", name, role.ARN, targetRoleARN)
+		}
+		foreign := params["ExternalKeyArns"] != ""
+		for _, u := range permissions(ops) {
+			if u.Role != "target" || u.NoPermission {
+				continue
+			}
+			d := policy.EvaluateIdentity(policy.Request{Principal: role.principal(), Action: u.Action, Resource: u.Resource, Context: u.Context})
+			want := !u.Foreign || foreign
+			if d.Allowed != want {
+				t.Errorf("%s: %s (%s, %s): allowed=%v, want %v: %s", name, describe("target", u.Action, u.Resource, u.Context), u.Call, u.Where, d.Allowed, want, d.Reason)
+			}
+		}
+	}
+}
+
+func TestBuilderRoleAllowsWhatTheActivitiesDo(t *testing.T) {
+	for name, params := range map[string]map[string]string{
+		"IRSA, limited targets": builderIRSA(),
+		"trusted principals":    {"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes"},
+	} {
+		s := instantiate(t, builderTemplate, builderAccount, params)
+		role := roleOf(t, s, "PipelineRole")
+		if role.ARN != pipelineRoleARN {
+			t.Errorf("%s: role ARN %s, want %s", name, role.ARN, pipelineRoleARN)
+		}
+		for _, u := range permissions(nil) {
+			if u.Role != "builder" || u.NoPermission {
+				continue
+			}
+			ctx := u.Context
+			if u.Action == "sts:AssumeRole" {
+				// What AWS knows of the target role being assumed.
+				ctx = map[string][]string{"aws:ResourceAccount": {targetAccount}, "aws:ResourceOrgID": {orgID}}
+			}
+			d := policy.EvaluateIdentity(policy.Request{Principal: role.principal(), Action: u.Action, Resource: u.Resource, Context: ctx})
+			if !d.Allowed {
+				t.Errorf("%s: %s (%s): refused: %s", name, describe("builder", u.Action, u.Resource, ctx), u.Where, d.Reason)
+			}
+		}
+	}
+}
+
+func TestRolesRefuseWhatTheyMustNotDo(t *testing.T) {
+	target := roleOf(t, instantiate(t, targetTemplate, targetAccount, targetDefaults()), "TargetRole")
+	builder := roleOf(t, instantiate(t, builderTemplate, builderAccount, builderIRSA()), "PipelineRole")
+	roles := map[string]*iamRole{"target": target, "builder": builder}
+	for _, r := range refusals() {
+		d := policy.EvaluateIdentity(policy.Request{Principal: roles[r.Role].principal(), Action: r.Action, Resource: r.Resource, Context: r.Context})
+		if d.Allowed {
+			t.Errorf("%s is allowed (%s), but must not be (%s)", describe(r.Role, r.Action, r.Resource, r.Context), d.Reason, r.Why)
+		}
+	}
+
+	// The builder's limits on which target roles it assumes.
+	assume := func(ctx map[string][]string) policy.Decision {
+		return policy.EvaluateIdentity(policy.Request{Principal: builder.principal(), Action: "sts:AssumeRole", Resource: "arn:aws:iam::" + otherAccount + ":role/amicrypt-target", Context: ctx})
+	}
+	if d := assume(map[string][]string{"aws:ResourceAccount": {otherAccount}, "aws:ResourceOrgID": {orgID}}); d.Allowed {
+		t.Errorf("the builder may assume the target role of %s, outside TargetAccountIds: %s", otherAccount, d.Reason)
+	}
+	if d := assume(map[string][]string{"aws:ResourceAccount": {targetAccount}, "aws:ResourceOrgID": {"o-zzzzzzzzzz"}}); d.Allowed {
+		t.Errorf("the builder may assume a target role outside TargetOrganizationId: %s", d.Reason)
+	}
+	open := roleOf(t, instantiate(t, builderTemplate, builderAccount, map[string]string{"EksOidcProvider": eksProvider}), "PipelineRole")
+	if d := policy.EvaluateIdentity(policy.Request{Principal: open.principal(), Action: "sts:AssumeRole", Resource: "arn:aws:iam::" + otherAccount + ":role/amicrypt-target"}); !d.Allowed {
+		t.Errorf("without TargetAccountIds, the builder should assume any account's amicrypt-target: %s", d.Reason)
+	}
+
+	// With ManageAdoptedKeyPolicies the role may reconcile any key of its
+	// account, still not another account's.
+	everything := roleOf(t, instantiate(t, targetTemplate, targetAccount, targetEverything()), "TargetRole")
+	if d := policy.EvaluateIdentity(policy.Request{Principal: everything.principal(), Action: "kms:PutKeyPolicy", Resource: ownKey}); !d.Allowed {
+		t.Errorf("ManageAdoptedKeyPolicies=true: kms:PutKeyPolicy on an adopted key refused: %s", d.Reason)
+	}
+	for _, key := range []string{otherKey, foreignKey} {
+		if d := policy.EvaluateIdentity(policy.Request{Principal: everything.principal(), Action: "kms:PutKeyPolicy", Resource: key}); d.Allowed {
+			t.Errorf("kms:PutKeyPolicy allowed on %s: %s", key, d.Reason)
+		}
+	}
+	if d := policy.EvaluateIdentity(policy.Request{Principal: everything.principal(), Action: "kms:DescribeKey", Resource: otherKey}); d.Allowed {
+		t.Errorf("kms:DescribeKey allowed on %s, which is not in ExternalKeyArns: %s", otherKey, d.Reason)
+	}
+}
+
+// TestKeyPoliciesAndTheRoleTogether evaluates KMS the way KMS does, key policy
+// and identity policy together: a key whose policy only delegates to the
+// account (the default key policy) is usable through EC2 by the target role
+// because of its identity policy, and another account's key needs both its
+// owner's policy and ExternalKeyArns.
+func TestKeyPoliciesAndTheRoleTogether(t *testing.T) {
+	rootOnly := func(account string, extra ...string) *policy.Document {
+		return &policy.Document{Version: policy.Version2012, Statements: []policy.Statement{{
+			Sid: "Enable IAM User Permissions", Effect: policy.Allow,
+			Principal: &policy.Principals{AWS: append([]string{"arn:aws:iam::" + account + ":root"}, extra...)},
+			Action:    []string{"kms:*"}, Resource: []string{"*"},
+		}}}
+	}
+	target := roleOf(t, instantiate(t, targetTemplate, targetAccount, targetDefaults()), "TargetRole")
+	everything := roleOf(t, instantiate(t, targetTemplate, targetAccount, targetEverything()), "TargetRole")
+	for _, action := range []string{"kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncryptFrom", "kms:DescribeKey"} {
+		d := policy.EvaluateKMS(rootOnly(targetAccount), targetAccount, nil, policy.Request{Principal: target.principal(), Action: action, Resource: ownKey, Context: viaEC2})
+		if !d.Allowed {
+			t.Errorf("default key policy: %s via EC2 refused: %s", action, d.Reason)
+		}
+	}
+	// Seed 003 case 2: the key's owner lets the target account in.
+	ownerPolicy := rootOnly(keyOwner, "arn:aws:iam::"+targetAccount+":root")
+	req := policy.Request{Action: "kms:CreateGrant", Resource: foreignKey, Context: grantTo(slr, grantOperations(t)...)}
+	req.Principal = everything.principal()
+	if d := policy.EvaluateKMS(ownerPolicy, keyOwner, nil, req); !d.Allowed {
+		t.Errorf("ExternalKeyArns: kms:CreateGrant on %s refused: %s", foreignKey, d.Reason)
+	}
+	req.Principal = target.principal()
+	if d := policy.EvaluateKMS(ownerPolicy, keyOwner, nil, req); d.Allowed {
+		t.Errorf("without ExternalKeyArns, kms:CreateGrant on %s allowed: %s", foreignKey, d.Reason)
+	}
+}
+
+// TestTargetTrustAdmitsThePipelineRoleWithItsExternalID plays the builder's
+// pipeline role (with the builder stack's identity policy) assuming the
+// target role.
+func TestTargetTrustAdmitsThePipelineRoleWithItsExternalID(t *testing.T) {
+	builder := roleOf(t, instantiate(t, builderTemplate, builderAccount, builderIRSA()), "PipelineRole")
+	for name, params := range map[string]map[string]string{"defaults": targetDefaults(), "with organization": targetEverything()} {
+		target := roleOf(t, instantiate(t, targetTemplate, targetAccount, params), "TargetRole")
+		try := func(p policy.Principal, ctx map[string][]string) policy.Decision {
+			ctx = with(ctx, "aws:ResourceAccount", targetAccount)
+			ctx["aws:ResourceOrgID"] = []string{orgID}
+			return policy.EvaluateTrust(target.Trust, targetAccount, policy.Request{Principal: p, Action: "sts:AssumeRole", Resource: target.ARN, Context: ctx})
+		}
+		good := map[string][]string{"sts:ExternalId": {externalID}, "aws:PrincipalOrgID": {orgID}}
+		if d := try(builder.principal(), good); !d.Allowed {
+			t.Errorf("%s: the pipeline role with external id %q refused: %s", name, externalID, d.Reason)
+		}
+		if d := try(builder.principal(), map[string][]string{"aws:PrincipalOrgID": {orgID}}); d.Allowed {
+			t.Errorf("%s: the pipeline role WITHOUT an external id admitted: %s", name, d.Reason)
+		}
+		if d := try(builder.principal(), map[string][]string{"sts:ExternalId": {"guess"}, "aws:PrincipalOrgID": {orgID}}); d.Allowed {
+			t.Errorf("%s: the pipeline role with the wrong external id admitted: %s", name, d.Reason)
+		}
+		other := session("arn:aws:iam::" + builderAccount + ":role/packer")
+		other.IdentityPolicies = builder.Identity
+		if d := try(other, good); d.Allowed {
+			t.Errorf("%s: another role of the builder account admitted: %s", name, d.Reason)
+		}
+		if params["OrganizationId"] != "" {
+			if d := try(builder.principal(), map[string][]string{"sts:ExternalId": {externalID}, "aws:PrincipalOrgID": {"o-zzzzzzzzzz"}}); d.Allowed {
+				t.Errorf("%s: the pipeline role from another organization admitted: %s", name, d.Reason)
+			}
+		}
+		// Across accounts the caller's own policy must allow it too.
+		bare := builder.principal()
+		bare.IdentityPolicies = nil
+		if d := try(bare, good); d.Allowed {
+			t.Errorf("%s: a pipeline role without sts:AssumeRole in its own policy admitted: %s", name, d.Reason)
+		}
+	}
+}
+
+func TestBuilderTrust(t *testing.T) {
+	irsa := roleOf(t, instantiate(t, builderTemplate, builderAccount, builderIRSA()), "PipelineRole")
+	provider := "arn:aws:iam::" + builderAccount + ":oidc-provider/" + eksProvider
+	web := func(sub string) policy.Decision {
+		return policy.EvaluateTrust(irsa.Trust, builderAccount, policy.Request{
+			Principal: policy.Principal{Federated: provider, Account: builderAccount},
+			Action:    "sts:AssumeRoleWithWebIdentity", Resource: irsa.ARN,
+			Context: map[string][]string{eksProvider + ":sub": {sub}, eksProvider + ":aud": {"sts.amazonaws.com"}},
+		})
+	}
+	if d := web("system:serviceaccount:amicrypt:amicrypt-worker"); !d.Allowed {
+		t.Errorf("IRSA: the worker's service account refused: %s", d.Reason)
+	}
+	if d := web("system:serviceaccount:default:default"); d.Allowed {
+		t.Errorf("IRSA: another service account admitted: %s", d.Reason)
+	}
+	if d := policy.EvaluateTrust(irsa.Trust, builderAccount, policy.Request{Principal: session("arn:aws:iam::" + builderAccount + ":role/admin"), Action: "sts:AssumeRole", Resource: irsa.ARN}); d.Allowed {
+		t.Errorf("IRSA: sts:AssumeRole by a role of the account admitted: %s", d.Reason)
+	}
+
+	nodes := "arn:aws:iam::333333333333:role/eks-nodes"
+	for _, xid := range []string{"", "builder-xid"} {
+		params := map[string]string{"TrustedPrincipalArns": nodes}
+		if xid != "" {
+			params["TrustExternalId"] = xid
+		}
+		role := roleOf(t, instantiate(t, builderTemplate, builderAccount, params), "PipelineRole")
+		caller := session(nodes)
+		caller.IdentityPolicies = []*policy.Document{{Version: policy.Version2012, Statements: []policy.Statement{{
+			Effect: policy.Allow, Action: []string{"sts:AssumeRole"}, Resource: []string{role.ARN},
+		}}}}
+		ctx := map[string][]string{}
+		if xid != "" {
+			ctx["sts:ExternalId"] = []string{xid}
+		}
+		if d := policy.EvaluateTrust(role.Trust, builderAccount, policy.Request{Principal: caller, Action: "sts:AssumeRole", Resource: role.ARN, Context: ctx}); !d.Allowed {
+			t.Errorf("TrustedPrincipalArns (external id %q): %s refused: %s", xid, nodes, d.Reason)
+		}
+		if xid != "" {
+			if d := policy.EvaluateTrust(role.Trust, builderAccount, policy.Request{Principal: caller, Action: "sts:AssumeRole", Resource: role.ARN}); d.Allowed {
+				t.Errorf("TrustExternalId %q: admitted without it: %s", xid, d.Reason)
+			}
+		}
+		stranger := session("arn:aws:iam::333333333333:role/other")
+		stranger.IdentityPolicies = caller.IdentityPolicies
+		if d := policy.EvaluateTrust(role.Trust, builderAccount, policy.Request{Principal: stranger, Action: "sts:AssumeRole", Resource: role.ARN, Context: ctx}); d.Allowed {
+			t.Errorf("TrustedPrincipalArns: another role admitted: %s", d.Reason)
+		}
+	}
+}
+
+// TestExampleConfigFitsTheStacks: the config's builder.role_arn is the builder
+// stack's role, and every target of internal/config's example, expanded,
+// names the target stack's role and passes its trust policy with the
+// config's external id.
+func TestExampleConfigFitsTheStacks(t *testing.T) {
+	cfg, err := config.Parse(config.Example(), "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, targets, err := cfg.Expand(map[string]string{"us-east-1": "ami-0b0000000000a0001", "eu-west-1": "ami-0b0000000000e0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builder := roleOf(t, instantiate(t, builderTemplate, b.Account, map[string]string{"EksOidcProvider": eksProvider}), "PipelineRole")
+	if b.RoleARN != builder.ARN {
+		t.Errorf("example builder.role_arn %s, the builder stack makes %s", b.RoleARN, builder.ARN)
+	}
+	for _, tg := range targets {
+		params := map[string]string{"PipelineRoleArn": builder.ARN, "ExternalId": tg.ExternalID}
+		target := roleOf(t, instantiate(t, targetTemplate, tg.Account, params), "TargetRole")
+		if tg.RoleARN != target.ARN {
+			t.Errorf("target %s: config role %s, the target stack makes %s", tg.ID(), tg.RoleARN, target.ARN)
+		}
+		d := policy.EvaluateTrust(target.Trust, tg.Account, policy.Request{Principal: builder.principal(), Action: "sts:AssumeRole", Resource: tg.RoleARN,
+			Context: map[string][]string{"sts:ExternalId": {tg.ExternalID}}})
+		if !d.Allowed {
+			t.Errorf("target %s: the pipeline role may not assume %s with external id %q: %s", tg.ID(), tg.RoleARN, tg.ExternalID, d.Reason)
+		}
+	}
+}
+
+// TestPoliciesLintCleanAndFitIAMLimits runs every document through
+// policy.Lint (no errors; warnings are logged) and checks IAM's size quotas.
+// Lint reviews resource-based policies, which must name a principal: an
+// identity policy is linted as the same statements granted to the role.
+func TestPoliciesLintCleanAndFitIAMLimits(t *testing.T) {
+	cases := []struct {
+		name, account string
+		role          *iamRole
+	}{
+		{"target (defaults)", targetAccount, roleOf(t, instantiate(t, targetTemplate, targetAccount, targetDefaults()), "TargetRole")},
+		{"target (every option)", targetAccount, roleOf(t, instantiate(t, targetTemplate, targetAccount, targetEverything()), "TargetRole")},
+		{"builder (IRSA)", builderAccount, roleOf(t, instantiate(t, builderTemplate, builderAccount, builderIRSA()), "PipelineRole")},
+		{"builder (principals)", builderAccount, roleOf(t, instantiate(t, builderTemplate, builderAccount, map[string]string{"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes", "TrustExternalId": "x-1"}), "PipelineRole")},
+	}
+	for _, c := range cases {
+		lint := func(what string, doc *policy.Document) {
+			for _, f := range policy.Lint(doc, c.account) {
+				if f.Severity == policy.SeverityError {
+					t.Errorf("%s %s: %s", c.name, what, f)
+				} else {
+					t.Logf("%s %s: %s", c.name, what, f)
+				}
+			}
+		}
+		// A trust policy's resource is the role itself: IAM refuses a
+		// Resource element in it, which Lint (written for key policies) asks for.
+		trust := c.role.Trust.Clone()
+		for j := range trust.Statements {
+			s := &trust.Statements[j]
+			if s.Resource != nil || s.NotResource != nil {
+				t.Errorf("%s trust policy: statement %s has a Resource, which IAM refuses in a trust policy", c.name, s.Label(j))
+			}
+			s.Resource = []string{c.role.ARN}
+		}
+		lint("trust policy", trust)
+		for i, doc := range c.role.Identity {
+			asGranted := doc.Clone()
+			for j := range asGranted.Statements {
+				s := &asGranted.Statements[j]
+				if s.Principal != nil || s.NotPrincipal != nil {
+					t.Errorf("%s identity policy %d: statement %s names a principal, which IAM refuses in an identity policy", c.name, i, s.Label(j))
+				}
+				s.Principal = &policy.Principals{AWS: []string{c.role.ARN}}
+			}
+			lint("identity policy", asGranted)
+			sids := map[string]bool{}
+			for j, s := range doc.Statements {
+				if s.Sid == "" || sids[s.Sid] {
+					t.Errorf("%s identity policy %d: statement %d has an empty or repeated Sid %q", c.name, i, j, s.Sid)
+				}
+				sids[s.Sid] = true
+			}
+		}
+		// IAM quotas: a role trust policy 2,048 characters, a role's inline
+		// policies together 10,240 (whitespace not counted; these are compact).
+		if n := len(c.role.TrustJSON); n > 2048 {
+			t.Errorf("%s: trust policy is %d characters, IAM's default limit is 2048", c.name, n)
+		}
+		total := 0
+		for _, text := range c.role.IdentityJSON {
+			total += len(text)
+		}
+		if total > 10240 {
+			t.Errorf("%s: inline policies are %d characters, IAM allows 10240", c.name, total)
+		}
+		t.Logf("%s: trust policy %d characters, inline policies %d", c.name, len(c.role.TrustJSON), total)
+	}
+}
+
+func TestServiceLinkedRoleResource(t *testing.T) {
+	s := instantiate(t, targetTemplate, targetAccount, targetDefaults())
+	if r, err := s.resource("AutoScalingServiceLinkedRole"); err != nil || r != nil {
+		t.Errorf("by default the stack must not create the service-linked role: %v %v", r, err)
+	}
+	s = instantiate(t, targetTemplate, targetAccount, targetEverything())
+	r, err := s.resource("AutoScalingServiceLinkedRole")
+	if err != nil || r == nil {
+		t.Fatalf("CreateServiceLinkedRole=true: no resource (%v)", err)
+	}
+	props, _ := r["Properties"].(map[string]any)
+	if props["AWSServiceName"] != "autoscaling.amazonaws.com" || props["CustomSuffix"] != "CMK" || r["DeletionPolicy"] != "Retain" {
+		t.Errorf("service-linked role resource: %v", r)
+	}
+	out, err := s.resolve(s.t.section("Outputs")["ServiceLinkedRoleArn"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(map[string]any)["Value"]; got != slrSuffix {
+		t.Errorf("ServiceLinkedRoleArn output %v, want %s", got, slrSuffix)
+	}
+	// Without a suffix: the default role, which the role may also pass.
+	p := targetEverything()
+	p["ServiceLinkedRoleSuffix"] = ""
+	r, err = instantiate(t, targetTemplate, targetAccount, p).resource("AutoScalingServiceLinkedRole")
+	if err != nil || r == nil {
+		t.Fatal(err)
+	}
+	if _, has := r["Properties"].(map[string]any)["CustomSuffix"]; has {
+		t.Errorf("no suffix: CustomSuffix must be left out, got %v", r["Properties"])
+	}
+}
+
+// TestReadmeListsEveryPermission: deploy/README.md's permissions table names
+// every action of permissions().
+func TestReadmeListsEveryPermission(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	seen := map[string]bool{}
+	for _, u := range permissions(nil) {
+		if seen[u.Action] {
+			continue
+		}
+		seen[u.Action] = true
+		if !strings.Contains(readme, "`"+u.Action+"`") {
+			t.Errorf("README.md does not mention `%s` (%s, %s)", u.Action, u.Role, u.Where)
+		}
+	}
+	var actions []string
+	for a := range seen {
+		actions = append(actions, a)
+	}
+	sort.Strings(actions)
+	t.Logf("%d distinct actions: %s", len(actions), strings.Join(actions, " "))
+}

@@ -1,0 +1,99 @@
+# amicrypt builder account: the amicrypt-pipeline role the worker runs as, the
+# same as deploy/cloudformation/builder-role.yaml (whose comments explain every
+# statement); deploy/deploy_test.go checks both give the same decisions.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  use_irsa  = var.eks_oidc_provider != ""
+
+  trust_statements = concat(
+    [for s in [{
+      Sid       = "WorkerServiceAccount"
+      Effect    = "Allow"
+      Principal = { Federated = "arn:${local.partition}:iam::${local.account}:oidc-provider/${var.eks_oidc_provider}" }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = { StringEquals = {
+        "${var.eks_oidc_provider}:sub" = "system:serviceaccount:${var.worker_namespace}:${var.worker_service_account}"
+        "${var.eks_oidc_provider}:aud" = "sts.amazonaws.com"
+      } }
+    }] : s if local.use_irsa],
+    [for s in [merge(
+      {
+        Sid       = "WorkerPrincipals"
+        Effect    = "Allow"
+        Principal = { AWS = var.trusted_principal_arns }
+        Action    = "sts:AssumeRole"
+      },
+      var.trust_external_id != "" ? { Condition = { StringEquals = { "sts:ExternalId" = var.trust_external_id } } } : {},
+    )] : s if !local.use_irsa],
+  )
+
+  assume_conditions = merge(
+    length(var.target_account_ids) > 0 ? { "aws:ResourceAccount" = var.target_account_ids } : {},
+    var.target_organization_id != "" ? { "aws:ResourceOrgID" = var.target_organization_id } : {},
+  )
+
+  identity_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "DescribeSource"
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeImages", "ec2:DescribeSnapshots"]
+        Resource = "*"
+      },
+      {
+        Sid      = "ShareSource"
+        Effect   = "Allow"
+        Action   = ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
+        Resource = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+      },
+      {
+        Sid       = "NeverSharePublicly"
+        Effect    = "Deny"
+        Action    = ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
+        Resource  = "*"
+        Condition = { Null = { "ec2:Add/group" = "false" } }
+      },
+      {
+        Sid      = "DescribeSourceKeys"
+        Effect   = "Allow"
+        Action   = "kms:DescribeKey"
+        Resource = "arn:${local.partition}:kms:*:${local.account}:key/*"
+      },
+      merge(
+        {
+          Sid      = "AssumeTargetRoles"
+          Effect   = "Allow"
+          Action   = "sts:AssumeRole"
+          Resource = "arn:${local.partition}:iam::*:role${var.target_role_path}${var.target_role_name}"
+        },
+        length(local.assume_conditions) > 0 ? { Condition = { StringEquals = local.assume_conditions } } : {},
+      ),
+    ]
+  })
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.role_name
+  description          = "amicrypt worker (shares source AMIs, assumes the target roles)"
+  max_session_duration = 3600
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.trust_statements })
+
+  lifecycle {
+    precondition {
+      condition     = local.use_irsa != (length(var.trusted_principal_arns) > 0)
+      error_message = "Give either eks_oidc_provider (the worker runs on EKS with IRSA) or trusted_principal_arns, not both."
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "amicrypt-pipeline"
+  role   = aws_iam_role.this.id
+  policy = local.identity_policy
+}

@@ -1,0 +1,225 @@
+# amicrypt target account: the amicrypt-target role, the same as
+# deploy/cloudformation/target-role.yaml (whose comments explain every
+# statement). Apply it once per target account, with a provider for that
+# account; deploy/deploy_test.go checks both give the same decisions.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+
+  own_keys    = "arn:${local.partition}:kms:*:${local.account}:key/*"
+  slr_pattern = "arn:${local.partition}:iam::${local.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling*"
+  # The grant amicrypt gives the service-linked role (activities/diagnose.go, keyGrantOperations).
+  grant_operations = ["Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "DescribeKey", "CreateGrant"]
+  key_use_via_ec2  = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"]
+
+  trust_conditions = merge(
+    { "sts:ExternalId" = var.external_id },
+    var.organization_id != "" ? { "aws:PrincipalOrgID" = var.organization_id } : {},
+  )
+
+  trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AmicryptPipeline"
+      Effect    = "Allow"
+      Principal = { AWS = var.pipeline_role_arn }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = local.trust_conditions }
+    }]
+  })
+
+  statements = [
+    {
+      Sid    = "Describe"
+      Effect = "Allow"
+      Action = [
+        "ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeInstances", "ec2:DescribeVolumes",
+        "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
+      ]
+      Resource = "*"
+    },
+    { Sid = "CopyImage", Effect = "Allow", Action = "ec2:CopyImage", Resource = "*" },
+    {
+      Sid    = "TagImagesAndTemplates"
+      Effect = "Allow"
+      Action = "ec2:CreateTags"
+      Resource = [
+        "arn:${local.partition}:ec2:*::image/*",
+        "arn:${local.partition}:ec2:*::snapshot/*",
+        "arn:${local.partition}:ec2:*:${local.account}:launch-template/*",
+      ]
+    },
+    {
+      Sid       = "UntagAmicryptTags"
+      Effect    = "Allow"
+      Action    = "ec2:DeleteTags"
+      Resource  = "arn:${local.partition}:ec2:*::image/*"
+      Condition = { "ForAllValues:StringLike" = { "aws:TagKeys" = "amicrypt:*" } }
+    },
+    {
+      Sid       = "RetireAmicryptImages"
+      Effect    = "Allow"
+      Action    = ["ec2:DeregisterImage", "ec2:DeleteSnapshot"]
+      Resource  = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+      Condition = { Null = { "aws:ResourceTag/amicrypt:source-image" = "false" } }
+    },
+    {
+      Sid      = "LaunchTemplates"
+      Effect   = "Allow"
+      Action   = ["ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"]
+      Resource = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+    },
+    {
+      Sid       = "DeleteBootProofTemplates"
+      Effect    = "Allow"
+      Action    = "ec2:DeleteLaunchTemplate"
+      Resource  = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      Condition = { Null = { "aws:ResourceTag/amicrypt:run" = "false" } }
+    },
+    {
+      Sid      = "BootProofGroups"
+      Effect   = "Allow"
+      Action   = ["autoscaling:CreateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup"]
+      Resource = "arn:${local.partition}:autoscaling:*:${local.account}:autoScalingGroup:*:autoScalingGroupName/amicrypt-proof-*"
+    },
+    { Sid = "RunInstancesForBootProof", Effect = "Allow", Action = "ec2:RunInstances", Resource = "*" },
+    { Sid = "PassServiceLinkedRole", Effect = "Allow", Action = "iam:PassRole", Resource = local.slr_pattern },
+    { Sid = "ReadServiceLinkedRole", Effect = "Allow", Action = "iam:GetRole", Resource = local.slr_pattern },
+    {
+      Sid       = "CreateServiceLinkedRole"
+      Effect    = "Allow"
+      Action    = "iam:CreateServiceLinkedRole"
+      Resource  = local.slr_pattern
+      Condition = { StringEquals = { "iam:AWSServiceName" = "autoscaling.amazonaws.com" } }
+    },
+    {
+      Sid      = "CreateDedicatedKey"
+      Effect   = "Allow"
+      Action   = "kms:CreateKey"
+      Resource = "*"
+      Condition = { StringEquals = {
+        "aws:RequestTag/amicrypt:managed" = "true"
+        "kms:KeySpec"                     = "SYMMETRIC_DEFAULT"
+        "kms:KeyUsage"                    = "ENCRYPT_DECRYPT"
+      } }
+    },
+    {
+      Sid       = "TagNewKeys"
+      Effect    = "Allow"
+      Action    = "kms:TagResource"
+      Resource  = local.own_keys
+      Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = "amicrypt:managed" } }
+    },
+    { Sid = "KeyAliases", Effect = "Allow", Action = "kms:CreateAlias", Resource = "arn:${local.partition}:kms:*:${local.account}:alias/*" },
+    {
+      Sid    = "DedicatedKeys"
+      Effect = "Allow"
+      Action = [
+        "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags", "kms:ListGrants",
+        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:CreateAlias",
+      ]
+      Resource = local.own_keys
+    },
+    merge(
+      {
+        Sid      = "WriteKeyPolicies"
+        Effect   = "Allow"
+        Action   = "kms:PutKeyPolicy"
+        Resource = local.own_keys
+      },
+      # Without manage_adopted_key_policies: only the keys amicrypt created.
+      var.manage_adopted_key_policies ? {} : {
+        Condition = { StringEquals = { "aws:ResourceTag/amicrypt:managed" = "true" } }
+      },
+    ),
+    {
+      Sid       = "RetireOrphanKeys"
+      Effect    = "Allow"
+      Action    = "kms:ScheduleKeyDeletion"
+      Resource  = local.own_keys
+      Condition = { StringEquals = { "aws:ResourceTag/amicrypt:managed" = "true" } }
+    },
+    {
+      Sid      = "GrantServiceLinkedRole"
+      Effect   = "Allow"
+      Action   = "kms:CreateGrant"
+      Resource = local.own_keys
+      Condition = {
+        StringLike                  = { "kms:GranteePrincipal" = local.slr_pattern }
+        "ForAllValues:StringEquals" = { "kms:GrantOperations" = local.grant_operations }
+      }
+    },
+    {
+      Sid       = "KeyUseViaEC2"
+      Effect    = "Allow"
+      Action    = local.key_use_via_ec2
+      Resource  = local.own_keys
+      Condition = { StringLike = { "kms:ViaService" = "ec2.*.amazonaws.com" } }
+    },
+    {
+      Sid      = "PublishParameters"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter", "ssm:PutParameter"]
+      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter/*"
+    },
+  ]
+
+  # Only with external_key_arns (targets naming another account's key, key_arn).
+  foreign_key_statements = [for s in [
+    {
+      Sid      = "ForeignKeyDescribe"
+      Effect   = "Allow"
+      Action   = ["kms:DescribeKey", "kms:ListGrants"]
+      Resource = var.external_key_arns
+    },
+    {
+      Sid      = "ForeignKeyGrantServiceLinkedRole"
+      Effect   = "Allow"
+      Action   = "kms:CreateGrant"
+      Resource = var.external_key_arns
+      Condition = {
+        StringLike                  = { "kms:GranteePrincipal" = local.slr_pattern }
+        "ForAllValues:StringEquals" = { "kms:GrantOperations" = local.grant_operations }
+      }
+    },
+    {
+      Sid       = "ForeignKeyUseViaEC2"
+      Effect    = "Allow"
+      Action    = local.key_use_via_ec2
+      Resource  = var.external_key_arns
+      Condition = { StringLike = { "kms:ViaService" = "ec2.*.amazonaws.com" } }
+    },
+  ] : s if length(var.external_key_arns) > 0]
+
+  identity_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = concat(local.statements, local.foreign_key_statements)
+  })
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.role_name
+  description          = "amicrypt pipeline in this account (encrypted AMI copies, boot proofs)"
+  max_session_duration = 3600
+  assume_role_policy   = local.trust_policy
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "amicrypt-target"
+  role   = aws_iam_role.this.id
+  policy = local.identity_policy
+}
+
+# Optional: the Auto Scaling service-linked role. Terraform deletes it with the
+# module: keep create_service_linked_role false where groups rely on it.
+resource "aws_iam_service_linked_role" "autoscaling" {
+  count            = var.create_service_linked_role ? 1 : 0
+  aws_service_name = "autoscaling.amazonaws.com"
+  custom_suffix    = var.service_linked_role_suffix != "" ? var.service_linked_role_suffix : null
+  description      = "Auto Scaling service-linked role (amicrypt boot proofs launch as it)"
+}
