@@ -39,6 +39,7 @@ demo-cli: build deps ## The sandbox alone, driven by the AWS CLI: share, encrypt
 .PHONY: bench
 bench: ## Run the benchmarks (figures go in the README)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench/pipeline -targets $(or $(BENCH_TARGETS),100) -copy $(or $(BENCH_COPY),20s) -boot $(or $(BENCH_BOOT),10s) $(BENCH_FLAGS)
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -1,0 +1,467 @@
+// Command pipeline benchmarks amicrypt's whole pipeline against the AWS
+// sandbox: N targets (N/4 accounts × 4 regions) with simulated copy and boot
+// times and EC2 throttling on, run by one real 'amicrypt worker' process on
+// the embedded Temporal server. It prints five figures, each with its goal:
+//
+//   - wall time ÷ the slowest single target (goal ≤ 1.15): how much the
+//     fan-out itself costs, beyond the longest target's own time;
+//   - AWS calls per target (goal ≤ 25), from the sandbox's counters;
+//   - throttling errors surfaced to workflows (goal 0): activity attempts that
+//     failed on a rate limit (RequestLimitExceeded, ThrottlingException, ...)
+//     and so reached Temporal, read from the histories;
+//   - the worker's peak RSS (goal ≤ 300 MB), VmHWM from /proc;
+//   - Temporal history events per target (goal ≤ 60), over every workflow of
+//     the run (Pipeline, Batches, Targets).
+//
+// Usage (from the module root):
+//
+//	go run ./bench/pipeline -targets 1000 -copy 60s -boot 30s
+//	go run ./bench/pipeline -targets 100 -copy 20s -boot 10s -json
+//
+// It builds ./cmd/amicrypt into a temporary directory first (or runs -worker-bin).
+// Exit status: 0 when the run ended with every target succeeded (and, with
+// -check, every goal met), 1 otherwise, 2 for bad flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/devserver"
+	"github.com/amicrypt/amicrypt/internal/sandbox"
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
+	"github.com/amicrypt/amicrypt/workflows"
+)
+
+// Goals.
+const (
+	goalRatio          = 1.15
+	goalCallsPerTarget = 25
+	goalThrottling     = 0
+	goalRSS            = 300 << 20
+	goalEvents         = 60
+)
+
+type options struct {
+	targets       int
+	copyTime      time.Duration
+	bootTime      time.Duration
+	throttle      bool
+	json          bool
+	inFlight      int
+	batchAccounts int
+	workerBin     string
+	maxActivities int
+	timeout       time.Duration
+	dir           string
+	check         bool
+	quiet         bool
+}
+
+func main() {
+	o := options{}
+	fs := flag.NewFlagSet("pipeline", flag.ContinueOnError)
+	fs.IntVar(&o.targets, "targets", 1000, "targets: accounts × 4 regions (the last account takes the remainder)")
+	fs.DurationVar(&o.copyTime, "copy", 60*time.Second, "simulated CopyImage time")
+	fs.DurationVar(&o.bootTime, "boot", 30*time.Second, "simulated Auto Scaling launch time")
+	fs.BoolVar(&o.throttle, "throttle", true, "AWS request-rate limits (EC2 token buckets, KMS, STS)")
+	fs.BoolVar(&o.json, "json", false, "print the figures as JSON")
+	fs.IntVar(&o.inFlight, "in-flight", 1000, "the config's concurrency.in_flight")
+	fs.IntVar(&o.batchAccounts, "batch-accounts", 0, "accounts per Batch workflow (PipelineInput.BatchAccounts; 0: the pipeline's default)")
+	fs.StringVar(&o.workerBin, "worker-bin", "", "an amicrypt binary to run as the worker (default: go build ./cmd/amicrypt)")
+	fs.IntVar(&o.maxActivities, "max-concurrent-activities", 0, "the worker's --max-concurrent-activities (0: its default)")
+	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up on the run after this long")
+	fs.StringVar(&o.dir, "dir", "", "keep the worker's log, the world and the config here (default: a temporary directory, removed)")
+	fs.BoolVar(&o.check, "check", false, "exit 1 when a goal is missed")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(os.Stderr, "pipeline: unexpected arguments %v\n", fs.Args())
+		os.Exit(2)
+	case o.targets < 1:
+		fmt.Fprintln(os.Stderr, "pipeline: -targets must be at least 1")
+		os.Exit(2)
+	case o.copyTime < 0 || o.bootTime < 0:
+		fmt.Fprintln(os.Stderr, "pipeline: -copy and -boot must not be negative")
+		os.Exit(2)
+	case o.inFlight < 1:
+		fmt.Fprintln(os.Stderr, "pipeline: -in-flight must be at least 1")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+	}
+	os.Exit(code)
+}
+
+// result is everything measured; the JSON output.
+type result struct {
+	Targets  int    `json:"targets"`
+	Accounts int    `json:"accounts"`
+	Copy     string `json:"copy"`
+	Boot     string `json:"boot"`
+	Throttle bool   `json:"throttle"`
+	InFlight int    `json:"in_flight"`
+	// BatchAccounts as given (0: the pipeline's default) and the Batch
+	// workflows the run had.
+	BatchAccounts int    `json:"batch_accounts"`
+	Batches       int    `json:"batches"`
+	RunID         string `json:"run_id"`
+
+	// The five figures.
+	WallSeconds          float64         `json:"wall_seconds"`
+	SlowestTargetSeconds float64         `json:"slowest_target_seconds"`
+	SlowestTarget        string          `json:"slowest_target"`
+	WallOverSlowest      float64         `json:"wall_over_slowest"`
+	CallsPerTarget       float64         `json:"aws_calls_per_target"`
+	ThrottlingSurfaced   int64           `json:"throttling_errors_surfaced"`
+	WorkerPeakRSSBytes   int64           `json:"worker_peak_rss_bytes"`
+	EventsPerTarget      float64         `json:"history_events_per_target"`
+	Goals                map[string]bool `json:"goals_met"`
+
+	Summary map[string]int `json:"summary"`
+	AWS     awsCalls       `json:"aws"`
+	History histories      `json:"history"`
+
+	// When the first and the last Target workflow started, after the run did.
+	FirstTargetStartSeconds float64 `json:"first_target_start_seconds"`
+	LastTargetStartSeconds  float64 `json:"last_target_start_seconds"`
+	WorkerCPUSeconds        float64 `json:"worker_cpu_seconds"`
+	// WorkerPeakOpenFiles: the most file descriptors (mostly sockets) the
+	// worker held, sampled every second.
+	WorkerPeakOpenFiles int     `json:"worker_peak_open_files"`
+	ServerCPUSeconds    float64 `json:"server_cpu_seconds"` // this process: Temporal, the sandbox, the benchmark
+	BuildSeconds        float64 `json:"build_seconds"`
+	SetupSeconds        float64 `json:"setup_seconds"`
+	MeasureSeconds      float64 `json:"measure_seconds"`
+}
+
+func run(ctx context.Context, o options) (int, error) {
+	progress := io.Writer(os.Stderr)
+	if o.quiet {
+		progress = io.Discard
+	}
+	dir := o.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "amicrypt-bench-")
+		if err != nil {
+			return 1, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 1, err
+	}
+
+	// The world and the config.
+	p := newPlan(o.targets)
+	worldYAML := p.worldYAML(o.copyTime, o.bootTime, o.throttle)
+	configYAML := p.configYAML(o.inFlight, o.bootTime)
+	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), worldYAML, 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "amicrypt.yaml"), configYAML, 0o644)
+	w, err := world.Parse(worldYAML, "bench-world.yaml")
+	if err != nil {
+		return 1, fmt.Errorf("the generated world: %w", err)
+	}
+	cfg, err := config.Parse(configYAML, "bench-config.yaml")
+	if err != nil {
+		return 1, fmt.Errorf("the generated config: %w", err)
+	}
+	builder, sources, targets, err := cfg.Expand(p.sources)
+	if err != nil {
+		return 1, fmt.Errorf("the generated config: %w", err)
+	}
+	in := workflows.PipelineInput{
+		RunID:   fmt.Sprintf("bench-%d-%d", o.targets, time.Now().Unix()),
+		Builder: builder, Sources: sources, Targets: targets,
+		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
+		BatchAccounts: o.batchAccounts,
+	}
+	if err := in.Validate(); err != nil {
+		return 1, err
+	}
+	res := result{
+		Targets: len(targets), Accounts: len(p.accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
+		Throttle: o.throttle, InFlight: in.InFlight, BatchAccounts: o.batchAccounts, RunID: in.RunID,
+	}
+
+	// The worker binary.
+	bin := o.workerBin
+	if bin == "" {
+		start := time.Now()
+		bin = filepath.Join(dir, "amicrypt")
+		fmt.Fprintln(progress, "building the amicrypt binary (go build ./cmd/amicrypt)")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/amicrypt/amicrypt/cmd/amicrypt")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 1, fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		res.BuildSeconds = time.Since(start).Seconds()
+	}
+
+	// The sandbox, Temporal, a client and the worker.
+	setup := time.Now()
+	sb, err := sandbox.New(w, sandbox.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		return 1, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 1, err
+	}
+	endpoint := "http://" + ln.Addr().String()
+	sctx, stopSandbox := context.WithCancel(context.Background())
+	sandboxDone := make(chan error, 1)
+	go func() { sandboxDone <- sb.Serve(sctx, ln) }()
+	defer func() {
+		stopSandbox()
+		<-sandboxDone
+	}()
+
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
+	ts, err := devserver.Start(ctx, devserver.Options{Address: "127.0.0.1:0", Namespace: temporalconn.DefaultNamespace, Logger: log})
+	if err != nil {
+		return 1, err
+	}
+	defer ts.Stop()
+	const taskQueue = "amicrypt-bench"
+	c, err := temporalconn.Dial(ctx, temporalconn.Options{Address: ts.FrontendAddress(), Namespace: temporalconn.DefaultNamespace, TaskQueue: taskQueue}, log)
+	if err != nil {
+		return 1, err
+	}
+	defer c.Close()
+
+	args := []string{"worker", "--temporal-address", ts.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace,
+		"--task-queue", taskQueue, "--aws-endpoint-url", endpoint, "--identity", "amicrypt-bench-worker",
+		"--log-format", "json"}
+	if o.maxActivities > 0 {
+		args = append(args, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
+	}
+	wk, err := startWorker(ctx, bin, dir, endpoint, args)
+	if err != nil {
+		return 1, err
+	}
+	defer ts.Quiet()
+	defer wk.stop()
+	res.SetupSeconds = time.Since(setup).Seconds()
+	fmt.Fprintf(progress, "%d targets (%d accounts × up to %d regions), copy %s, boot %s, throttling %t; Temporal %s, sandbox %s, worker pid %d (log %s)\n",
+		len(targets), len(p.accounts), len(benchRegions), o.copyTime, o.bootTime, o.throttle, ts.FrontendAddress(), endpoint, wk.cmd.Process.Pid, wk.logPath)
+
+	// The run.
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	t0 := time.Now()
+	wr, err := c.ExecuteWorkflow(rctx, client.StartWorkflowOptions{ID: workflows.PipelineWorkflowID(in.RunID), TaskQueue: taskQueue}, workflows.Pipeline, in)
+	if err != nil {
+		return 1, fmt.Errorf("starting the run: %w", err)
+	}
+	done := make(chan error, 1)
+	var report workflows.Report
+	go func() { done <- wr.Get(rctx, &report) }()
+	var peakSeen int64
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var runErr error
+wait:
+	for n := 1; ; n++ {
+		select {
+		case runErr = <-done:
+			break wait
+		case <-wk.done:
+			runErr = fmt.Errorf("the worker exited during the run (%v); its log: %s", wk.cmd.ProcessState, wk.logPath)
+			break wait
+		case <-tick.C:
+			if _, peak, ok := memory(wk.cmd.Process.Pid); ok {
+				peakSeen = max(peakSeen, peak)
+			}
+			if fds, ok := openFiles(wk.cmd.Process.Pid); ok {
+				res.WorkerPeakOpenFiles = max(res.WorkerPeakOpenFiles, fds)
+			}
+			if n%15 == 0 {
+				printProgress(rctx, progress, c, endpoint, wk, time.Since(t0), len(targets))
+			}
+		}
+	}
+	wall := time.Since(t0)
+	if _, peak, ok := memory(wk.cmd.Process.Pid); ok {
+		peakSeen = max(peakSeen, peak)
+	}
+	if cpu, ok := cpuTime(wk.cmd.Process.Pid); ok {
+		res.WorkerCPUSeconds = cpu.Seconds()
+	}
+	res.ServerCPUSeconds = selfCPU().Seconds()
+	if runErr != nil {
+		printProgress(ctx, progress, c, endpoint, wk, wall, len(targets))
+		return 1, fmt.Errorf("the run did not end with a report after %s: %w", wall.Round(time.Second), runErr)
+	}
+	fmt.Fprintf(progress, "run ended after %s: %v; measuring\n", wall.Round(time.Millisecond), report.Summary)
+
+	// The figures.
+	measure := time.Now()
+	mctx, mcancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer mcancel()
+	res.AWS, err = readCounters(mctx, endpoint)
+	if err != nil {
+		return 1, err
+	}
+	res.History, err = readHistories(mctx, c, in.RunID, report, in)
+	if err != nil {
+		return 1, err
+	}
+	res.MeasureSeconds = time.Since(measure).Seconds()
+	slowest, who := slowestTarget(report)
+	first, last := targetSpread(report, t0)
+	n := float64(len(targets))
+	res.WallSeconds = wall.Seconds()
+	res.SlowestTargetSeconds, res.SlowestTarget = slowest.Seconds(), who
+	if slowest > 0 {
+		res.WallOverSlowest = wall.Seconds() / slowest.Seconds()
+	}
+	res.CallsPerTarget = float64(res.AWS.Total) / n
+	res.ThrottlingSurfaced = res.History.ThrottlingRetries + res.History.ThrottlingFailures
+	res.WorkerPeakRSSBytes = peakSeen
+	res.EventsPerTarget = float64(res.History.Events) / n
+	res.Summary = report.Summary
+	res.Batches = len(report.Batches)
+	res.FirstTargetStartSeconds, res.LastTargetStartSeconds = first.Seconds(), last.Seconds()
+	res.Goals = map[string]bool{
+		"wall_over_slowest":          res.WallOverSlowest > 0 && res.WallOverSlowest <= goalRatio,
+		"aws_calls_per_target":       res.CallsPerTarget <= goalCallsPerTarget,
+		"throttling_errors_surfaced": res.ThrottlingSurfaced <= goalThrottling,
+		"worker_peak_rss":            res.WorkerPeakRSSBytes > 0 && res.WorkerPeakRSSBytes <= goalRSS,
+		"history_events_per_target":  res.EventsPerTarget <= goalEvents,
+	}
+
+	if o.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return 1, err
+		}
+	} else {
+		printResult(os.Stdout, res)
+	}
+
+	code := 0
+	if report.Summary[workflows.StatusSucceeded] != len(targets) {
+		code = 1
+		err = fmt.Errorf("%d of %d targets did not succeed: %v", len(targets)-report.Summary[workflows.StatusSucceeded], len(targets), report.Summary)
+	}
+	if o.check {
+		for goal, ok := range res.Goals {
+			if !ok {
+				code = 1
+				err = errors.Join(err, fmt.Errorf("goal missed: %s", goal))
+			}
+		}
+	}
+	return code, err
+}
+
+func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint string, wk *worker, elapsed time.Duration, targets int) {
+	line := fmt.Sprintf("  %6s", elapsed.Round(time.Second))
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if resp, err := c.CountWorkflow(qctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: temporalconn.DefaultNamespace,
+		Query:     "WorkflowType = 'Target' AND ExecutionStatus != 'Running'",
+	}); err == nil {
+		line += fmt.Sprintf("  targets done %d/%d", resp.GetCount(), targets)
+	}
+	if calls, err := readCounters(qctx, endpoint); err == nil {
+		line += fmt.Sprintf("  AWS calls %d (throttled %d)", calls.Total, calls.Throttled)
+	}
+	if rss, peak, ok := memory(wk.cmd.Process.Pid); ok {
+		line += fmt.Sprintf("  worker RSS %d MB (peak %d MB)", rss>>20, peak>>20)
+	}
+	if cpu, ok := cpuTime(wk.cmd.Process.Pid); ok {
+		line += fmt.Sprintf("  worker CPU %s", cpu.Round(time.Second))
+	}
+	if n, ok := openFiles(wk.cmd.Process.Pid); ok {
+		line += fmt.Sprintf("  worker open files %d", n)
+	}
+	fmt.Fprintln(out, line)
+}
+
+func printResult(out io.Writer, r result) {
+	mark := func(goal string) string {
+		if r.Goals[goal] {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Fprintf(out, "amicrypt pipeline benchmark: %d targets (%d accounts × %d regions), copy %s, boot %s, throttling %t, in_flight %d, %d batches\n\n",
+		r.Targets, r.Accounts, len(benchRegions), r.Copy, r.Boot, r.Throttle, r.InFlight, r.Batches)
+	fmt.Fprintf(out, "  %-42s %10s   %-10s %s\n", "figure", "measured", "goal", "")
+	fmt.Fprintf(out, "  %-42s %10.3f   %-10s %s  (wall %.1f s, slowest target %.1f s: %s)\n", "wall time ÷ slowest single target", r.WallOverSlowest, "≤ 1.15", mark("wall_over_slowest"), r.WallSeconds, r.SlowestTargetSeconds, r.SlowestTarget)
+	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%d calls, %d throttled by the sandbox, %d in the builder account)\n", "AWS calls per target", r.CallsPerTarget, "≤ 25", mark("aws_calls_per_target"), r.AWS.Total, r.AWS.Throttled, r.AWS.Builder)
+	fmt.Fprintf(out, "  %-42s %10d   %-10s %s  (%d retried attempts, %d failed activities)\n", "throttling errors surfaced to workflows", r.ThrottlingSurfaced, "0", mark("throttling_errors_surfaced"), r.History.ThrottlingRetries, r.History.ThrottlingFailures)
+	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (VmHWM; MB = 2^20 bytes)\n", "worker peak RSS (MB)", float64(r.WorkerPeakRSSBytes)/(1<<20), "≤ 300", mark("worker_peak_rss"))
+	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%d events in %d workflows)\n", "Temporal history events per target", r.EventsPerTarget, "≤ 60", mark("history_events_per_target"), r.History.Events, r.History.Workflows)
+
+	fmt.Fprintf(out, "\nreport: %v\n", r.Summary)
+	fmt.Fprintf(out, "targets started between %.1f s and %.1f s after the run started\n", r.FirstTargetStartSeconds, r.LastTargetStartSeconds)
+	fmt.Fprintf(out, "CPU: worker %.1f s, Temporal + sandbox + benchmark %.1f s (over %.1f s of wall time); worker open files at most %d\n", r.WorkerCPUSeconds, r.ServerCPUSeconds, r.WallSeconds, r.WorkerPeakOpenFiles)
+	fmt.Fprintf(out, "time: build %.1f s, setup %.1f s, run %.1f s, measuring %.1f s\n", r.BuildSeconds, r.SetupSeconds, r.WallSeconds, r.MeasureSeconds)
+
+	n := float64(r.Targets)
+	fmt.Fprintf(out, "\nAWS calls per target, by action:\n")
+	for _, a := range topActions(r.AWS.ByAction, 30) {
+		th := ""
+		if t := r.AWS.ThrottledByAction[a]; t > 0 {
+			th = fmt.Sprintf("  (%d throttled)", t)
+		}
+		fmt.Fprintf(out, "  %-40s %7.2f%s\n", a, float64(r.AWS.ByAction[a])/n, th)
+	}
+	h := r.History
+	fmt.Fprintf(out, "\nhistory events: targets %d (%.1f each, at most %d), batches %d, pipeline %d\n",
+		h.TargetEvents, float64(h.TargetEvents)/n, h.MaxTargetEvent, h.BatchEvents, h.PipelineEvents)
+	fmt.Fprintf(out, "activities: %d scheduled (%.1f per target), %d retried attempts, %d failed, %d timed out\n",
+		h.Activities, float64(h.Activities)/n, h.Retries, h.Failures, h.TimedOut)
+	byCount := map[string]int64{}
+	for name, s := range h.ByActivity {
+		byCount[name] = s.Scheduled
+	}
+	fmt.Fprintf(out, "  %-28s %7s %12s %12s %10s\n", "activity", "count", "queue avg s", "run avg s", "run max s")
+	for _, name := range topActions(byCount, 30) {
+		s := h.ByActivity[name]
+		extra := ""
+		if s.Retries > 0 {
+			extra = fmt.Sprintf("  retried %d (on throttling %d)", s.Retries, s.Throttled)
+		}
+		c := float64(max(s.Scheduled, 1))
+		fmt.Fprintf(out, "  %-28s %7d %12.2f %12.2f %10.1f%s\n", name, s.Scheduled, s.QueueSeconds/c, s.RunSeconds/c, s.MaxRunSeconds, extra)
+	}
+	fmt.Fprintf(out, "per target: workflow tasks %.1f s (scheduled → completed, summed; %.1f s of it scheduled → started)\n",
+		h.TargetWorkflowTaskSeconds/n, h.TargetWorkflowTaskQueueSeconds/n)
+	if h.Children > 0 {
+		fmt.Fprintf(out, "child workflows: %d started, %.2f s on average from request to start (at most %.1f s)\n",
+			h.Children, h.ChildStartSeconds/float64(h.Children), h.MaxChildStartSeconds)
+	}
+	if len(h.Examples) > 0 {
+		fmt.Fprintf(out, "throttling that reached workflows, e.g.:\n  %s\n", strings.Join(h.Examples, "\n  "))
+	}
+}
