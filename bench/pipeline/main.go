@@ -413,7 +413,7 @@ func printResult(out io.Writer, r result) {
 		}
 		return "MISSED"
 	}
-	fmt.Fprintf(out, "amicrypt pipeline benchmark: %d targets (%d accounts × %d regions), copy %s, boot %s, throttling %t, in_flight %d, %d batches\n\n",
+	fmt.Fprintf(out, "amicrypt pipeline benchmark: %d targets (%d accounts × %d regions), copy %s, boot %s, throttling %t, in_flight %d, %d Batch workflows\n\n",
 		r.Targets, r.Accounts, len(benchRegions), r.Copy, r.Boot, r.Throttle, r.InFlight, r.Batches)
 	fmt.Fprintf(out, "  %-42s %10s   %-10s %s\n", "figure", "measured", "goal", "")
 	fmt.Fprintf(out, "  %-42s %10.3f   %-10s %s  (wall %.1f s, slowest target %.1f s: %s)\n", "wall time ÷ slowest single target", r.WallOverSlowest, "≤ 1.15", mark("wall_over_slowest"), r.WallSeconds, r.SlowestTargetSeconds, r.SlowestTarget)

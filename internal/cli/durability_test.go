@@ -102,14 +102,13 @@ func TestDurabilityWorkerKilledWhileCopiesPending(t *testing.T) {
 	}
 	started := time.Now()
 
-	// Kill the worker once every copy is pending and nothing but those waits
-	// runs on it.
+	// Kill the worker once copies are pending and nothing but waits runs on it
+	// (in practice every copy is pending by then).
 	pending := durWaitForCopiesPending(ctx, t, c, endpoint, in, copying, first)
 	t.Logf("copies pending after %s: %v; killing worker 1 (pid %d) with SIGKILL", time.Since(started).Round(time.Millisecond), pending, first.cmd.Process.Pid)
 	first.kill(t)
 	time.Sleep(time.Second)
 	second := durStartWorker(t, bin, dir, "durability-worker-2", env, workerArgs("durability-worker-2"))
-	_ = second
 
 	report, err := followRun(ctx, c, run, io.Discard, true)
 	if err != nil {
