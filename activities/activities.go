@@ -25,7 +25,14 @@ type Activities struct {
 	pollInitial, pollMax time.Duration
 	// defaultBootTimeout applies when a target sets no boot-proof timeout.
 	defaultBootTimeout time.Duration
+	// accounts remembers per-account facts (role assumable, service-linked
+	// role present) for accountMemoTTL.
+	accounts *memo
 }
+
+// accountMemoTTL is how long a per-account fact is trusted without asking
+// AWS again: well within assumed credentials' hour.
+const accountMemoTTL = 10 * time.Minute
 
 // Config is what the activities need.
 type Config struct {
@@ -34,8 +41,11 @@ type Config struct {
 	// Logger receives structured logs (account, region, image; never
 	// credentials). The zero value discards them.
 	Logger zerolog.Logger
-	// PollInitial is the first wait between polls (default 1 s); PollMax caps
-	// the backoff (default 30 s). Tests make both small.
+	// PollInitial is the first wait between polls of a short wait (a group
+	// being deleted; default 5 s); a boot proof waits twice that before its
+	// first poll, a copy three times (copies take minutes at least). Each
+	// wait is 1.5 times the one before, up to PollMax (default 30 s; four
+	// times that for a copy, which can take hours). Tests make both small.
 	PollInitial, PollMax time.Duration
 	// BootTimeout is the boot-proof timeout of a target that sets none
 	// (default 15 min).
@@ -50,9 +60,10 @@ func New(cfg Config) *Activities {
 		pollInitial:        cfg.PollInitial,
 		pollMax:            cfg.PollMax,
 		defaultBootTimeout: cfg.BootTimeout,
+		accounts:           newMemo(accountMemoTTL),
 	}
 	if a.pollInitial <= 0 {
-		a.pollInitial = time.Second
+		a.pollInitial = 5 * time.Second
 	}
 	if a.pollMax <= 0 {
 		a.pollMax = 30 * time.Second
@@ -71,14 +82,27 @@ func (a *Activities) logFor(account, region string) zerolog.Logger {
 	return a.log.With().Str("account", account).Str("region", region).Logger()
 }
 
-// poller waits between polls with a capped doubling backoff, heartbeating
+// poller waits between polls with a capped backoff (×1.5), heartbeating
 // each time so Temporal knows the activity is alive and a cancellation
 // reaches it.
 type poller struct {
 	next, max time.Duration
 }
 
-func (a *Activities) newPoller() *poller { return &poller{next: a.pollInitial, max: a.pollMax} }
+// What a poller waits for: its first wait and its cap are multiples of
+// PollInitial and PollMax. Polls cost AWS calls from the account's request
+// bucket, so long waits start late and stay sparse.
+type pollKind struct{ first, max int }
+
+var (
+	pollShort = pollKind{1, 1} // a group being deleted
+	pollBoot  = pollKind{2, 1} // an instance booting: tens of seconds to minutes
+	pollCopy  = pollKind{3, 4} // an encrypted copy: minutes to hours
+)
+
+func (a *Activities) newPoller(k pollKind) *poller {
+	return &poller{next: time.Duration(k.first) * a.pollInitial, max: time.Duration(k.max) * a.pollMax}
+}
 
 // wait heartbeats with details, then sleeps the next interval; it returns
 // ctx's error when the activity is cancelled or times out.
@@ -93,7 +117,7 @@ func (p *poller) wait(ctx context.Context, details ...any) error {
 		return ctx.Err()
 	case <-t.C:
 	}
-	p.next *= 2
+	p.next += p.next / 2
 	if p.next > p.max {
 		p.next = p.max
 	}

@@ -34,6 +34,13 @@ const DefaultBootInstanceType = "t3.micro"
 // Names come from the run and target (BootProofInput.BootProofNames), so a
 // retry finds what an earlier attempt made ("already exists" is success).
 func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) error {
+	_, err := a.startBootProof(ctx, in)
+	return err
+}
+
+// startBootProof is StartBootProof; it returns when the group was created
+// (read from the group when an earlier attempt created it).
+func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (time.Time, error) {
 	t := in.Target
 	acc := targetAccess(t)
 	ec := a.clients.EC2(acc)
@@ -41,16 +48,19 @@ func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) erro
 	log := a.logFor(t.Account, t.Region).With().Str("image", in.ImageID).Str("group", group).Logger()
 	w := where{Account: t.Account, Region: t.Region, Resource: "image " + in.ImageID}
 
-	im, err := describeImage(ctx, ec, in.ImageID)
-	if err != nil {
-		return diagnose(err, "ec2:DescribeImages", w)
+	root := in.RootDevice
+	if root == "" {
+		im, err := describeImage(ctx, ec, in.ImageID)
+		if err != nil {
+			return time.Time{}, diagnose(err, "ec2:DescribeImages", w)
+		}
+		if im == nil {
+			return time.Time{}, Diagnosed(Diagnosis{Code: Other,
+				Cause: fmt.Sprintf("image %s does not exist in account %s, %s", in.ImageID, t.Account, t.Region),
+				Fix:   "The copy is gone; replay the target to copy again."}, nil)
+		}
+		root = aws.ToString(im.RootDeviceName)
 	}
-	if im == nil {
-		return Diagnosed(Diagnosis{Code: Other,
-			Cause: fmt.Sprintf("image %s does not exist in account %s, %s", in.ImageID, t.Account, t.Region),
-			Fix:   "The copy is gone; replay the target to copy again."}, nil)
-	}
-	root := aws.ToString(im.RootDeviceName)
 	if root == "" {
 		root = "/dev/xvda"
 	}
@@ -62,7 +72,7 @@ func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) erro
 		{Key: aws.String(TagRun), Value: aws.String(in.RunID)},
 		{Key: aws.String(TagSourceImage), Value: aws.String(in.ImageID)},
 	}
-	_, err = ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+	_, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(template),
 		VersionDescription: aws.String("amicrypt boot proof of " + in.ImageID),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{
@@ -81,7 +91,7 @@ func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) erro
 	})
 	if err != nil && APICode(err) != "InvalidLaunchTemplateName.AlreadyExistsException" {
 		w.Resource = "launch template " + template
-		return diagnose(err, "ec2:CreateLaunchTemplate", w)
+		return time.Time{}, diagnose(err, "ec2:CreateLaunchTemplate", w)
 	}
 
 	slr := in.SLRARN
@@ -105,12 +115,24 @@ func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) erro
 	} else {
 		req.AvailabilityZones = []string{t.Region + "a"}
 	}
-	if _, err := a.clients.AutoScaling(acc).CreateAutoScalingGroup(ctx, req); err != nil && APICode(err) != "AlreadyExists" {
-		w.Resource = "Auto Scaling group " + group
-		return diagnose(err, "autoscaling:CreateAutoScalingGroup", w)
+	as := a.clients.AutoScaling(acc)
+	created := time.Now()
+	w.Resource = "Auto Scaling group " + group
+	if _, err := as.CreateAutoScalingGroup(ctx, req); err != nil {
+		if APICode(err) != "AlreadyExists" {
+			return time.Time{}, diagnose(err, "autoscaling:CreateAutoScalingGroup", w)
+		}
+		// An earlier attempt created it: its timeout runs from then.
+		g, err := describeGroup(ctx, as, group)
+		if err != nil {
+			return time.Time{}, diagnose(err, "autoscaling:DescribeAutoScalingGroups", w)
+		}
+		if g != nil && g.CreatedTime != nil {
+			created = *g.CreatedTime
+		}
 	}
 	log.Info().Str("role", slr).Msg("boot proof started")
-	return nil
+	return created, nil
 }
 
 // WaitBootProof polls the boot-proof group, heartbeating, until an instance
@@ -130,6 +152,14 @@ func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) erro
 // otherwise) and BootResult{Result: "InService", InstanceID} returns with a
 // nil error.
 func (a *Activities) WaitBootProof(ctx context.Context, in BootProofInput) (BootResult, error) {
+	return a.waitBoot(ctx, in, time.Time{})
+}
+
+// waitBoot is WaitBootProof's loop. created is when the group was created;
+// zero when not known (then read from the group, and the first look is at
+// once). A poll reads the group's scaling activities; the group itself is
+// read only once a launch succeeded (is its instance InService yet?).
+func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created time.Time) (BootResult, error) {
 	t := in.Target
 	acc := targetAccess(t)
 	as := a.clients.AutoScaling(acc)
@@ -140,19 +170,37 @@ func (a *Activities) WaitBootProof(ctx context.Context, in BootProofInput) (Boot
 	if timeout <= 0 {
 		timeout = a.defaultBootTimeout
 	}
-	p := a.newPoller()
-	for {
-		g, err := describeGroup(ctx, as, group)
+	p := a.newPoller(pollBoot)
+	for first := true; ; first = false {
+		if !first || !created.IsZero() {
+			if err := p.wait(ctx, "group "+group+" launching"); err != nil {
+				return BootResult{}, err
+			}
+		}
+		acts, err := as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(20)})
 		if err != nil {
-			if d := diagnose(err, "autoscaling:DescribeAutoScalingGroups", w); d != err {
+			if d := diagnose(err, "autoscaling:DescribeScalingActivities", w); d != err {
 				return BootResult{}, d
 			}
 			log.Debug().Err(err).Msg("describe failed; polling on")
-		} else {
+			continue
+		}
+		if created.IsZero() || launched(acts.Activities) {
+			g, err := describeGroup(ctx, as, group)
+			if err != nil {
+				if d := diagnose(err, "autoscaling:DescribeAutoScalingGroups", w); d != err {
+					return BootResult{}, d
+				}
+				log.Debug().Err(err).Msg("describe failed; polling on")
+				continue
+			}
 			if g == nil {
 				return BootResult{}, Diagnosed(Diagnosis{Code: Other,
 					Cause: fmt.Sprintf("the boot-proof group %s does not exist in account %s, %s", group, t.Account, t.Region),
 					Fix:   "StartBootProof must run first (or the group was deleted meanwhile); replay the target."}, nil)
+			}
+			if created.IsZero() {
+				created = aws.ToTime(g.CreatedTime)
 			}
 			for _, inst := range g.Instances {
 				if inst.LifecycleState == astypes.LifecycleStateInService {
@@ -164,35 +212,38 @@ func (a *Activities) WaitBootProof(ctx context.Context, in BootProofInput) (Boot
 					return BootResult{Result: BootInService, InstanceID: id}, nil
 				}
 			}
-			acts, err := as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(20)})
-			if err != nil {
-				if d := diagnose(err, "autoscaling:DescribeScalingActivities", w); d != err {
-					return BootResult{}, d
-				}
-			} else if act := failedActivity(acts.Activities); act != nil {
-				msg := aws.ToString(act.StatusMessage)
-				if msg == "" {
-					msg = aws.ToString(act.Description)
-				}
-				br := BootResult{Result: BootFailed, Message: msg}
-				d := a.bootFailure(ctx, in, group, msg)
-				log.Warn().Str("code", d.Code).Str("message", msg).Msg("boot proof failed")
-				return br, bootFailed(d, br)
-			}
-			if created := aws.ToTime(g.CreatedTime); !created.IsZero() && time.Since(created) > timeout {
-				br := BootResult{Result: BootFailed, Message: fmt.Sprintf("no instance InService within %s", timeout)}
-				return br, bootFailed(Diagnosis{
-					Code: Other,
-					Cause: fmt.Sprintf("the boot-proof group %s in account %s, %s had no instance InService within %s of its creation, and no launch failed",
-						group, t.Account, t.Region, timeout),
-					Fix: "Check the group's scaling activities and the instance's console output; raise boot_proof.timeout if the image is slow to boot; then replay the target.",
-				}, br)
-			}
 		}
-		if err := p.wait(ctx, "group "+group+" launching"); err != nil {
-			return BootResult{}, err
+		if act := failedActivity(acts.Activities); act != nil {
+			msg := aws.ToString(act.StatusMessage)
+			if msg == "" {
+				msg = aws.ToString(act.Description)
+			}
+			br := BootResult{Result: BootFailed, Message: msg}
+			d := a.bootFailure(ctx, in, group, msg)
+			log.Warn().Str("code", d.Code).Str("message", msg).Msg("boot proof failed")
+			return br, bootFailed(d, br)
+		}
+		if !created.IsZero() && time.Since(created) > timeout {
+			br := BootResult{Result: BootFailed, Message: fmt.Sprintf("no instance InService within %s", timeout)}
+			return br, bootFailed(Diagnosis{
+				Code: Other,
+				Cause: fmt.Sprintf("the boot-proof group %s in account %s, %s had no instance InService within %s of its creation, and no launch failed",
+					group, t.Account, t.Region, timeout),
+				Fix: "Check the group's scaling activities and the instance's console output; raise boot_proof.timeout if the image is slow to boot; then replay the target.",
+			}, br)
 		}
 	}
+}
+
+// launched reports whether a launch of the group succeeded: its instance
+// is running, and may be InService.
+func launched(acts []astypes.Activity) bool {
+	for _, act := range acts {
+		if act.StatusCode == astypes.ScalingActivityStatusCodeSuccessful && strings.HasPrefix(aws.ToString(act.Description), "Launching") {
+			return true
+		}
+	}
+	return false
 }
 
 // bootFailed is the Diagnosed error of a failed proof, carrying the
@@ -265,28 +316,26 @@ func (a *Activities) checkRootVolume(ctx context.Context, in BootProofInput, ins
 	t := in.Target
 	ec := a.clients.EC2(targetAccess(t))
 	log := a.logFor(t.Account, t.Region).With().Str("instance", instanceID).Logger()
-	out, err := ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
-	if err != nil || len(out.Reservations) == 0 || len(out.Reservations[0].Instances) == 0 {
-		log.Warn().Err(err).Msg("instance unreadable: root volume key not checked")
-		return nil
-	}
-	inst := out.Reservations[0].Instances[0]
-	root := aws.ToString(inst.RootDeviceName)
-	var volID string
-	for _, bd := range inst.BlockDeviceMappings {
-		if aws.ToString(bd.DeviceName) == root && bd.Ebs != nil {
-			volID = aws.ToString(bd.Ebs.VolumeId)
+	root := in.RootDevice
+	if root == "" {
+		out, err := ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
+		if err != nil || len(out.Reservations) == 0 || len(out.Reservations[0].Instances) == 0 {
+			log.Warn().Err(err).Msg("instance unreadable: root volume key not checked")
+			return nil
 		}
+		root = aws.ToString(out.Reservations[0].Instances[0].RootDeviceName)
 	}
-	if volID == "" {
-		return nil
-	}
-	vols, err := ec.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{volID}})
+	// The instance's volume at the root device: one call, by filters.
+	vols, err := ec.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("attachment.instance-id"), Values: []string{instanceID}},
+		{Name: aws.String("attachment.device"), Values: []string{root}},
+	}})
 	if err != nil || len(vols.Volumes) == 0 {
-		log.Warn().Err(err).Msg("root volume unreadable: its key not checked")
+		log.Warn().Err(err).Str("device", root).Msg("root volume unreadable: its key not checked")
 		return nil
 	}
 	v := vols.Volumes[0]
+	volID := aws.ToString(v.VolumeId)
 	if aws.ToBool(v.Encrypted) && aws.ToString(v.KmsKeyId) == in.KeyARN {
 		return nil
 	}
@@ -318,19 +367,21 @@ func (a *Activities) DeleteBootProof(ctx context.Context, in BootProofInput) err
 	if err != nil && !IsNotFound(err) {
 		return diagnose(err, "autoscaling:DeleteAutoScalingGroup", w)
 	}
-	p := a.newPoller()
-	for {
+	// A forced delete terminates the instance first: look after a wait
+	// (a group that never existed is gone at once).
+	p := a.newPoller(pollShort)
+	for gone := IsNotFound(err); !gone; {
+		if err := p.wait(ctx, "group "+group+" deleting"); err != nil {
+			return err
+		}
 		g, err := describeGroup(ctx, as, group)
 		if err != nil {
 			if d := diagnose(err, "autoscaling:DescribeAutoScalingGroups", w); d != err {
 				return d
 			}
-		} else if g == nil {
-			break
+			continue
 		}
-		if err := p.wait(ctx, "group "+group+" deleting"); err != nil {
-			return err
-		}
+		gone = g == nil
 	}
 	_, err = a.clients.EC2(acc).DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String(template)})
 	if err != nil && !IsNotFound(err) {

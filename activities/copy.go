@@ -35,19 +35,24 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 		return CopyImageResult{ImageID: id, Reused: true}, nil
 	}
 
-	// The source as the target sees it (shared with it by ShareSource).
-	srcOut, err := a.clients.EC2(acc.inRegion(src.Region)).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
-	if err != nil && !IsNotFound(err) {
-		return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: src.Region, Resource: "source image " + src.ImageID})
+	// The copy's family is the source's name: ShareSource read it in the
+	// builder account; otherwise read it as the target sees the source
+	// (shared with it by ShareSource).
+	family := src.Name
+	if family == "" {
+		srcOut, err := a.clients.EC2(acc.inRegion(src.Region)).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
+		if err != nil && !IsNotFound(err) {
+			return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: src.Region, Resource: "source image " + src.ImageID})
+		}
+		if err != nil || len(srcOut.Images) == 0 {
+			return CopyImageResult{}, Diagnosed(Diagnosis{
+				Code:  Other,
+				Cause: fmt.Sprintf("source image %s (%s) is not visible to account %s", src.ImageID, src.Region, t.Account),
+				Fix:   "The source must be shared with the account first (ShareSource adds its launch permission and its snapshots' create-volume permission); check the source id and region, then replay the target.",
+			}, err)
+		}
+		family = aws.ToString(srcOut.Images[0].Name)
 	}
-	if err != nil || len(srcOut.Images) == 0 {
-		return CopyImageResult{}, Diagnosed(Diagnosis{
-			Code:  Other,
-			Cause: fmt.Sprintf("source image %s (%s) is not visible to account %s", src.ImageID, src.Region, t.Account),
-			Fix:   "The source must be shared with the account first (ShareSource adds its launch permission and its snapshots' create-volume permission); check the source id and region, then replay the target.",
-		}, err)
-	}
-	family := aws.ToString(srcOut.Images[0].Name)
 	if family == "" {
 		family = src.ImageID
 	}
@@ -229,34 +234,46 @@ func truncate(s string, n int) string {
 // is diagnosed from its state reason: a key problem is F5 or F2 (F6 for
 // another account's key), anything else "other".
 func (a *Activities) WaitImageAvailable(ctx context.Context, in WaitImageInput) (WaitImageResult, error) {
-	t := in.Target
+	im, err := a.waitAvailable(ctx, in.Target, in.ImageID, false)
+	if err != nil {
+		return WaitImageResult{}, err
+	}
+	return WaitImageResult{State: string(im.State)}, nil
+}
+
+// waitAvailable is WaitImageAvailable's loop; it returns the image as the
+// last poll saw it (available), so what follows needs not read it again.
+// waitFirst skips the first look (a copy just started is never available).
+func (a *Activities) waitAvailable(ctx context.Context, t Target, imageID string, waitFirst bool) (*ec2types.Image, error) {
 	ec := a.clients.EC2(targetAccess(t))
-	log := a.logFor(t.Account, t.Region).With().Str("image", in.ImageID).Logger()
-	w := where{Account: t.Account, Region: t.Region, Resource: "image " + in.ImageID}
-	p := a.newPoller()
-	for {
-		im, err := describeImage(ctx, ec, in.ImageID)
+	log := a.logFor(t.Account, t.Region).With().Str("image", imageID).Logger()
+	w := where{Account: t.Account, Region: t.Region, Resource: "image " + imageID}
+	p := a.newPoller(pollCopy)
+	for first := true; ; first = false {
+		if !first || waitFirst {
+			if err := p.wait(ctx, "image "+imageID+" pending"); err != nil {
+				return nil, err
+			}
+		}
+		im, err := describeImage(ctx, ec, imageID)
 		switch {
 		case err != nil:
 			if d := diagnose(err, "ec2:DescribeImages", w); d != err {
-				return WaitImageResult{}, d
+				return nil, d
 			}
 			log.Debug().Err(err).Msg("describe failed; polling on")
 		case im == nil:
-			return WaitImageResult{}, Diagnosed(Diagnosis{
+			return nil, Diagnosed(Diagnosis{
 				Code:  Other,
-				Cause: fmt.Sprintf("image %s in account %s, %s disappeared while amicrypt waited for it", in.ImageID, t.Account, t.Region),
+				Cause: fmt.Sprintf("image %s in account %s, %s disappeared while amicrypt waited for it", imageID, t.Account, t.Region),
 				Fix:   "Someone deregistered the copy; replay the target to copy again.",
 			}, nil)
 		case im.State == ec2types.ImageStateAvailable:
 			log.Info().Msg("copy available")
-			return WaitImageResult{State: string(im.State)}, nil
+			return im, nil
 		case im.State == ec2types.ImageStatePending:
 		default:
-			return WaitImageResult{}, Diagnosed(a.copyFailure(ctx, t, im), nil)
-		}
-		if err := p.wait(ctx, "image "+in.ImageID+" pending"); err != nil {
-			return WaitImageResult{}, err
+			return nil, Diagnosed(a.copyFailure(ctx, t, im), nil)
 		}
 	}
 }

@@ -27,6 +27,9 @@ type Diagnosis struct {
 	Code  string `json:"code"`
 	Cause string `json:"cause"`
 	Fix   string `json:"fix"`
+	// Step is the target step that failed (assume-role, key, copy,
+	// wait-available, boot-proof, ...), when an activity runs several.
+	Step string `json:"step,omitempty"`
 }
 
 func (d Diagnosis) String() string {
@@ -64,4 +67,21 @@ func DiagnosisOf(err error) (Diagnosis, bool) {
 		return Diagnosis{}, false
 	}
 	return d, true
+}
+
+// atStep names the step a diagnosed error happened in (unless it already
+// names one); other errors pass unchanged.
+func atStep(step string, err error) error {
+	d, ok := DiagnosisOf(err)
+	if !ok || d.Step != "" {
+		return err
+	}
+	d.Step = step
+	var appErr *temporal.ApplicationError
+	errors.As(err, &appErr)
+	cause := appErr.Unwrap()
+	if br, ok := BootResultOf(err); ok {
+		return temporal.NewNonRetryableApplicationError(d.Cause, ErrorType(d.Code), cause, d, br)
+	}
+	return Diagnosed(d, cause)
 }

@@ -51,10 +51,12 @@ func (a *Activities) EnsureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
 
 	var res EnsureKeyResult
+	// fresh: the policy of a key created just now (nil for a key found).
+	var fresh *policy.Document
 	md, err := describeKey(ctx, kc, alias)
 	if IsNotFound(err) {
-		md, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
-		res.Created = err == nil
+		md, fresh, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
+		res.Created = err == nil && fresh != nil
 	}
 	if err != nil {
 		return EnsureKeyResult{}, diagnose(err, "kms:DescribeKey", w)
@@ -72,6 +74,18 @@ func (a *Activities) EnsureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 			Cause: fmt.Sprintf("%s in account %s, %s is an AWS managed key; its policy cannot name the Auto Scaling role nor be shared", arn, t.Account, t.Region),
 			Fix:   fmt.Sprintf("Point %s at a customer managed symmetric key, or delete the alias so amicrypt creates one; then replay the target.", alias),
 		}, nil)
+	}
+
+	if fresh != nil {
+		// Created just now with amicrypt's required policy, rotation on and
+		// no grants: nothing to read back or reconcile, only to predict.
+		res.Managed = true
+		if ok, act, reason := evaluateSLRUse(fresh, nil, t, arn, slr); !ok {
+			log.Warn().Str("action", act).Str("reason", reason).Msg("the service-linked role could not use the key")
+			return EnsureKeyResult{}, Diagnosed(slrKeyDiagnosis(t, arn, slr, fresh, nil, nil,
+				fmt.Sprintf("predicted before copying: %s would be refused", act)), nil)
+		}
+		return res, nil
 	}
 
 	managed, err := isManagedKey(ctx, kc, arn)
@@ -161,14 +175,16 @@ func describeKey(ctx context.Context, kc KMSAPI, ref string) (*kmstypes.KeyMetad
 }
 
 // createKey creates the dedicated key with amicrypt's required policy, names
-// it with the alias and turns rotation on. When another run created the alias
-// meanwhile, the key just made is scheduled for deletion and the alias's key
-// is used.
-func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (*kmstypes.KeyMetadata, error) {
+// it with the alias and turns rotation on; it returns the key and the policy
+// it was created with. When another run created the alias meanwhile, the key
+// just made is scheduled for deletion and the alias's key is returned, with
+// a nil policy (it must be read and reconciled like any key found).
+func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (*kmstypes.KeyMetadata, *policy.Document, error) {
 	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
-	text, err := policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline)).Marshal()
+	doc := policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline))
+	text, err := doc.Marshal()
 	if err != nil {
-		return nil, Diagnosed(Diagnosis{Code: Other, Cause: fmt.Sprintf("amicrypt's required key policy for account %s, %s cannot be written: %v", t.Account, t.Region, err),
+		return nil, nil, Diagnosed(Diagnosis{Code: Other, Cause: fmt.Sprintf("amicrypt's required key policy for account %s, %s cannot be written: %v", t.Account, t.Region, err),
 			Fix: "Check the target's service-linked role and pipeline role ARNs."}, err)
 	}
 	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
@@ -179,26 +195,28 @@ func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, 
 		Tags:        []kmstypes.Tag{{TagKey: aws.String(TagManagedKey), TagValue: aws.String("true")}},
 	})
 	if err != nil {
-		return nil, keyPolicyWriteError(err, "kms:CreateKey", w)
+		return nil, nil, keyPolicyWriteError(err, "kms:CreateKey", w)
 	}
 	md := out.KeyMetadata
 	arn := aws.ToString(md.Arn)
 	if _, err := kc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: md.KeyId}); err != nil {
 		if APICode(err) != "AlreadyExistsException" {
-			return nil, diagnose(err, "kms:CreateAlias", w)
+			return nil, nil, diagnose(err, "kms:CreateAlias", w)
 		}
 		// Lost the race: use the alias's key, retire ours.
 		log.Info().Str("orphan", arn).Msg("alias created meanwhile; scheduling the key just made for deletion")
 		if _, derr := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: aws.Int32(7)}); derr != nil {
 			log.Warn().Err(derr).Str("orphan", arn).Msg("could not schedule the orphan key's deletion")
 		}
-		return describeKey(ctx, kc, alias)
+		md, err := describeKey(ctx, kc, alias)
+		return md, nil, err
 	}
-	if err := ensureRotation(ctx, kc, arn); err != nil {
-		return nil, diagnose(err, "kms:EnableKeyRotation", w)
+	// A new key's rotation is off: turn it on without asking.
+	if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(arn)}); err != nil {
+		return nil, nil, diagnose(err, "kms:EnableKeyRotation", w)
 	}
 	log.Info().Str("key", arn).Msg("dedicated key created")
-	return md, nil
+	return md, doc, nil
 }
 
 // keyPolicyWriteError explains a refused key policy: most often a principal

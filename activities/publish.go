@@ -28,7 +28,7 @@ func (a *Activities) MarkImage(ctx context.Context, in MarkImageInput) error {
 	if _, err := ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{in.ImageID}, Tags: tags}); err != nil {
 		return diagnose(err, "ec2:CreateTags", w)
 	}
-	if in.Proven && in.Reason == "" {
+	if in.Proven && in.Reason == "" && !in.NoStaleReason {
 		// A reason left by an earlier, failed proof no longer holds.
 		if _, err := ec.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{in.ImageID}, Tags: []ec2types.Tag{{Key: aws.String(TagProvenReason)}}}); err != nil {
 			return diagnose(err, "ec2:DeleteTags", w)

@@ -68,6 +68,9 @@ func (a *Activities) ApplyRetention(ctx context.Context, in RetentionInput) (Ret
 }
 
 func (a *Activities) familyOf(ctx context.Context, ec EC2API, in RetentionInput) (string, error) {
+	if in.Family != "" {
+		return in.Family, nil
+	}
 	if in.KeepImageID != "" {
 		im, err := describeImage(ctx, ec, in.KeepImageID)
 		if err != nil {

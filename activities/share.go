@@ -61,6 +61,7 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 		return res, diagnose(err, "ec2:DescribeImages", w)
 	}
 	snapshots := imageSnapshots(out.Images[0])
+	res.Name = aws.ToString(out.Images[0].Name)
 
 	if add {
 		n, err := a.refuseAWSManagedSource(ctx, acc, src, snapshots)

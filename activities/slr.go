@@ -20,6 +20,21 @@ const autoScalingService = "autoscaling.amazonaws.com"
 // it before EnsureKey: a key policy or grant naming a role that does not
 // exist is refused.
 func (a *Activities) EnsureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
+	// IAM is global: the account's regions ask once (see memo).
+	var res EnsureServiceLinkedRoleResult
+	arn, _, err := a.accounts.get("slr\x00"+in.Target.Account+"\x00"+in.Target.RoleARN+"\x00"+in.Target.ServiceLinkedRoleName(), func() (string, error) {
+		r, err := a.ensureServiceLinkedRole(ctx, in)
+		res = r
+		return r.RoleARN, err
+	})
+	if err != nil {
+		return EnsureServiceLinkedRoleResult{}, err
+	}
+	res.RoleARN = arn
+	return res, nil
+}
+
+func (a *Activities) ensureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
 	t := in.Target
 	name := t.ServiceLinkedRoleName()
 	w := where{Account: t.Account, Region: t.Region, Resource: "service-linked role " + name}

@@ -33,6 +33,9 @@ type Builder struct {
 type Source struct {
 	Region  string `json:"region"`
 	ImageID string `json:"image_id"`
+	// Name is the source image's name (the copies' family), when known:
+	// ShareSource reads it in the builder account, so targets need not.
+	Name string `json:"name,omitempty"`
 }
 
 // BootProof configures the throwaway Auto Scaling group that proves a copy boots.
@@ -152,6 +155,8 @@ type ShareSourceInput struct {
 // ShareSourceResult counts the builder calls made.
 type ShareSourceResult struct {
 	Calls int `json:"calls"`
+	// Name is the source image's name, read while sharing.
+	Name string `json:"name,omitempty"`
 }
 
 // CopyImageInput copies the source into the target, encrypted under KeyARN,
@@ -191,6 +196,9 @@ type BootProofInput struct {
 	ImageID string `json:"image_id"`
 	KeyARN  string `json:"key_arn"`
 	SLRARN  string `json:"slr_arn"`
+	// RootDevice is the image's root device name, when known (saves
+	// reading the image).
+	RootDevice string `json:"root_device,omitempty"`
 }
 
 // BootProofNames are the throwaway resources' names.
@@ -236,6 +244,9 @@ type MarkImageInput struct {
 	ImageID string `json:"image_id"`
 	Proven  bool   `json:"proven"`
 	Reason  string `json:"reason,omitempty"`
+	// NoStaleReason: the image is known to carry no amicrypt:proven-reason
+	// tag, so a proven mark needs not delete one.
+	NoStaleReason bool `json:"no_stale_reason,omitempty"`
 }
 
 // RetentionInput keeps the newest Keep amicrypt images of the source's family
@@ -244,6 +255,8 @@ type RetentionInput struct {
 	Target      Target `json:"target"`
 	Source      Source `json:"source"`
 	KeepImageID string `json:"keep_image_id"`
+	// Family, when known, saves reading it from KeepImageID's tags.
+	Family string `json:"family,omitempty"`
 }
 
 // RetentionResult lists what was removed.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // VerifySnapshots checks that every snapshot of the copy is encrypted under
@@ -25,11 +26,18 @@ func (a *Activities) VerifySnapshots(ctx context.Context, in VerifyInput) (Verif
 			Cause: fmt.Sprintf("image %s does not exist in account %s, %s", in.ImageID, t.Account, t.Region),
 			Fix:   "The copy is gone; replay the target to copy again."}, nil)
 	}
+	return verifyImage(ctx, ec, t, im, in.KeyARN)
+}
+
+// verifyImage is VerifySnapshots over an image already read.
+func verifyImage(ctx context.Context, ec EC2API, t Target, im *ec2types.Image, keyARN string) (VerifyResult, error) {
+	imageID := aws.ToString(im.ImageId)
+	w := where{Account: t.Account, Region: t.Region, Resource: "image " + imageID}
 	snaps := imageSnapshots(*im)
 	res := VerifyResult{Snapshots: snaps}
 	if len(snaps) == 0 {
 		return res, Diagnosed(Diagnosis{Code: F8,
-			Cause: fmt.Sprintf("image %s in account %s, %s has no EBS snapshots to verify", in.ImageID, t.Account, t.Region),
+			Cause: fmt.Sprintf("image %s in account %s, %s has no EBS snapshots to verify", imageID, t.Account, t.Region),
 			Fix:   "amicrypt copies EBS-backed images only; check the source image."}, nil)
 	}
 	out, err := ec.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: snaps})
@@ -42,7 +50,7 @@ func (a *Activities) VerifySnapshots(ctx context.Context, in VerifyInput) (Verif
 		switch {
 		case !aws.ToBool(sn.Encrypted):
 			wrong = append(wrong, fmt.Sprintf("snapshot %s is not encrypted", aws.ToString(sn.SnapshotId)))
-		case key != in.KeyARN:
+		case key != keyARN:
 			wrong = append(wrong, fmt.Sprintf("snapshot %s is under key %s", aws.ToString(sn.SnapshotId), key))
 		}
 	}
@@ -52,7 +60,7 @@ func (a *Activities) VerifySnapshots(ctx context.Context, in VerifyInput) (Verif
 	if len(wrong) > 0 {
 		return res, Diagnosed(Diagnosis{
 			Code:  F8,
-			Cause: fmt.Sprintf("image %s in account %s, %s is not entirely under the dedicated key %s: %s", in.ImageID, t.Account, t.Region, in.KeyARN, strings.Join(wrong, "; ")),
+			Cause: fmt.Sprintf("image %s in account %s, %s is not entirely under the dedicated key %s: %s", imageID, t.Account, t.Region, keyARN, strings.Join(wrong, "; ")),
 			Fix:   "Copy again with Encrypted=true and KmsKeyId=<the dedicated key> (deregister this image first); do not use images whose snapshots are under another key.",
 		}, nil)
 	}

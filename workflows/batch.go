@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -61,6 +62,17 @@ type batchRun struct {
 	// finished: accounts whose targets all became final since the last
 	// revocation.
 	finished []string
+	// revoking[source region]: accounts waiting for their shares there to
+	// be revoked; unsharing[source region]: an UnshareSource is in flight
+	// there. One call at a time per region: the accounts that finish
+	// meanwhile wait and go together in the next (ModifyImageAttribute
+	// takes many accounts, and the builder's bucket refills at 5 per second).
+	revoking  map[string][]string
+	unsharing map[string]bool
+	// The RevokeDelay timer: its cancel while it runs; revokeDue once it
+	// fired.
+	cancelRevokeTimer workflow.CancelFunc
+	revokeDue         bool
 
 	selector workflow.Selector
 	running  int
@@ -79,13 +91,15 @@ func newBatchRun(ctx workflow.Context, in BatchInput) *batchRun {
 		in.PerAccountRegion = DefaultPerAccountRegion
 	}
 	b := &batchRun{
-		in:       in,
-		log:      log.With(workflow.GetLogger(ctx), "batch", in.Index),
-		targets:  sortTargets(in.Targets),
-		shared:   map[string]map[string]bool{},
-		left:     map[string]int{},
-		perKey:   map[string]int{},
-		selector: workflow.NewSelector(ctx),
+		in:        in,
+		log:       log.With(workflow.GetLogger(ctx), "batch", in.Index),
+		targets:   sortTargets(in.Targets),
+		shared:    map[string]map[string]bool{},
+		left:      map[string]int{},
+		perKey:    map[string]int{},
+		revoking:  map[string][]string{},
+		unsharing: map[string]bool{},
+		selector:  workflow.NewSelector(ctx),
 	}
 	for _, t := range b.targets {
 		src, ok := NearestSource(in.Sources, t.Region)
@@ -143,8 +157,19 @@ func (b *batchRun) share(ctx workflow.Context) {
 		futures[k] = workflow.ExecuteActivity(sctx, a.ShareSource, in)
 	}
 	for k, r := range regions {
-		err := futures[k].Get(ctx, nil)
-		if err == nil || canceled(ctx, err) {
+		var res activities.ShareSourceResult
+		err := futures[k].Get(ctx, &res)
+		if err == nil {
+			// The source's name is the copies' family: targets need not
+			// read it again.
+			for i := range b.targets {
+				if b.served[i] && b.sources[i].Region == r && b.sources[i].Name == "" {
+					b.sources[i].Name = res.Name
+				}
+			}
+			continue
+		}
+		if canceled(ctx, err) {
 			continue
 		}
 		src := b.sourceIn(r)
@@ -288,32 +313,65 @@ func (b *batchRun) end(ctx workflow.Context, i int, r TargetReport) {
 	}
 }
 
-// revokeFinished revokes the shares of the accounts that finished: one
-// UnshareSource per source region for all of them. A revocation that fails
-// leaves the share recorded, for revokeAll to try again.
+// RevokeDelay is how long a finished account's shares wait to be revoked,
+// so that the accounts finishing meanwhile are revoked by the same calls
+// (ModifyImageAttribute takes many accounts; the builder's bucket for it
+// refills at 5 per second). The last targets of a batch do not wait.
+const RevokeDelay = 15 * time.Second
+
+// revokeFinished revokes the shares of the accounts that finished: after
+// RevokeDelay (at once when no target is running), one UnshareSource per
+// source region for all the accounts finished by then, at most one in flight
+// per region. A revocation that fails leaves the share recorded, for
+// revokeAll to try again.
 func (b *batchRun) revokeFinished(ctx workflow.Context) {
-	if len(b.finished) == 0 {
-		return
-	}
-	accounts := b.finished
-	b.finished = nil
-	var a *activities.Activities
-	uctx := withStep(ctx, stepUnshare, activities.Target{})
-	for _, r := range sortedKeys(b.shared) {
-		var revoke []string
-		for _, acct := range accounts {
+	for _, acct := range b.finished {
+		for _, r := range sortedKeys(b.shared) {
 			if b.shared[r][acct] {
-				revoke = append(revoke, acct)
+				b.revoking[r] = append(b.revoking[r], acct)
 			}
 		}
-		if len(revoke) == 0 {
+	}
+	b.finished = nil
+	waiting := false
+	for _, accounts := range b.revoking {
+		waiting = waiting || len(accounts) > 0
+	}
+	if !waiting {
+		return
+	}
+	if b.running > 0 && !b.revokeDue {
+		if b.cancelRevokeTimer == nil {
+			tctx, cancel := workflow.WithCancel(ctx)
+			b.cancelRevokeTimer = cancel
+			b.pending++
+			b.selector.AddFuture(workflow.NewTimer(tctx, RevokeDelay), func(f workflow.Future) {
+				b.pending--
+				b.cancelRevokeTimer = nil
+				b.revokeDue = f.Get(ctx, nil) == nil
+			})
+		}
+		return
+	}
+	if b.cancelRevokeTimer != nil {
+		b.cancelRevokeTimer()
+	}
+	b.revokeDue = false
+	var a *activities.Activities
+	uctx := withStep(ctx, stepUnshare, activities.Target{})
+	for _, r := range sortedKeys(b.revoking) {
+		revoke := b.revoking[r]
+		if len(revoke) == 0 || b.unsharing[r] {
 			continue
 		}
+		delete(b.revoking, r)
 		sort.Strings(revoke)
 		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: revoke}
 		b.pending++
+		b.unsharing[r] = true
 		b.selector.AddFuture(workflow.ExecuteActivity(uctx, a.UnshareSource, in), func(f workflow.Future) {
 			b.pending--
+			b.unsharing[r] = false
 			if err := f.Get(ctx, nil); err != nil {
 				b.log.Warn("revoking shares failed; retried at the end of the batch", "region", r, "accounts", revoke, "error", err)
 				return

@@ -50,6 +50,7 @@ func byID(reports []TargetReport) map[string]TargetReport {
 
 func TestBatchSharesOnceAndRevokesEachAccountWhenItsRegionsAreDone(t *testing.T) {
 	f := newFake()
+	f.waitDelay = time.Hour // each target takes an hour
 	env := newEnv(t, f)
 	// A has one region, B two; a window of 1 runs them one after another,
 	// account by account.
@@ -97,6 +98,24 @@ func TestBatchSharesOnceAndRevokesEachAccountWhenItsRegionsAreDone(t *testing.T)
 	assert.Len(t, f.callsTo("UnshareSource"), 3, "every share revoked exactly once")
 }
 
+func TestBatchRevokesAccountsFinishingTogetherInOneCall(t *testing.T) {
+	f := newFake()
+	f.waitDelay = time.Hour
+	env := newEnv(t, f)
+	// A window of 2: A and B run together and finish together while C,
+	// started then, still runs; C finishes last.
+	acctC := "444444444444"
+	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), target(acctC, "us-east-1")}
+	_, err := runBatch(t, env, batchInput(tgs, 2))
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"UnshareSource us-east-1 " + acctA + " " + acctB, // RevokeDelay after they finished, while C runs
+		"UnshareSource us-east-1 " + acctC,               // at once: the batch's last target
+	}, f.callsTo("UnshareSource"))
+	assert.Less(t, f.index("UnshareSource us-east-1 "+acctA+" "+acctB), f.index("ApplyRetention "+acctC+"/us-east-1"),
+		"A and B are not kept shared until the batch ends")
+}
+
 func TestBatchWindowCapsTargetsInFlight(t *testing.T) {
 	f := newFake()
 	f.waitDelay = time.Hour
@@ -136,9 +155,9 @@ func TestBatchShareFailureF1FailsTheTargetsItServes(t *testing.T) {
 	assert.Equal(t, map[string]int{"us-east-1 " + acctA: 1, "us-east-1 " + acctB: 1, "eu-west-1 " + acctB: 1}, f.revoked())
 }
 
-func TestBatchCancelledMidCopyCompensates(t *testing.T) {
+func TestBatchCancelledMidProofCompensates(t *testing.T) {
 	f := newFake()
-	f.waitDelay = time.Hour
+	f.bootDelay = time.Hour
 	env := newEnv(t, f)
 	env.RegisterDelayedCallback(env.CancelWorkflow, 10*time.Minute)
 	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctA, "eu-west-1"), target(acctB, "us-east-1")}
@@ -151,8 +170,8 @@ func TestBatchCancelledMidCopyCompensates(t *testing.T) {
 		assert.Equal(t, StatusCancelled, r.Status, r.Account+"/"+r.Region)
 		assert.NotNil(t, r.FinishedAt)
 	}
-	// The two targets in flight cleaned their proofs; the third never started.
-	assert.ElementsMatch(t, []string{"DeleteBootProof " + acctA + "/eu-west-1", "DeleteBootProof " + acctA + "/us-east-1"}, f.callsTo("DeleteBootProof"))
+	// The two targets in flight deleted their proofs; the third never started.
+	assert.ElementsMatch(t, []string{"DeleteBootProof " + acctA + "/eu-west-1", "DeleteBootProof " + acctA + "/us-east-1"}, distinct(f.callsTo("DeleteBootProof")))
 	assert.Empty(t, f.callsTo("AssumeTarget "+acctB))
 	// Every share revoked, in a context the cancellation did not reach.
 	assert.ElementsMatch(t, []string{

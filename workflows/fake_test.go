@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -25,8 +26,9 @@ type fakeAWS struct {
 	errs map[string]error
 	// boot overrides WaitBootProof's result per target id.
 	boot map[string]activities.BootResult
-	// waitDelay delays WaitImageAvailable on the workflow clock.
-	waitDelay time.Duration
+	// waitDelay delays WaitAndVerify, bootDelay ProveBoot, on the
+	// workflow clock.
+	waitDelay, bootDelay time.Duration
 }
 
 func newFake() *fakeAWS {
@@ -145,6 +147,96 @@ func (f *fakeAWS) ApplyRetention(_ context.Context, in activities.RetentionInput
 	return activities.RetentionResult{Deregistered: []string{"ami-0old"}}, f.record("ApplyRetention", in.Target.ID())
 }
 
+// The four activities a Target runs, composed of the fine-grained fakes
+// above as the real ones are of theirs (activities/target.go): a step that
+// fails stops the activity, its diagnosis naming the step.
+
+func atStep(step string, err error) error {
+	d, ok := activities.DiagnosisOf(err)
+	if !ok || d.Step != "" {
+		return err
+	}
+	d.Step = step
+	if br, ok := activities.BootResultOf(err); ok {
+		return temporal.NewNonRetryableApplicationError(d.Cause, activities.ErrorType(d.Code), nil, d, br)
+	}
+	return activities.Diagnosed(d, nil)
+}
+
+func (f *fakeAWS) PrepareTarget(ctx context.Context, in activities.PrepareTargetInput) (activities.PrepareTargetResult, error) {
+	var res activities.PrepareTargetResult
+	assumed, err := f.AssumeTarget(ctx, activities.AssumeTargetInput{Target: in.Target})
+	if err != nil {
+		return res, atStep(activities.StepAssume, err)
+	}
+	res.AssumedARN = assumed.Arn
+	slr, err := f.EnsureServiceLinkedRole(ctx, activities.EnsureServiceLinkedRoleInput{Target: in.Target})
+	if err != nil {
+		return res, atStep(activities.StepServiceLinkedRole, err)
+	}
+	res.SLRARN = slr.RoleARN
+	res.Key, err = f.EnsureKey(ctx, activities.EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
+	return res, atStep(activities.StepKey, err)
+}
+
+func (f *fakeAWS) WaitAndVerify(ctx context.Context, in activities.WaitAndVerifyInput) (activities.CopiedImage, error) {
+	res := activities.CopiedImage{ImageID: in.ImageID, Family: "al2023", RootDevice: "/dev/xvda"}
+	if _, err := f.WaitImageAvailable(ctx, activities.WaitImageInput{Target: in.Target, ImageID: in.ImageID}); err != nil {
+		return res, atStep(activities.StepWaitAvailable, err)
+	}
+	var err error
+	res.Verify, err = f.VerifySnapshots(ctx, activities.VerifyInput{Target: in.Target, ImageID: in.ImageID, KeyARN: in.KeyARN})
+	if err != nil {
+		d, ok := activities.DiagnosisOf(err)
+		if !ok {
+			return res, err
+		}
+		d.Step = activities.StepVerify
+		res.VerifyFailure = &d
+	}
+	return res, nil
+}
+
+func (f *fakeAWS) ProveBoot(ctx context.Context, in activities.BootProofInput) (activities.ProveBootResult, error) {
+	var br activities.BootResult
+	err := f.StartBootProof(ctx, in)
+	if err == nil {
+		br, err = f.WaitBootProof(ctx, in)
+	}
+	cerr := f.DeleteBootProof(ctx, in)
+	if err != nil {
+		return activities.ProveBootResult{}, atStep(activities.StepBootProof, err)
+	}
+	return activities.ProveBootResult{Boot: br, Cleaned: cerr == nil}, nil
+}
+
+func (f *fakeAWS) FinishTarget(ctx context.Context, in activities.FinishTargetInput) (activities.FinishTargetResult, error) {
+	var res activities.FinishTargetResult
+	if !in.Proven || in.Target.BootProof.Enabled {
+		if err := f.MarkImage(ctx, activities.MarkImageInput{Target: in.Target, ImageID: in.ImageID, Proven: in.Proven, Reason: in.Reason}); err != nil {
+			return res, atStep(activities.StepMark, err)
+		}
+	}
+	if !in.Proven {
+		return res, nil
+	}
+	if in.Target.Publish.SSMParameter != "" || in.Target.Publish.LaunchTemplate != "" {
+		published, err := f.PublishImage(ctx, activities.PublishInput{Target: in.Target, ImageID: in.ImageID})
+		if err != nil {
+			return res, atStep(activities.StepPublish, err)
+		}
+		res.Published = published.Published
+	}
+	if in.Target.Keep > 0 {
+		retained, err := f.ApplyRetention(ctx, activities.RetentionInput{Target: in.Target, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
+		if err != nil {
+			return res, atStep(activities.StepRetention, err)
+		}
+		res.Deregistered = retained.Deregistered
+	}
+	return res, nil
+}
+
 // newEnv is a test environment with amicrypt's workflows and activities
 // registered and every activity mocked by f.
 func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
@@ -159,23 +251,21 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(&Attach{})
 
 	var a *activities.Activities
-	env.OnActivity(a.AssumeTarget, mock.Anything, mock.Anything).Return(f.AssumeTarget)
-	env.OnActivity(a.EnsureServiceLinkedRole, mock.Anything, mock.Anything).Return(f.EnsureServiceLinkedRole)
-	env.OnActivity(a.EnsureKey, mock.Anything, mock.Anything).Return(f.EnsureKey)
+	env.OnActivity(a.PrepareTarget, mock.Anything, mock.Anything).Return(f.PrepareTarget)
 	env.OnActivity(a.ShareSource, mock.Anything, mock.Anything).Return(f.ShareSource)
 	env.OnActivity(a.UnshareSource, mock.Anything, mock.Anything).Return(f.UnshareSource)
 	env.OnActivity(a.CopyEncrypted, mock.Anything, mock.Anything).Return(f.CopyEncrypted)
-	wait := env.OnActivity(a.WaitImageAvailable, mock.Anything, mock.Anything).Return(f.WaitImageAvailable)
+	wait := env.OnActivity(a.WaitAndVerify, mock.Anything, mock.Anything).Return(f.WaitAndVerify)
 	if f.waitDelay > 0 {
 		wait.After(f.waitDelay)
 	}
-	env.OnActivity(a.StartBootProof, mock.Anything, mock.Anything).Return(f.StartBootProof)
-	env.OnActivity(a.WaitBootProof, mock.Anything, mock.Anything).Return(f.WaitBootProof)
-	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof)
-	env.OnActivity(a.VerifySnapshots, mock.Anything, mock.Anything).Return(f.VerifySnapshots)
-	env.OnActivity(a.MarkImage, mock.Anything, mock.Anything).Return(f.MarkImage)
-	env.OnActivity(a.PublishImage, mock.Anything, mock.Anything).Return(f.PublishImage)
-	env.OnActivity(a.ApplyRetention, mock.Anything, mock.Anything).Return(f.ApplyRetention)
+	prove := env.OnActivity(a.ProveBoot, mock.Anything, mock.Anything).Return(f.ProveBoot)
+	if f.bootDelay > 0 {
+		prove.After(f.bootDelay)
+	}
+	// The compensation runs only when a proof did not clean up itself.
+	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof).Maybe()
+	env.OnActivity(a.FinishTarget, mock.Anything, mock.Anything).Return(f.FinishTarget)
 	return env
 }
 
@@ -220,6 +310,19 @@ func accountIDs(n int) []string {
 
 func diagnosed(code, cause string) error {
 	return activities.Diagnosed(activities.Diagnosis{Code: code, Cause: cause, Fix: "fix for " + code}, nil)
+}
+
+// distinct is calls without repeats, in first-seen order.
+func distinct(calls []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range calls {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // revoked counts UnshareSource per "<source region> <account>".

@@ -51,14 +51,9 @@ func retry(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPo
 // timeout when it waits, and the retry policy above.
 func activityOptions(step string, t activities.Target) workflow.ActivityOptions {
 	switch step {
-	case StepAssume:
-		// STS: one call; AccessDenied is F7 and not retried.
-		return workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
-	case StepServiceLinkedRole:
-		// IAM: get or create, tolerating the create race.
-		return workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
-	case StepKey:
-		// KMS: describe, create, reconcile the policy or grant, evaluate.
+	case StepPrepare:
+		// STS (AccessDenied is F7, not retried), IAM get-or-create, KMS
+		// describe/create, policy or grant, evaluation.
 		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
 	case StepShare:
 		// Builder: ModifyImageAttribute and ModifySnapshotAttribute for up to
@@ -72,7 +67,7 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 	case StepWaitAvailable:
 		// Copies take minutes to hours: the activity polls with backoff
 		// and heartbeats; a lost worker is noticed within the heartbeat
-		// timeout and the wait resumes on another.
+		// timeout and the wait resumes on another. Then the snapshots.
 		return workflow.ActivityOptions{
 			StartToCloseTimeout:    12 * time.Hour,
 			ScheduleToCloseTimeout: 24 * time.Hour,
@@ -80,30 +75,26 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 			RetryPolicy:            retry(30*time.Second, 10*time.Minute, 10),
 		}
 	case StepBootProof:
-		// StartBootProof: launch template and Auto Scaling group. It waits
-		// for cancellation to finish so DeleteBootProof never races a create.
-		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, WaitForCancellation: true, RetryPolicy: retry(5*time.Second, time.Minute, 10)}
-	case stepBootWait:
+		// Template and group, the wait for InService (heartbeating), their
+		// deletion. It waits for cancellation to finish, so the
+		// compensation never races a create.
 		timeout := t.BootProof.Timeout
 		if timeout <= 0 {
 			timeout = DefaultBootProofTimeout
 		}
 		return workflow.ActivityOptions{
-			StartToCloseTimeout: timeout + 5*time.Minute,
+			StartToCloseTimeout: timeout + 15*time.Minute,
 			HeartbeatTimeout:    2 * time.Minute,
 			WaitForCancellation: true,
 			RetryPolicy:         retry(10*time.Second, 2*time.Minute, 5),
 		}
+	case StepPublish:
+		// Tag, publish, retention (deregisters images and deletes
+		// snapshots, possibly many).
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
 	case stepBootDelete:
 		// Compensation: retried long, since a group left behind costs money.
 		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
-	case StepVerify, StepMark:
-		return workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
-	case StepPublish:
-		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
-	case StepRetention:
-		// Deregisters images and deletes snapshots, possibly many.
-		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
 	case stepUnshare:
 		// Compensation as much as a step: retried long.
 		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
@@ -121,7 +112,6 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 
 // Activity steps that are not target steps of their own.
 const (
-	stepBootWait   = "boot-proof-wait"
 	stepBootDelete = "boot-proof-delete"
 	stepUnshare    = "unshare"
 	stepAttach     = "attach"

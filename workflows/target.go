@@ -57,9 +57,10 @@ type targetRun struct {
 	log log.Logger
 	slr string // the service-linked role's ARN
 
-	// proofArmed: DeleteBootProof must run before the workflow ends;
-	// proofDeleted: it has run.
-	proofArmed, proofDeleted bool
+	// proof: the boot proof started (its group and template may exist);
+	// proofDeleted: they are known deleted.
+	proof        *activities.BootProofInput
+	proofDeleted bool
 }
 
 // failure is a diagnosed failure that no activity error carries (a boot
@@ -67,14 +68,6 @@ type targetRun struct {
 type failure struct{ d activities.Diagnosis }
 
 func (f failure) Error() string { return f.d.String() }
-
-// bootResult decodes WaitBootProof's result, with the diagnosis the activity
-// may add to it (the JSON field "diagnosis"), whether or not
-// activities.BootResult declares that field yet.
-type bootResult struct {
-	activities.BootResult
-	Diagnosis *activities.Diagnosis `json:"diagnosis,omitempty"`
-}
 
 func (t *targetRun) enter(step string) {
 	t.rep.Step = step
@@ -89,164 +82,112 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	var a *activities.Activities
 	tg := t.in.Target
 
-	t.enter(StepAssume)
-	var assumed activities.AssumeTargetResult
-	if err := t.exec(ctx, StepAssume, a.AssumeTarget, activities.AssumeTargetInput{Target: tg}, &assumed); err != nil {
+	// Role, service-linked role and key; the key is checked (F2, F3, F5,
+	// F6) before anything is copied.
+	t.enter(StepPrepare)
+	var prep activities.PrepareTargetResult
+	prepIn := activities.PrepareTargetInput{Target: tg, RunID: t.in.RunID, Pipeline: t.in.PipelineRoleARN}
+	if err := t.exec(ctx, StepPrepare, a.PrepareTarget, prepIn, &prep); err != nil {
 		return err
 	}
-
-	t.enter(StepServiceLinkedRole)
-	var slr activities.EnsureServiceLinkedRoleResult
-	if err := t.exec(ctx, StepServiceLinkedRole, a.EnsureServiceLinkedRole, activities.EnsureServiceLinkedRoleInput{Target: tg}, &slr); err != nil {
-		return err
-	}
-	t.slr = slr.RoleARN
+	t.slr = prep.SLRARN
 	if t.slr == "" {
 		t.slr = tg.ServiceLinkedRoleARN()
 	}
-
-	// The key is checked (F2, F3, F5, F6) before anything is copied.
-	t.enter(StepKey)
-	var key activities.EnsureKeyResult
-	keyIn := activities.EnsureKeyInput{Target: tg, RunID: t.in.RunID, SLRARN: t.slr, Pipeline: t.in.PipelineRoleARN}
-	if err := t.exec(ctx, StepKey, a.EnsureKey, keyIn, &key); err != nil {
-		return err
-	}
-	t.rep.KeyARN = key.KeyARN
-
-	// From the copy on, the boot-proof cleanup is armed: DeleteBootProof
-	// finds the group and template by names derived from the run and the
-	// target and tolerates their absence, so it never depends on whether
-	// StartBootProof ran or its result was recorded. Nothing of the proof
-	// can exist before the copy, so earlier failures do not pay for it.
-	if tg.BootProof.Enabled {
-		t.proofArmed = true
-		defer t.deleteBootProof(ctx)
-	}
+	t.rep.KeyARN = prep.Key.KeyARN
 
 	t.enter(StepCopy)
-	var copied activities.CopyImageResult
-	copyIn := activities.CopyImageInput{Target: tg, Source: t.in.Source, KeyARN: key.KeyARN, RunID: t.in.RunID}
-	if err := t.exec(ctx, StepCopy, a.CopyEncrypted, copyIn, &copied); err != nil {
+	var started activities.CopyImageResult
+	copyIn := activities.CopyImageInput{Target: tg, Source: t.in.Source, KeyARN: t.rep.KeyARN, RunID: t.in.RunID}
+	if err := t.exec(ctx, StepCopy, a.CopyEncrypted, copyIn, &started); err != nil {
 		return err
 	}
-	t.rep.EncryptedImageID = copied.ImageID
+	t.rep.EncryptedImageID = started.ImageID
 
+	// The wait for the copy, and the snapshots' key.
 	t.enter(StepWaitAvailable)
-	var avail activities.WaitImageResult
-	if err := t.exec(ctx, StepWaitAvailable, a.WaitImageAvailable, activities.WaitImageInput{Target: tg, ImageID: copied.ImageID}, &avail); err != nil {
+	var copied activities.CopiedImage
+	waitIn := activities.WaitAndVerifyInput{Target: tg, ImageID: started.ImageID, KeyARN: t.rep.KeyARN, Started: !started.Reused}
+	if err := t.exec(ctx, StepWaitAvailable, a.WaitAndVerify, waitIn, &copied); err != nil {
 		return err
 	}
-	if avail.State != "" && avail.State != "available" {
-		return failure{activities.Diagnosis{
-			Code:  activities.Other,
-			Cause: fmt.Sprintf("image %s in account %s, region %s ended %s instead of available", copied.ImageID, tg.Account, tg.Region, avail.State),
-			Fix:   "look at the image's state reason in the EC2 console, fix the cause and replay the target",
-		}}
-	}
+	t.rep.SnapshotsEncrypted = copied.VerifyFailure == nil && copied.Verify.SnapshotsEncrypted
 
-	var proofErr error
-	if tg.BootProof.Enabled {
+	// A copy that did not prove itself is kept, tagged unproven, and never
+	// published: an operator can look at it, and a replay reuses it. Its
+	// snapshots not under the key already condemn it: no boot proof then.
+	var failed error
+	failedAt := StepVerify
+	switch {
+	case copied.VerifyFailure != nil:
+		failed = failure{*copied.VerifyFailure}
+		t.rep.Boot = activities.BootResult{Result: activities.BootSkipped, Message: "not tried: the snapshots are not under the dedicated key"}
+	case !copied.Verify.SnapshotsEncrypted:
+		failed = failure{activities.Diagnosis{
+			Code: activities.Other,
+			Cause: fmt.Sprintf("snapshots %v of image %s in account %s, region %s are not all encrypted under %s",
+				copied.Verify.Snapshots, copied.ImageID, tg.Account, tg.Region, t.rep.KeyARN),
+			Fix:  "deregister the image and replay the target: the copy must name the dedicated key (KmsKeyId), never the account's default",
+			Step: StepVerify,
+		}}
+	case tg.BootProof.Enabled:
 		t.enter(StepBootProof)
-		proofErr = t.proveBoot(ctx)
-		if canceled(ctx, proofErr) {
-			return proofErr
+		failed, failedAt = t.proveBoot(ctx, copied), StepBootProof
+		if canceled(ctx, failed) {
+			return failed
 		}
-	} else {
+	default:
 		t.rep.Boot = activities.BootResult{Result: activities.BootSkipped}
 	}
 
-	t.enter(StepVerify)
-	var verified activities.VerifyResult
-	verifyErr := t.exec(ctx, StepVerify, a.VerifySnapshots, activities.VerifyInput{Target: tg, ImageID: copied.ImageID, KeyARN: key.KeyARN}, &verified)
-	if canceled(ctx, verifyErr) {
-		return verifyErr
+	t.enter(StepPublish)
+	fin := activities.FinishTargetInput{Target: tg, Source: t.in.Source, ImageID: copied.ImageID, Family: copied.Family,
+		Proven: failed == nil, StaleReason: copied.StaleReason}
+	if failed != nil {
+		fin.Reason = diagnose(failed, failedAt, tg).Cause
 	}
-	t.rep.SnapshotsEncrypted = verifyErr == nil && verified.SnapshotsEncrypted
-
-	// A copy that did not prove itself is kept, tagged unproven, and never
-	// published: an operator can look at it, and a replay reuses it.
-	failed, failedAt := proofErr, StepBootProof
-	if failed == nil && verifyErr != nil {
-		failed, failedAt = verifyErr, StepVerify
-	}
-	if failed == nil && !verified.SnapshotsEncrypted {
-		failed, failedAt = failure{activities.Diagnosis{
-			Code: activities.Other,
-			Cause: fmt.Sprintf("snapshots %v of image %s in account %s, region %s are not all encrypted under %s",
-				verified.Snapshots, copied.ImageID, tg.Account, tg.Region, key.KeyARN),
-			Fix: "deregister the image and replay the target: the copy must name the dedicated key (KmsKeyId), never the account's default",
-		}}, StepVerify
+	var finished activities.FinishTargetResult
+	if err := t.exec(ctx, StepPublish, a.FinishTarget, fin, &finished); err != nil {
+		if failed == nil || canceled(ctx, err) {
+			return err
+		}
+		t.warn("image %s not tagged unproven: %v", copied.ImageID, err)
 	}
 	if failed != nil {
-		t.enter(StepMark)
-		mark := activities.MarkImageInput{Target: tg, ImageID: copied.ImageID, Proven: false, Reason: diagnose(failed, failedAt, tg).Cause}
-		if err := t.exec(ctx, StepMark, a.MarkImage, mark, nil); err != nil {
-			if canceled(ctx, err) {
-				return err
-			}
-			t.warn("image %s not tagged unproven: %v", copied.ImageID, err)
-		}
 		t.rep.Step = failedAt
 		return failed
 	}
-
-	if tg.BootProof.Enabled {
-		t.enter(StepMark)
-		if err := t.exec(ctx, StepMark, a.MarkImage, activities.MarkImageInput{Target: tg, ImageID: copied.ImageID, Proven: true}, nil); err != nil {
-			return err
-		}
+	t.rep.Published = finished.Published
+	if len(finished.Deregistered) > 0 {
+		t.log.Info("retention deregistered images", "images", finished.Deregistered)
 	}
-
-	if tg.Publish.SSMParameter != "" || tg.Publish.LaunchTemplate != "" {
-		t.enter(StepPublish)
-		var published activities.PublishResult
-		if err := t.exec(ctx, StepPublish, a.PublishImage, activities.PublishInput{Target: tg, ImageID: copied.ImageID}, &published); err != nil {
-			return err
-		}
-		t.rep.Published = published.Published
-	}
-
-	// Keep 0 means no retention: amicrypt never deletes images it was not
-	// told to.
-	if tg.Keep > 0 {
-		t.enter(StepRetention)
-		var retained activities.RetentionResult
-		if err := t.exec(ctx, StepRetention, a.ApplyRetention, activities.RetentionInput{Target: tg, Source: t.in.Source, KeepImageID: copied.ImageID}, &retained); err != nil {
-			return err
-		}
-		if len(retained.Deregistered) > 0 {
-			t.log.Info("retention deregistered images", "images", retained.Deregistered)
-		}
-	}
-
 	t.enter(StepDone)
 	return nil
 }
 
-func (t *targetRun) bootInput() activities.BootProofInput {
+func (t *targetRun) bootInput(copied activities.CopiedImage) activities.BootProofInput {
 	return activities.BootProofInput{
-		Target:  t.in.Target,
-		RunID:   t.in.RunID,
-		ImageID: t.rep.EncryptedImageID,
-		KeyARN:  t.rep.KeyARN,
-		SLRARN:  t.slr,
+		Target:     t.in.Target,
+		RunID:      t.in.RunID,
+		ImageID:    copied.ImageID,
+		KeyARN:     t.rep.KeyARN,
+		SLRARN:     t.slr,
+		RootDevice: copied.RootDevice,
 	}
 }
 
-// proveBoot starts the throwaway group, waits for its instance, and deletes
-// the group and template whatever happened. A launch that failed comes back
-// either as a diagnosed error or as a BootResult "Failed" (with or without a
-// diagnosis); both are a failure with a diagnosis.
-func (t *targetRun) proveBoot(ctx workflow.Context) error {
+// proveBoot runs the boot proof, which deletes its group and template
+// itself; when it could not (it failed, was cancelled, or its cleanup did
+// not finish), DeleteBootProof runs as compensation. A launch that failed
+// comes back either as a diagnosed error or as a BootResult "Failed"; both
+// are a failure with a diagnosis.
+func (t *targetRun) proveBoot(ctx workflow.Context, copied activities.CopiedImage) error {
 	var a *activities.Activities
+	in := t.bootInput(copied)
+	t.proof = &in
 	defer t.deleteBootProof(ctx)
-	in := t.bootInput()
-	if err := t.exec(ctx, StepBootProof, a.StartBootProof, in, nil); err != nil {
-		return err
-	}
-	var res bootResult
-	if err := t.exec(ctx, stepBootWait, a.WaitBootProof, in, &res); err != nil {
+	var res activities.ProveBootResult
+	if err := t.exec(ctx, StepBootProof, a.ProveBoot, in, &res); err != nil {
 		if !canceled(ctx, err) {
 			// A failed launch carries the BootResult (the scaling
 			// activity's message) next to its diagnosis.
@@ -258,35 +199,34 @@ func (t *targetRun) proveBoot(ctx workflow.Context) error {
 		}
 		return err
 	}
-	t.rep.Boot = res.BootResult
-	if res.Result == activities.BootInService {
+	t.proofDeleted = res.Cleaned
+	t.rep.Boot = res.Boot
+	if res.Boot.Result == activities.BootInService {
 		return nil
-	}
-	if res.Diagnosis != nil && res.Diagnosis.Code != "" {
-		return failure{*res.Diagnosis}
 	}
 	group, _ := in.BootProofNames()
 	return failure{activities.Diagnosis{
 		Code: activities.Other,
 		Cause: fmt.Sprintf("boot proof group %s in account %s, region %s ended %q: %s",
-			group, t.in.Target.Account, t.in.Target.Region, res.Result, res.Message),
+			group, t.in.Target.Account, t.in.Target.Region, res.Boot.Result, res.Boot.Message),
 		Fix: "read the group's scaling activities; if the launch failed on the key, check that the key policy or a grant lets " +
 			t.slr + " use the key through EC2",
+		Step: StepBootProof,
 	}}
 }
 
 // deleteBootProof runs DeleteBootProof once, in a context disconnected from
 // the workflow's, so it also runs when the workflow is being cancelled.
 func (t *targetRun) deleteBootProof(ctx workflow.Context) {
-	if !t.proofArmed || t.proofDeleted {
+	if t.proof == nil || t.proofDeleted {
 		return
 	}
 	t.proofDeleted = true
 	var a *activities.Activities
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
-	if err := t.exec(dctx, stepBootDelete, a.DeleteBootProof, t.bootInput(), nil); err != nil {
-		group, template := t.bootInput().BootProofNames()
+	if err := t.exec(dctx, stepBootDelete, a.DeleteBootProof, *t.proof, nil); err != nil {
+		group, template := t.proof.BootProofNames()
 		t.warn("boot-proof group %s and launch template %s may be left behind: %v", group, template, err)
 	}
 }
@@ -312,6 +252,9 @@ func (t *targetRun) finish(ctx workflow.Context, err error) (TargetReport, error
 		return t.rep, temporal.NewCanceledError(t.rep)
 	default:
 		d := diagnose(err, t.rep.Step, t.in.Target)
+		if d.Step != "" {
+			t.rep.Step = d.Step
+		}
 		t.rep.Status = StatusFailed
 		t.rep.Diagnosis = &d
 		t.log.Warn("target failed", "step", t.rep.Step, "code", d.Code, "cause", d.Cause)

@@ -120,21 +120,25 @@ type BatchInput struct {
 // Batch, like the Pipeline, answers QueryProgress with a Report of its targets.)
 const QueryReport = "report"
 
-// Steps of a target, in order, as QueryStep and TargetReport.Step name them.
-// StepShare is the Batch's step before a Target starts (a failed share ends
-// the target there).
+// Steps of a target. QueryStep answers with the step under way: share (the
+// Batch's, before a Target starts), prepare, copy, boot-proof, publish, done
+// — one per activity. A failed target's TargetReport.Step is the finer step
+// that failed (the diagnosis names it: assume-role, service-linked-role, key,
+// copy, wait-available, verify-snapshots, boot-proof, mark, publish,
+// retention).
 const (
 	StepShare             = "share"
-	StepAssume            = "assume-role"
-	StepServiceLinkedRole = "service-linked-role"
-	StepKey               = "key"
-	StepCopy              = "copy"
-	StepWaitAvailable     = "wait-available"
-	StepBootProof         = "boot-proof"
-	StepVerify            = "verify-snapshots"
-	StepMark              = "mark"
-	StepPublish           = "publish"
-	StepRetention         = "retention"
+	StepPrepare           = "prepare"
+	StepAssume            = activities.StepAssume
+	StepServiceLinkedRole = activities.StepServiceLinkedRole
+	StepKey               = activities.StepKey
+	StepCopy              = activities.StepCopy
+	StepWaitAvailable     = activities.StepWaitAvailable
+	StepBootProof         = activities.StepBootProof
+	StepVerify            = activities.StepVerify
+	StepMark              = activities.StepMark
+	StepPublish           = activities.StepPublish
+	StepRetention         = activities.StepRetention
 	StepDone              = "done"
 )
 

@@ -180,7 +180,8 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 		Clients: worker.WithOwnRole(factory, env.WorkerIdentity),
 		Logger:  o.Logger.With().Str("component", "activities").Logger(),
 		// The sandbox's copies and boots take seconds: poll briskly.
-		PollMax: 5 * time.Second,
+		PollInitial: time.Second,
+		PollMax:     5 * time.Second,
 	})
 	env.worker = worker.New(env.Client, o.TaskQueue, acts, worker.Options{
 		Identity: "amicrypt-dev@" + hostname(),

@@ -46,7 +46,7 @@ const durCopySeconds = 6
 // amicrypt-pipeline role through an AWS profile, as a deployed worker would.
 //
 // It takes about three minutes, most of it waiting: Temporal notices the lost
-// WaitImageAvailable activities only when their heartbeat timeout (2 min,
+// WaitAndVerify activities only when their heartbeat timeout (2 min,
 // workflows/options.go) passes, then retries them after the retry policy's
 // first interval (30 s).
 func TestDurabilityWorkerKilledWhileCopiesPending(t *testing.T) {
@@ -398,8 +398,8 @@ func (w *durWorker) dumpLog(t *testing.T) {
 }
 
 // durWaitForCopiesPending waits until copies are pending in the sandbox and
-// the only activities the worker has started are waits (WaitImageAvailable,
-// WaitBootProof): a kill then loses only activities that heartbeat. Any other
+// the only activities the worker has started are waits (WaitAndVerify,
+// ProveBoot): a kill then loses only activities that heartbeat. Any other
 // started activity would be noticed only at its start-to-close timeout
 // (CopyEncrypted 10 min, UnshareSource 15 min), too long for a test. It
 // returns the pending copies as "account/region=image".
@@ -436,7 +436,7 @@ func durWaitForCopiesPending(ctx context.Context, t *testing.T, c client.Client,
 				}
 				for _, pa := range desc.GetPendingActivities() {
 					name := pa.GetActivityType().GetName()
-					if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED && name != "WaitImageAvailable" && name != "WaitBootProof" {
+					if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED && name != "WaitAndVerify" && name != "ProveBoot" {
 						busy = append(busy, id+": "+name)
 					}
 				}
@@ -463,7 +463,7 @@ func durWaitForCopiesPending(ctx context.Context, t *testing.T, c client.Client,
 }
 
 // durCheckWaitsResumed checks, in the history of each target whose copy was
-// pending at the kill, that its WaitImageAvailable completed on the second
+// pending at the kill, that its WaitAndVerify completed on the second
 // worker after a retry: the first worker's attempt died with it.
 func durCheckWaitsResumed(ctx context.Context, t *testing.T, c client.Client, in workflows.PipelineInput, copying []activities.Target, pendingAtKill []string) {
 	t.Helper()
@@ -488,13 +488,13 @@ func durCheckWaitsResumed(ctx context.Context, t *testing.T, c client.Client, in
 			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
 				scheduled[ev.GetEventId()] = a.GetActivityType().GetName()
 			}
-			if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && scheduled[a.GetScheduledEventId()] == "WaitImageAvailable" {
+			if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && scheduled[a.GetScheduledEventId()] == "WaitAndVerify" {
 				found = true
 				// A wait the first worker had started comes back as a retry on the
 				// second; one it had not picked up yet starts there as attempt 1.
 				// Either way only the second worker can have finished it.
 				if wasPending[tg.ID()] && a.GetIdentity() != "durability-worker-2" {
-					t.Errorf("%s: its copy was pending at the kill, but WaitImageAvailable ended on %q; want durability-worker-2", tg.ID(), a.GetIdentity())
+					t.Errorf("%s: its copy was pending at the kill, but WaitAndVerify ended on %q; want durability-worker-2", tg.ID(), a.GetIdentity())
 				}
 				if wasPending[tg.ID()] && a.GetAttempt() >= 2 {
 					retried++
@@ -502,7 +502,7 @@ func durCheckWaitsResumed(ctx context.Context, t *testing.T, c client.Client, in
 			}
 		}
 		if !found {
-			t.Errorf("%s: no WaitImageAvailable in the history of %s", tg.ID(), id)
+			t.Errorf("%s: no WaitAndVerify in the history of %s", tg.ID(), id)
 		}
 	}
 	// How many waits the first worker had already picked up when it was killed

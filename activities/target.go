@@ -1,0 +1,237 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.temporal.io/sdk/activity"
+)
+
+// The five activities a Target workflow runs. Most do several of DESIGN.md's
+// steps in one activity, so a target costs Temporal five activities (and
+// their history events) instead of a dozen; each step stays its own function
+// above, with its own diagnosis, and a diagnosed failure names its step
+// (Diagnosis.Step). Every step is idempotent, so a retried activity redoes
+// the steps that finished before without a second copy, key or group.
+//
+//   - PrepareTarget: assume the role (F7), the service-linked role, the key
+//     and its prediction (F2, F3, F5, F6) — steps 1–3.
+//   - CopyEncrypted (copy.go): the encrypted copy — step 5.
+//   - WaitAndVerify: the wait for it, the snapshots' key — step 6 and the
+//     check of step 8.
+//   - ProveBoot: the throwaway template and group, the wait for InService,
+//     the root volume's key, and the deletion of both — step 7.
+//   - FinishTarget: the proven/unproven tag, publication, retention — 9, 10.
+
+// Steps, as Diagnosis.Step and the Target workflow's progress name them.
+const (
+	StepAssume            = "assume-role"
+	StepServiceLinkedRole = "service-linked-role"
+	StepKey               = "key"
+	StepCopy              = "copy"
+	StepWaitAvailable     = "wait-available"
+	StepVerify            = "verify-snapshots"
+	StepBootProof         = "boot-proof"
+	StepMark              = "mark"
+	StepPublish           = "publish"
+	StepRetention         = "retention"
+)
+
+// PrepareTargetInput prepares one target: its role, service-linked role and key.
+type PrepareTargetInput struct {
+	Target   Target `json:"target"`
+	RunID    string `json:"run_id"`
+	Pipeline string `json:"pipeline_role_arn,omitempty"`
+}
+
+// PrepareTargetResult is who amicrypt is in the target, the service-linked
+// role the boot proof uses, and the key.
+type PrepareTargetResult struct {
+	AssumedARN string          `json:"assumed_arn"`
+	SLRARN     string          `json:"slr_arn"`
+	Key        EnsureKeyResult `json:"key"`
+}
+
+// PrepareTarget assumes the target's role, ensures its service-linked role
+// and its key, and predicts whether the role can use the key — all before
+// anything is copied.
+func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (PrepareTargetResult, error) {
+	var res PrepareTargetResult
+	assumed, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: in.Target})
+	if err != nil {
+		return res, atStep(StepAssume, err)
+	}
+	res.AssumedARN = assumed.Arn
+	slr, err := a.EnsureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
+	if err != nil {
+		return res, atStep(StepServiceLinkedRole, err)
+	}
+	res.SLRARN = slr.RoleARN
+	if res.SLRARN == "" {
+		res.SLRARN = in.Target.ServiceLinkedRoleARN()
+	}
+	res.Key, err = a.EnsureKey(ctx, EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
+	if err != nil {
+		return res, atStep(StepKey, err)
+	}
+	return res, nil
+}
+
+// WaitAndVerifyInput waits for the target's copy (CopyEncrypted's image).
+type WaitAndVerifyInput struct {
+	Target  Target `json:"target"`
+	ImageID string `json:"image_id"`
+	KeyARN  string `json:"key_arn"`
+	// Started: the copy was just started (not reused), so it cannot be
+	// available yet and the first look waits.
+	Started bool `json:"started,omitempty"`
+}
+
+// CopiedImage is the target's encrypted copy, available, and what its
+// snapshots say.
+type CopiedImage struct {
+	ImageID    string `json:"image_id"`
+	Family     string `json:"family,omitempty"`
+	RootDevice string `json:"root_device,omitempty"`
+	// StaleReason: the copy carries an amicrypt:proven-reason tag from an
+	// earlier proof that failed.
+	StaleReason bool `json:"stale_reason,omitempty"`
+	// Verify is the snapshots' check; VerifyFailure its diagnosis when a
+	// snapshot is not under the key (F8) — the image exists and is kept,
+	// tagged unproven, so this is a result, not an error.
+	Verify        VerifyResult `json:"verify"`
+	VerifyFailure *Diagnosis   `json:"verify_failure,omitempty"`
+}
+
+// WaitAndVerify waits until the copy is available, heartbeating (copies take
+// minutes to hours; a worker lost meanwhile is noticed by the heartbeat
+// timeout and the retry waits on), then checks that every snapshot is under
+// the key, from the image the last poll read.
+func (a *Activities) WaitAndVerify(ctx context.Context, in WaitAndVerifyInput) (CopiedImage, error) {
+	res := CopiedImage{ImageID: in.ImageID}
+	im, err := a.waitAvailable(ctx, in.Target, in.ImageID, in.Started && firstAttempt(ctx))
+	if err != nil {
+		return res, atStep(StepWaitAvailable, err)
+	}
+	tags := tagMap(im.Tags)
+	res.Family = tags[TagFamily]
+	_, res.StaleReason = tags[TagProvenReason]
+	res.RootDevice = aws.ToString(im.RootDeviceName)
+	res.Verify, err = verifyImage(ctx, a.clients.EC2(targetAccess(in.Target)), in.Target, im, in.KeyARN)
+	if err != nil {
+		d, ok := DiagnosisOf(err)
+		if !ok {
+			return res, atStep(StepVerify, err)
+		}
+		d.Step = StepVerify
+		res.VerifyFailure = &d
+	}
+	return res, nil
+}
+
+// ProveBootResult is the boot proof's outcome; Cleaned says the group and
+// template are deleted (else the workflow deletes them).
+type ProveBootResult struct {
+	Boot    BootResult `json:"boot"`
+	Cleaned bool       `json:"cleaned"`
+}
+
+// proofCleanupTimeout bounds the deletion ProveBoot does itself after a
+// cancellation; the workflow's compensation does the rest.
+const proofCleanupTimeout = 5 * time.Minute
+
+// ProveBoot launches the copy through a throwaway Auto Scaling group as the
+// service-linked role, waits for an instance InService (or a failed launch,
+// diagnosed from the scaling activity and the key's actual policy), checks
+// its root volume's key, and deletes the group and template whatever
+// happened — also when cancelled, in a context the cancellation does not
+// reach. A failed proof is a diagnosed error carrying the BootResult
+// (BootResultOf), as WaitBootProof's.
+func (a *Activities) ProveBoot(ctx context.Context, in BootProofInput) (ProveBootResult, error) {
+	created, err := a.startBootProof(ctx, in)
+	var br BootResult
+	if err == nil {
+		br, err = a.waitBoot(ctx, in, created)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), proofCleanupTimeout)
+	defer cancel()
+	if cerr := a.DeleteBootProof(cctx, in); cerr != nil {
+		t := in.Target
+		group, template := in.BootProofNames()
+		log := a.logFor(t.Account, t.Region)
+		log.Warn().Err(cerr).Str("group", group).Str("template", template).Msg("boot proof not deleted yet; the workflow deletes it")
+		if err == nil {
+			// The proof held; the workflow still owes the cleanup.
+			return ProveBootResult{Boot: br}, nil
+		}
+	}
+	if err != nil {
+		return ProveBootResult{}, atStep(StepBootProof, err)
+	}
+	return ProveBootResult{Boot: br, Cleaned: true}, nil
+}
+
+// FinishTargetInput closes a target: Proven false (with Reason) only tags
+// the image unproven; Proven true tags it proven (when a proof ran),
+// publishes it and applies retention.
+type FinishTargetInput struct {
+	Target  Target `json:"target"`
+	Source  Source `json:"source"`
+	ImageID string `json:"image_id"`
+	Family  string `json:"family,omitempty"`
+	Proven  bool   `json:"proven"`
+	Reason  string `json:"reason,omitempty"`
+	// StaleReason: the image carries a reason from an earlier failed proof
+	// (CopiedImage.StaleReason), to delete when it is proven now.
+	StaleReason bool `json:"stale_reason,omitempty"`
+}
+
+// FinishTargetResult is what was published and retired.
+type FinishTargetResult struct {
+	Published    []string `json:"published,omitempty"`
+	Deregistered []string `json:"deregistered,omitempty"`
+}
+
+// FinishTarget tags the copy proven or unproven, and a proven copy is
+// published (SSM parameter, launch template) and the family's older copies
+// beyond Keep retired.
+func (a *Activities) FinishTarget(ctx context.Context, in FinishTargetInput) (FinishTargetResult, error) {
+	var res FinishTargetResult
+	t := in.Target
+	if !in.Proven || t.BootProof.Enabled {
+		if err := a.MarkImage(ctx, MarkImageInput{Target: t, ImageID: in.ImageID, Proven: in.Proven, Reason: in.Reason, NoStaleReason: !in.StaleReason}); err != nil {
+			return res, atStep(StepMark, err)
+		}
+	}
+	if !in.Proven {
+		return res, nil
+	}
+	if t.Publish.SSMParameter != "" || t.Publish.LaunchTemplate != "" {
+		published, err := a.PublishImage(ctx, PublishInput{Target: t, ImageID: in.ImageID})
+		if err != nil {
+			return res, atStep(StepPublish, err)
+		}
+		res.Published = published.Published
+	}
+	// Keep 0 means no retention: amicrypt never deletes images it was not
+	// told to.
+	if t.Keep > 0 {
+		retained, err := a.ApplyRetention(ctx, RetentionInput{Target: t, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
+		if err != nil {
+			return res, atStep(StepRetention, err)
+		}
+		res.Deregistered = retained.Deregistered
+		if len(res.Deregistered) > 0 {
+			log := a.logFor(t.Account, t.Region)
+			log.Info().Strs("images", res.Deregistered).Msg("retention deregistered images")
+		}
+	}
+	return res, nil
+}
+
+// firstAttempt reports whether ctx is an activity's first attempt (or not an
+// activity's at all).
+func firstAttempt(ctx context.Context) bool {
+	return !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt <= 1
+}
