@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -21,25 +18,14 @@ import (
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
 // runIDFor derives a run id from what the run does, so starting the same
 // request twice attaches to the first run instead of copying again.
-func runIDFor(in workflows.PipelineInput) string {
-	h := sha256.New()
-	for _, s := range in.Sources {
-		fmt.Fprintf(h, "source %s %s\n", s.Region, s.ImageID)
-	}
-	for _, t := range in.Targets {
-		b, _ := json.Marshal(t)
-		h.Write(b)
-		h.Write([]byte{'\n'})
-	}
-	fmt.Fprintf(h, "replay-of %s\n", in.ReplayOf)
-	return hex.EncodeToString(h.Sum(nil))[:12]
-}
+func runIDFor(in workflows.PipelineInput) string { return pipelinerun.RunID(in) }
 
 type runFlags struct {
 	config  string
@@ -169,94 +155,26 @@ func startAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Option
 // startPipeline starts the run's workflow, or returns the one already started
 // with the same id (attached = true).
 func startPipeline(ctx context.Context, c client.Client, taskQueue string, in workflows.PipelineInput) (client.WorkflowRun, bool, error) {
-	id := workflows.PipelineWorkflowID(in.RunID)
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.Pipeline, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return c.GetWorkflow(ctx, id, ""), true, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("starting run %s on task queue %s: %w", in.RunID, taskQueue, err)
-	}
-	return run, false, nil
+	return pipelinerun.Start(ctx, c, taskQueue, in, pipelinerun.StartOptions{})
 }
 
 // followRun polls the run's progress until it ends and returns its report.
 func followRun(ctx context.Context, c client.Client, run client.WorkflowRun, progressOut io.Writer, quiet bool) (*workflows.Report, error) {
-	done := make(chan error, 1)
-	var report workflows.Report
-	go func() { done <- run.Get(ctx, &report) }()
-	printer := newProgressPrinter(progressOut)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return nil, fmt.Errorf("run %s ended without a report: %w", run.GetID(), err)
-			}
-			if !quiet {
-				printer.update(&report)
-			}
-			return &report, nil
-		case <-tick.C:
-			if quiet {
-				continue
-			}
-			if p, err := queryProgress(ctx, c, run.GetID()); err == nil {
-				printer.update(p)
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("stopped waiting for %s (the run goes on; 'amicrypt status' shows it): %w", run.GetID(), ctx.Err())
-		}
+	var onProgress func(*workflows.Report)
+	if !quiet {
+		printer := newProgressPrinter(progressOut)
+		onProgress = printer.update
 	}
+	r, err := pipelinerun.Follow(ctx, c, run, onProgress)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("stopped waiting for %s (the run goes on; 'amicrypt status' shows it): %w", run.GetID(), ctx.Err())
+	}
+	return r, err
 }
 
-// queryProgress asks a run for its progress. The pipeline knows a target's
-// final status once the target's batch has ended; for batches still running,
-// their own progress gives each target's live status and step.
+// queryProgress asks a run for its progress.
 func queryProgress(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
-	r, err := queryReport(ctx, c, workflowID)
-	if err != nil {
-		return nil, err
-	}
-	live := map[string]workflows.TargetReport{}
-	for _, b := range r.Batches {
-		if b.Status != workflows.StatusRunning {
-			continue
-		}
-		br, err := queryReport(ctx, c, b.WorkflowID)
-		if err != nil {
-			continue // the batch may have just ended; the next poll sees it
-		}
-		for _, t := range br.Targets {
-			live[t.Account+"/"+t.Region] = t
-		}
-	}
-	for i, t := range r.Targets {
-		if l, ok := live[t.Account+"/"+t.Region]; ok {
-			r.Targets[i] = l
-		}
-	}
-	r.Summary = workflows.Summary(r.Targets)
-	return r, nil
-}
-
-func queryReport(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
-	v, err := c.QueryWorkflow(ctx, workflowID, "", workflows.QueryProgress)
-	if err != nil {
-		return nil, err
-	}
-	var r workflows.Report
-	if err := v.Get(&r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return pipelinerun.Progress(ctx, c, workflowID)
 }
 
 // exitForReport is exit status 1 when a target did not succeed.

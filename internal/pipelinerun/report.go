@@ -1,0 +1,136 @@
+package pipelinerun
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/amicrypt/amicrypt/workflows"
+)
+
+// WriteTable writes a run's report as a person reads it: the sources, one row
+// per target, each failure's diagnosis and fix, and a summary line.
+func WriteTable(w io.Writer, r *workflows.Report) {
+	fmt.Fprintf(w, "run %s", r.RunID)
+	if r.ReplayOf != "" {
+		fmt.Fprintf(w, " (replay of %s)", r.ReplayOf)
+	}
+	fmt.Fprintln(w)
+	regions := make([]string, 0, len(r.Sources))
+	for region := range r.Sources {
+		regions = append(regions, region)
+	}
+	sort.Strings(regions)
+	for _, region := range regions {
+		fmt.Fprintf(w, "  source %s %s\n", region, r.Sources[region])
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tNAME\tREGION\tSTATUS\tIMAGE\tBOOT\tTIME")
+	for _, t := range r.Targets {
+		boot := t.Boot.Result
+		if boot == "" {
+			boot = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Account, Dash(t.Name), t.Region, StatusWithStep(t), Dash(t.EncryptedImageID), boot, duration(t))
+	}
+	tw.Flush()
+	for _, t := range r.Targets {
+		if t.Diagnosis == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s (%s) failed: %s %s\n", t.Account, t.Region, Dash(t.Name), t.Diagnosis.Code, t.Diagnosis.Cause)
+		fmt.Fprintf(w, "  fix: %s\n", indent(t.Diagnosis.Fix, "       "))
+	}
+	fmt.Fprintf(w, "\n%s\n", SummaryLine(r))
+}
+
+// SummaryLine is "5 targets: 4 succeeded, 1 failed".
+func SummaryLine(r *workflows.Report) string {
+	order := []string{workflows.StatusSucceeded, workflows.StatusFailed, workflows.StatusRunning, workflows.StatusPending, workflows.StatusCancelled}
+	var parts []string
+	for _, s := range order {
+		if n := r.Summary[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "no targets"
+	}
+	noun := "targets"
+	if len(r.Targets) == 1 {
+		noun = "target"
+	}
+	return fmt.Sprintf("%d %s: %s", len(r.Targets), noun, strings.Join(parts, ", "))
+}
+
+// StatusWithStep is a target's status, with its step while it runs.
+func StatusWithStep(t workflows.TargetReport) string {
+	if t.Status == workflows.StatusRunning && t.Step != "" {
+		return "running: " + t.Step
+	}
+	return t.Status
+}
+
+func duration(t workflows.TargetReport) string {
+	if t.StartedAt == nil || t.FinishedAt == nil {
+		return "-"
+	}
+	return t.FinishedAt.Sub(*t.StartedAt).Round(100 * time.Millisecond).String()
+}
+
+// Dash is s, or "-" for an empty s.
+func Dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
+// ProgressTracker turns successive progress reports into one line per target
+// that moved since the last report, so a log or a terminal shows long runs as
+// they go.
+type ProgressTracker struct {
+	last map[string]string
+	// Now stamps each line (time.Now when nil).
+	Now func() time.Time
+	// ShowImage appends a succeeded target's encrypted image id.
+	ShowImage bool
+}
+
+// NewProgressTracker returns a tracker that has seen nothing yet.
+func NewProgressTracker() *ProgressTracker {
+	return &ProgressTracker{last: map[string]string{}}
+}
+
+// Changes returns a line for each target whose status or step changed.
+func (p *ProgressTracker) Changes(r *workflows.Report) []string {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	var lines []string
+	for _, t := range r.Targets {
+		key := t.Account + "/" + t.Region
+		status := StatusWithStep(t)
+		if p.last[key] == status {
+			continue
+		}
+		p.last[key] = status
+		line := fmt.Sprintf("%s  %-12s %-14s %-10s %s", now().Format("15:04:05"), t.Account, Dash(t.Name), t.Region, status)
+		if p.ShowImage && t.EncryptedImageID != "" && t.Status == workflows.StatusSucceeded {
+			line += "  " + t.EncryptedImageID
+		}
+		if t.Diagnosis != nil {
+			line += "  [" + t.Diagnosis.Code + "] " + t.Diagnosis.Cause
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
