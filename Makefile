@@ -10,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: help
 help: ## List the targets and what they do
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build the amicrypt binary into ./bin
@@ -24,9 +24,20 @@ deps: ## Install what tests need and is missing: Debian's awscli (the real AWS C
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq awscli >/dev/null; \
 	fi
 
+.PHONY: packer-tools
+packer-tools: ## Build Packer v1.16.0, packer-plugin-amazon v1.8.2 and packer-sdc from the Go module proxy into ./bin (once; kept when present)
+	./scripts/packer-tools.sh $(BIN)
+
+$(BIN)/packer-sdc:
+	./scripts/packer-tools.sh $(BIN) sdc
+
+.PHONY: plugin
+plugin: ## Build the Packer plugin into ./bin/packer-plugin-amicrypt
+	$(GO) build -o $(BIN)/packer-plugin-amicrypt ./packer-plugin
+
 .PHONY: test
-test: deps ## Run every test (unit, sandbox over aws-sdk-go-v2, the real AWS CLI against the sandbox)
-	AMICRYPT_AWSCLI=$(AWSCLI) $(GO) test -count=1 ./...
+test: deps packer-tools ## Run every test (unit, sandbox over aws-sdk-go-v2, the real AWS CLI and the real Packer + amazon-ebs against the sandbox)
+	AMICRYPT_AWSCLI=$(AWSCLI) AMICRYPT_PACKER_BIN=$(BIN) $(GO) test -count=1 ./...
 
 .PHONY: demo
 demo: build ## The whole story: embedded Temporal + sandbox + worker, a pipeline, an F2 diagnosis, its fix and a replay
@@ -51,7 +62,7 @@ lint: $(STATICCHECK) ## go vet, staticcheck and gofmt
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 .PHONY: generate
-generate: ## Regenerate the trimmed AWS service models the sandbox speaks (needs botocore's models)
+generate: $(BIN)/packer-sdc ## Regenerate the trimmed AWS service models the sandbox speaks (needs botocore's models) and the plugin's HCL2 spec (packer-sdc)
 	$(GO) generate ./...
 
 .PHONY: clean

@@ -1,0 +1,183 @@
+// Package amicrypt is the Packer post-processor that hands a build's AMIs to
+// amicrypt's pipeline and returns the encrypted AMI of every target account
+// and region.
+package amicrypt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+
+	"github.com/amicrypt/amicrypt/internal/pipelinerun"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
+	"github.com/amicrypt/amicrypt/workflows"
+)
+
+// CancelWait bounds how long Ctrl-C waits for the cancelled run's report
+// (its compensation deletes boot-proof groups and revokes shares first).
+const CancelWait = 2 * time.Minute
+
+// PostProcessor is the "amicrypt" post-processor.
+type PostProcessor struct {
+	config Config
+	// dial connects to Temporal; tests replace it.
+	dial func(ctx context.Context, o temporalconn.Options) (client.Client, error)
+}
+
+// ConfigSpec is the generated HCL2 spec.
+func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+// Configure decodes and validates the configuration, reporting every problem
+// at once.
+func (p *PostProcessor) Configure(raws ...interface{}) error {
+	err := config.Decode(&p.config, &config.DecodeOpts{
+		PluginType:         BuilderID,
+		Interpolate:        true,
+		InterpolateContext: &p.config.ctx,
+		InterpolateFilter:  &interpolate.RenderFilter{Exclude: []string{}},
+	}, raws...)
+	if err != nil {
+		return err
+	}
+	return p.config.prepare()
+}
+
+// PostProcess runs the pipeline over the input artifact's AMIs (or
+// source_amis) and returns the encrypted AMIs. The input artifact is kept
+// unless keep_input_artifact = false: replays and key rotations copy from it.
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	const keep, forceOverride = true, false
+	sources := p.config.SourceAMIs
+	if len(sources) == 0 {
+		var err error
+		if sources, err = sourcesFromArtifact(in.BuilderId(), in.Id()); err != nil {
+			return nil, keep, forceOverride, err
+		}
+	}
+	builder, src, targets, err := p.config.run.Expand(sources)
+	if err != nil {
+		return nil, keep, forceOverride, fmt.Errorf("the source AMIs %s do not serve the targets, nothing was started:\n%w", describeSources(sources), err)
+	}
+	input := workflows.PipelineInput{
+		Builder: builder, Sources: src, Targets: targets,
+		InFlight: p.config.run.Concurrency.InFlight, PerAccountRegion: p.config.run.Concurrency.PerAccountRegion,
+	}
+	if err := input.Validate(); err != nil {
+		return nil, keep, forceOverride, fmt.Errorf("nothing was started:\n%w", err)
+	}
+	// The run id derives from the sources and targets: building again after an
+	// interruption attaches to the same run instead of copying again.
+	input.RunID = pipelinerun.RunID(input)
+
+	opts := p.config.temporalOptions()
+	dial := p.dial
+	if dial == nil {
+		dial = dialTemporal
+	}
+	c, err := dial(ctx, opts)
+	if err != nil {
+		return nil, keep, forceOverride, err
+	}
+	defer c.Close()
+	run, attached, err := pipelinerun.Start(ctx, c, opts.TaskQueue, input, pipelinerun.StartOptions{RestartUnsuccessful: true})
+	if err != nil {
+		return nil, keep, forceOverride, err
+	}
+	verb := "started"
+	if attached {
+		verb = "attached to"
+	}
+	ui.Say(fmt.Sprintf("amicrypt: %s run %s (workflow %s): %s into %d targets, task queue %s at %s",
+		verb, input.RunID, run.GetID(), describeSources(sources), len(targets), opts.TaskQueue, opts.Address))
+	artifact := &Artifact{RunID: input.RunID, WorkflowID: run.GetID(), Sources: sources}
+	if !p.config.waits() {
+		ui.Message("wait = false: not waiting; follow the run with: amicrypt status " + input.RunID)
+		return artifact, keep, forceOverride, nil
+	}
+
+	waitCtx := ctx
+	if p.config.Timeout > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, p.config.Timeout)
+		defer cancel()
+	}
+	tracker := pipelinerun.NewProgressTracker()
+	tracker.ShowImage = true
+	report, err := pipelinerun.Follow(waitCtx, c, run, func(r *workflows.Report) {
+		for _, line := range tracker.Changes(r) {
+			ui.Message(line)
+		}
+	})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Packer was interrupted (Ctrl-C): cancel the run; its compensation
+		// cleans up what it made.
+		ui.Error(fmt.Sprintf("amicrypt: build cancelled, cancelling run %s ...", input.RunID))
+		cctx, cancel := context.WithTimeout(context.Background(), CancelWait+10*time.Second)
+		defer cancel()
+		final, cerr := pipelinerun.Cancel(cctx, c, run, CancelWait)
+		if cerr != nil {
+			return nil, keep, forceOverride, cerr
+		}
+		ui.Say(table(final))
+		return nil, keep, forceOverride, fmt.Errorf("amicrypt run %s cancelled", input.RunID)
+	case err != nil && waitCtx.Err() != nil:
+		return nil, keep, forceOverride, fmt.Errorf("amicrypt run %s did not finish within timeout %s; it goes on: build again to attach to it, or follow it with: amicrypt status %s", input.RunID, p.config.Timeout, input.RunID)
+	case err != nil:
+		return nil, keep, forceOverride, err
+	}
+	artifact.Report = report
+	ui.Say("amicrypt: run " + input.RunID + " ended\n" + table(report))
+
+	failed := failedTargets(report)
+	if len(failed) > 0 {
+		msg := fmt.Sprintf("amicrypt run %s: %d of %d targets did not succeed:\n%s\nReplay them after fixing the cause: amicrypt replay %s",
+			input.RunID, len(failed), len(report.Targets), strings.Join(failed, "\n"), input.RunID)
+		if p.config.failOn.fails(len(failed), len(report.Targets)) {
+			return nil, keep, forceOverride, errors.New(msg + fmt.Sprintf(" (fail_on = %q fails the build)", p.config.failOn))
+		}
+		ui.Error(msg + fmt.Sprintf(" (fail_on = %q: the build goes on)", p.config.failOn))
+	}
+	return artifact, keep, forceOverride, nil
+}
+
+// failedTargets describes each target that did not succeed, with its
+// diagnosis and fix.
+func failedTargets(r *workflows.Report) []string {
+	var out []string
+	for _, t := range r.Targets {
+		if t.Status == workflows.StatusSucceeded {
+			continue
+		}
+		line := fmt.Sprintf("  %s %s (%s): %s", t.Account, t.Region, pipelinerun.Dash(t.Name), t.Status)
+		if d := t.Diagnosis; d != nil {
+			line += fmt.Sprintf(" at %s: %s %s\n    fix: %s", pipelinerun.Dash(d.Step), d.Code, d.Cause, strings.ReplaceAll(strings.TrimSpace(d.Fix), "\n", "\n         "))
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func table(r *workflows.Report) string {
+	var b bytes.Buffer
+	pipelinerun.WriteTable(&b, r)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// dialTemporal connects with the SDK's logs on the plugin's stderr (Packer's
+// log), warnings and worse only.
+func dialTemporal(ctx context.Context, o temporalconn.Options) (client.Client, error) {
+	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("plugin", "amicrypt").Logger()
+	return temporalconn.Dial(ctx, o, log)
+}
