@@ -3,6 +3,11 @@ package activities
 import (
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
 func TestAssumeTargetActsAsTheTargetRole(t *testing.T) {
@@ -55,4 +60,20 @@ func TestEnsureServiceLinkedRole(t *testing.T) {
 			t.Fatalf("got %+v, want %s created", res, want)
 		}
 	})
+}
+
+func TestClientsShareOneConnectionPool(t *testing.T) {
+	f := NewClientFactory(aws.Config{Region: "us-east-1"}, ClientOptions{Endpoint: "http://127.0.0.1:1"})
+	pools := map[any]bool{}
+	for _, acct := range []string{"222222222222", "333333333333"} {
+		for _, r := range []string{"us-east-1", "eu-west-1"} {
+			a := Access{Account: acct, Region: r, RoleARN: "arn:aws:iam::" + acct + ":role/amicrypt-target"}
+			pools[f.EC2(a).(*ec2.Client).Options().HTTPClient] = true
+			pools[f.KMS(a).(*kms.Client).Options().HTTPClient] = true
+			pools[f.AutoScaling(a).(*autoscaling.Client).Options().HTTPClient] = true
+		}
+	}
+	if len(pools) != 1 {
+		t.Errorf("%d HTTP clients (each with its own idle connections) for 12 service clients, want 1", len(pools))
+	}
 }

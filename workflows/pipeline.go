@@ -26,7 +26,8 @@ const ErrorTypeInvalidInput = "amicrypt.InvalidInput"
 // BatchAccounts accounts and MaxBatchTargets targets (an account's regions
 // are never split across batches), so its children and history stay bounded;
 // the Pipeline runs at most MaxConcurrentBatches batches at once, each with a
-// window of InFlight / (batches at once) targets, so the run never has more
+// window of targets taken from InFlight (its whole size when the budget
+// allows, at least InFlight / (batches at once)), so the run never has more
 // than InFlight targets in flight, and its own history grows by about six
 // events per batch. Batch ids are BatchWorkflowID(RunID, n), n from 0.
 //
@@ -165,8 +166,9 @@ type pipelineRun struct {
 	index   map[string]int // target ID → row
 	batches [][]activities.Target
 	status  []BatchStatus
-	window  int // each running batch's InFlight
-	slots   int // batches at once
+	windows []int // each batch's InFlight, set when it starts
+	fair    int   // the least window a batch starts with (when it has as many targets)
+	budget  int   // targets in flight the running batches have not taken
 }
 
 func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
@@ -199,9 +201,11 @@ func (p *pipelineRun) plan() {
 			Targets:    len(batch),
 		})
 	}
-	p.slots = min(len(p.batches), p.in.InFlight, MaxConcurrentBatches)
-	p.window = max(1, p.in.InFlight/max(1, p.slots))
-	p.log.Info("run planned", "targets", len(p.targets), "batches", len(p.batches), "batches_at_once", p.slots, "window", p.window)
+	slots := min(len(p.batches), p.in.InFlight, MaxConcurrentBatches)
+	p.fair = max(1, p.in.InFlight/max(1, slots))
+	p.budget = p.in.InFlight
+	p.windows = make([]int, len(p.batches))
+	p.log.Info("run planned", "targets", len(p.targets), "batches", len(p.batches), "in_flight", p.in.InFlight)
 }
 
 func (p *pipelineRun) report() Report {
@@ -227,13 +231,24 @@ func (p *pipelineRun) run(ctx workflow.Context) {
 				p.setStatus(ctx, p.batches[next], StatusCancelled)
 			}
 		}
-		for ; next < len(p.batches) && running < p.slots; next++ {
+		// A batch starts when the budget of targets in flight gives it its
+		// whole size, or at least a fair share (in_flight over the batches
+		// that may run at once): 1,000 targets in three batches all run at
+		// once under in_flight 1,000.
+		for ; next < len(p.batches) && running < MaxConcurrentBatches; next++ {
 			n := next
+			size := len(p.batches[n])
+			if p.budget < min(size, p.fair) {
+				break
+			}
+			p.windows[n] = min(size, p.budget)
+			p.budget -= p.windows[n]
 			running++
 			p.status[n].Status = StatusRunning
 			p.setStatus(ctx, p.batches[n], StatusRunning)
 			selector.AddFuture(p.execBatch(ctx, n), func(f workflow.Future) {
 				running--
+				p.budget += p.windows[n]
 				var reports []TargetReport
 				_ = f.Get(ctx, &reports) // never set with an error
 				p.collect(ctx, n, reports)
@@ -271,7 +286,7 @@ func (p *pipelineRun) execBatch(ctx workflow.Context, n int) workflow.Future {
 		Builder:          p.in.Builder,
 		Sources:          p.in.Sources,
 		Targets:          p.batches[n],
-		InFlight:         p.window,
+		InFlight:         p.windows[n],
 		PerAccountRegion: p.in.PerAccountRegion,
 		PipelineRoleARN:  p.in.PipelineRoleARN,
 	}

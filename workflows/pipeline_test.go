@@ -152,12 +152,38 @@ func TestPipelineCapsTargetsInFlightAcrossBatches(t *testing.T) {
 	})
 	in := pipelineInput(targets(accountIDs(6), "us-east-1", "eu-west-1"))
 	in.BatchAccounts = 2
-	in.InFlight = 5 // 3 batches at once, a window of 1 each
+	in.InFlight = 5 // batches of 4: the first gets 4, the second the 1 left, the third waits
 	r, err := runPipeline(t, env, in)
 	require.NoError(t, err)
 	assert.Equal(t, 12, r.Summary[StatusSucceeded])
-	assert.LessOrEqual(t, peak, 5)
-	assert.Equal(t, 3, peak)
+	assert.Equal(t, 5, peak, "in_flight is a cap, and all of it is used")
+}
+
+func TestPipelineGivesBatchesTheirWholeSizeWhenInFlightAllows(t *testing.T) {
+	f := newFake()
+	f.waitDelay = time.Hour
+	env := newEnv(t, f)
+	running, peak := 0, 0
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		if info.WorkflowType.Name == "Target" {
+			running++
+			peak = max(peak, running)
+		}
+	})
+	env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, _ converter.EncodedValue, _ error) {
+		if info.WorkflowType.Name == "Target" {
+			running--
+		}
+	})
+	in := pipelineInput(targets(accountIDs(5), "us-east-1", "eu-west-1"))
+	in.BatchAccounts = 2 // batches of 4, 4 and 2 targets
+	in.InFlight = 10
+	start := env.Now()
+	r, err := runPipeline(t, env, in)
+	require.NoError(t, err)
+	assert.Equal(t, 10, r.Summary[StatusSucceeded])
+	assert.Equal(t, 10, peak, "every target runs at once: no second wave")
+	assert.Less(t, env.Now().Sub(start), 2*time.Hour, "the run takes one target's time")
 }
 
 func TestPipelineProgressQuery(t *testing.T) {

@@ -74,6 +74,7 @@ type options struct {
 	dir           string
 	check         bool
 	quiet         bool
+	debugAddr     string
 }
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	fs.StringVar(&o.dir, "dir", "", "keep the worker's log, the world and the config here (default: a temporary directory, removed)")
 	fs.BoolVar(&o.check, "check", false, "exit 1 when a goal is missed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -259,6 +261,9 @@ func run(ctx context.Context, o options) (int, error) {
 		"--log-format", "json"}
 	if o.maxActivities > 0 {
 		args = append(args, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
+	}
+	if o.debugAddr != "" {
+		args = append(args, "--debug-addr", o.debugAddr)
 	}
 	wk, err := startWorker(ctx, bin, dir, endpoint, args)
 	if err != nil {

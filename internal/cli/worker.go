@@ -18,6 +18,7 @@ type workerFlags struct {
 	endpoint      string
 	maxActivities int
 	identity      string
+	debugAddr     string
 }
 
 func newWorkerCmd(g *globalFlags) *cobra.Command {
@@ -50,6 +51,14 @@ account; every target is reached by assuming the target role it names.
 				return err
 			}
 			ctx := cmd.Context()
+			if f.debugAddr != "" {
+				stop, err := serveDebug(f.debugAddr)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				log.Info().Str("addr", f.debugAddr).Msg("Go profiles at /debug/pprof/")
+			}
 
 			c, err := temporalconn.Dial(ctx, f.conn, log)
 			if err != nil {
@@ -112,6 +121,7 @@ account; every target is reached by assuming the target role it names.
 	cmd.Flags().StringVar(&f.endpoint, "aws-endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "send every AWS call to this URL, e.g. the AWS sandbox (env AWS_ENDPOINT_URL)")
 	cmd.Flags().IntVar(&f.maxActivities, "max-concurrent-activities", worker.DefaultMaxConcurrentActivities, "activities running at once; a copy or boot proof being waited for holds one")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "worker identity shown in Temporal (default pid@host)")
+	cmd.Flags().StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never on a public interface")
 	return cmd
 }
 
