@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,8 +11,11 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
@@ -52,7 +56,6 @@ func packerTools(t *testing.T) (packer, amazon string) {
 // packerEnv is a Packer installation in a temporary PACKER_PLUGIN_PATH with
 // the amazon plugin and amicrypt's own, freshly built.
 type packerEnv struct {
-	t      *testing.T
 	packer string
 	env    []string
 	dir    string
@@ -68,7 +71,7 @@ func newPackerEnv(t *testing.T, dev *devEnv) *packerEnv {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the plugin: %v\n%s", err, out)
 	}
-	p := &packerEnv{t: t, packer: packer, dir: dir, env: append(os.Environ(),
+	p := &packerEnv{packer: packer, dir: dir, env: append(os.Environ(),
 		"PACKER_PLUGIN_PATH="+filepath.Join(dir, "plugins"),
 		"PACKER_CONFIG_DIR="+filepath.Join(dir, "config"),
 		"PACKER_CACHE_DIR="+filepath.Join(dir, "cache"),
@@ -92,17 +95,19 @@ func newPackerEnv(t *testing.T, dev *devEnv) *packerEnv {
 		"TEMPORAL_NAMESPACE="+dev.Namespace,
 		"AMICRYPT_TASK_QUEUE="+dev.TaskQueue,
 	)}
-	p.run(context.Background(), "plugins", "install", "--path", amazon, "github.com/hashicorp/amazon")
-	p.run(context.Background(), "plugins", "install", "--path", plugin, "github.com/amicrypt/amicrypt")
+	p.run(t, "plugins", "install", "--path", amazon, "github.com/hashicorp/amazon")
+	p.run(t, "plugins", "install", "--path", plugin, "github.com/amicrypt/amicrypt")
 	return p
 }
 
 // run runs packer and fails the test if it fails.
-func (p *packerEnv) run(ctx context.Context, args ...string) string {
-	p.t.Helper()
+func (p *packerEnv) run(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	out, log, err := p.try(ctx, args...)
 	if err != nil {
-		p.t.Fatalf("packer %s: %v\n%s\n--- log ---\n%s", strings.Join(args, " "), err, out, tail(log, 200))
+		t.Fatalf("packer %s: %v\n%s\n--- log ---\n%s", strings.Join(args, " "), err, out, tail(log, 200))
 	}
 	return out
 }
@@ -126,36 +131,52 @@ func tail(s string, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// build runs `packer build` of the plugin's example template against the
-// sandbox with an amicrypt config, and returns Packer's output, its log, the
-// manifest written after amicrypt (nil if none) and the error.
-func (p *packerEnv) build(dev *devEnv, name, configYAML, failOn string) (out, log string, manifest *packerManifest, err error) {
-	p.t.Helper()
+// build runs `packer build` of a template (relative to packer-plugin/)
+// against the sandbox with an amicrypt config, and returns Packer's output,
+// its log, the manifest written after amicrypt (nil if none) and the error.
+func (p *packerEnv) build(t *testing.T, dev *devEnv, template, name, configYAML string, vars ...string) (out, log string, manifest *packerManifest, err error) {
+	t.Helper()
 	cfgPath := filepath.Join(p.dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	template, err := filepath.Abs("../../packer-plugin/example/build.pkr.hcl")
-	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	manifestPath := filepath.Join(p.dir, name+"-manifest.json")
+	args := []string{"build", "-color=false",
+		"-var", "amicrypt_config=" + cfgPath,
+		"-var", "manifest=" + manifestPath}
+	for _, v := range vars {
+		args = append(args, "-var", v)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, log, err = p.try(ctx, "build", "-color=false",
-		"-var", "aws_endpoint="+dev.SandboxEndpoint,
-		"-var", "amicrypt_config="+cfgPath,
-		"-var", "fail_on="+failOn,
-		"-var", "manifest="+manifestPath,
-		template)
-	p.t.Logf("packer build (%s):\n%s", name, out)
+	out, log, err = p.try(ctx, append(args, p.template(t, template))...)
+	t.Logf("packer build (%s):\n%s", name, out)
+	p.keepLog(name, log)
 	if b, rerr := os.ReadFile(manifestPath); rerr == nil {
 		manifest = &packerManifest{}
 		if jerr := json.Unmarshal(b, manifest); jerr != nil {
-			p.t.Fatalf("manifest: %v\n%s", jerr, b)
+			t.Fatalf("manifest: %v\n%s", jerr, b)
 		}
 	}
 	return out, log, manifest, err
+}
+
+// template is the absolute path of a template under packer-plugin/.
+func (p *packerEnv) template(t *testing.T, rel string) string {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "packer-plugin", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// keepLog writes Packer's log (PACKER_LOG=1: every plugin's) to
+// $AMICRYPT_PACKER_LOG_DIR/<name>.log when that is set.
+func (p *packerEnv) keepLog(name, log string) {
+	if dir := os.Getenv("AMICRYPT_PACKER_LOG_DIR"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, name+".log"), []byte(log), 0o644)
+	}
 }
 
 type packerManifest struct {
@@ -240,23 +261,42 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 	packerTools(t) // skip before starting anything
 	dev := startE2E(t, world.Default())
 	p := newPackerEnv(t, dev)
+	endpoint := "aws_endpoint=" + dev.SandboxEndpoint
+	good := exampleConfigWithout(t, "444444444444")
 
+	t.Run("validate lists every problem at once", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, _, err := p.try(ctx, "validate", p.template(t, "test-fixtures/invalid.pkr.hcl"))
+		if err == nil {
+			t.Fatalf("packer validate accepted the invalid template:\n%s", out)
+		}
+		mustContain(t, out, `temporal_address "temporal.example.com" is not host:port`,
+			"temporal_tls_cert and temporal_tls_key go together", `fail_on "most"`,
+			`builder_account: "1111" is not a 12-digit AWS account id`, "us-est-1", "target[1].account", "source_amis")
+		if _, _, err := p.try(ctx, "validate", "-var", "amicrypt_config="+filepath.Join(p.dir, "none.yaml"), p.template(t, "example/build.pkr.hcl")); err == nil {
+			t.Error("packer validate accepted a config file that does not exist")
+		}
+	})
+
+	var firstSource, firstArtifact, firstRun string
 	t.Run("every target succeeds", func(t *testing.T) {
-		p.t = t
-		out, log, manifest, err := p.build(dev, "good", exampleConfigWithout(t, "444444444444"), "any")
+		out, log, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "good", good, endpoint)
 		if err != nil {
-			t.Fatalf("packer build: %v\n%s\n--- log ---\n%s", err, out, tail(log, 300))
+			t.Fatalf("packer build: %v\n--- log ---\n%s", err, tail(log, 300))
 		}
 		st := sandboxState(t, dev)
 		built := builderImages(st, dev.World, dev.BuilderAccount)
 		if len(built) != 1 {
-			t.Fatalf("want amazon-ebs to have made one AMI in the builder account, got %v\n%s", built, out)
+			t.Fatalf("want amazon-ebs to have made one AMI in the builder account, got %v", built)
 		}
-		source := strings.SplitN(built[0], ":", 2)[1]
-		encrypted := imagesOf(st, source)
+		firstSource = strings.SplitN(built[0], ":", 2)[1]
+		assertPackerBuiltIt(t, dev, st, firstSource)
+
+		encrypted := imagesOf(st, firstSource)
 		want := []string{"222222222222:eu-west-1:", "222222222222:us-east-1:", "333333333333:eu-west-1:", "333333333333:us-east-1:"}
 		if len(encrypted) != len(want) {
-			t.Fatalf("the sandbox holds %v, want one encrypted image per target (%d)\n%s", encrypted, len(want), out)
+			t.Fatalf("the sandbox holds %v, want one encrypted image per target (%d)", encrypted, len(want))
 		}
 		for i, w := range want {
 			if !strings.HasPrefix(encrypted[i], w) {
@@ -264,46 +304,174 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 			}
 		}
 		if manifest == nil || len(manifest.Builds) == 0 {
-			t.Fatalf("no manifest written after amicrypt\n%s", out)
+			t.Fatal("no manifest written after amicrypt")
 		}
-		last := manifest.Builds[len(manifest.Builds)-1]
-		if last.ArtifactID != strings.Join(encrypted, ",") {
-			t.Errorf("amicrypt's artifact id (as the manifest post-processor saw it) = %q, want %q", last.ArtifactID, strings.Join(encrypted, ","))
+		firstArtifact = manifest.Builds[len(manifest.Builds)-1].ArtifactID
+		if firstArtifact != strings.Join(encrypted, ",") {
+			t.Errorf("amicrypt's artifact id (as the manifest post-processor saw it) = %q, want %q", firstArtifact, strings.Join(encrypted, ","))
 		}
-		mustContain(t, out, "amicrypt: started run", "4 targets: 4 succeeded", source)
+		mustContain(t, out, "amicrypt: started run", "4 targets: 4 succeeded", firstSource)
+		firstRun = runIDIn(out)
 		assertNothingLeftBehind(t, dev)
 	})
+	if firstRun == "" {
+		t.FailNow()
+	}
 
-	t.Run("a broken key policy fails the build with its diagnosis", func(t *testing.T) {
-		p.t = t
-		out, _, manifest, err := p.build(dev, "f2", string(config.Example()), "any")
-		if err == nil {
-			t.Fatalf("packer build succeeded with a target that cannot succeed:\n%s", out)
-		}
-		mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed", "F2", "AWSServiceRoleForAutoScaling", `fail_on = "any" fails the build`)
-		if manifest != nil {
-			t.Errorf("the manifest post-processor ran after a failed amicrypt: %+v", manifest)
-		}
-	})
-
-	t.Run("fail_on lets the build go on with the diagnosis", func(t *testing.T) {
-		p.t = t
-		out, log, manifest, err := p.build(dev, "f2-tolerated", string(config.Example()), "2")
+	t.Run("building again with the same AMI attaches to the run", func(t *testing.T) {
+		before := imagesOf(sandboxState(t, dev), firstSource)
+		copies := dev.Sandbox.Calls("222222222222", "us-east-1", "ec2:CopyImage")
+		out, log, manifest, err := p.build(t, dev, "test-fixtures/source-amis.pkr.hcl", "again", good, `source_amis={"us-east-1":"`+firstSource+`"}`)
 		if err != nil {
-			t.Fatalf("packer build with fail_on = 2 and one failed target: %v\n%s\n--- log ---\n%s", err, out, tail(log, 200))
+			t.Fatalf("packer build: %v\n--- log ---\n%s", err, tail(log, 200))
 		}
-		mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed", "F2", `fail_on = "2": the build goes on`)
-		if manifest == nil || len(manifest.Builds) == 0 {
-			t.Fatalf("no manifest\n%s", out)
+		mustContain(t, out, "amicrypt: attached to run "+firstRun)
+		if manifest == nil || manifest.Builds[len(manifest.Builds)-1].ArtifactID != firstArtifact {
+			t.Errorf("artifact %+v, want the first run's %s", manifest, firstArtifact)
 		}
-		ids := strings.Split(manifest.Builds[len(manifest.Builds)-1].ArtifactID, ",")
-		if len(ids) != 4 {
-			t.Errorf("artifact lists %v, want the 4 targets that succeeded", ids)
+		if after := imagesOf(sandboxState(t, dev), firstSource); strings.Join(after, ",") != strings.Join(before, ",") {
+			t.Errorf("images %v after attaching, %v before", after, before)
 		}
-		for _, id := range ids {
-			if strings.HasPrefix(id, "444444444444:") {
-				t.Errorf("artifact lists the failed target: %s", id)
-			}
+		if n := dev.Sandbox.Calls("222222222222", "us-east-1", "ec2:CopyImage"); n != copies {
+			t.Errorf("attaching made %d CopyImage calls", n-copies)
 		}
 	})
+
+	t.Run("Ctrl-C cancels the run", func(t *testing.T) {
+		testPackerInterrupt(t, dev, p, good, endpoint)
+	})
+
+	// Two builds at once: one target's key policy leaves Auto Scaling out (F2).
+	t.Run("a broken key policy", func(t *testing.T) {
+		t.Run("fails the build with its diagnosis", func(t *testing.T) {
+			t.Parallel()
+			out, _, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2", string(config.Example()), endpoint, "fail_on=any")
+			if err == nil {
+				t.Fatal("packer build succeeded with a target that cannot succeed")
+			}
+			mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", "AWSServiceRoleForAutoScaling",
+				"kms:GrantIsForAWSResource", `fail_on = "any" fails the build`)
+			if manifest != nil {
+				t.Errorf("the manifest post-processor ran after a failed amicrypt: %+v", manifest)
+			}
+		})
+		t.Run("lets the build go on under fail_on", func(t *testing.T) {
+			t.Parallel()
+			out, log, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2-tolerated", string(config.Example()), endpoint, "fail_on=2")
+			if err != nil {
+				t.Fatalf("packer build with fail_on = 2 and one failed target: %v\n--- log ---\n%s", err, tail(log, 200))
+			}
+			mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", `fail_on = "2": the build goes on`)
+			if manifest == nil || len(manifest.Builds) == 0 {
+				t.Fatal("no manifest")
+			}
+			ids := strings.Split(manifest.Builds[len(manifest.Builds)-1].ArtifactID, ",")
+			if len(ids) != 4 {
+				t.Errorf("artifact lists %v, want the 4 targets that succeeded", ids)
+			}
+			for _, id := range ids {
+				if strings.HasPrefix(id, "444444444444:") {
+					t.Errorf("artifact lists the failed target: %s", id)
+				}
+			}
+		})
+	})
+}
+
+// runIDIn finds the run id in the post-processor's "started run ID" line.
+func runIDIn(out string) string {
+	for _, verb := range []string{"amicrypt: started run ", "amicrypt: attached to run "} {
+		if i := strings.Index(out, verb); i >= 0 {
+			return strings.Fields(out[i+len(verb):])[0]
+		}
+	}
+	return ""
+}
+
+// assertPackerBuiltIt checks that amazon-ebs did the building in the builder
+// account: an instance from the public base image, stopped, imaged and
+// terminated; its temporary security group gone; the template's tags on the
+// AMI.
+func assertPackerBuiltIt(t *testing.T, dev *devEnv, st sandbox.State, source string) {
+	t.Helper()
+	region := st.Accounts[dev.BuilderAccount].Regions["us-east-1"]
+	im := region.Images[source]
+	if im == nil || im.Tags["Name"] != "base" || im.SourceInstanceID == "" {
+		t.Fatalf("the built AMI %s: %+v", source, im)
+	}
+	inst := region.Instances[im.SourceInstanceID]
+	if inst == nil || inst.ImageID != "ami-0a0000000000a0001" || inst.State != "terminated" {
+		t.Errorf("the build instance %s: %+v", im.SourceInstanceID, inst)
+	}
+	for _, sg := range region.SecurityGroups {
+		if strings.HasPrefix(sg.Name, "packer_") {
+			t.Errorf("amazon-ebs left its temporary security group %s (%s)", sg.ID, sg.Name)
+		}
+	}
+	for _, action := range []string{"ec2:RunInstances", "ec2:StopInstances", "ec2:CreateImage", "ec2:TerminateInstances", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:CreateTags"} {
+		if dev.Sandbox.Calls(dev.BuilderAccount, "us-east-1", action) == 0 {
+			t.Errorf("amazon-ebs made no %s call", action)
+		}
+	}
+}
+
+// testPackerInterrupt interrupts `packer build` (SIGINT, as Ctrl-C does) once
+// amicrypt's run has started: the post-processor cancels the run, which
+// revokes the source's shares and deletes its boot-proof groups, and the
+// build fails.
+func testPackerInterrupt(t *testing.T, dev *devEnv, p *packerEnv, configYAML, endpoint string) {
+	cfgPath := filepath.Join(p.dir, "interrupt.yaml")
+	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.packer, "build", "-color=false", "-var", endpoint, "-var", "amicrypt_config="+cfgPath,
+		"-var", "manifest="+filepath.Join(p.dir, "interrupt-manifest.json"), p.template(t, "example/build.pkr.hcl"))
+	cmd.Env, cmd.Dir = p.env, p.dir
+	// Its own process group, to which Ctrl-C's SIGINT goes, as a terminal
+	// sends it to its foreground group: Packer runs under panicwrap, whose
+	// parent process does not forward signals to the Packer it wraps.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	interrupted := false
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if !interrupted && strings.Contains(line, "amicrypt: started run") {
+			if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			interrupted = true
+		}
+	}
+	err = cmd.Wait()
+	t.Logf("packer build (interrupted):\n%s", out.String())
+	p.keepLog("interrupt", log.String())
+	if !interrupted {
+		t.Fatalf("amicrypt's run never started\n--- log ---\n%s", tail(log.String(), 200))
+	}
+	if err == nil {
+		t.Fatal("the interrupted build succeeded")
+	}
+	mustContain(t, out.String(), "amicrypt: build cancelled, cancelling run", "cancelled")
+	runID := runIDIn(out.String())
+	desc, err := dev.Client.DescribeWorkflowExecution(context.Background(), "amicrypt-run-"+runID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := desc.WorkflowExecutionInfo.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Errorf("run %s is %s, want cancelled", runID, st)
+	}
+	assertNothingLeftBehind(t, dev)
 }

@@ -57,11 +57,16 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in workflows.
 	if o.RestartUnsuccessful {
 		reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
 	}
+	// A run of this id already under way, or ended in a way the reuse policy
+	// keeps, comes back as WorkflowExecutionAlreadyStarted (asked for: by
+	// default the SDK hands back the existing run as if it had just started),
+	// so attaching is told apart from starting.
 	run, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    reuse,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		ID:                                       id,
+		TaskQueue:                                taskQueue,
+		WorkflowIDReusePolicy:                    reuse,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.Pipeline, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {

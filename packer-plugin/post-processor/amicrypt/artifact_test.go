@@ -67,7 +67,7 @@ func sampleReport() *workflows.Report {
 		Sources: map[string]string{"us-east-1": "ami-0b0000000000a0001"},
 		Targets: []workflows.TargetReport{
 			{Account: "444444444444", Name: "legacy-batch", Region: "us-east-1", Status: workflows.StatusFailed,
-				Diagnosis: &activities.Diagnosis{Code: activities.F2, Cause: "the key policy leaves Auto Scaling out", Fix: "add the statements"}},
+				Step: "key", Diagnosis: &activities.Diagnosis{Code: activities.F2, Cause: "the key policy leaves Auto Scaling out", Fix: "add the statements"}},
 			{Account: "222222222222", Name: "payments-prod", Region: "us-east-1", Status: workflows.StatusSucceeded, EncryptedImageID: "ami-0c0000000000a0001", SourceImageID: "ami-0b0000000000a0001", KeyARN: "arn:aws:kms:us-east-1:222222222222:key/k"},
 			{Account: "222222222222", Name: "payments-prod", Region: "eu-west-1", Status: workflows.StatusSucceeded, EncryptedImageID: "ami-0c0000000000e0001", SourceImageID: "ami-0b0000000000e0001"},
 		},
@@ -118,7 +118,7 @@ func TestArtifactOfARunNotWaitedFor(t *testing.T) {
 
 func TestFailedTargetsCarryTheirDiagnosis(t *testing.T) {
 	lines := failedTargets(sampleReport())
-	if len(lines) != 1 || !strings.Contains(lines[0], "444444444444 us-east-1 (legacy-batch): failed") || !strings.Contains(lines[0], "F2 the key policy leaves Auto Scaling out") || !strings.Contains(lines[0], "fix: add the statements") {
+	if len(lines) != 1 || !strings.Contains(lines[0], "444444444444 us-east-1 (legacy-batch): failed") || !strings.Contains(lines[0], "F2 the key policy leaves Auto Scaling out") || !strings.Contains(lines[0], "failed at key: F2") {
 		t.Errorf("%q", lines)
 	}
 }

@@ -153,7 +153,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 }
 
 // failedTargets describes each target that did not succeed, with its
-// diagnosis and fix.
+// diagnosis; the run's table above it carries each fix in full.
 func failedTargets(r *workflows.Report) []string {
 	var out []string
 	for _, t := range r.Targets {
@@ -162,7 +162,14 @@ func failedTargets(r *workflows.Report) []string {
 		}
 		line := fmt.Sprintf("  %s %s (%s): %s", t.Account, t.Region, pipelinerun.Dash(t.Name), t.Status)
 		if d := t.Diagnosis; d != nil {
-			line += fmt.Sprintf(" at %s: %s %s\n    fix: %s", pipelinerun.Dash(d.Step), d.Code, d.Cause, strings.ReplaceAll(strings.TrimSpace(d.Fix), "\n", "\n         "))
+			step := d.Step
+			if step == "" {
+				step = t.Step
+			}
+			if step != "" {
+				line += " at " + step
+			}
+			line += fmt.Sprintf(": %s %s (the fix is in the table above)", d.Code, d.Cause)
 		}
 		out = append(out, line)
 	}
