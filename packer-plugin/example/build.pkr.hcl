@@ -13,8 +13,13 @@
 # end-to-end test does):
 #
 #   AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=sandbox \
+#   AWS_ENDPOINT_URL=http://127.0.0.1:4566 \
 #     packer build -var aws_endpoint=http://127.0.0.1:4566 \
 #       -var amicrypt_config=../../internal/config/example.yaml build.pkr.hcl
+#
+# AWS_ENDPOINT_URL as well as custom_endpoint_ec2: packer-plugin-amazon v1.8.2
+# builds the per-region EC2 clients that tag the AMI (and copy it to
+# ami_regions) without custom_endpoint_ec2; the SDK's variable reaches them.
 
 packer {
   required_plugins {
