@@ -86,12 +86,32 @@ func describeTransport(o Options) string {
 }
 
 func (o Options) unreachableHint() string {
+	n := o.Names.orFlags()
 	hint := "Check that a Temporal server listens there ('amicrypt dev' starts one on " + DefaultAddress + "), " +
-		"the address (--temporal-address / " + EnvAddress + ")"
+		"the address (" + n.Address + " / " + EnvAddress + ")"
 	if o.UsesTLS() {
-		hint += ", and the TLS settings (--temporal-tls-cert/-key/-ca, --temporal-tls-server-name; Temporal Cloud wants --temporal-api-key or a client certificate)"
+		hint += ", and the TLS settings (" + n.TLSFiles + "; Temporal Cloud wants " + n.APIKey + " or a client certificate)"
 	} else {
-		hint += ", and whether the server wants TLS (--temporal-tls; Temporal Cloud wants --temporal-api-key or --temporal-tls-cert/--temporal-tls-key)"
+		hint += ", and whether the server wants TLS (" + n.TLS + "; Temporal Cloud wants " + n.APIKey + " or " + n.ClientCert + ")"
 	}
 	return hint + "."
+}
+
+// Names are what the user calls the connection settings, for messages:
+// the CLI's flags by default; the Packer plugin's template keys there.
+type Names struct {
+	Address, TLS, TLSFiles, APIKey, ClientCert string
+}
+
+func (n Names) orFlags() Names {
+	if n.Address != "" {
+		return n
+	}
+	return Names{
+		Address:    "--temporal-address",
+		TLS:        "--temporal-tls",
+		TLSFiles:   "--temporal-tls-cert/-key/-ca, --temporal-tls-server-name",
+		APIKey:     "--temporal-api-key",
+		ClientCert: "--temporal-tls-cert/--temporal-tls-key",
+	}
 }

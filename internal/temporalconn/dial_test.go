@@ -42,3 +42,15 @@ func TestDialRejectsBadOptions(t *testing.T) {
 		t.Errorf("Dial with a bad address: %v", err)
 	}
 }
+
+// The Packer plugin names its template keys in the hint, not the CLI's flags.
+func TestUnreachableHintNamesTheCallersSettings(t *testing.T) {
+	o := Options{Names: Names{Address: "temporal_address", TLS: "temporal_tls", TLSFiles: "temporal_tls_cert", APIKey: "temporal_api_key", ClientCert: "temporal_tls_cert and temporal_tls_key"}}
+	hint := o.unreachableHint()
+	if !strings.Contains(hint, "temporal_address / TEMPORAL_ADDRESS") || !strings.Contains(hint, "temporal_api_key") || strings.Contains(hint, "--") {
+		t.Errorf("hint %q", hint)
+	}
+	if hint := (Options{}).unreachableHint(); !strings.Contains(hint, "--temporal-address") {
+		t.Errorf("default hint %q", hint)
+	}
+}

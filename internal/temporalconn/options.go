@@ -62,6 +62,9 @@ type Options struct {
 	// TLS turns TLS on with no client certificate (server authentication only).
 	TLS bool
 
+	// Names are the settings' names in messages (zero: the CLI's flags).
+	Names Names
+
 	// envErr records an environment variable BindFlags could not parse;
 	// Validate reports it.
 	envErr error

@@ -202,6 +202,11 @@ func (c *Config) temporalOptions() temporalconn.Options {
 		Address: c.TemporalAddress, Namespace: c.TemporalNamespace, TaskQueue: c.TaskQueue,
 		APIKey: c.TemporalAPIKey, TLS: c.TemporalTLS,
 		TLSCertFile: c.TemporalTLSCert, TLSKeyFile: c.TemporalTLSKey, TLSCAFile: c.TemporalTLSCA, TLSServerName: c.TemporalTLSServerName,
+		Names: temporalconn.Names{
+			Address: "temporal_address", TLS: "temporal_tls", APIKey: "temporal_api_key",
+			TLSFiles:   "temporal_tls_cert, temporal_tls_key, temporal_tls_ca, temporal_tls_server_name",
+			ClientCert: "temporal_tls_cert and temporal_tls_key",
+		},
 	}
 	fill := func(v *string, env, def string) {
 		if *v == "" {
