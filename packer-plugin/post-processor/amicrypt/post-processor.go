@@ -102,7 +102,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		verb, input.RunID, run.GetID(), describeSources(sources), len(targets), opts.TaskQueue, opts.Address))
 	artifact := &Artifact{RunID: input.RunID, WorkflowID: run.GetID(), Sources: sources}
 	if !p.config.waits() {
-		ui.Message("wait = false: not waiting; follow the run with: amicrypt status " + input.RunID)
+		ui.Say("wait = false: not waiting; follow the run with: amicrypt status " + input.RunID)
 		return artifact, keep, forceOverride, nil
 	}
 
@@ -116,7 +116,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	tracker.ShowImage = true
 	report, err := pipelinerun.Follow(waitCtx, c, run, func(r *workflows.Report) {
 		for _, line := range tracker.Changes(r) {
-			ui.Message(line)
+			ui.Say(line)
 		}
 	})
 	switch {
