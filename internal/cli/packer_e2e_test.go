@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -66,7 +65,10 @@ func newPackerEnv(t *testing.T, dev *devEnv) *packerEnv {
 	packer, amazon := packerTools(t)
 	dir := t.TempDir()
 	plugin := filepath.Join(dir, "packer-plugin-amicrypt")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("building the plugin needs the go command: %v", err)
+	}
 	build := exec.Command(gobin, "build", "-o", plugin, "../../packer-plugin")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the plugin: %v\n%s", err, out)
