@@ -13,8 +13,9 @@ help: ## List the targets and what they do
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build the amicrypt binary into ./bin
+build: ## Build amicrypt (with the embedded Temporal for dev/demo) and amicrypt-worker (without) into ./bin
 	$(GO) build -o $(BIN)/amicrypt ./cmd/amicrypt
+	$(GO) build -o $(BIN)/amicrypt-worker ./cmd/amicrypt-worker
 
 .PHONY: deps
 deps: ## Install what tests need and is missing: Debian's awscli (the real AWS CLI the sandbox is checked against)

@@ -219,12 +219,12 @@ func TestDockerfile(t *testing.T) {
 	if want := "ARG GO_VERSION=" + string(goVersion[1]); !strings.Contains(df, want) {
 		t.Errorf("the Dockerfile must build with go.mod's Go (%s): want %q", goVersion[1], want)
 	}
-	for _, want := range []string{"FROM golang:${GO_VERSION} AS build", "./cmd/amicrypt", "CGO_ENABLED=0", "FROM gcr.io/distroless/", "USER nonroot", `CMD ["worker"]`} {
+	for _, want := range []string{"FROM golang:${GO_VERSION} AS build", "./cmd/amicrypt-worker", "CGO_ENABLED=0", "FROM gcr.io/distroless/", "USER nonroot", `CMD ["worker"]`} {
 		if !strings.Contains(df, want) {
 			t.Errorf("the Dockerfile lacks %q", want)
 		}
 	}
-	if _, err := os.Stat("../cmd/amicrypt/main.go"); err != nil {
-		t.Errorf("the Dockerfile builds ./cmd/amicrypt: %v", err)
+	if _, err := os.Stat("../cmd/amicrypt-worker/main.go"); err != nil {
+		t.Errorf("the Dockerfile builds ./cmd/amicrypt-worker: %v", err)
 	}
 }

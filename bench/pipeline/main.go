@@ -18,7 +18,9 @@
 //	go run ./bench/pipeline -targets 1000 -copy 60s -boot 30s
 //	go run ./bench/pipeline -targets 100 -copy 20s -boot 10s -json
 //
-// It builds ./cmd/amicrypt into a temporary directory first (or runs -worker-bin).
+// It builds ./cmd/amicrypt-worker (amicrypt without the embedded Temporal
+// server, the binary deployed as a worker) into a temporary directory first,
+// or runs -worker-bin.
 // Exit status: 0 when the run ended with every target succeeded (and, with
 // -check, every goal met), 1 otherwise, 2 for bad flags.
 package main
@@ -87,7 +89,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the figures as JSON")
 	fs.IntVar(&o.inFlight, "in-flight", 1000, "the config's concurrency.in_flight")
 	fs.IntVar(&o.batchAccounts, "batch-accounts", 0, "accounts per Batch workflow (PipelineInput.BatchAccounts; 0: the pipeline's default)")
-	fs.StringVar(&o.workerBin, "worker-bin", "", "an amicrypt binary to run as the worker (default: go build ./cmd/amicrypt)")
+	fs.StringVar(&o.workerBin, "worker-bin", "", "an amicrypt binary to run as the worker (default: go build ./cmd/amicrypt-worker)")
 	fs.IntVar(&o.maxActivities, "max-concurrent-activities", 0, "the worker's --max-concurrent-activities (0: its default)")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up on the run after this long")
 	fs.StringVar(&o.dir, "dir", "", "keep the worker's log, the world and the config here (default: a temporary directory, removed)")
@@ -216,8 +218,8 @@ func run(ctx context.Context, o options) (int, error) {
 	if bin == "" {
 		start := time.Now()
 		bin = filepath.Join(dir, "amicrypt")
-		fmt.Fprintln(progress, "building the amicrypt binary (go build ./cmd/amicrypt)")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/amicrypt/amicrypt/cmd/amicrypt")
+		fmt.Fprintln(progress, "building the worker binary (go build ./cmd/amicrypt-worker)")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/amicrypt/amicrypt/cmd/amicrypt-worker")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return 1, fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
-	"github.com/amicrypt/amicrypt/internal/devserver"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
@@ -67,7 +66,7 @@ type devOptions struct {
 
 // devEnv is a running local environment; Stop ends it.
 type devEnv struct {
-	Temporal        *devserver.Server
+	Temporal        EmbeddedTemporal
 	Sandbox         *sandbox.Server
 	SandboxEndpoint string
 	// Client is connected to the embedded server, in Namespace.
@@ -94,6 +93,9 @@ type devEnv struct {
 // that order, and stops whatever started if a later step fails. ctx bounds the
 // start only; call Stop to stop.
 func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
+	if startTemporal == nil {
+		return nil, errNoEmbeddedTemporal
+	}
 	if o.World == nil {
 		o.World = world.Default()
 	}
@@ -148,7 +150,7 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 	}()
 
 	// Temporal, with its UI.
-	env.Temporal, err = devserver.Start(ctx, devserver.Options{
+	env.Temporal, err = startTemporal(ctx, TemporalOptions{
 		StateDir:  o.StateDir,
 		Address:   o.TemporalAddr,
 		UIAddress: o.UIAddr,
@@ -382,8 +384,8 @@ restart picks up where it stopped. Delete the directory to start afresh.`,
 	fl.StringVar(&f.config, "config", "", "amicrypt config file; its builder account is the worker's (default: the world's account named \"builder\")")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir, "directory keeping Temporal's database and the sandbox's state across restarts; empty: in memory")
 	fl.StringVar(&f.sandboxAddr, "sandbox-addr", defaultSandboxAddr, "AWS sandbox listen address")
-	fl.StringVar(&f.temporalAddr, "temporal-addr", devserver.DefaultAddress, "Temporal frontend (gRPC) listen address")
-	fl.StringVar(&f.uiAddr, "ui-addr", devserver.DefaultUIAddress, "Temporal web UI listen address; empty: no UI")
+	fl.StringVar(&f.temporalAddr, "temporal-addr", defaultTemporalAddr, "Temporal frontend (gRPC) listen address")
+	fl.StringVar(&f.uiAddr, "ui-addr", defaultUIAddr, "Temporal web UI listen address; empty: no UI")
 	fl.StringVar(&f.namespace, "namespace", temporalconn.DefaultNamespace, "Temporal namespace (created if missing)")
 	fl.StringVar(&f.taskQueue, "task-queue", temporalconn.DefaultTaskQueue, "task queue the worker polls")
 	return cmd
