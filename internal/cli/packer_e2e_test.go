@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -273,7 +274,7 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 		if err == nil {
 			t.Fatalf("packer validate accepted the invalid template:\n%s", out)
 		}
-		mustContain(t, out, `temporal_address "temporal.example.com" is not host:port`,
+		outputHas(t, out, `temporal_address "temporal.example.com" is not host:port`,
 			"temporal_tls_cert and temporal_tls_key go together", `fail_on "most"`,
 			`builder_account: "1111" is not a 12-digit AWS account id`, "us-est-1", "target[1].account", "source_amis")
 		if _, _, err := p.try(ctx, "validate", "-var", "amicrypt_config="+filepath.Join(p.dir, "none.yaml"), p.template(t, "example/build.pkr.hcl")); err == nil {
@@ -312,7 +313,7 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 		if firstArtifact != strings.Join(encrypted, ",") {
 			t.Errorf("amicrypt's artifact id (as the manifest post-processor saw it) = %q, want %q", firstArtifact, strings.Join(encrypted, ","))
 		}
-		mustContain(t, out, "amicrypt: started run", "4 targets: 4 succeeded", firstSource)
+		outputHas(t, out, "amicrypt: started run", "4 targets: 4 succeeded", firstSource)
 		firstRun = runIDIn(out)
 		assertNothingLeftBehind(t, dev)
 	})
@@ -327,7 +328,7 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 		if err != nil {
 			t.Fatalf("packer build: %v\n--- log ---\n%s", err, tail(log, 200))
 		}
-		mustContain(t, out, "amicrypt: attached to run "+firstRun)
+		outputHas(t, out, "amicrypt: attached to run "+firstRun)
 		if manifest == nil || manifest.Builds[len(manifest.Builds)-1].ArtifactID != firstArtifact {
 			t.Errorf("artifact %+v, want the first run's %s", manifest, firstArtifact)
 		}
@@ -347,11 +348,11 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 	t.Run("a broken key policy", func(t *testing.T) {
 		t.Run("fails the build with its diagnosis", func(t *testing.T) {
 			t.Parallel()
-			out, _, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2", string(config.Example()), endpoint, "fail_on=any")
+			out, _, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2", string(config.Example()), endpoint, "fail_on=any", "ami_prefix=f2")
 			if err == nil {
 				t.Fatal("packer build succeeded with a target that cannot succeed")
 			}
-			mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", "AWSServiceRoleForAutoScaling",
+			outputHas(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", "AWSServiceRoleForAutoScaling",
 				"kms:GrantIsForAWSResource", `fail_on = "any" fails the build`)
 			if manifest != nil {
 				t.Errorf("the manifest post-processor ran after a failed amicrypt: %+v", manifest)
@@ -359,11 +360,11 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 		})
 		t.Run("lets the build go on under fail_on", func(t *testing.T) {
 			t.Parallel()
-			out, log, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2-tolerated", string(config.Example()), endpoint, "fail_on=2")
+			out, log, manifest, err := p.build(t, dev, "example/build.pkr.hcl", "f2-tolerated", string(config.Example()), endpoint, "fail_on=2", "ami_prefix=f2-tolerated")
 			if err != nil {
 				t.Fatalf("packer build with fail_on = 2 and one failed target: %v\n--- log ---\n%s", err, tail(log, 200))
 			}
-			mustContain(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", `fail_on = "2": the build goes on`)
+			outputHas(t, out, "444444444444 us-east-1 (legacy-batch): failed at key: F2", `fail_on = "2": the build goes on`)
 			if manifest == nil || len(manifest.Builds) == 0 {
 				t.Fatal("no manifest")
 			}
@@ -378,6 +379,20 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 			}
 		})
 	})
+}
+
+// outputHas reports every part Packer's output lacks, in one error.
+func outputHas(t *testing.T, out string, parts ...string) {
+	t.Helper()
+	var missing []string
+	for _, p := range parts {
+		if !strings.Contains(out, p) {
+			missing = append(missing, strconv.Quote(p))
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("Packer's output lacks %s (the output is logged above)", strings.Join(missing, ", "))
+	}
 }
 
 // runIDIn finds the run id in the post-processor's "started run ID" line.
@@ -429,7 +444,7 @@ func testPackerInterrupt(t *testing.T, dev *devEnv, p *packerEnv, configYAML, en
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.packer, "build", "-color=false", "-var", endpoint, "-var", "amicrypt_config="+cfgPath,
-		"-var", "manifest="+filepath.Join(p.dir, "interrupt-manifest.json"), p.template(t, "example/build.pkr.hcl"))
+		"-var", "ami_prefix=interrupt", "-var", "manifest="+filepath.Join(p.dir, "interrupt-manifest.json"), p.template(t, "example/build.pkr.hcl"))
 	cmd.Env, cmd.Dir = p.env, p.dir
 	// Its own process group, to which Ctrl-C's SIGINT goes, as a terminal
 	// sends it to its foreground group: Packer runs under panicwrap, whose
@@ -466,7 +481,7 @@ func testPackerInterrupt(t *testing.T, dev *devEnv, p *packerEnv, configYAML, en
 	if err == nil {
 		t.Fatal("the interrupted build succeeded")
 	}
-	mustContain(t, out.String(), "amicrypt: build cancelled, cancelling run", "cancelled")
+	outputHas(t, out.String(), "amicrypt: build cancelled, cancelling run", "cancelled")
 	runID := runIDIn(out.String())
 	desc, err := dev.Client.DescribeWorkflowExecution(context.Background(), "amicrypt-run-"+runID, "")
 	if err != nil {

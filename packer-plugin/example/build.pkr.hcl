@@ -57,6 +57,12 @@ variable "fail_on" {
   description = "any | all | none | N | N%: how many failed targets fail the build."
 }
 
+variable "ami_prefix" {
+  type        = string
+  default     = "base"
+  description = "The AMI is named <ami_prefix>-<timestamp>."
+}
+
 variable "manifest" {
   type    = string
   default = "manifest.json"
@@ -65,7 +71,7 @@ variable "manifest" {
 source "amazon-ebs" "base" {
   region        = var.region
   instance_type = "t3.micro"
-  ami_name      = "base-{{timestamp}}"
+  ami_name      = "${var.ami_prefix}-{{timestamp}}"
   source_ami_filter {
     filters = {
       name                = "al2023-ami-*-x86_64"
