@@ -39,7 +39,7 @@ for tool in $TOOLS; do
   amazon) build github.com/hashicorp/packer-plugin-amazon "$AMAZON_VERSION" "$BIN/packer-plugin-amazon" ;;
   sdc)
     # packer-sdc at the version of the SDK in go.mod, for `go generate ./packer-plugin/...`.
-    SDK_VERSION=${SDK_VERSION:-$(cd "$(dirname "$0")/.." && "$GO" list -m -f '{{.Version}}' github.com/hashicorp/packer-plugin-sdk)}
+    SDK_VERSION=${SDK_VERSION:-$(cd "$(dirname "$0")/.." && GOFLAGS= "$GO" list -m -f '{{.Version}}' github.com/hashicorp/packer-plugin-sdk)}
     build github.com/hashicorp/packer-plugin-sdk "$SDK_VERSION" "$BIN/packer-sdc" ./cmd/packer-sdc ;;
   *) echo "packer-tools: unknown tool $tool (packer, amazon, sdc)" >&2; exit 2 ;;
   esac
