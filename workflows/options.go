@@ -110,6 +110,14 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 	panic("workflows: no activity options for step " + step)
 }
 
+// localActivityOptions are the options of the steps a Target runs as local
+// activities (seconds of AWS calls each): the StartToClose timeouts and
+// retry policies their steps had as activities.
+func localActivityOptions(step string) workflow.LocalActivityOptions {
+	o := activityOptions(step, activities.Target{})
+	return workflow.LocalActivityOptions{StartToCloseTimeout: o.StartToCloseTimeout, RetryPolicy: o.RetryPolicy}
+}
+
 // Activity steps that are not target steps of their own.
 const (
 	stepBootDelete = "boot-proof-delete"

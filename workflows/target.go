@@ -74,6 +74,16 @@ func (t *targetRun) enter(step string) {
 	t.log.Info("target step", "step", step)
 }
 
+// execLocal runs a short step as a local activity: in the worker that runs
+// the workflow task, recorded as one marker, with no task to schedule, match
+// and dispatch — a Target's quick steps cost the Temporal server almost
+// nothing, which is what lets a thousand targets start at once. Its retries
+// back off in the worker (on a timer when the wait is long); its side effects
+// are idempotent like every activity's, so a retry or a lost worker is safe.
+func (t *targetRun) execLocal(ctx workflow.Context, step string, fn, in, out any) error {
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localActivityOptions(step)), fn, in).Get(ctx, out)
+}
+
 func (t *targetRun) exec(ctx workflow.Context, step string, fn, in, out any) error {
 	return workflow.ExecuteActivity(withStep(ctx, step, t.in.Target), fn, in).Get(ctx, out)
 }
@@ -87,7 +97,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	t.enter(StepPrepare)
 	var prep activities.PrepareTargetResult
 	prepIn := activities.PrepareTargetInput{Target: tg, RunID: t.in.RunID, Pipeline: t.in.PipelineRoleARN}
-	if err := t.exec(ctx, StepPrepare, a.PrepareTarget, prepIn, &prep); err != nil {
+	if err := t.execLocal(ctx, StepPrepare, a.PrepareTarget, prepIn, &prep); err != nil {
 		return err
 	}
 	t.slr = prep.SLRARN
@@ -99,7 +109,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	t.enter(StepCopy)
 	var started activities.CopyImageResult
 	copyIn := activities.CopyImageInput{Target: tg, Source: t.in.Source, KeyARN: t.rep.KeyARN, RunID: t.in.RunID}
-	if err := t.exec(ctx, StepCopy, a.CopyEncrypted, copyIn, &started); err != nil {
+	if err := t.execLocal(ctx, StepCopy, a.CopyEncrypted, copyIn, &started); err != nil {
 		return err
 	}
 	t.rep.EncryptedImageID = started.ImageID
@@ -147,7 +157,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		fin.Reason = diagnose(failed, failedAt, tg).Cause
 	}
 	var finished activities.FinishTargetResult
-	if err := t.exec(ctx, StepPublish, a.FinishTarget, fin, &finished); err != nil {
+	if err := t.execLocal(ctx, StepPublish, a.FinishTarget, fin, &finished); err != nil {
 		if failed == nil || canceled(ctx, err) {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -295,6 +296,33 @@ func readHistory(ctx context.Context, c client.Client, id string) (histories, er
 		}
 		if ev.GetActivityTaskTimedOutEventAttributes() != nil {
 			h.TimedOut++
+		}
+		// A local activity is one marker: its type, the attempts it took in
+		// the worker, and its failure when it failed for good.
+		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			var data struct {
+				ActivityType string
+				Attempt      int32
+			}
+			if p := m.GetDetails()["data"]; p != nil {
+				_ = converter.GetDefaultDataConverter().FromPayloads(p, &data)
+			}
+			name := data.ActivityType + " (local)"
+			h.Activities++
+			stats(name).Scheduled++
+			if data.Attempt > 1 {
+				retries := int64(data.Attempt - 1)
+				h.Retries += retries
+				stats(name).Retries += retries
+			}
+			if f := m.GetFailure(); f != nil {
+				h.Failures++
+				if msg := failureText(f.GetMessage(), f.GetCause().GetMessage()); throttling(msg) {
+					h.ThrottlingFailures++
+					stats(name).Throttled++
+					h.Examples = append(h.Examples, fmt.Sprintf("%s failed: %s", name, msg))
+				}
+			}
 		}
 	}
 	return h, nil
