@@ -94,6 +94,10 @@ func newPackerEnv(t *testing.T, dev *devEnv) *packerEnv {
 		// copies (common.GetRegionConn) are built from the shared AWS config
 		// without it. The SDK's own endpoint variable reaches those too.
 		"AWS_ENDPOINT_URL="+dev.SandboxEndpoint,
+		// amazon-ebs's waiters poll every 15 s or more by default; the
+		// sandbox's instances and images change state in seconds.
+		"AWS_POLL_DELAY_SECONDS=1",
+		"AWS_MAX_ATTEMPTS=300",
 		"TEMPORAL_ADDRESS="+dev.Temporal.FrontendAddress(),
 		"TEMPORAL_NAMESPACE="+dev.Namespace,
 		"AMICRYPT_TASK_QUEUE="+dev.TaskQueue,
