@@ -107,6 +107,13 @@ func newPackerEnv(t *testing.T, dev *devEnv) *packerEnv {
 	return p
 }
 
+// withEnv is p with more environment variables (later ones win).
+func (p *packerEnv) withEnv(kv ...string) *packerEnv {
+	q := *p
+	q.env = append(append([]string(nil), p.env...), kv...)
+	return &q
+}
+
 // run runs packer and fails the test if it fails.
 func (p *packerEnv) run(t *testing.T, args ...string) string {
 	t.Helper()
@@ -342,6 +349,34 @@ func TestPackerBuildEncryptsIntoEveryTarget(t *testing.T) {
 		if n := dev.Sandbox.Calls("222222222222", "us-east-1", "ec2:CopyImage"); n != copies {
 			t.Errorf("attaching made %d CopyImage calls", n-copies)
 		}
+	})
+
+	t.Run("a task queue no worker polls", func(t *testing.T) {
+		// Another queue: the run started there (other targets, so another
+		// run) waits for a worker that never comes.
+		lonely := p.withEnv("AMICRYPT_TASK_QUEUE=amicrypt-nobody")
+		sources := `source_amis={"us-east-1":"` + firstSource + `"}`
+		paymentsOnly := exampleConfigWithout(t, "333333333333")
+		out, log, manifest, err := lonely.build(t, dev, "test-fixtures/source-amis.pkr.hcl", "no-wait", paymentsOnly, sources, "wait=false")
+		if err != nil {
+			t.Fatalf("packer build with wait = false: %v\n--- log ---\n%s", err, tail(log, 200))
+		}
+		run := runIDIn(out)
+		outputHas(t, out, "amicrypt: started run", "no worker polls task queue amicrypt-nobody", "wait = false: not waiting", "amicrypt status "+run)
+		if run == firstRun {
+			t.Fatalf("other targets, same run %s", run)
+		}
+		defer func() {
+			_ = dev.Client.TerminateWorkflow(context.Background(), "amicrypt-run-"+run, "", "test over")
+		}()
+		if manifest == nil || manifest.Builds[len(manifest.Builds)-1].ArtifactID != "" {
+			t.Errorf("the artifact of a run not waited for lists images: %+v", manifest)
+		}
+		out, _, _, err = lonely.build(t, dev, "test-fixtures/source-amis.pkr.hcl", "timeout", paymentsOnly, sources, "timeout=3s")
+		if err == nil {
+			t.Fatal("the build succeeded although its run could not finish")
+		}
+		outputHas(t, out, "amicrypt: attached to run "+run, "did not finish within timeout 3s; it goes on")
 	})
 
 	t.Run("Ctrl-C cancels the run", func(t *testing.T) {

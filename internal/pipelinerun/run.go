@@ -180,3 +180,14 @@ func Cancel(ctx context.Context, c client.Client, run client.WorkflowRun, wait t
 	}
 	return nil, fmt.Errorf("run %s was asked to cancel; its report did not come within %s: %w", run.GetID(), wait, err)
 }
+
+// HasWorker reports whether a worker polls the task queue for workflow tasks
+// (seen by the server in the last minutes). A run on a queue no worker polls
+// waits, silently, until one does.
+func HasWorker(ctx context.Context, c client.Client, taskQueue string) (bool, error) {
+	resp, err := c.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return false, fmt.Errorf("describing task queue %s: %w", taskQueue, err)
+	}
+	return len(resp.GetPollers()) > 0, nil
+}

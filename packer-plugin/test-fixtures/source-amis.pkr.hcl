@@ -19,6 +19,16 @@ variable "amicrypt_config" {
   type = string
 }
 
+variable "wait" {
+  type    = bool
+  default = true
+}
+
+variable "timeout" {
+  type    = string
+  default = "0s" # no limit
+}
+
 variable "manifest" {
   type    = string
   default = "manifest.json"
@@ -35,6 +45,8 @@ build {
     post-processor "amicrypt" {
       config      = var.amicrypt_config
       source_amis = var.source_amis
+      wait        = var.wait
+      timeout     = var.timeout
     }
     post-processor "manifest" {
       output     = var.manifest

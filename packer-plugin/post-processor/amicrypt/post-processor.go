@@ -100,6 +100,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	ui.Say(fmt.Sprintf("amicrypt: %s run %s (workflow %s): %s into %d targets, task queue %s at %s",
 		verb, input.RunID, run.GetID(), describeSources(sources), len(targets), opts.TaskQueue, opts.Address))
+	if ok, err := pipelinerun.HasWorker(ctx, c, opts.TaskQueue); err == nil && !ok {
+		ui.Error(fmt.Sprintf("amicrypt: no worker polls task queue %s in namespace %s: the run waits until one does ('amicrypt worker' with the builder account's AWS credentials, or 'amicrypt dev'; check task_queue / %s)",
+			opts.TaskQueue, opts.Namespace, temporalconn.EnvTaskQueue))
+	}
 	artifact := &Artifact{RunID: input.RunID, WorkflowID: run.GetID(), Sources: sources}
 	if !p.config.waits() {
 		ui.Say("wait = false: not waiting; follow the run with: amicrypt status " + input.RunID)
