@@ -53,10 +53,3 @@ func (m *memo) get(key string, fn func() (string, error)) (value string, fresh b
 	}
 	return v.(string), !shared, nil
 }
-
-// forget drops key (what was true is no longer known to be).
-func (m *memo) forget(key string) {
-	m.mu.Lock()
-	delete(m.seen, key)
-	m.mu.Unlock()
-}
