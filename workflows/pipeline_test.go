@@ -309,15 +309,16 @@ func TestPlanBatches(t *testing.T) {
 	require.Len(t, batches, 1)
 	assert.Len(t, batches[0], 3)
 
-	// the default limits: 250 accounts of 4 regions → 3 batches of ≤ 100 accounts
+	// the default limits: 250 accounts of 4 regions → 10 batches of 25 accounts
 	batches = planBatches(targets(manyAccounts(250), "us-east-1", "us-west-2", "eu-west-1", "eu-central-1"), DefaultBatchAccounts, MaxBatchTargets)
-	require.Len(t, batches, 3)
-	assert.Len(t, batches[0], 400)
-	assert.Len(t, batches[2], 200)
+	require.Len(t, batches, 10)
+	assert.Len(t, batches[0], 100)
+	assert.Len(t, batches[9], 100)
 
-	// 100 accounts of 17 regions would be 1,700 targets: the target cap splits
-	// them into batches of 58 accounts (986 targets)
-	batches = planBatches(targets(manyAccounts(100), seventeenRegions...), DefaultBatchAccounts, MaxBatchTargets)
+	// 100 accounts of 17 regions would be 1,700 targets: with batches of 100
+	// accounts the target cap splits them into batches of 58 accounts (986
+	// targets)
+	batches = planBatches(targets(manyAccounts(100), seventeenRegions...), 100, MaxBatchTargets)
 	require.Len(t, batches, 2)
 	assert.Len(t, batches[0], 58*17)
 }
