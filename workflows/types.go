@@ -71,6 +71,17 @@ type TargetReport struct {
 	// behind, a share not revoked): the target's status does not change, but
 	// an operator should look.
 	Warnings []string `json:"warnings,omitempty"`
+
+	// A rotation's row (Report.Kind rotation): KeyARN is the new key,
+	// OldKeyARN the key the alias named before; Images the re-encrypted
+	// images (old → new, each proven), AliasMoved whether the alias now
+	// names KeyARN, Published the pointers repointed, Deregistered the old
+	// images retired, OldKeys what became of each old key.
+	OldKeyARN    string                    `json:"old_key_arn,omitempty"`
+	Images       []activities.RekeyedImage `json:"images,omitempty"`
+	AliasMoved   bool                      `json:"alias_moved,omitempty"`
+	Deregistered []string                  `json:"deregistered,omitempty"`
+	OldKeys      []activities.OldKeyFate   `json:"old_keys,omitempty"`
 }
 
 // Report is what a run returns and what `amicrypt status` prints.
@@ -83,6 +94,17 @@ type Report struct {
 	// Batches lists the run's Batch children and how far each is; a running
 	// batch answers QueryProgress with its targets' exact statuses.
 	Batches []BatchStatus `json:"batches,omitempty"`
+
+	// Kind is "" for a run, "rotation" or "sweep".
+	Kind string `json:"kind,omitempty"`
+	// Reason and Operator of a rotation (a sweep's: the operator).
+	Reason   string `json:"reason,omitempty"`
+	Operator string `json:"operator,omitempty"`
+	// Keys is a sweep's look at every target's key, and what it repaired.
+	Keys []activities.KeyHealth `json:"keys,omitempty"`
+	// Rotations lists the rotations a sweep started (workflow ids), or
+	// found already running.
+	Rotations []string `json:"rotations,omitempty"`
 }
 
 // BatchStatus is one Batch child of a run, as the Pipeline sees it.
