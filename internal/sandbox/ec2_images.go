@@ -253,13 +253,13 @@ func imageAttr(im *Image, name string) ([]string, bool) {
 
 // copyKeyProblem says whether EBS, acting for the caller, can read every
 // snapshot of the source and write the copy under the destination key.
-func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Image, dstKeyARN string) *KeyUseProblem {
+func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Image, dstKey func(BlockDevice) string) *KeyUseProblem {
 	for _, bd := range src.BlockDevices {
 		srcKey := ""
 		if bd.Encrypted {
 			srcKey = bd.KMSKeyID
 		}
-		if prob := c.ebsKeyProblem(cl.principal(), cl.UserID, srcRegion, srcKey, dstRegion, dstKeyARN, false); prob != nil {
+		if prob := c.ebsKeyProblem(cl.principal(), cl.UserID, srcRegion, srcKey, dstRegion, dstKey(bd), false); prob != nil {
 			return prob
 		}
 	}
@@ -276,7 +276,16 @@ func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Ima
 // Unknown in AWS's documentation, the sandbox's choice: a KmsKeyId that does not
 // resolve is refused at once (InvalidParameterValue); a key that exists but is
 // disabled, pending deletion, asymmetric, or that the caller may not use through
-// EC2 makes the copy end `failed` with a state reason naming the problem.
+// EC2 makes the copy end `failed` with a state reason naming the problem. That
+// covers a re-encrypting copy (an image under key A copied with KmsKeyId B):
+// EBS must read A (DescribeKey, CreateGrant, Decrypt, ReEncryptFrom through EC2)
+// and write B (DescribeKey, CreateGrant, GenerateDataKeyWithoutPlaintext,
+// ReEncryptTo), so a disabled A fails the copy with
+// Client.InvalidKMSKey.InvalidState. The code AWS puts in a failed copy's
+// StateReason is not documented; the sandbox borrows the instance state reason
+// EC2 gives for a key in the wrong state. The keys are checked when CopyImage
+// is called: a key disabled while the copy is pending does not fail it (what
+// AWS does then is not documented).
 func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 	srcID, srcRegion, name := wire.Str(c.in, "SourceImageId"), wire.Str(c.in, "SourceRegion"), wire.Str(c.in, "Name")
 	encrypted, kmsKeyID := wire.Bool(c.in, "Encrypted"), wire.Str(c.in, "KmsKeyId")
@@ -334,7 +343,7 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 			}
 		}
 	}
-	dstKeyARN := ""
+	dstKeyARN, keepSourceKeys := "", false
 	if encrypted || srcEncrypted || r.EBSEncryptionByDefault {
 		switch {
 		case kmsKeyID != "":
@@ -349,16 +358,27 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 			} else {
 				dstKeyARN = c.c.ensureAWSManagedKey(me, c.region, "alias/aws/ebs").ARN
 			}
-		default: // an encrypted source copied without Encrypted: only possible in the same region
-			dstKeyARN = src.BlockDevices[0].KMSKeyID
+		default:
+			// An encrypted source copied without Encrypted (only possible in the
+			// same region): every snapshot keeps its own key, as CopySnapshot does.
+			keepSourceKeys = true
 		}
+	}
+	dstKey := func(bd BlockDevice) string {
+		if keepSourceKeys {
+			if bd.Encrypted {
+				return bd.KMSKeyID
+			}
+			return ""
+		}
+		return dstKeyARN
 	}
 	if n := c.c.copiesInFlight(me, c.region); n >= c.c.cfg.ConcurrentCopies {
 		return nil, apiErr("ResourceLimitExceeded", "You have reached the maximum number of concurrent AMI copies (%d) to %s in account %s. Wait for some to complete.", c.c.cfg.ConcurrentCopies, c.region, me)
 	}
 
 	failure := ""
-	if prob := c.c.copyKeyProblem(c.caller, srcRegion, c.region, src, dstKeyARN); prob != nil {
+	if prob := c.c.copyKeyProblem(c.caller, srcRegion, c.region, src, dstKey); prob != nil {
 		if prob.State != "" {
 			failure = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state (" + prob.Error() + ")"
 		} else {
@@ -378,7 +398,7 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 	for _, bd := range src.BlockDevices {
 		sn := &Snapshot{
 			ID: c.c.nextID("snap"), Owner: me, Region: c.region, VolumeSize: bd.VolumeSize,
-			Encrypted: dstKeyARN != "", KMSKeyID: dstKeyARN, State: "pending",
+			Encrypted: dstKey(bd) != "", KMSKeyID: dstKey(bd), State: "pending",
 			Description: fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %s.", im.ID, srcID, bd.SnapshotID, c.now.UTC().Format("2006-01-02,15:04:05")),
 			Started:     c.now.UTC(),
 		}
@@ -509,11 +529,20 @@ func (s *Server) ec2DeregisterImage(c *call) (map[string]any, error) {
 	r := c.c.region(im.Owner, im.Region)
 	out := map[string]any{"Return": true}
 	if wire.Bool(c.in, "DeleteAssociatedSnapshots") {
+		// "If a snapshot is associated with multiple AMIs, it is not deleted,
+		// regardless of this setting" (API Reference); the sandbox reports it
+		// "skipped", the SnapshotReturnCodes value for it (AWS does not say which
+		// code it uses there).
 		var results []any
 		for _, bd := range im.BlockDevices {
-			results = append(results, map[string]any{"SnapshotId": bd.SnapshotID, "ReturnCode": "success"})
-			delete(r.Snapshots, bd.SnapshotID)
-			delete(c.c.snapIndex, bd.SnapshotID)
+			code := "success"
+			if other := c.c.imageUsingSnapshot(r, bd.SnapshotID, im.ID); other != "" {
+				code = "skipped"
+			} else {
+				delete(r.Snapshots, bd.SnapshotID)
+				delete(c.c.snapIndex, bd.SnapshotID)
+			}
+			results = append(results, map[string]any{"SnapshotId": bd.SnapshotID, "ReturnCode": code})
 		}
 		out["DeleteSnapshotResults"] = results
 	}
@@ -671,13 +700,17 @@ func (c *Cloud) ownSnapshot(account, region, id string) (*Snapshot, error) {
 	return sn, nil
 }
 
+// snapshotVolumeID is the VolumeId EC2 reports for snapshots that were not taken
+// from a volume of the caller's (copies, for one); the sandbox reports it for all.
+const snapshotVolumeID = "vol-ffffffff"
+
 func snapshotOut(sn *Snapshot) map[string]any {
 	progress := "100%"
 	if sn.State == "pending" {
 		progress = "0%"
 	}
 	out := map[string]any{
-		"SnapshotId": sn.ID, "OwnerId": sn.Owner, "VolumeId": "vol-ffffffff", "VolumeSize": sn.VolumeSize,
+		"SnapshotId": sn.ID, "OwnerId": sn.Owner, "VolumeId": snapshotVolumeID, "VolumeSize": sn.VolumeSize,
 		"State": sn.State, "StartTime": sn.Started, "Progress": progress, "Encrypted": sn.Encrypted,
 		"Description": sn.Description, "StorageTier": "standard",
 	}
@@ -728,18 +761,27 @@ func (s *Server) ec2DescribeSnapshots(c *call) (map[string]any, error) {
 		}) {
 			continue
 		}
+		// The filters of the EC2 API Reference; like EC2, none on the KMS key.
 		ok, err := matchFilters(filters, func(name string) ([]string, bool) {
 			switch name {
 			case "snapshot-id":
 				return []string{sn.ID}, true
 			case "owner-id":
 				return []string{sn.Owner}, true
+			case "owner-alias":
+				return []string{c.c.ownerAlias(sn.Owner)}, true
 			case "status":
 				return []string{sn.State}, true
+			case "progress":
+				return []string{wire.Str(snapshotOut(sn), "Progress")}, true
+			case "start-time":
+				return []string{sn.Started.UTC().Format("2006-01-02T15:04:05.000Z")}, true
+			case "storage-tier":
+				return []string{"standard"}, true
+			case "volume-id":
+				return []string{snapshotVolumeID}, true
 			case "encrypted":
 				return []string{boolStr(sn.Encrypted)}, true
-			case "kms-key-id":
-				return []string{sn.KMSKeyID}, true
 			case "volume-size":
 				return []string{fmt.Sprint(sn.VolumeSize)}, true
 			case "description":
@@ -818,17 +860,30 @@ func (s *Server) ec2DeleteSnapshot(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	r := c.c.region(sn.Owner, sn.Region)
-	for _, im := range r.Images {
-		for _, bd := range im.BlockDevices {
-			if bd.SnapshotID == sn.ID {
-				return nil, apiErr("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", sn.ID, im.ID)
-			}
-		}
+	if id := c.c.imageUsingSnapshot(r, sn.ID, ""); id != "" {
+		return nil, apiErr("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", sn.ID, id)
 	}
 	delete(r.Snapshots, sn.ID)
 	delete(c.c.snapIndex, sn.ID)
 	c.c.markDirty()
 	return map[string]any{}, nil
+}
+
+// imageUsingSnapshot names a registered image of the region (other than
+// except) whose block devices use the snapshot, or "" when none does.
+func (c *Cloud) imageUsingSnapshot(r *Region, snapID, except string) string {
+	for _, id := range sortedKeys(r.Images) {
+		im := r.Images[id]
+		if id == except || im.State == "deregistered" {
+			continue
+		}
+		for _, bd := range im.BlockDevices {
+			if bd.SnapshotID == snapID {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 func (s *Server) ec2GetEbsEncryptionByDefault(c *call) (map[string]any, error) {

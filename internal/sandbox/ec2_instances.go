@@ -42,7 +42,10 @@ var instanceStateCodes = map[string]int64{
 	"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80,
 }
 
-var instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+var (
+	instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+	volumeIDRE   = regexp.MustCompile(`^vol-[0-9a-f]{8,17}$`)
+)
 
 func (s *Server) registerEC2Instances() {
 	s.handle("ec2", "RunInstances", s.ec2RunInstances)
@@ -439,7 +442,18 @@ func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Inst
 	return nil
 }
 
-// launchFailure is the state reason EC2 gives when it cannot use a key.
+// launchFailure is the state reason EC2 gives when it cannot use a key. EC2's
+// documentation lists Client.InternalError ("A client error caused the instance
+// to terminate during launch") and does not say which reason a disabled or
+// pending-deletion key gives; users report Client.InvalidKMSKey.InvalidState:
+// The KMS key provided is in an incorrect state, also inside Auto Scaling's
+// "Termination Reason" (for example hashicorp/terraform-provider-aws#39904), so
+// the sandbox answers that for a key in the wrong state and
+// Client.InternalError: Client error on launch for a key EC2 may not use.
+//
+// A key disabled after its volumes were attached changes nothing for a running
+// instance (the KMS Developer Guide: EBS keeps the data key of an attached
+// volume in memory); the next StartInstances or launch fails as above.
 func launchFailure(prob *KeyUseProblem) (code, message string) {
 	if prob.State != "" && prob.State != "not found" {
 		return keyStateFailCode, keyStateFailMsg
@@ -1072,6 +1086,10 @@ func volumeOut(v *Volume) map[string]any {
 	return out
 }
 
+// volumeAttr answers the DescribeVolumes filters the EC2 API Reference lists.
+// There is no filter on the KMS key: a caller finds the volumes under a key by
+// reading KmsKeyId from the output (an unknown filter name is
+// InvalidParameterValue, as in EC2).
 func volumeAttr(v *Volume, name string) ([]string, bool) {
 	switch name {
 	case "volume-id":
@@ -1085,12 +1103,27 @@ func volumeAttr(v *Volume, name string) ([]string, bool) {
 			return []string{"attached"}, true
 		}
 		return nil, true
+	case "attachment.attach-time":
+		if v.InstanceID != "" {
+			return []string{v.AttachTime.UTC().Format("2006-01-02T15:04:05.000Z")}, true
+		}
+		return nil, true
 	case "attachment.delete-on-termination":
-		return []string{boolStr(v.DeleteOnTermination)}, true
+		if v.InstanceID != "" {
+			return []string{boolStr(v.DeleteOnTermination)}, true
+		}
+		return nil, true
 	case "encrypted":
 		return []string{boolStr(v.Encrypted)}, true
-	case "kms-key-id":
-		return []string{v.KMSKeyID}, true
+	case "multi-attach-enabled", "fast-restored":
+		return []string{"false"}, true // neither is modelled
+	case "availability-zone-id":
+		for i, z := range zoneNames(v.Region) {
+			if z == v.Zone {
+				return []string{zoneID(v.Region, i)}, true
+			}
+		}
+		return nil, true
 	case "status":
 		return []string{v.State}, true
 	case "snapshot-id":
@@ -1116,6 +1149,9 @@ func (s *Server) ec2DescribeVolumes(c *call) (map[string]any, error) {
 			return nil, apiErr("InvalidParameterCombination", "The parameter volumeSet cannot be used with the parameter maxResults")
 		}
 		for _, id := range ids {
+			if !volumeIDRE.MatchString(id) {
+				return nil, apiErr("InvalidVolumeID.Malformed", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
+			}
 			v := r.Volumes[id]
 			if v == nil {
 				return nil, apiErr("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)

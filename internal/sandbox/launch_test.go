@@ -727,7 +727,9 @@ func TestLaunchTemplateVersions(t *testing.T) {
 	}
 }
 
-func TestLaunchDescribeVolumesByKMSKey(t *testing.T) {
+// TestLaunchDescribeVolumesReportTheirKey: EC2 has no filter on the KMS key;
+// a caller filters on encrypted (or the attachment) and reads KmsKeyId.
+func TestLaunchDescribeVolumesReportTheirKey(t *testing.T) {
 	e := newTestEnv(t, lgWorld("", "", ""))
 	ec := e.ec2(lgAcct, lgRegion)
 	key := lgMust(e.kms(lgAcct, lgRegion).DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/k")}))(t)
@@ -737,12 +739,16 @@ func TestLaunchDescribeVolumesByKMSKey(t *testing.T) {
 	if len(run.Instances) != 2 || aws.ToString(run.ReservationId) == "" {
 		t.Fatalf("run: %+v", run)
 	}
-	byKey := lgMust(ec.DescribeVolumes(e.ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("kms-key-id"), Values: []string{aws.ToString(key.KeyMetadata.Arn)}}}}))(t)
+	if _, err := ec.DescribeVolumes(e.ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("kms-key-id"), Values: []string{aws.ToString(key.KeyMetadata.Arn)}}}}); errCode(err) != "InvalidParameterValue" {
+		t.Fatalf("kms-key-id is not an EC2 filter: want InvalidParameterValue, got %v", err)
+	}
+	byKey := lgMust(ec.DescribeVolumes(e.ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("encrypted"), Values: []string{"true"}}}}))(t)
 	if len(byKey.Volumes) != 2 {
-		t.Fatalf("by key: %d volumes", len(byKey.Volumes))
+		t.Fatalf("encrypted: %d volumes", len(byKey.Volumes))
 	}
 	for _, v := range byKey.Volumes {
-		if v.State != ec2types.VolumeStateInUse || len(v.Attachments) != 1 || aws.ToString(v.SnapshotId) == "" || len(v.Tags) != 1 || !aws.ToBool(v.Attachments[0].DeleteOnTermination) {
+		if v.State != ec2types.VolumeStateInUse || len(v.Attachments) != 1 || aws.ToString(v.SnapshotId) == "" || len(v.Tags) != 1 || !aws.ToBool(v.Attachments[0].DeleteOnTermination) ||
+			aws.ToString(v.KmsKeyId) != aws.ToString(key.KeyMetadata.Arn) {
 			t.Fatalf("volume: %+v", v)
 		}
 	}
@@ -756,7 +762,7 @@ func TestLaunchDescribeVolumesByKMSKey(t *testing.T) {
 	// Terminating deletes DeleteOnTermination volumes.
 	lgMust(ec.TerminateInstances(e.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(run.Instances[0].InstanceId)}}))(t)
 	e.clock.Advance(2 * time.Second)
-	byKey = lgMust(ec.DescribeVolumes(e.ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("kms-key-id"), Values: []string{aws.ToString(key.KeyMetadata.Arn)}}}}))(t)
+	byKey = lgMust(ec.DescribeVolumes(e.ctx, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("encrypted"), Values: []string{"true"}}}}))(t)
 	if len(byKey.Volumes) != 1 {
 		t.Fatalf("after termination: %d volumes", len(byKey.Volumes))
 	}
