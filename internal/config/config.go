@@ -35,6 +35,20 @@
 // and a 15m timeout, keep 3, concurrency 20 per account and region and 1000 in
 // flight. regions has no default: give it under defaults or on each target.
 //
+// # Rotation
+//
+// The rotation: block configures key rotation ('amicrypt rotate') and the
+// sweep ('amicrypt sweep', 'amicrypt schedule'); every key is optional:
+//
+//	rotation:
+//	  deletion_window_days: 30  # an old key's PendingDeletion wait, 7–30
+//	  max_key_age_days: 365     # a sweep rotates older keys; 0: never for age
+//	  concurrent_rotations: 5   # rotations one sweep runs at once, ≥ 1
+//	  every: 24h                # the sweep schedule's interval, ≥ 1m
+//
+// A rotation and a sweep need the targets only: [Config.ExpandTargets]
+// resolves them without source images.
+//
 // YAML anchors, aliases and merge keys work; top-level keys beginning with x-
 // are ignored, a place to define anchors.
 //
@@ -78,6 +92,23 @@ const (
 	DefaultKeep             = 3
 	DefaultPerAccountRegion = 20
 	DefaultInFlight         = 1000
+	// DefaultDeletionWindowDays is how long a retired key waits in
+	// PendingDeletion (KMS allows 7–30 days): the longest time to notice a
+	// mistake.
+	DefaultDeletionWindowDays = 30
+	// DefaultMaxKeyAgeDays: a sweep finds a key older than a year due for
+	// rotation.
+	DefaultMaxKeyAgeDays = 365
+	// DefaultConcurrentRotations caps the rotations one sweep runs at once.
+	DefaultConcurrentRotations = 5
+	// DefaultSweepEvery is the sweep schedule's interval.
+	DefaultSweepEvery = 24 * time.Hour
+	// MinSweepEvery is the shortest sweep interval accepted.
+	MinSweepEvery = time.Minute
+	// MinDeletionWindowDays and MaxDeletionWindowDays are KMS's bounds on
+	// ScheduleKeyDeletion's waiting period.
+	MinDeletionWindowDays = activities.MinDeletionWindowDays
+	MaxDeletionWindowDays = activities.MaxDeletionWindowDays
 	// MinBootTimeout is the shortest boot-proof timeout accepted: an
 	// instance needs about a minute to reach InService.
 	MinBootTimeout = time.Minute
@@ -92,6 +123,8 @@ type Config struct {
 	Defaults TargetSettings `yaml:"defaults"`
 	// Concurrency bounds the run.
 	Concurrency Concurrency `yaml:"concurrency"`
+	// Rotation configures key rotations and the sweep.
+	Rotation Rotation `yaml:"rotation"`
 	// Targets are the target accounts, in file order.
 	Targets []TargetEntry `yaml:"targets"`
 
@@ -189,6 +222,40 @@ type Concurrency struct {
 	InFlight int `yaml:"in_flight"`
 }
 
+// Rotation is the rotation: block: how key rotations retire old keys and
+// what the scheduled sweep looks for. A Config from Parse has every field
+// filled in (defaults for what the file leaves out); in a Config built in Go
+// a zero DeletionWindowDays, ConcurrentRotations or Every means the default.
+type Rotation struct {
+	// DeletionWindowDays is how long an old key waits in PendingDeletion
+	// after a rotation retired it: 7–30 (default 30).
+	DeletionWindowDays int `yaml:"deletion_window_days"`
+	// MaxKeyAgeDays makes a sweep rotate a key older than this many days; 0
+	// never rotates a key for its age (default 365).
+	MaxKeyAgeDays int `yaml:"max_key_age_days"`
+	// ConcurrentRotations caps the rotations a sweep runs at once (default 5).
+	ConcurrentRotations int `yaml:"concurrent_rotations"`
+	// Every is the sweep schedule's interval, at least 1m (default 24h).
+	Every time.Duration `yaml:"every"`
+}
+
+// WithDefaults fills in what a Config built in Go may leave zero:
+// DeletionWindowDays, ConcurrentRotations and Every (MaxKeyAgeDays 0 means
+// never, and stays).
+func (r Rotation) WithDefaults() Rotation {
+	d := DefaultRotation()
+	if r.DeletionWindowDays == 0 {
+		r.DeletionWindowDays = d.DeletionWindowDays
+	}
+	if r.ConcurrentRotations == 0 {
+		r.ConcurrentRotations = d.ConcurrentRotations
+	}
+	if r.Every == 0 {
+		r.Every = d.Every
+	}
+	return r
+}
+
 // TargetEntry is one targets: item: an account and its overrides.
 type TargetEntry struct {
 	// Account is the 12-digit account id. Required, unique.
@@ -242,7 +309,10 @@ func Parse(data []byte, filename string) (cfg *Config, err error) {
 		keyARNType:    func(n *yamlconf.Node, path string, v reflect.Value) { decodeKeyARN(d, n, path, v) },
 		subnetIDsType: func(n *yamlconf.Node, path string, v reflect.Value) { decodeSubnetIDs(d, n, path, v) },
 	}
-	cfg = &Config{File: filename, Concurrency: Concurrency{PerAccountRegion: DefaultPerAccountRegion, InFlight: DefaultInFlight}}
+	cfg = &Config{File: filename,
+		Concurrency: Concurrency{PerAccountRegion: DefaultPerAccountRegion, InFlight: DefaultInFlight},
+		Rotation:    DefaultRotation(),
+	}
 	d.Decode(body, "", reflect.ValueOf(cfg).Elem())
 	cfg.pos = d.Positions()
 	c := &checker{cfg: cfg, r: d.Report}
@@ -298,6 +368,16 @@ func (c *Config) Validate() error {
 // Config built in Go); paths look like targets[1].regions[0].
 func (c *Config) Positions() *yamlconf.Positions { return c.pos }
 
+// DefaultRotation is the rotation: block of a file that gives none.
+func DefaultRotation() Rotation {
+	return Rotation{
+		DeletionWindowDays:  DefaultDeletionWindowDays,
+		MaxKeyAgeDays:       DefaultMaxKeyAgeDays,
+		ConcurrentRotations: DefaultConcurrentRotations,
+		Every:               DefaultSweepEvery,
+	}
+}
+
 // Expand resolves every target's settings and returns the builder, the
 // sources (sorted by region) and one target per account × region, sorted by
 // account then region. sources maps region → AMI id; it is checked too: AMI
@@ -310,13 +390,35 @@ func (c *Config) Expand(sources map[string]string) (builder activities.Builder, 
 	if err := ch.r.Err(); err != nil {
 		return activities.Builder{}, nil, nil, err
 	}
-	builder = activities.Builder{Account: c.Builder.Account, RoleARN: c.Builder.RoleARN, ExternalID: c.Builder.ExternalID}
 	for region, id := range sources {
 		src = append(src, activities.Source{Region: region, ImageID: id})
 	}
 	sort.Slice(src, func(i, j int) bool { return src[i].Region < src[j].Region })
-	for i := range c.Targets {
-		targets = append(targets, ch.resolve(i).expand()...)
+	return c.builder(), src, ch.expandAll(), nil
+}
+
+// ExpandTargets resolves every target's settings without source images, for
+// what works on the targets alone (a key rotation, a sweep): the builder and
+// one target per account × region, sorted by account then region. The config
+// is checked as Expand checks it, less the sources.
+func (c *Config) ExpandTargets() (activities.Builder, []activities.Target, error) {
+	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
+	ch.check()
+	if err := ch.r.Err(); err != nil {
+		return activities.Builder{}, nil, err
+	}
+	return c.builder(), ch.expandAll(), nil
+}
+
+func (c *Config) builder() activities.Builder {
+	return activities.Builder{Account: c.Builder.Account, RoleARN: c.Builder.RoleARN, ExternalID: c.Builder.ExternalID}
+}
+
+// expandAll gives every target, sorted by account then region.
+func (c *checker) expandAll() []activities.Target {
+	var targets []activities.Target
+	for i := range c.cfg.Targets {
+		targets = append(targets, c.resolve(i).expand()...)
 	}
 	sort.SliceStable(targets, func(i, j int) bool {
 		if targets[i].Account != targets[j].Account {
@@ -324,5 +426,5 @@ func (c *Config) Expand(sources map[string]string) (builder activities.Builder, 
 		}
 		return targets[i].Region < targets[j].Region
 	})
-	return builder, src, targets, nil
+	return targets
 }

@@ -282,7 +282,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown top-level key", head + "target:\n  - account: \"222222222222\"\n",
 			[]string{
 				`amicrypt.yaml:1:1: targets: required: list at least one target account`,
-				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, targets (and x-<anything> for anchors)`,
+				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, rotation, targets (and x-<anything> for anchors)`,
 			}},
 		{"unknown nested key", head + "targets: [{account: \"222222222222\", boot_proof: {instance-type: t3.micro}}]\n",
 			[]string{`amicrypt.yaml:3:50: targets[0].boot_proof.instance-type: unknown key "instance-type" (did you mean instance_type?); allowed keys: enabled, instance_type, subnet_ids, timeout`}},
@@ -592,7 +592,7 @@ func TestLoad(t *testing.T) {
 	if c.File != good || len(c.Targets) != 3 {
 		t.Errorf("Load = %+v", c)
 	}
-	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 70 {
+	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 80 {
 		t.Errorf("position of targets[2].regions = %d, %v", line, ok)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
@@ -643,4 +643,104 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Expand succeeded with no targets")
 		}
 	})
+}
+
+func TestRotationDefaultsAndOverrides(t *testing.T) {
+	c := mustParse(t, "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n")
+	if want := (Rotation{DeletionWindowDays: 30, MaxKeyAgeDays: 365, ConcurrentRotations: 5, Every: 24 * time.Hour}); c.Rotation != want {
+		t.Errorf("no rotation block: %+v, want %+v", c.Rotation, want)
+	}
+	c = mustParse(t, `builder: {account: "111111111111"}
+defaults: {regions: [us-east-1]}
+rotation:
+  deletion_window_days: 7
+  max_key_age_days: 0
+  every: 1h30m
+targets: [{account: "222222222222"}]
+`)
+	if want := (Rotation{DeletionWindowDays: 7, MaxKeyAgeDays: 0, ConcurrentRotations: 5, Every: 90 * time.Minute}); c.Rotation != want {
+		t.Errorf("partial rotation block: %+v, want %+v", c.Rotation, want)
+	}
+	ex, err := Parse(Example(), "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Rotation != DefaultRotation() {
+		t.Errorf("example.yaml's rotation block is not the defaults: %+v", ex.Rotation)
+	}
+	if got := (Rotation{MaxKeyAgeDays: 0}).WithDefaults(); got != (Rotation{DeletionWindowDays: 30, ConcurrentRotations: 5, Every: 24 * time.Hour}) {
+		t.Errorf("WithDefaults = %+v", got)
+	}
+}
+
+func TestRotationBadInput(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"every problem at once", head + "rotation:\n  deletion_window_days: 6\n  max_key_age_days: -1\n  concurrent_rotations: 0\n  every: 30s\n",
+			[]string{
+				`amicrypt.yaml:5:25: rotation.deletion_window_days: 6: KMS schedules a key's deletion 7 to 30 days ahead (default 30`,
+				`amicrypt.yaml:6:21: rotation.max_key_age_days: -1: give a number of days`,
+				`amicrypt.yaml:7:25: rotation.concurrent_rotations: 0: use 1 or more (rotations a sweep runs at once; default 5)`,
+				`amicrypt.yaml:8:10: rotation.every: 30s is too often: the sweep runs at most every 1m (it reads every target's key; default 24h)`,
+			}},
+		{"window too long", head + "rotation: {deletion_window_days: 31}\n",
+			[]string{`amicrypt.yaml:4:34: rotation.deletion_window_days: 31: KMS schedules a key's deletion 7 to 30 days ahead`}},
+		{"unknown key", head + "rotation:\n  deletion_window: 10\n",
+			[]string{`amicrypt.yaml:5:3: rotation.deletion_window: unknown key "deletion_window" (did you mean deletion_window_days?); allowed keys: deletion_window_days, max_key_age_days, concurrent_rotations, every`}},
+		{"wrong types", head + "rotation:\n  every: daily\n  max_key_age_days: a year\n",
+			[]string{
+				`amicrypt.yaml:5:10: rotation.every: "daily" is not a duration`,
+				`amicrypt.yaml:6:21: rotation.max_key_age_days: expected a whole number, got "a year"`,
+			}},
+		{"not a mapping", head + "rotation: 30\n",
+			[]string{`amicrypt.yaml:4:11: rotation: expected a mapping`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectErrors(t, tc.src, tc.want...)
+		})
+	}
+}
+
+func TestValidateRotationBuiltInGo(t *testing.T) {
+	c := &Config{
+		Builder:  Builder{Account: "111111111111"},
+		Defaults: TargetSettings{Regions: []string{"us-east-1"}},
+		Targets:  []TargetEntry{{Account: "222222222222"}},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a zero rotation block (the defaults) is refused: %v", err)
+	}
+	c.Rotation = Rotation{DeletionWindowDays: 3, ConcurrentRotations: -1, Every: time.Second}
+	matchErrors(t, c.Validate(),
+		"rotation.deletion_window_days: 3: KMS schedules",
+		"rotation.concurrent_rotations: -1: use 1 or more",
+		"rotation.every: 1s is too often",
+	)
+}
+
+func TestExpandTargetsNeedsNoSources(t *testing.T) {
+	c := mustParse(t, full)
+	b, ts, err := c.ExpandTargets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _, ts2 := mustExpand(t, c, twoSources)
+	if b != b2 || !reflect.DeepEqual(ts, ts2) {
+		t.Errorf("ExpandTargets differs from Expand:\n%+v %v\n%+v %v", b, ids(ts), b2, ids(ts2))
+	}
+	// A target region no source could reach is fine without sources.
+	c = mustParse(t, "builder: {account: \"111111111111\"}\ntargets:\n  - {account: \"222222222222\", regions: [us-east-1]}\n  - {account: \"333333333333\", regions: [cn-north-1]}\n")
+	if _, ts, err := c.ExpandTargets(); err != nil || !reflect.DeepEqual(ids(ts), []string{"222222222222/us-east-1", "333333333333/cn-north-1"}) {
+		t.Errorf("ExpandTargets = %v, %v", ids(ts), err)
+	}
+	// The config's own problems are still found, and nothing is returned with them.
+	c.Targets = append(c.Targets, TargetEntry{Account: "22", TargetSettings: TargetSettings{Regions: []string{"us-east-1"}}})
+	b, ts, err = c.ExpandTargets()
+	if err == nil || b != (activities.Builder{}) || ts != nil {
+		t.Fatalf("ExpandTargets of a bad config = %+v, %v, %v", b, ids(ts), err)
+	}
+	matchErrors(t, err, `amicrypt.yaml:3:3: targets[2].account: "22" is not a 12-digit AWS account id`)
 }

@@ -84,6 +84,7 @@ func (c *checker) check() {
 	c.builder()
 	c.settings("defaults", &c.cfg.Defaults)
 	c.concurrency()
+	c.rotation()
 	c.targets()
 }
 
@@ -147,6 +148,24 @@ func (c *checker) concurrency() {
 		if v.value < 0 || (v.value < 1 && c.fromFile()) {
 			c.errf(v.path, "%d: use 1 or more (%s; default %d)", v.value, v.what, v.def)
 		}
+	}
+}
+
+func (c *checker) rotation() {
+	r := c.cfg.Rotation
+	// A Config built in Go may leave them 0: the defaults.
+	goZero := func(v int64) bool { return v == 0 && !c.fromFile() }
+	if d := r.DeletionWindowDays; !goZero(int64(d)) && (d < MinDeletionWindowDays || d > MaxDeletionWindowDays) {
+		c.errf("rotation.deletion_window_days", "%d: KMS schedules a key's deletion %d to %d days ahead (default %d, the longest time to notice a mistake)", d, MinDeletionWindowDays, MaxDeletionWindowDays, DefaultDeletionWindowDays)
+	}
+	if a := r.MaxKeyAgeDays; a < 0 {
+		c.errf("rotation.max_key_age_days", "%d: give a number of days (a sweep rotates keys older than that; default %d), or 0 to never rotate a key for its age", a, DefaultMaxKeyAgeDays)
+	}
+	if n := r.ConcurrentRotations; !goZero(int64(n)) && n < 1 {
+		c.errf("rotation.concurrent_rotations", "%d: use 1 or more (rotations a sweep runs at once; default %d)", n, DefaultConcurrentRotations)
+	}
+	if e := r.Every; !goZero(int64(e)) && e < MinSweepEvery {
+		c.errf("rotation.every", "%s is too often: the sweep runs at most every %s (it reads every target's key; default %s)", formatDuration(e), formatDuration(MinSweepEvery), formatDuration(DefaultSweepEvery))
 	}
 }
 
