@@ -866,6 +866,11 @@ func kmsSetKeyState(op, state string) handler {
 // kmsScheduleKeyDeletion puts the key in PendingDeletion for 7-30 days. Its
 // aliases stay until the key is deleted. AWS managed keys cannot be deleted:
 // their policy allows nobody kms:ScheduleKeyDeletion, so the call is denied.
+//
+// PendingWindowInDays: the model's type allows 1-365, the API Reference says
+// "it must be between 7 and 30, inclusive" (default 30), which KMS enforces
+// itself. A value outside is ValidationException here, in the wording of a
+// model constraint; AWS does not document the code for it.
 func kmsScheduleKeyDeletion(c *call) (map[string]any, error) {
 	days, err := intIn(c.in, "PendingWindowInDays", 7, 30, 30)
 	if err != nil {
@@ -1540,11 +1545,13 @@ func kmsListGrants(c *call) (map[string]any, error) {
 }
 
 // kmsRetireGrant deletes a grant, named by its token or by key ARN and grant
-// id. Who may retire a grant is decided by the grant (API Reference): its
-// retiring principal, its grantee when the grant includes RetireGrant, and the
-// account that created it (its root user). A principal whose key policy or
-// identity policy allows kms:RetireGrant is accepted too (the Developer Guide's
-// "determined primarily by the grant").
+// id. Who may retire a grant is decided by the grant (API Reference; Developer
+// Guide, "Retiring and revoking grants"): its retiring principal, its grantee
+// when the grant includes RetireGrant, and the account that created it — its
+// root user, and the principals of that account it delegates to with
+// kms:RetireGrant in an IAM policy. "The kms:RetireGrant permission alone does
+// not allow principals to retire a grant" and it "is not effective in a key
+// policy": a key policy statement allowing kms:RetireGrant lets nobody retire.
 func kmsRetireGrant(c *call) (map[string]any, error) {
 	var k *Key
 	var g *Grant
@@ -1570,16 +1577,16 @@ func kmsRetireGrant(c *call) (map[string]any, error) {
 		g = k.Grants[i]
 	}
 	pg := policy.Grant{ID: g.ID, KeyARN: k.ARN, GranteePrincipal: g.GranteePrincipal, RetiringPrincipal: g.RetiringPrincipal, Operations: g.Operations}
-	allowed := pg.RetirableBy(c.caller.principal()) ||
-		(c.caller.IsRoot && issuingAccountARN(g.IssuingAccount) == "arn:aws:iam::"+c.caller.Account+":root")
-	if !allowed {
-		d, err := c.kmsDecide(k, "RetireGrant", nil)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Allowed {
-			why := fmt.Sprintf("it is not grant %s's retiring principal, not its grantee with the RetireGrant operation, nor the root user of the account that created it (%s); and %s",
-				g.ID, issuingAccountARN(g.IssuingAccount), d.Reason)
+	if !pg.RetirableBy(c.caller.principal()) {
+		issuer := issuingAccountARN(g.IssuingAccount)
+		why := fmt.Sprintf("it is not grant %s's retiring principal, not its grantee with the RetireGrant operation, and not of the account that created it (%s)", g.ID, issuer)
+		if issuer == "arn:aws:iam::"+c.caller.Account+":root" {
+			d := policy.EvaluateIdentity(policy.Request{Principal: c.caller.principal(), Action: "kms:RetireGrant", Resource: k.ARN, Context: c.kmsContext(k, nil)})
+			if !d.Allowed {
+				why = fmt.Sprintf("it is not grant %s's retiring principal nor its grantee with the RetireGrant operation; it is of the account that created the grant, but no IAM policy of its allows kms:RetireGrant (a key policy cannot): %s", g.ID, d.Reason)
+				return nil, accessDenied("kms", c.caller.ARN, "kms:RetireGrant", k.ARN, why)
+			}
+		} else {
 			return nil, accessDenied("kms", c.caller.ARN, "kms:RetireGrant", k.ARN, why)
 		}
 	}

@@ -746,3 +746,91 @@ func TestKMSDataKeysAndDecrypt(t *testing.T) {
 		t.Fatalf("data key under a signing key: want InvalidKeyUsageException, got %v", err)
 	}
 }
+
+// TestKMSCutOverToANewKey follows a manual key rotation: a second key like the
+// first, the alias repointed, the old key's grants revoked or retired, the old
+// key disabled and scheduled for deletion.
+func TestKMSCutOverToANewKey(t *testing.T) {
+	e := newTestEnv(t, kmsWorld)
+	c := e.kms(acctA, usE1)
+	old := outcome(c.CreateKey(e.ctx, &kms.CreateKeyInput{Tags: []kmstypes.Tag{{TagKey: aws.String("app"), TagValue: aws.String("web")}}})).need(t).KeyMetadata
+	outcome(c.CreateAlias(e.ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: old.KeyId})).need(t)
+	e.clock.Advance(90 * time.Minute)
+	created := e.clock.Now()
+	nk := outcome(c.CreateKey(e.ctx, &kms.CreateKeyInput{})).need(t).KeyMetadata
+	if md := describe(t, e, c, *nk.Arn); !md.CreationDate.Equal(created) || !describe(t, e, c, *old.KeyId).CreationDate.Equal(created.Add(-90*time.Minute)) {
+		t.Fatalf("CreationDate: %v (want %v)", md.CreationDate, created)
+	}
+	tags := outcome(c.ListResourceTags(e.ctx, &kms.ListResourceTagsInput{KeyId: old.KeyId})).need(t).Tags
+	outcome(c.TagResource(e.ctx, &kms.TagResourceInput{KeyId: nk.KeyId, Tags: tags})).need(t)
+	if got := outcome(c.ListResourceTags(e.ctx, &kms.ListResourceTagsInput{KeyId: nk.Arn})).need(t).Tags; len(got) != 1 || *got[0].TagKey != "app" || *got[0].TagValue != "web" {
+		t.Fatalf("copied tags: %+v", got)
+	}
+	outcome(c.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyId: nk.KeyId})).need(t)
+	if st := outcome(c.GetKeyRotationStatus(e.ctx, &kms.GetKeyRotationStatusInput{KeyId: nk.Arn})).need(t); !st.KeyRotationEnabled {
+		t.Fatal("rotation not on")
+	}
+
+	// UpdateAlias: only to a key of the same account and region, not pending deletion.
+	_, err := c.UpdateAlias(e.ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/missing"), TargetKeyId: nk.KeyId})
+	wantCode(t, "UpdateAlias of a missing alias", err, "NotFoundException")
+	west := outcome(e.kms(acctA, "eu-west-1").CreateKey(e.ctx, &kms.CreateKeyInput{})).need(t).KeyMetadata
+	_, err = c.UpdateAlias(e.ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: west.Arn})
+	wantCode(t, "UpdateAlias to a key of another region", err, "NotFoundException")
+	foreign := outcome(e.kms(acctB, usE1).CreateKey(e.ctx, &kms.CreateKeyInput{})).need(t).KeyMetadata
+	_, err = c.UpdateAlias(e.ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: foreign.Arn})
+	wantCode(t, "UpdateAlias to a key of another account (the code is the sandbox's choice)", err, "AccessDeniedException")
+	doomed := outcome(c.CreateKey(e.ctx, &kms.CreateKeyInput{})).need(t).KeyMetadata
+	outcome(c.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: doomed.KeyId, PendingWindowInDays: aws.Int32(7)})).need(t)
+	_, err = c.UpdateAlias(e.ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: doomed.KeyId})
+	wantCode(t, "UpdateAlias to a key pending deletion", err, "KMSInvalidStateException")
+	e.clock.Advance(time.Minute)
+	outcome(c.UpdateAlias(e.ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: nk.Arn})).need(t)
+	if md := describe(t, e, c, "alias/app"); *md.KeyId != *nk.KeyId {
+		t.Fatalf("alias/app points at %s", *md.KeyId)
+	}
+	al := outcome(c.ListAliases(e.ctx, &kms.ListAliasesInput{KeyId: nk.KeyId})).need(t).Aliases
+	if len(al) != 1 || !al[0].LastUpdatedDate.Equal(e.clock.Now()) || !al[0].CreationDate.Equal(created.Add(-90*time.Minute)) {
+		t.Fatalf("repointed alias: %+v", al)
+	}
+
+	// Grants on the old key: listed by key, revoked by an administrator, retired
+	// by those the grant names or by the account that made it.
+	reader := "arn:aws:iam::111111111111:role/reader"
+	g1 := outcome(c.CreateGrant(e.ctx, &kms.CreateGrantInput{KeyId: old.KeyId, GranteePrincipal: aws.String(reader), Operations: []kmstypes.GrantOperation{"Decrypt"}})).need(t)
+	g2 := outcome(c.CreateGrant(e.ctx, &kms.CreateGrantInput{KeyId: old.KeyId, GranteePrincipal: aws.String(reader), Operations: []kmstypes.GrantOperation{"Decrypt"}})).need(t)
+	if gs := outcome(c.ListGrants(e.ctx, &kms.ListGrantsInput{KeyId: old.Arn})).need(t).Grants; len(gs) != 2 || *gs[0].KeyId != *old.Arn {
+		t.Fatalf("ListGrants: %+v", gs)
+	}
+	// A key policy statement allowing kms:RetireGrant is not effective, and
+	// IAM allowing it is only for principals of the account that made the grant.
+	withRetire := `{"Version":"2012-10-17","Statement":[` +
+		`{"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},` +
+		`{"Sid":"retire","Effect":"Allow","Principal":{"AWS":"` + reader + `"},"Action":["kms:RetireGrant","kms:RevokeGrant"],"Resource":"*"}]}`
+	outcome(c.PutKeyPolicy(e.ctx, &kms.PutKeyPolicyInput{KeyId: old.KeyId, Policy: aws.String(withRetire)})).need(t)
+	asReader := e.kmsAs(acctA, "reader")
+	_, err = asReader.RetireGrant(e.ctx, &kms.RetireGrantInput{KeyId: old.Arn, GrantId: g1.GrantId})
+	wantCode(t, "RetireGrant allowed by the key policy only", err, "AccessDeniedException")
+	outcome(asReader.RevokeGrant(e.ctx, &kms.RevokeGrantInput{KeyId: old.Arn, GrantId: g1.GrantId})).need(t) // RevokeGrant: key policy
+	outcome(e.iam(acctA).PutRolePolicy(e.ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String("reader"), PolicyName: aws.String("retire"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:RetireGrant","Resource":"*"}]}`),
+	})).need(t)
+	outcome(asReader.RetireGrant(e.ctx, &kms.RetireGrantInput{KeyId: old.Arn, GrantId: g2.GrantId})).need(t)
+	if gs := outcome(c.ListGrants(e.ctx, &kms.ListGrantsInput{KeyId: old.KeyId})).need(t).Grants; len(gs) != 0 {
+		t.Fatalf("grants left: %+v", gs)
+	}
+
+	// Disable, then schedule the deletion: 7-30 days, default 30.
+	outcome(c.DisableKey(e.ctx, &kms.DisableKeyInput{KeyId: old.KeyId})).need(t)
+	_, err = c.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: old.KeyId, PendingWindowInDays: aws.Int32(31)})
+	wantCode(t, "31-day window", err, "ValidationException")
+	sched := outcome(c.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: old.KeyId})).need(t)
+	if sched.KeyState != kmstypes.KeyStatePendingDeletion || aws.ToInt32(sched.PendingWindowInDays) != 30 || !sched.DeletionDate.Equal(e.clock.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("ScheduleKeyDeletion of the disabled key: %+v", sched)
+	}
+	// The alias moved away, so nothing but the key id reaches the old key.
+	if al := outcome(c.ListAliases(e.ctx, &kms.ListAliasesInput{KeyId: old.KeyId})).need(t).Aliases; len(al) != 0 {
+		t.Fatalf("aliases of the old key: %+v", al)
+	}
+}
