@@ -246,7 +246,30 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 		t.Fatalf("boot proof with a root-only key policy: want Failed with Client error on launch, got %v", act)
 	}
 
-	// 5. An error the CLI must classify: a missing image.
+	// 5. What a key rotation reads and changes: the volumes of an instance of the
+	// copy (no kms-key-id filter in EC2: the key is in the output), the alias
+	// repointed, the old key scheduled for deletion.
+	run := cli.run(targetID, region, "ec2", "run-instances", "--image-id", goodAMI, "--instance-type", "t3.micro", "--count", "1")
+	instanceID := digStr(run, "Instances", 0, "InstanceId")
+	vols := cli.run(targetID, region, "ec2", "describe-volumes", "--filters", "Name=attachment.instance-id,Values="+instanceID, "Name=encrypted,Values=true")
+	if !strings.HasSuffix(digStr(vols, "Volumes", 0, "KmsKeyId"), ":key/"+good) || dig(vols, "Volumes", 0, "Encrypted") != true ||
+		digStr(vols, "Volumes", 0, "Attachments", 0, "InstanceId") != instanceID {
+		t.Fatalf("describe-volumes of the instance: %v", vols)
+	}
+	cli.run(targetID, region, "ec2", "terminate-instances", "--instance-ids", instanceID)
+	cli.run(targetID, region, "kms", "update-alias", "--alias-name", "alias/dedicated", "--target-key-id", bad)
+	if k := cli.run(targetID, region, "kms", "describe-key", "--key-id", "alias/dedicated"); digStr(k, "KeyMetadata", "KeyId") != bad {
+		t.Fatalf("alias/dedicated after update-alias: %v", k)
+	}
+	if _, err := cli.try(targetID, region, "kms", "schedule-key-deletion", "--key-id", good, "--pending-window-in-days", "5"); err == nil || !strings.Contains(err.Error(), "ValidationException") {
+		t.Fatalf("schedule-key-deletion with 5 days: want ValidationException, got %v", err)
+	}
+	sched := cli.run(targetID, region, "kms", "schedule-key-deletion", "--key-id", good, "--pending-window-in-days", "7")
+	if digStr(sched, "KeyState") != "PendingDeletion" || digStr(sched, "DeletionDate") == "" || dig(sched, "PendingWindowInDays") != float64(7) {
+		t.Fatalf("schedule-key-deletion: %v", sched)
+	}
+
+	// 6. An error the CLI must classify: a missing image.
 	if _, err := cli.try(targetID, region, "ec2", "describe-images", "--image-ids", "ami-0fffffffffffffff0"); err == nil || !strings.Contains(err.Error(), "InvalidAMIID.NotFound") {
 		t.Fatalf("missing image: want InvalidAMIID.NotFound from the CLI, got %v", err)
 	}
