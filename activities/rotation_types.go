@@ -141,8 +141,8 @@ type RetireOldKeysInput struct {
 	// OldKeys are every key the rotation moved images away from.
 	OldKeys []string `json:"old_keys"`
 	// Retire are the old keys amicrypt may disable: the key the alias named
-	// before a rotation, and keys amicrypt rotated away from before
-	// (tagged amicrypt:successor). Others are only reported.
+	// before a rotation. Keys amicrypt rotated away from before (tagged
+	// amicrypt:successor) are retired too; others are only reported.
 	Retire             []string `json:"retire,omitempty"`
 	DeletionWindowDays int      `json:"deletion_window_days"`
 }

@@ -81,6 +81,8 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Pipeline)
 	r.RegisterWorkflow(workflows.Batch)
 	r.RegisterWorkflow(workflows.Target)
+	r.RegisterWorkflow(workflows.Rotation)
+	r.RegisterWorkflow(workflows.Sweep)
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

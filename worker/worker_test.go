@@ -36,13 +36,14 @@ func (r *registry) RegisterActivityWithOptions(a any, _ activity.RegisterOptions
 }
 
 // Clients start workflows by these names ('amicrypt run', the Packer
-// post-processor); the pipeline starts Batch and Target as children.
+// post-processor, 'amicrypt rotate', the sweep's Schedule); the pipeline starts Batch
+// and Target as children, a sweep starts Rotations.
 func TestRegistersTheWorkflowsByTheirNames(t *testing.T) {
 	var r registry
 	acts := activities.New(activities.Config{})
 	Register(&r, acts)
 	slices.Sort(r.workflows)
-	if want := []string{"Batch", "Pipeline", "Target"}; !slices.Equal(r.workflows, want) {
+	if want := []string{"Batch", "Pipeline", "Rotation", "Sweep", "Target"}; !slices.Equal(r.workflows, want) {
 		t.Errorf("workflows %v, want %v", r.workflows, want)
 	}
 	if len(r.activities) != 1 || r.activities[0] != acts {
@@ -51,7 +52,7 @@ func TestRegistersTheWorkflowsByTheirNames(t *testing.T) {
 
 	r = registry{}
 	Register(&r, nil) // a replayer needs no activities
-	if len(r.workflows) != 3 || len(r.activities) != 0 {
+	if len(r.workflows) != 5 || len(r.activities) != 0 {
 		t.Errorf("replay registration: %v %v", r.workflows, r.activities)
 	}
 }

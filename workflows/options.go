@@ -97,6 +97,18 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 		// Tag, publish, retention (deregisters images and deletes
 		// snapshots, possibly many).
 		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
+	case StepSuccessorKey, StepFindImages, stepInspect:
+		// A rotation's keys (STS, IAM, KMS describe/create/tag) or image
+		// list (DescribeImages, DescribeSnapshots); a sweep's look at a key.
+		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
+	case StepMark:
+		return workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
+	case StepSwitch, StepRetire:
+		// Alias, parameters, templates; deregistrations, grants, the list
+		// of what still holds a key (every volume and snapshot), the key's
+		// deletion. Retried long: the account is usable meanwhile, but a
+		// rotation is not finished until they are done.
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 20)}
 	case stepBootDelete:
 		// Compensation: retried long, since a group left behind costs money.
 		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}

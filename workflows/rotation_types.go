@@ -16,10 +16,10 @@ const (
 // StepWaitAvailable, StepVerify, StepBootProof and StepMark of the pipeline
 // for each re-encrypted image).
 const (
-	StepSuccessorKey = "successor-key"
-	StepFindImages   = "find-images"
-	StepSwitch       = "alias-and-repoint"
-	StepRetire       = "retire-old-key"
+	StepSuccessorKey = activities.StepSuccessorKey
+	StepFindImages   = activities.StepFindImages
+	StepSwitch       = activities.StepSwitch
+	StepRetire       = activities.StepRetire
 	// stepInspect is a sweep's look at one target's key.
 	stepInspect = "inspect-key"
 )

@@ -56,11 +56,6 @@ type targetRun struct {
 	rep TargetReport
 	log log.Logger
 	slr string // the service-linked role's ARN
-
-	// proof: the boot proof started (its group and template may exist);
-	// proofDeleted: they are known deleted.
-	proof        *activities.BootProofInput
-	proofDeleted bool
 }
 
 // failure is a diagnosed failure that no activity error carries (a boot
@@ -186,59 +181,63 @@ func (t *targetRun) bootInput(copied activities.CopiedImage) activities.BootProo
 	}
 }
 
-// proveBoot runs the boot proof, which deletes its group and template
-// itself; when it could not (it failed, was cancelled, or its cleanup did
-// not finish), DeleteBootProof runs as compensation. A launch that failed
-// comes back either as a diagnosed error or as a BootResult "Failed"; both
-// are a failure with a diagnosis.
+// proveBoot runs the target's boot proof (see runBootProof).
 func (t *targetRun) proveBoot(ctx workflow.Context, copied activities.CopiedImage) error {
-	var a *activities.Activities
-	in := t.bootInput(copied)
-	t.proof = &in
-	defer t.deleteBootProof(ctx)
-	var res activities.ProveBootResult
-	if err := t.exec(ctx, StepBootProof, a.ProveBoot, in, &res); err != nil {
-		if !canceled(ctx, err) {
-			// A failed launch carries the BootResult (the scaling
-			// activity's message) next to its diagnosis.
-			br, ok := activities.BootResultOf(err)
-			if !ok {
-				br = activities.BootResult{Result: activities.BootFailed, Message: diagnose(err, StepBootProof, t.in.Target).Cause}
-			}
-			t.rep.Boot = br
-		}
-		return err
+	br, err := runBootProof(ctx, t.bootInput(copied), t.warn)
+	if !canceled(ctx, err) {
+		t.rep.Boot = br
 	}
-	t.proofDeleted = res.Cleaned
-	t.rep.Boot = res.Boot
-	if res.Boot.Result == activities.BootInService {
-		return nil
-	}
-	group, _ := in.BootProofNames()
-	return failure{activities.Diagnosis{
-		Code: activities.Other,
-		Cause: fmt.Sprintf("boot proof group %s in account %s, region %s ended %q: %s",
-			group, t.in.Target.Account, t.in.Target.Region, res.Boot.Result, res.Boot.Message),
-		Fix: "read the group's scaling activities; if the launch failed on the key, check that the key policy or a grant lets " +
-			t.slr + " use the key through EC2",
-		Step: StepBootProof,
-	}}
+	return err
 }
 
-// deleteBootProof runs DeleteBootProof once, in a context disconnected from
-// the workflow's, so it also runs when the workflow is being cancelled.
-func (t *targetRun) deleteBootProof(ctx workflow.Context) {
-	if t.proof == nil || t.proofDeleted {
-		return
-	}
-	t.proofDeleted = true
+// runBootProof runs a boot proof, which deletes its group and template
+// itself; when it could not (it failed, was cancelled, or its cleanup did
+// not finish), DeleteBootProof runs as compensation, in a context
+// disconnected from the workflow's so it also runs when the workflow is
+// being cancelled. A launch that failed comes back either as a diagnosed
+// error or as a BootResult "Failed"; both are a failure with a diagnosis,
+// returned with the BootResult (the zero one when cancelled).
+func runBootProof(ctx workflow.Context, in activities.BootProofInput, warn func(string, ...any)) (activities.BootResult, error) {
 	var a *activities.Activities
-	dctx, cancel := workflow.NewDisconnectedContext(ctx)
-	defer cancel()
-	if err := t.exec(dctx, stepBootDelete, a.DeleteBootProof, *t.proof, nil); err != nil {
-		group, template := t.proof.BootProofNames()
-		t.warn("boot-proof group %s and launch template %s may be left behind: %v", group, template, err)
+	tg := in.Target
+	cleaned := false
+	defer func() {
+		if cleaned {
+			return
+		}
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		if err := workflow.ExecuteActivity(withStep(dctx, stepBootDelete, tg), a.DeleteBootProof, in).Get(dctx, nil); err != nil {
+			group, template := in.BootProofNames()
+			warn("boot-proof group %s and launch template %s may be left behind: %v", group, template, err)
+		}
+	}()
+	var res activities.ProveBootResult
+	if err := workflow.ExecuteActivity(withStep(ctx, StepBootProof, tg), a.ProveBoot, in).Get(ctx, &res); err != nil {
+		if canceled(ctx, err) {
+			return activities.BootResult{}, err
+		}
+		// A failed launch carries the BootResult (the scaling activity's
+		// message) next to its diagnosis.
+		br, ok := activities.BootResultOf(err)
+		if !ok {
+			br = activities.BootResult{Result: activities.BootFailed, Message: diagnose(err, StepBootProof, tg).Cause}
+		}
+		return br, err
 	}
+	cleaned = res.Cleaned
+	if res.Boot.Result == activities.BootInService {
+		return res.Boot, nil
+	}
+	group, _ := in.BootProofNames()
+	return res.Boot, failure{activities.Diagnosis{
+		Code: activities.Other,
+		Cause: fmt.Sprintf("boot proof group %s in account %s, region %s ended %q: %s",
+			group, tg.Account, tg.Region, res.Boot.Result, res.Boot.Message),
+		Fix: "read the group's scaling activities; if the launch failed on the key, check that the key policy or a grant lets " +
+			in.SLRARN + " use the key through EC2",
+		Step: StepBootProof,
+	}}
 }
 
 func (t *targetRun) warn(format string, args ...any) {

@@ -1,0 +1,834 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
+)
+
+// A key rotation, one account and region at a time (the Rotation workflow
+// runs the regions side by side):
+//
+//   - PrepareRotation: the role, the service-linked role, the alias's key and
+//     its successor — a new key whose policy is amicrypt's required one merged
+//     with every statement the owner kept on the old key, predicted usable by
+//     the service-linked role before it is even created.
+//   - FindKeyedImages: every live amicrypt image whose snapshots are not under
+//     the new key.
+//   - ReencryptImage: a re-encrypting CopyImage of each (then WaitAndVerify,
+//     ProveBoot and MarkImage, as in the pipeline).
+//   - SwitchKey: the alias to the new key; the published SSM parameter and
+//     launch template default version to the new images.
+//   - RetireOldKeys: the old images and amicrypt's grants go; an old key that
+//     nothing else holds is disabled and scheduled for deletion.
+
+// PrepareRotation assumes the target's role, ensures its service-linked role,
+// reads the key under the alias and, with NewKey, finds or creates its
+// successor. A successor is found by the old key's amicrypt:successor tag (or,
+// on a retry, by a scan for a key tagged with this rotation), so a retried or
+// replayed rotation never makes a second key.
+func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInput) (PrepareRotationResult, error) {
+	t := in.Target
+	var res PrepareRotationResult
+	if t.KeyARN != "" {
+		return res, atStep(StepKey, Diagnosed(Diagnosis{
+			Code: Other,
+			Cause: fmt.Sprintf("target %s uses key_arn %s, a key of account %s: amicrypt rotates only the key under its alias in the target account",
+				t.ID(), t.KeyARN, accountOfARN(t.KeyARN)),
+			Fix: "Rotate the key in the account that owns it and set key_arn to the new key, then run the pipeline (it re-encrypts nothing by itself) — or remove key_arn so amicrypt keeps a key of its own here.",
+		}, nil))
+	}
+	if _, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
+		return res, atStep(StepAssume, err)
+	}
+	slr, err := a.EnsureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t})
+	if err != nil {
+		return res, atStep(StepServiceLinkedRole, err)
+	}
+	res.SLRARN = slr.RoleARN
+	if res.SLRARN == "" {
+		res.SLRARN = t.ServiceLinkedRoleARN()
+	}
+
+	alias := keyAlias(t)
+	kc := a.clients.KMS(targetAccess(t))
+	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
+	log := a.logFor(t.Account, t.Region).With().Str("alias", alias).Str("rotation", in.RotationID).Logger()
+	md, err := describeKey(ctx, kc, alias)
+	if IsNotFound(err) {
+		return res, atStep(StepKey, Diagnosed(Diagnosis{
+			Code:  Other,
+			Cause: fmt.Sprintf("no key under %s in account %s, %s: there is nothing to rotate", alias, t.Account, t.Region),
+			Fix:   "Run the pipeline first (it creates the key), or correct key_alias in the config.",
+		}, err))
+	}
+	if err != nil {
+		return res, atStep(StepKey, diagnose(err, "kms:DescribeKey", w))
+	}
+	cur := aws.ToString(md.Arn)
+	res.CurrentKey, res.NewKey = cur, cur
+	w.Resource = fmt.Sprintf("key %s (%s)", cur, alias)
+	if md.KeyManager != kmstypes.KeyManagerTypeCustomer {
+		return res, atStep(StepKey, Diagnosed(Diagnosis{
+			Code:  F5,
+			Cause: fmt.Sprintf("%s in account %s, %s names the AWS managed key %s, which cannot be rotated by hand nor replaced", alias, t.Account, t.Region, cur),
+			Fix:   fmt.Sprintf("Delete the alias %s so the pipeline creates a customer managed key, then run the pipeline.", alias),
+		}, nil))
+	}
+	if d, bad := keyStateDiagnosis(t, md, alias); bad {
+		// Re-encrypting reads the old snapshots: the old key must work.
+		d.Fix = "A rotation copies every image out from under the old key, so the old key must still be usable: " + d.Fix
+		return res, atStep(StepKey, Diagnosed(d, nil))
+	}
+	if !in.NewKey {
+		return res, nil
+	}
+
+	tags, err := keyTags(ctx, kc, cur)
+	if err != nil {
+		return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListResourceTags", w))
+	}
+	if next := tags[TagSuccessor]; next != "" {
+		if ok, err := usableSuccessor(ctx, kc, next); err != nil {
+			return res, atStep(StepSuccessorKey, diagnose(err, "kms:DescribeKey", w))
+		} else if ok {
+			log.Info().Str("key", next).Msg("successor key found")
+			res.NewKey = next
+			if err := ensureRotation(ctx, kc, next); err != nil {
+				return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", w))
+			}
+			return res, nil
+		}
+	}
+	if !firstAttempt(ctx) {
+		// An earlier attempt may have created the key and died before
+		// tagging the old one.
+		next, err := findSuccessorByScan(ctx, kc, cur, in.RotationID)
+		if err != nil {
+			return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListKeys", w))
+		}
+		if next != "" {
+			log.Info().Str("key", next).Msg("successor key found by scan")
+			res.NewKey = next
+			return res, atStep(StepSuccessorKey, a.finishSuccessor(ctx, kc, t, cur, next, in, w))
+		}
+	}
+
+	// The new key's policy: amicrypt's required statements merged into the
+	// old key's, every statement of the owner kept.
+	oldDoc, err := a.keyPolicy(ctx, kc, cur)
+	if err != nil {
+		if IsAccessDenied(err) || IsNotFound(err) || APICode(err) != "" {
+			return res, atStep(StepSuccessorKey, Diagnosed(Diagnosis{
+				Code:  Other,
+				Cause: fmt.Sprintf("the policy of %s in account %s, %s cannot be read (%s): the new key could not keep its owner's statements", cur, t.Account, t.Region, apiMessageOr(err)),
+				Fix:   fmt.Sprintf("Let %s call kms:GetKeyPolicy on the key (a statement for the pipeline role), then run the rotation again.", t.RoleARN),
+			}, err))
+		}
+		return res, atStep(StepSuccessorKey, diagnose(err, "kms:GetKeyPolicy", w))
+	}
+	required := policy.RequiredKeyPolicy(requiredParams(t, "", res.SLRARN, in.Pipeline))
+	merged, _ := policy.MergeRequired(oldDoc, required)
+	res.Kept = ownerStatements(oldDoc, required)
+	// Predict, before anything exists: a Deny the owner kept could still
+	// lock the service-linked role out.
+	placeholder := fmt.Sprintf("arn:%s:kms:%s:%s:key/00000000-0000-0000-0000-000000000000", policy.PartitionForRegion(t.Region), t.Region, t.Account)
+	if ok, act, reason := evaluateSLRUse(merged, nil, t, placeholder, res.SLRARN); !ok {
+		d := slrKeyDiagnosis(t, placeholder, res.SLRARN, merged, nil, nil,
+			fmt.Sprintf("predicted before creating the successor of %s: %s would be refused (%s)", cur, act, reason))
+		d.Fix = "A statement kept from the old key's policy refuses the service-linked role (a Deny?): correct the old key's policy, then run the rotation again. " + d.Fix
+		return res, atStep(StepSuccessorKey, Diagnosed(d, nil))
+	}
+	text, err := merged.Marshal()
+	if err != nil {
+		return res, atStep(StepSuccessorKey, Diagnosed(Diagnosis{Code: Other,
+			Cause: fmt.Sprintf("the new key's policy (the old key %s's, merged) in account %s, %s cannot be written: %v", cur, t.Account, t.Region, err),
+			Fix:   "Correct the old key's statements amicrypt cannot write back, then run the rotation again."}, err))
+	}
+	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
+		Description: aws.String(truncate(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s), successor of %s (%s)", t.Account, alias, cur, in.Reason), 8192)),
+		KeySpec:     kmstypes.KeySpecSymmetricDefault,
+		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
+		Policy:      aws.String(string(text)),
+		Tags: kmsTags(map[string]string{
+			TagManagedKey:     "true",
+			TagPredecessor:    cur,
+			TagRotation:       in.RotationID,
+			TagRotationReason: in.Reason,
+			TagRotatedBy:      in.Operator,
+		}),
+	})
+	if err != nil {
+		return res, atStep(StepSuccessorKey, keyPolicyWriteError(err, "kms:CreateKey", w))
+	}
+	next := aws.ToString(out.KeyMetadata.Arn)
+	res.NewKey, res.Created = next, true
+	log.Info().Str("key", next).Strs("kept", res.Kept).Msg("successor key created")
+	if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(next)}); err != nil {
+		return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", where{Account: t.Account, Region: t.Region, Resource: "key " + next}))
+	}
+	return res, atStep(StepSuccessorKey, a.finishSuccessor(ctx, kc, t, cur, next, in, w))
+}
+
+// StepSuccessorKey names PrepareRotation's key creation in a diagnosis.
+const StepSuccessorKey = "successor-key"
+
+// finishSuccessor tags the old key with its successor, the reason and the
+// operator.
+func (a *Activities) finishSuccessor(ctx context.Context, kc KMSAPI, t Target, cur, next string, in PrepareRotationInput, w where) error {
+	_, err := kc.TagResource(ctx, &kms.TagResourceInput{KeyId: aws.String(cur), Tags: kmsTags(map[string]string{
+		TagSuccessor:      next,
+		TagRotationReason: in.Reason,
+		TagRotatedBy:      in.Operator,
+	})})
+	if err != nil {
+		return diagnose(err, "kms:TagResource", w)
+	}
+	return nil
+}
+
+// usableSuccessor: the key named as successor still exists and is enabled.
+func usableSuccessor(ctx context.Context, kc KMSAPI, arn string) (bool, error) {
+	md, err := describeKey(ctx, kc, arn)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return md.KeyState == kmstypes.KeyStateEnabled, nil
+}
+
+// findSuccessorByScan looks through the account's keys for one tagged as
+// this rotation's successor of cur.
+func findSuccessorByScan(ctx context.Context, kc KMSAPI, cur, rotation string) (string, error) {
+	p := kms.NewListKeysPaginator(kc, &kms.ListKeysInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range page.Keys {
+			arn := aws.ToString(k.KeyArn)
+			tags, err := keyTags(ctx, kc, arn)
+			if err != nil {
+				continue // not ours to read
+			}
+			if tags[TagPredecessor] == cur && tags[TagRotation] == rotation {
+				if ok, err := usableSuccessor(ctx, kc, arn); err == nil && ok {
+					return arn, nil
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+// keyTags reads a key's tags.
+func keyTags(ctx context.Context, kc KMSAPI, keyARN string) (map[string]string, error) {
+	out := map[string]string{}
+	p := kms.NewListResourceTagsPaginator(kc, &kms.ListResourceTagsInput{KeyId: aws.String(keyARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, tag := range page.Tags {
+			out[aws.ToString(tag.TagKey)] = aws.ToString(tag.TagValue)
+		}
+	}
+	return out, nil
+}
+
+// kmsTags turns a map into KMS tags (empty values left out; values cut to
+// KMS's 256 characters), sorted by key.
+func kmsTags(m map[string]string) []kmstypes.Tag {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]kmstypes.Tag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, kmstypes.Tag{TagKey: aws.String(k), TagValue: aws.String(truncate(m[k], 256))})
+	}
+	return out
+}
+
+// ownerStatements names the old policy's statements that are not amicrypt's
+// required ones: what the new key keeps of its owner's.
+func ownerStatements(old, required *policy.Document) []string {
+	req := map[string]bool{}
+	for _, s := range required.Statements {
+		req[s.Sid] = true
+	}
+	var out []string
+	for i, s := range old.Statements {
+		switch {
+		case s.Sid == "":
+			out = append(out, "#"+strconv.Itoa(i+1))
+		case !req[s.Sid]:
+			out = append(out, s.Sid)
+		}
+	}
+	return out
+}
+
+// FindKeyedImages lists the target's live (available) amicrypt images —
+// tagged amicrypt:source-image — whose snapshots are not all under Keep,
+// each with the key its snapshots are under (DescribeImages does not show
+// keys; DescribeSnapshots does; a snapshot that cannot be read counts by the
+// image's amicrypt:key tag). Oldest first.
+func (a *Activities) FindKeyedImages(ctx context.Context, in FindKeyedImagesInput) (FindKeyedImagesResult, error) {
+	t := in.Target
+	ec := a.clients.EC2(targetAccess(t))
+	w := where{Account: t.Account, Region: t.Region, Resource: "amicrypt images"}
+	images, keys, err := amicryptImageKeys(ctx, ec)
+	if err != nil {
+		return FindKeyedImagesResult{}, atStep(StepFindImages, diagnose(err, "ec2:DescribeImages", w))
+	}
+	var res FindKeyedImagesResult
+	for _, im := range images {
+		key := imageKeyOff(im, keys, in.Keep)
+		if key == nil {
+			continue
+		}
+		tags := tagMap(im.Tags)
+		own := map[string]string{}
+		for k, v := range tags {
+			if strings.HasPrefix(k, "amicrypt:") {
+				own[k] = v
+			}
+		}
+		res.Images = append(res.Images, KeyedImage{
+			ImageID:     aws.ToString(im.ImageId),
+			Name:        aws.ToString(im.Name),
+			KeyARN:      *key,
+			Family:      tags[TagFamily],
+			SourceImage: tags[TagSourceImage],
+			RootDevice:  aws.ToString(im.RootDeviceName),
+			Snapshots:   imageSnapshots(im),
+			Tags:        own,
+		})
+	}
+	return res, nil
+}
+
+// StepFindImages names FindKeyedImages in a diagnosis.
+const StepFindImages = "find-images"
+
+// amicryptImageKeys lists the account's available amicrypt images (oldest
+// first) and the key of each of their snapshots ("" for an unencrypted one).
+func amicryptImageKeys(ctx context.Context, ec EC2API) ([]ec2types.Image, map[string]string, error) {
+	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{
+		{Name: aws.String("tag-key"), Values: []string{TagSourceImage}},
+		{Name: aws.String("state"), Values: []string{string(ec2types.ImageStateAvailable)}},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.SliceStable(images, func(i, j int) bool {
+		return aws.ToString(images[i].CreationDate) < aws.ToString(images[j].CreationDate)
+	})
+	var snaps []string
+	for _, im := range images {
+		snaps = append(snaps, imageSnapshots(im)...)
+	}
+	keys, err := snapshotKeys(ctx, ec, snaps)
+	return images, keys, err
+}
+
+// snapshotKeys reads the key of each snapshot, a few hundred at a time.
+func snapshotKeys(ctx context.Context, ec EC2API, ids []string) (map[string]string, error) {
+	keys := make(map[string]string, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), 200)
+		out, err := ec.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids[:n]})
+		if err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+		if out != nil {
+			for _, sn := range out.Snapshots {
+				key := ""
+				if aws.ToBool(sn.Encrypted) {
+					key = aws.ToString(sn.KmsKeyId)
+				}
+				keys[aws.ToString(sn.SnapshotId)] = key
+			}
+		}
+		ids = ids[n:]
+	}
+	return keys, nil
+}
+
+// imageKeyOff returns the key an image is under when it is not (entirely)
+// keep, nil when it is keep.
+func imageKeyOff(im ec2types.Image, keys map[string]string, keep string) *string {
+	tagged := tagMap(im.Tags)[TagKey]
+	for _, sn := range imageSnapshots(im) {
+		key, ok := keys[sn]
+		if !ok {
+			key = tagged
+		}
+		if key != keep {
+			return &key
+		}
+	}
+	return nil
+}
+
+// ReencryptImage copies an image under the new key, in its own region
+// (CopyImage with Encrypted and KmsKeyId re-encrypts every snapshot). A copy
+// of the same image under the same key that is pending or available (found
+// by its tags) is reused; otherwise CopyImage runs with a ClientToken derived
+// from the image and the key, so a retry, a lost worker or a second rotation
+// never makes a second copy. The copy carries the old image's amicrypt tags
+// (source image, family, run), the new key, amicrypt:rekeyed-from and the
+// rotation.
+func (a *Activities) ReencryptImage(ctx context.Context, in ReencryptImageInput) (CopyImageResult, error) {
+	t, old := in.Target, in.Image
+	ec := a.clients.EC2(targetAccess(t))
+	log := a.logFor(t.Account, t.Region).With().Str("image", old.ImageID).Str("key", in.NewKey).Logger()
+	w := where{Account: t.Account, Region: t.Region, Resource: "re-encrypted copy of " + old.ImageID}
+
+	if id, err := findRekeyed(ctx, ec, old.ImageID, in.NewKey); err != nil {
+		return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:DescribeImages", w))
+	} else if id != "" {
+		log.Info().Str("copy", id).Msg("existing re-encrypted copy reused")
+		return CopyImageResult{ImageID: id, Reused: true}, nil
+	}
+	name := rekeyName(old.Name, old.KeyARN, in.NewKey)
+	token := Token("rekey", old.ImageID, in.NewKey, t.Account, t.Region)
+	id, err := a.rekeyCopy(ctx, ec, in, name, token)
+	if APICode(err) == "InvalidAMIName.Duplicate" {
+		dup, derr := imageByName(ctx, ec, name)
+		if derr != nil {
+			return CopyImageResult{}, atStep(StepCopy, diagnose(derr, "ec2:DescribeImages", w))
+		}
+		tags := map[string]string{}
+		if dup != nil {
+			tags = tagMap(dup.Tags)
+		}
+		ours := tags[TagRekeyedFrom] == old.ImageID && tags[TagKey] == in.NewKey
+		switch {
+		case ours && (dup.State == ec2types.ImageStatePending || dup.State == ec2types.ImageStateAvailable):
+			return CopyImageResult{ImageID: aws.ToString(dup.ImageId), Reused: true}, nil
+		case ours && dup.State == ec2types.ImageStateFailed:
+			if _, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: dup.ImageId, DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil && !IsNotFound(err) {
+				return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:DeregisterImage", w))
+			}
+			id, err = a.rekeyCopy(ctx, ec, in, name, Token("rekey", old.ImageID, in.NewKey, t.Account, t.Region, "retry", aws.ToString(dup.ImageId)))
+		case dup != nil:
+			return CopyImageResult{}, atStep(StepCopy, Diagnosed(Diagnosis{
+				Code:  Other,
+				Cause: fmt.Sprintf("the name %q amicrypt gives the re-encrypted copy of %s in account %s, %s is taken by image %s", name, old.ImageID, t.Account, t.Region, aws.ToString(dup.ImageId)),
+				Fix:   "Deregister or rename that image, then run the rotation again.",
+			}, err))
+		}
+	}
+	if err != nil {
+		return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:CopyImage", w))
+	}
+	log.Info().Str("copy", id).Str("name", name).Msg("re-encrypting copy started")
+	return CopyImageResult{ImageID: id}, nil
+}
+
+func (a *Activities) rekeyCopy(ctx context.Context, ec EC2API, in ReencryptImageInput, name, token string) (string, error) {
+	old := in.Image
+	m := map[string]string{}
+	for k, v := range old.Tags {
+		switch k {
+		case TagProven, TagProvenReason, TagKey, TagRekeyedFrom, TagRotation:
+		default:
+			m[k] = v
+		}
+	}
+	m[TagKey] = in.NewKey
+	m[TagRekeyedFrom] = old.ImageID
+	m[TagRotation] = in.RotationID
+	m["Name"] = name
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tags := make([]ec2types.Tag, 0, len(keys))
+	for _, k := range keys {
+		tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(truncate(m[k], 256))})
+	}
+	out, err := ec.CopyImage(ctx, &ec2.CopyImageInput{
+		Name:          aws.String(name),
+		Description:   aws.String(truncate(fmt.Sprintf("amicrypt: %s re-encrypted from %s for account %s", old.Family, old.ImageID, in.Target.Account), 255)),
+		SourceImageId: aws.String(old.ImageID),
+		SourceRegion:  aws.String(in.Target.Region),
+		Encrypted:     aws.Bool(true),
+		KmsKeyId:      aws.String(in.NewKey),
+		ClientToken:   aws.String(token),
+		TagSpecifications: []ec2types.TagSpecification{
+			{ResourceType: ec2types.ResourceTypeImage, Tags: tags},
+			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags},
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ImageId), nil
+}
+
+// findRekeyed finds a pending or available copy of image under key.
+func findRekeyed(ctx context.Context, ec EC2API, image, keyARN string) (string, error) {
+	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{
+		{Name: aws.String("tag:" + TagRekeyedFrom), Values: []string{image}},
+		{Name: aws.String("tag:" + TagKey), Values: []string{keyARN}},
+		{Name: aws.String("state"), Values: []string{string(ec2types.ImageStatePending), string(ec2types.ImageStateAvailable)}},
+	})
+	if err != nil || len(images) == 0 {
+		return "", err
+	}
+	sort.SliceStable(images, func(i, j int) bool {
+		return images[i].State == ec2types.ImageStateAvailable && images[j].State != ec2types.ImageStateAvailable
+	})
+	return aws.ToString(images[0].ImageId), nil
+}
+
+// rekeyName is the re-encrypted copy's AMI name: the old name with its key
+// digest (if it ends with the old key's) replaced by the new key's, within
+// AMI names' 128 characters.
+func rekeyName(oldName, oldKey, newKey string) string {
+	digest := func(k string) string { return "-" + strings.TrimPrefix(Token("k", k), "k-")[:8] }
+	base := strings.TrimSuffix(oldName, digest(oldKey))
+	suffix := digest(newKey)
+	if max := 128 - len(suffix); len(base) > max {
+		base = base[:max]
+	}
+	return base + suffix
+}
+
+// SwitchKey moves the alias to the new key (MoveAlias) and repoints what
+// amicrypt published for the target from old images to their copies: the SSM
+// parameter's value, and the launch template's default version (a new
+// version with the new image, its block devices' old keys replaced by the
+// new key). A pointer that names no old image is left alone; running it again
+// changes nothing.
+func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKeyResult, error) {
+	t := in.Target
+	acc := targetAccess(t)
+	log := a.logFor(t.Account, t.Region).With().Str("key", in.NewKey).Logger()
+	var res SwitchKeyResult
+
+	if name := t.Publish.SSMParameter; name != "" {
+		w := where{Account: t.Account, Region: t.Region, Resource: "parameter " + name}
+		sc := a.clients.SSM(acc)
+		cur, err := sc.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil && !IsNotFound(err) {
+			return res, atStep(StepSwitch, diagnose(err, "ssm:GetParameter", w))
+		}
+		if err == nil && cur.Parameter != nil {
+			if next, ok := in.Images[aws.ToString(cur.Parameter.Value)]; ok {
+				if _, err := sc.PutParameter(ctx, &ssm.PutParameterInput{
+					Name: aws.String(name), Value: aws.String(next), Type: ssmtypes.ParameterTypeString,
+					DataType: aws.String("aws:ec2:image"), Overwrite: aws.Bool(true),
+				}); err != nil {
+					return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", w))
+				}
+				log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
+				res.Repointed = append(res.Repointed, "ssm:"+name)
+			}
+		}
+	}
+	if name := t.Publish.LaunchTemplate; name != "" {
+		w := where{Account: t.Account, Region: t.Region, Resource: "launch template " + name}
+		ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), name, in)
+		if err != nil {
+			return res, atStep(StepSwitch, diagnose(err, "ec2:CreateLaunchTemplateVersion", w))
+		}
+		if ref != "" {
+			log.Info().Str("template", ref).Msg("launch template repointed")
+			res.Repointed = append(res.Repointed, ref)
+		}
+	}
+
+	if in.MoveAlias {
+		alias := keyAlias(t)
+		w := where{Account: t.Account, Region: t.Region, Resource: "alias " + alias}
+		kc := a.clients.KMS(acc)
+		md, err := describeKey(ctx, kc, alias)
+		if err != nil {
+			return res, atStep(StepSwitch, diagnose(err, "kms:DescribeKey", w))
+		}
+		if aws.ToString(md.Arn) != in.NewKey {
+			if _, err := kc.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(in.NewKey)}); err != nil {
+				return res, atStep(StepSwitch, diagnose(err, "kms:UpdateAlias", w))
+			}
+			log.Info().Str("alias", alias).Str("from", aws.ToString(md.Arn)).Msg("alias moved to the new key")
+		}
+		res.AliasMoved = true
+	}
+	return res, nil
+}
+
+// StepSwitch names SwitchKey in a diagnosis.
+const StepSwitch = "alias-and-repoint"
+
+// repointLaunchTemplate gives the template a new default version on the new
+// image when its default version names an old one; it returns
+// "launch-template:<id>:<version>", or "" when there was nothing to do.
+func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, name string, in SwitchKeyInput) (string, error) {
+	cur, err := ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil || len(cur.LaunchTemplateVersions) == 0 || cur.LaunchTemplateVersions[0].LaunchTemplateData == nil {
+		return "", err
+	}
+	v := cur.LaunchTemplateVersions[0]
+	next, ok := in.Images[aws.ToString(v.LaunchTemplateData.ImageId)]
+	if !ok {
+		return "", nil
+	}
+	data := &ec2types.RequestLaunchTemplateData{ImageId: aws.String(next)}
+	old := map[string]bool{}
+	for _, k := range in.OldKeys {
+		old[k] = true
+	}
+	var bdms []ec2types.LaunchTemplateBlockDeviceMappingRequest
+	changed := false
+	for _, m := range v.LaunchTemplateData.BlockDeviceMappings {
+		r := ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: m.DeviceName, NoDevice: m.NoDevice, VirtualName: m.VirtualName}
+		if e := m.Ebs; e != nil {
+			r.Ebs = &ec2types.LaunchTemplateEbsBlockDeviceRequest{
+				DeleteOnTermination: e.DeleteOnTermination, Encrypted: e.Encrypted, Iops: e.Iops, KmsKeyId: e.KmsKeyId,
+				SnapshotId: e.SnapshotId, Throughput: e.Throughput, VolumeSize: e.VolumeSize, VolumeType: e.VolumeType,
+			}
+			if old[aws.ToString(e.KmsKeyId)] {
+				r.Ebs.KmsKeyId = aws.String(in.NewKey)
+				changed = true
+			}
+		}
+		bdms = append(bdms, r)
+	}
+	if changed {
+		data.BlockDeviceMappings = bdms
+	}
+	out, err := ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateId:   v.LaunchTemplateId,
+		SourceVersion:      aws.String(strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)),
+		VersionDescription: aws.String("amicrypt: " + next + " (key rotation)"),
+		LaunchTemplateData: data,
+	})
+	if err != nil {
+		return "", err
+	}
+	nv := out.LaunchTemplateVersion
+	version := aws.ToInt64(nv.VersionNumber)
+	if _, err := ec.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
+		LaunchTemplateId: nv.LaunchTemplateId,
+		DefaultVersion:   aws.String(strconv.FormatInt(version, 10)),
+	}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("launch-template:%s:%d", aws.ToString(nv.LaunchTemplateId), version), nil
+}
+
+// RetireOldKeys deregisters the old images with their snapshots, revokes the
+// grants amicrypt made on each old key (named amicrypt-...), and looks for
+// anything else still encrypted under it in the account and region: volumes
+// (in use or not), snapshots, images. A key in Retire that nothing holds is
+// disabled and scheduled for deletion after the window; one that something
+// holds stays enabled and its holders are named. Running it again changes
+// nothing more.
+func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (RetireOldKeysResult, error) {
+	t := in.Target
+	acc := targetAccess(t)
+	ec, kc := a.clients.EC2(acc), a.clients.KMS(acc)
+	log := a.logFor(t.Account, t.Region)
+	var res RetireOldKeysResult
+	for _, id := range in.OldImages {
+		_, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(id), DeleteAssociatedSnapshots: aws.Bool(true)})
+		if err != nil && !IsNotFound(err) {
+			return res, atStep(StepRetire, diagnose(err, "ec2:DeregisterImage", where{Account: t.Account, Region: t.Region, Resource: "old image " + id}))
+		}
+		if err == nil {
+			log.Info().Str("image", id).Msg("old image deregistered with its snapshots")
+		}
+		res.Deregistered = append(res.Deregistered, id)
+	}
+	holders, err := keyHolders(ctx, ec, in.OldKeys)
+	if err != nil {
+		return res, atStep(StepRetire, diagnose(err, "ec2:DescribeVolumes", where{Account: t.Account, Region: t.Region, Resource: "resources under the old keys"}))
+	}
+	retire := map[string]bool{}
+	for _, k := range in.Retire {
+		retire[k] = true
+	}
+	window := in.DeletionWindowDays
+	if window == 0 {
+		window = MaxDeletionWindowDays
+	}
+	for _, key := range in.OldKeys {
+		w := where{Account: t.Account, Region: t.Region, Resource: "old key " + key}
+		fate := OldKeyFate{KeyARN: key, HeldBy: holders[key]}
+		md, err := describeKey(ctx, kc, key)
+		if IsNotFound(err) {
+			fate.State = "Deleted"
+			res.Keys = append(res.Keys, fate)
+			continue
+		}
+		if err != nil {
+			return res, atStep(StepRetire, diagnose(err, "kms:DescribeKey", w))
+		}
+		fate.State = string(md.KeyState)
+		if md.KeyState == kmstypes.KeyStatePendingDeletion {
+			fate.DeletionDate = md.DeletionDate
+			res.Keys = append(res.Keys, fate)
+			continue
+		}
+		if !retire[key] {
+			// A key amicrypt rotated away from before (left enabled then,
+			// say, for a volume that held it) is amicrypt's to retire too.
+			if tags, err := keyTags(ctx, kc, key); err == nil && tags[TagSuccessor] != "" {
+				retire[key] = true
+			}
+		}
+		fate.RevokedGrants, err = revokeAmicryptGrants(ctx, kc, key)
+		if err != nil {
+			return res, atStep(StepRetire, diagnose(err, "kms:RevokeGrant", w))
+		}
+		switch {
+		case !retire[key]:
+			fate.Note = "not amicrypt's to retire (no rotation replaced it): left as it is"
+		case len(fate.HeldBy) > 0:
+			fate.Note = fmt.Sprintf("left enabled: %d resource(s) still encrypted under it; move or delete them, then run the rotation (or a sweep) again", len(fate.HeldBy))
+			log.Warn().Str("key", key).Strs("held_by", fate.HeldBy).Msg("old key still in use: left enabled")
+		default:
+			if md.KeyState == kmstypes.KeyStateEnabled {
+				if _, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(key)}); err != nil {
+					return res, atStep(StepRetire, diagnose(err, "kms:DisableKey", w))
+				}
+			}
+			out, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(key), PendingWindowInDays: aws.Int32(int32(window))})
+			if err != nil {
+				return res, atStep(StepRetire, diagnose(err, "kms:ScheduleKeyDeletion", w))
+			}
+			fate.State = string(kmstypes.KeyStatePendingDeletion)
+			fate.DeletionDate = out.DeletionDate
+			log.Info().Str("key", key).Time("deletion", aws.ToTime(out.DeletionDate)).Msg("old key disabled and scheduled for deletion")
+		}
+		res.Keys = append(res.Keys, fate)
+	}
+	return res, nil
+}
+
+// StepRetire names RetireOldKeys in a diagnosis.
+const StepRetire = "retire-old-key"
+
+// keyHolders finds what is still encrypted under each key: volumes (with the
+// instance they are attached to), snapshots (with the image they belong to),
+// as "volume vol-... (in-use, attached to i-...)" and "snapshot snap-...
+// (image ami-...)". EC2 has no filter by key: encrypted volumes and own
+// snapshots are listed and matched here.
+func keyHolders(ctx context.Context, ec EC2API, keys []string) (map[string][]string, error) {
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	out := map[string][]string{}
+	vp := ec2.NewDescribeVolumesPaginator(ec, &ec2.DescribeVolumesInput{Filters: []ec2types.Filter{{Name: aws.String("encrypted"), Values: []string{"true"}}}})
+	for vp.HasMorePages() {
+		page, err := vp.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range page.Volumes {
+			k := aws.ToString(v.KmsKeyId)
+			if !want[k] {
+				continue
+			}
+			desc := fmt.Sprintf("volume %s (%s", aws.ToString(v.VolumeId), v.State)
+			for _, at := range v.Attachments {
+				desc += ", attached to " + aws.ToString(at.InstanceId)
+			}
+			out[k] = append(out[k], desc+")")
+		}
+	}
+	images, err := describeOwnImages(ctx, ec, nil)
+	if err != nil {
+		return nil, err
+	}
+	imageOf := map[string]string{}
+	for _, im := range images {
+		for _, sn := range imageSnapshots(im) {
+			imageOf[sn] = aws.ToString(im.ImageId)
+		}
+	}
+	sp := ec2.NewDescribeSnapshotsPaginator(ec, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: []ec2types.Filter{{Name: aws.String("encrypted"), Values: []string{"true"}}}})
+	for sp.HasMorePages() {
+		page, err := sp.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, sn := range page.Snapshots {
+			k := aws.ToString(sn.KmsKeyId)
+			if !want[k] {
+				continue
+			}
+			desc := "snapshot " + aws.ToString(sn.SnapshotId)
+			if im := imageOf[aws.ToString(sn.SnapshotId)]; im != "" {
+				desc += " (image " + im + ")"
+			}
+			out[k] = append(out[k], desc)
+		}
+	}
+	for k := range out {
+		sort.Strings(out[k])
+	}
+	return out, nil
+}
+
+// revokeAmicryptGrants revokes the grants amicrypt made on a key (their
+// names begin with "amicrypt-"); grants of others (EBS's own, a security
+// team's) stay.
+func revokeAmicryptGrants(ctx context.Context, kc KMSAPI, key string) ([]string, error) {
+	var ids []string
+	p := kms.NewListGrantsPaginator(kc, &kms.ListGrantsInput{KeyId: aws.String(key)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.Grants {
+			if strings.HasPrefix(aws.ToString(g.Name), "amicrypt-") {
+				ids = append(ids, aws.ToString(g.GrantId))
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, err := kc.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: aws.String(key), GrantId: aws.String(id)}); err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// keyAge is how many whole days a key has existed at now.
+func keyAge(md *kmstypes.KeyMetadata, now time.Time) int {
+	if md.CreationDate == nil {
+		return 0
+	}
+	return int(now.Sub(*md.CreationDate) / (24 * time.Hour))
+}

@@ -1,0 +1,166 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
+)
+
+// InspectKey is a sweep's look at one target's key. It answers: is automatic
+// rotation on (turned on here for a key amicrypt manages); is the key older
+// than MaxKeyAgeDays, or tagged amicrypt:retire (then a rotation is Due);
+// has its policy drifted from amicrypt's required statements (reconciled
+// here, the owner's statements kept, for a managed key or one with
+// manage_key_policy; only reported otherwise); are there live amicrypt
+// images under another key than the alias's (Rekey). A healthy key costs
+// reads only: Writes counts the calls that changed something.
+//
+// A target that cannot be inspected (role, permissions) is reported with
+// its diagnosis in Error, not as an activity failure: one account's problem
+// does not stop the sweep of the others.
+func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHealth, error) {
+	t := in.Target
+	alias := keyAlias(t)
+	h := KeyHealth{Account: t.Account, Region: t.Region, Alias: alias}
+	fail := func(err error) (KeyHealth, error) {
+		d, ok := DiagnosisOf(err)
+		if !ok {
+			if isRetryable(err) || ctx.Err() != nil {
+				return h, err // throttled, 5xx, cancelled: Temporal retries
+			}
+			d = Diagnosis{Code: Other, Cause: fmt.Sprintf("inspecting %s in account %s, %s: %v", alias, t.Account, t.Region, err),
+				Fix: "Read the worker's log for this target, fix the cause, and sweep again."}
+		}
+		h.Error = &d
+		return h, nil
+	}
+	if _, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
+		return fail(err)
+	}
+	kc := a.clients.KMS(targetAccess(t))
+	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
+	ref := alias
+	if t.KeyARN != "" {
+		ref, h.Alias = t.KeyARN, ""
+	}
+	md, err := describeKey(ctx, kc, ref)
+	if IsNotFound(err) && t.KeyARN == "" {
+		h.Missing = true
+		h.Findings = append(h.Findings, fmt.Sprintf("no key under %s yet: the next run creates it", alias))
+		return h, nil
+	}
+	if err != nil {
+		return fail(diagnose(err, "kms:DescribeKey", w))
+	}
+	key := aws.ToString(md.Arn)
+	h.KeyARN = key
+	w.Resource = fmt.Sprintf("key %s (%s)", key, alias)
+	h.AgeDays = keyAge(md, time.Now())
+	if d, bad := keyStateDiagnosis(t, md, h.Alias); bad {
+		h.Error = &d
+		return h, nil
+	}
+	if t.KeyARN != "" {
+		// Another account's key: its owner rotates it; only its state matters here.
+		h.Findings = append(h.Findings, "key of account "+accountOfARN(key)+": rotated by its owner, not by amicrypt")
+		return h, nil
+	}
+
+	tags, err := keyTags(ctx, kc, key)
+	if err != nil && !IsAccessDenied(err) {
+		return fail(diagnose(err, "kms:ListResourceTags", w))
+	}
+	h.Managed = tags[TagManagedKey] == "true"
+	manage := h.Managed || t.ManageKeyPolicy
+
+	// Automatic rotation.
+	st, err := kc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(key)})
+	switch {
+	case err != nil && !IsAccessDenied(err):
+		return fail(diagnose(err, "kms:GetKeyRotationStatus", w))
+	case err == nil && st.KeyRotationEnabled:
+		h.RotationEnabled = true
+	case err == nil && manage:
+		if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(key)}); err != nil {
+			return fail(diagnose(err, "kms:EnableKeyRotation", w))
+		}
+		h.Writes++
+		h.RotationEnabled, h.RotationRepaired = true, true
+		h.Findings = append(h.Findings, "automatic rotation was off: turned on")
+	case err == nil:
+		h.Findings = append(h.Findings, fmt.Sprintf("automatic rotation is off on this adopted key (aws kms enable-key-rotation --key-id %s --region %s)", key, t.Region))
+	}
+
+	// Due for rotation: age, or the retire tag.
+	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays {
+		h.Due = ReasonScheduled
+		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d: rotation due", h.AgeDays, in.MaxKeyAgeDays))
+	}
+	if r, ok := tags[TagRetire]; ok {
+		h.RetireTag = r
+		h.Due = r
+		if !ValidReason(r) {
+			h.Due = ReasonPolicy
+		}
+		h.Findings = append(h.Findings, fmt.Sprintf("tagged %s=%q: rotation due (%s)", TagRetire, r, h.Due))
+	}
+
+	// Policy drift.
+	doc, err := a.keyPolicy(ctx, kc, key)
+	switch {
+	case err != nil && IsAccessDenied(err):
+		h.Findings = append(h.Findings, "the key policy is not readable by amicrypt: drift not checked")
+	case err != nil:
+		return fail(diagnose(err, "kms:GetKeyPolicy", w))
+	default:
+		slr := t.ServiceLinkedRoleARN()
+		merged, rep := policy.MergeRequired(doc, policy.RequiredKeyPolicy(requiredParams(t, key, slr, in.Pipeline)))
+		if rep.Changed {
+			h.PolicyDrift = append(append([]string(nil), rep.Added...), rep.Corrected...)
+			sort.Strings(h.PolicyDrift)
+			if manage {
+				text, err := merged.Marshal()
+				if err == nil {
+					_, err = kc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(key), Policy: aws.String(string(text)), PolicyName: aws.String("default")})
+				}
+				if err != nil {
+					return fail(keyPolicyWriteError(err, "kms:PutKeyPolicy", w))
+				}
+				h.Writes++
+				h.PolicyRepaired = true
+				h.Findings = append(h.Findings, fmt.Sprintf("key policy drifted (%v): reconciled, the owner's statements kept", h.PolicyDrift))
+			} else if ok, act, _ := evaluateSLRUse(doc, nil, t, key, slr); !ok {
+				h.Findings = append(h.Findings, fmt.Sprintf("adopted key: %s by the service-linked role would be refused; amicrypt does not edit it (manage_key_policy: false)", act))
+			}
+		}
+	}
+
+	// Live amicrypt images under another key than the alias's.
+	ec := a.clients.EC2(targetAccess(t))
+	images, keys, err := amicryptImageKeys(ctx, ec)
+	if err != nil {
+		return fail(diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: t.Region, Resource: "amicrypt images"}))
+	}
+	stale := map[string]bool{}
+	for _, im := range images {
+		if k := imageKeyOff(im, keys, key); k != nil {
+			h.StaleImages = append(h.StaleImages, aws.ToString(im.ImageId))
+			stale[*k] = true
+		}
+	}
+	for k := range stale {
+		h.StaleKeys = append(h.StaleKeys, k)
+	}
+	sort.Strings(h.StaleKeys)
+	if len(h.StaleImages) > 0 {
+		h.Rekey = true
+		h.Findings = append(h.Findings, fmt.Sprintf("%d amicrypt image(s) under another key than %s's (%v): re-encryption due", len(h.StaleImages), alias, h.StaleKeys))
+	}
+	return h, nil
+}

@@ -1,0 +1,319 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// Rotation moves one account (every region in its input) from the key under
+// its alias to a new one, or (RekeyRegions) moves images under old keys to
+// the alias's key. Per region, side by side:
+//
+//  1. PrepareRotation: the successor key — amicrypt's required policy merged
+//     with the old key's statements, predicted usable before it exists,
+//     rotation on, tagged as the old key's successor.
+//  2. FindKeyedImages: every live amicrypt image not under the new key.
+//  3. For each, a few at a time: ReencryptImage, WaitAndVerify, the boot
+//     proof (as the pipeline's, its compensation included), MarkImage.
+//  4. Only when every image is proven: SwitchKey (the alias to the new key,
+//     the published parameter and launch template to the new images).
+//  5. RetireOldKeys: the old images go; the old key is disabled and
+//     scheduled for deletion, unless something still holds it (named).
+//
+// A failure stops the region before step 4: the alias and what is published
+// stay on the old key, whose images are proven; the new copies are kept,
+// tagged unproven, and a rotation started again reuses the successor key and
+// the copies. A region's failure does not stop the others. Like the
+// Pipeline, it returns the report with failed rows and a nil error; a
+// cancelled rotation returns a CanceledError after its compensation.
+func Rotation(ctx workflow.Context, in RotationInput) (Report, error) {
+	in = in.withDefaults()
+	r := &rotationRun{in: in, log: log.With(workflow.GetLogger(ctx), "account", in.Account, "rotation", in.RotationID)}
+	r.rows = make([]TargetReport, len(in.Targets))
+	for i, tg := range in.Targets {
+		r.rows[i] = TargetReport{Account: tg.Account, Name: tg.Name, Region: tg.Region, Status: StatusPending}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return r.report(), nil }); err != nil {
+		return r.report(), err
+	}
+	if err := in.Validate(); err != nil {
+		return r.report(), temporal.NewNonRetryableApplicationError(err.Error(), "amicrypt.input", nil)
+	}
+	wg := workflow.NewWaitGroup(ctx)
+	for i := range in.Targets {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			r.region(ctx, i)
+		})
+	}
+	wg.Wait(ctx)
+	rep := r.report()
+	if ctx.Err() != nil {
+		return rep, temporal.NewCanceledError(rep)
+	}
+	r.log.Info("rotation done", "summary", rep.Summary)
+	return rep, nil
+}
+
+func (in RotationInput) withDefaults() RotationInput {
+	if in.DeletionWindowDays == 0 {
+		in.DeletionWindowDays = DefaultDeletionWindowDays
+	}
+	if in.ImagesPerRegion <= 0 {
+		in.ImagesPerRegion = DefaultImagesPerRegion
+	}
+	return in
+}
+
+// Validate checks a rotation's input: a reason, one account, one target per
+// region, a deletion window KMS accepts.
+func (in RotationInput) Validate() error {
+	if !activities.ValidReason(in.Reason) {
+		return fmt.Errorf("rotation reason %q: want one of %v", in.Reason, activities.RotationReasons)
+	}
+	if len(in.Targets) == 0 {
+		return fmt.Errorf("rotation of account %s has no targets", in.Account)
+	}
+	seen := map[string]bool{}
+	for _, tg := range in.Targets {
+		if tg.Account != in.Account {
+			return fmt.Errorf("rotation of account %s lists a target of account %s", in.Account, tg.Account)
+		}
+		if seen[tg.Region] {
+			return fmt.Errorf("rotation of account %s lists region %s twice", in.Account, tg.Region)
+		}
+		seen[tg.Region] = true
+	}
+	if w := in.DeletionWindowDays; w != 0 && (w < activities.MinDeletionWindowDays || w > activities.MaxDeletionWindowDays) {
+		return fmt.Errorf("deletion window %d days: KMS allows %d to %d", w, activities.MinDeletionWindowDays, activities.MaxDeletionWindowDays)
+	}
+	return nil
+}
+
+// rotationRun is one Rotation workflow's state: a row per region.
+type rotationRun struct {
+	in   RotationInput
+	log  log.Logger
+	rows []TargetReport
+}
+
+func (r *rotationRun) report() Report {
+	rows := append([]TargetReport(nil), r.rows...)
+	return Report{
+		RunID:    r.in.RotationID,
+		Kind:     KindRotation,
+		Reason:   r.in.Reason,
+		Operator: r.in.Operator,
+		Targets:  rows,
+		Summary:  Summary(rows),
+	}
+}
+
+func (r *rotationRun) rekey(region string) bool {
+	for _, x := range r.in.RekeyRegions {
+		if x == region {
+			return true
+		}
+	}
+	return false
+}
+
+// region rotates one region and closes its row.
+func (r *rotationRun) region(ctx workflow.Context, i int) {
+	row := &r.rows[i]
+	started := workflow.Now(ctx)
+	row.Status, row.StartedAt = StatusRunning, &started
+	err := r.rotateRegion(ctx, i)
+	now := workflow.Now(ctx)
+	row.FinishedAt = &now
+	switch {
+	case err == nil:
+		row.Status = StatusSucceeded
+	case canceled(ctx, err):
+		row.Status = StatusCancelled
+	default:
+		d := diagnose(err, row.Step, r.in.Targets[i])
+		if d.Step != "" {
+			row.Step = d.Step
+		}
+		row.Status, row.Diagnosis = StatusFailed, &d
+		r.log.Warn("rotation failed", "region", row.Region, "step", row.Step, "code", d.Code, "cause", d.Cause)
+	}
+}
+
+func (r *rotationRun) exec(ctx workflow.Context, step string, tg activities.Target, fn, in, out any) error {
+	return workflow.ExecuteActivity(withStep(ctx, step, tg), fn, in).Get(ctx, out)
+}
+
+func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
+	var a *activities.Activities
+	tg, row := r.in.Targets[i], &r.rows[i]
+	enter := func(step string) {
+		row.Step = step
+		r.log.Info("rotation step", "region", tg.Region, "step", step)
+	}
+
+	enter(StepSuccessorKey)
+	var prep activities.PrepareRotationResult
+	prepIn := activities.PrepareRotationInput{Target: tg, RotationID: r.in.RotationID, Reason: r.in.Reason, Operator: r.in.Operator,
+		Pipeline: r.in.PipelineRoleARN, NewKey: !r.rekey(tg.Region)}
+	if err := r.exec(ctx, StepSuccessorKey, tg, a.PrepareRotation, prepIn, &prep); err != nil {
+		return err
+	}
+	row.KeyARN, row.OldKeyARN = prep.NewKey, prep.CurrentKey
+
+	enter(StepFindImages)
+	var found activities.FindKeyedImagesResult
+	if err := r.exec(ctx, StepFindImages, tg, a.FindKeyedImages, activities.FindKeyedImagesInput{Target: tg, Keep: prep.NewKey}, &found); err != nil {
+		return err
+	}
+	row.Images = make([]activities.RekeyedImage, len(found.Images))
+	for j, im := range found.Images {
+		row.Images[j] = activities.RekeyedImage{OldImageID: im.ImageID, Family: im.Family, Status: StatusPending}
+	}
+
+	// Re-encrypt and prove every image, a few at a time.
+	enter(StepCopy)
+	errs := make([]error, len(found.Images))
+	failedAt := make([]string, len(found.Images))
+	sem := workflow.NewSemaphore(ctx, int64(r.in.ImagesPerRegion))
+	wg := workflow.NewWaitGroup(ctx)
+	for j := range found.Images {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			if err := sem.Acquire(ctx, 1); err != nil {
+				errs[j] = err
+				return
+			}
+			defer sem.Release(1)
+			failedAt[j], errs[j] = r.rekeyImage(ctx, i, j, found.Images[j], prep)
+		})
+	}
+	wg.Wait(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for j, err := range errs {
+		if err != nil {
+			d := diagnose(err, failedAt[j], tg)
+			if d.Step == "" {
+				d.Step = failedAt[j]
+			}
+			d.Cause = fmt.Sprintf("image %s: %s", found.Images[j].ImageID, d.Cause)
+			return failure{d}
+		}
+	}
+
+	// Every image proven: the alias and the pointers move.
+	enter(StepSwitch)
+	images := map[string]string{}
+	oldKeys := map[string]bool{}
+	var oldImages []string
+	for j, im := range found.Images {
+		images[im.ImageID] = row.Images[j].NewImageID
+		oldImages = append(oldImages, im.ImageID)
+		if im.KeyARN != "" && im.KeyARN != prep.NewKey {
+			oldKeys[im.KeyARN] = true
+		}
+	}
+	var retire []string
+	if prep.CurrentKey != prep.NewKey {
+		oldKeys[prep.CurrentKey] = true
+		retire = []string{prep.CurrentKey}
+	}
+	keys := make([]string, 0, len(oldKeys))
+	for k := range oldKeys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sw activities.SwitchKeyResult
+	swIn := activities.SwitchKeyInput{Target: tg, NewKey: prep.NewKey, OldKeys: keys, Images: images, MoveAlias: prep.CurrentKey != prep.NewKey}
+	if err := r.exec(ctx, StepSwitch, tg, a.SwitchKey, swIn, &sw); err != nil {
+		return err
+	}
+	row.AliasMoved, row.Published = sw.AliasMoved, sw.Repointed
+
+	enter(StepRetire)
+	var ret activities.RetireOldKeysResult
+	retIn := activities.RetireOldKeysInput{Target: tg, OldImages: oldImages, OldKeys: keys, Retire: retire, DeletionWindowDays: r.in.DeletionWindowDays}
+	if err := r.exec(ctx, StepRetire, tg, a.RetireOldKeys, retIn, &ret); err != nil {
+		return err
+	}
+	row.Deregistered, row.OldKeys = ret.Deregistered, ret.Keys
+	for _, k := range ret.Keys {
+		if len(k.HeldBy) > 0 {
+			row.Warnings = append(row.Warnings, fmt.Sprintf("old key %s left enabled, still held by: %v", k.KeyARN, k.HeldBy))
+		}
+	}
+	enter(StepDone)
+	return nil
+}
+
+// rekeyImage re-encrypts one image under the new key, waits for the copy,
+// checks its snapshots, proves it boots, and tags it proven or unproven. A
+// failure comes back with the step it failed at.
+func (r *rotationRun) rekeyImage(ctx workflow.Context, i, j int, old activities.KeyedImage, prep activities.PrepareRotationResult) (string, error) {
+	var a *activities.Activities
+	tg, img := r.in.Targets[i], &r.rows[i].Images[j]
+	img.Status = StepCopy
+	var started activities.CopyImageResult
+	cin := activities.ReencryptImageInput{Target: tg, Image: old, NewKey: prep.NewKey, RotationID: r.in.RotationID}
+	if err := r.exec(ctx, StepCopy, tg, a.ReencryptImage, cin, &started); err != nil {
+		img.Status = StatusFailed
+		return StepCopy, err
+	}
+	img.NewImageID = started.ImageID
+
+	img.Status = StepWaitAvailable
+	var copied activities.CopiedImage
+	win := activities.WaitAndVerifyInput{Target: tg, ImageID: started.ImageID, KeyARN: prep.NewKey, Started: !started.Reused}
+	if err := r.exec(ctx, StepWaitAvailable, tg, a.WaitAndVerify, win, &copied); err != nil {
+		img.Status = StatusFailed
+		return StepWaitAvailable, err
+	}
+	var failed error
+	failedAt := StepVerify
+	switch {
+	case copied.VerifyFailure != nil:
+		failed = failure{*copied.VerifyFailure}
+		img.Boot = activities.BootResult{Result: activities.BootSkipped, Message: "not tried: the snapshots are not under the new key"}
+	case tg.BootProof.Enabled:
+		img.Status, failedAt = StepBootProof, StepBootProof
+		proof := activities.BootProofInput{Target: tg, RunID: r.in.RotationID + "/" + old.ImageID, ImageID: copied.ImageID,
+			KeyARN: prep.NewKey, SLRARN: prep.SLRARN, RootDevice: copied.RootDevice}
+		img.Boot, failed = runBootProof(ctx, proof, func(format string, args ...any) {
+			r.rows[i].Warnings = append(r.rows[i].Warnings, fmt.Sprintf(format, args...))
+		})
+		if canceled(ctx, failed) {
+			return StepBootProof, failed
+		}
+	default:
+		img.Boot = activities.BootResult{Result: activities.BootSkipped}
+	}
+	mark := activities.MarkImageInput{Target: tg, ImageID: copied.ImageID, Proven: failed == nil, NoStaleReason: !copied.StaleReason}
+	if failed != nil {
+		mark.Reason = diagnose(failed, failedAt, tg).Cause
+	}
+	if !tg.BootProof.Enabled && failed == nil {
+		img.Status = "copied"
+		return "", nil
+	}
+	if err := r.exec(ctx, StepMark, tg, a.MarkImage, mark, nil); err != nil && failed == nil {
+		img.Status = StatusFailed
+		return StepMark, err
+	}
+	if failed != nil {
+		img.Status = StatusFailed
+		return failedAt, failed
+	}
+	img.Status = "proven"
+	return "", nil
+}

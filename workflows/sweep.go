@@ -1,0 +1,206 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// Sweep looks at every configured target's key (InspectKey, a bounded number
+// at once): rotation on, age, the amicrypt:retire tag, policy drift, images
+// under a stale key. It repairs on the spot what needs no new key (rotation
+// turned on, a drifted policy reconciled with the owner's statements kept),
+// then starts a Rotation for every account where one is due — a new key
+// where the key is too old or tagged for retirement, a re-encryption where
+// images sit under another key than the alias's — at most
+// ConcurrentRotations at once, and waits for them. A rotation of the same
+// account already running (an operator's) is not started twice.
+//
+// Its report lists every key's health (Keys), the rotations (Rotations) and
+// their rows (Targets). A Temporal Schedule runs it with overlap policy skip.
+func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
+	if in.SweepID == "" {
+		in.SweepID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
+	if in.ConcurrentRotations <= 0 {
+		in.ConcurrentRotations = DefaultConcurrentRotations
+	}
+	s := &sweepRun{in: in, log: log.With(workflow.GetLogger(ctx), "sweep", in.SweepID)}
+	s.keys = make([]activities.KeyHealth, len(in.Targets))
+	for i, tg := range in.Targets {
+		s.keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return s.report(), nil }); err != nil {
+		return s.report(), err
+	}
+	s.inspect(ctx)
+	if ctx.Err() == nil {
+		s.rotate(ctx)
+	}
+	rep := s.report()
+	if ctx.Err() != nil {
+		return rep, temporal.NewCanceledError(rep)
+	}
+	s.log.Info("sweep done", "keys", len(rep.Keys), "rotations", len(rep.Rotations), "summary", rep.Summary)
+	return rep, nil
+}
+
+type sweepRun struct {
+	in        SweepInput
+	log       log.Logger
+	keys      []activities.KeyHealth
+	rotations []string
+	rows      []TargetReport
+}
+
+func (s *sweepRun) report() Report {
+	rows := append([]TargetReport(nil), s.rows...)
+	return Report{
+		RunID:     s.in.SweepID,
+		Kind:      KindSweep,
+		Operator:  s.in.Operator,
+		Keys:      append([]activities.KeyHealth(nil), s.keys...),
+		Rotations: append([]string(nil), s.rotations...),
+		Targets:   rows,
+		Summary:   Summary(rows),
+	}
+}
+
+// inspect runs InspectKey for every target, DefaultInspections at once. A
+// key that could not be inspected after the retries is reported with the
+// error as its diagnosis.
+func (s *sweepRun) inspect(ctx workflow.Context) {
+	var a *activities.Activities
+	sem := workflow.NewSemaphore(ctx, DefaultInspections)
+	wg := workflow.NewWaitGroup(ctx)
+	for i, tg := range s.in.Targets {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			if sem.Acquire(ctx, 1) != nil {
+				return
+			}
+			defer sem.Release(1)
+			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN}
+			var h activities.KeyHealth
+			if err := workflow.ExecuteActivity(withStep(ctx, stepInspect, tg), a.InspectKey, in).Get(ctx, &h); err != nil {
+				if canceled(ctx, err) {
+					return
+				}
+				d := diagnose(err, stepInspect, tg)
+				h = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Error: &d}
+			}
+			s.keys[i] = h
+		})
+	}
+	wg.Wait(ctx)
+}
+
+// reasonRank orders reasons when an account's regions give several: the
+// most urgent names the rotation.
+var reasonRank = map[string]int{activities.ReasonScheduled: 1, activities.ReasonPolicy: 2, activities.ReasonLeaked: 3}
+
+// plan groups what is due by account: the rotations to start, in account order.
+func (s *sweepRun) plan() []RotationInput {
+	byAccount := map[string]*RotationInput{}
+	var order []string
+	for i, h := range s.keys {
+		if h.Error != nil || (h.Due == "" && !h.Rekey) {
+			continue
+		}
+		tg := s.in.Targets[i]
+		ri := byAccount[tg.Account]
+		if ri == nil {
+			ri = &RotationInput{
+				RotationID:         s.in.SweepID + "-" + tg.Account,
+				Account:            tg.Account,
+				Operator:           s.in.Operator,
+				DeletionWindowDays: s.in.DeletionWindowDays,
+				PipelineRoleARN:    s.in.PipelineRoleARN,
+			}
+			byAccount[tg.Account] = ri
+			order = append(order, tg.Account)
+		}
+		ri.Targets = append(ri.Targets, tg)
+		if h.Due == "" {
+			ri.RekeyRegions = append(ri.RekeyRegions, tg.Region)
+		} else if reasonRank[h.Due] > reasonRank[ri.Reason] {
+			ri.Reason = h.Due
+		}
+	}
+	sort.Strings(order)
+	out := make([]RotationInput, 0, len(order))
+	for _, acct := range order {
+		ri := byAccount[acct]
+		if ri.Reason == "" {
+			// Only re-encryption: the images move to the alias's key.
+			ri.Reason = activities.ReasonScheduled
+		}
+		out = append(out, *ri)
+	}
+	return out
+}
+
+// rotate starts the due rotations as children, ConcurrentRotations at once,
+// and collects their rows.
+func (s *sweepRun) rotate(ctx workflow.Context) {
+	plans := s.plan()
+	sem := workflow.NewSemaphore(ctx, int64(s.in.ConcurrentRotations))
+	wg := workflow.NewWaitGroup(ctx)
+	for _, ri := range plans {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			if sem.Acquire(ctx, 1) != nil {
+				return
+			}
+			defer sem.Release(1)
+			s.runRotation(ctx, ri)
+		})
+	}
+	wg.Wait(ctx)
+}
+
+func (s *sweepRun) runRotation(ctx workflow.Context, ri RotationInput) {
+	id := RotationWorkflowID(ri.Account)
+	cctx := workflow.WithChildOptions(ctx, childOptions(id))
+	f := workflow.ExecuteChildWorkflow(cctx, Rotation, ri)
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			s.rotations = append(s.rotations, id+" (already running: not started again)")
+			return
+		}
+		s.failRows(ri, err)
+		return
+	}
+	s.rotations = append(s.rotations, id)
+	var rep Report
+	if err := f.Get(ctx, &rep); err != nil {
+		var ce *temporal.CanceledError
+		if errors.As(err, &ce) && ce.HasDetails() && ce.Details(&rep) == nil {
+			s.rows = append(s.rows, rep.Targets...)
+			return
+		}
+		s.failRows(ri, err)
+		return
+	}
+	s.rows = append(s.rows, rep.Targets...)
+}
+
+// failRows reports every region of a rotation that did not run (or did not
+// report) as failed.
+func (s *sweepRun) failRows(ri RotationInput, err error) {
+	for _, tg := range ri.Targets {
+		d := activities.Diagnosis{Code: activities.Other,
+			Cause: fmt.Sprintf("the rotation of account %s (%s) did not complete: %v", ri.Account, RotationWorkflowID(ri.Account), err),
+			Fix:   "Read the rotation's history (temporal workflow show), fix the cause, and sweep again or run amicrypt rotate.",
+		}
+		s.rows = append(s.rows, TargetReport{Account: tg.Account, Name: tg.Name, Region: tg.Region, Status: StatusFailed, Diagnosis: &d})
+	}
+}
