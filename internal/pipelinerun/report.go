@@ -12,8 +12,18 @@ import (
 )
 
 // WriteTable writes a run's report as a person reads it: the sources, one row
-// per target, each failure's diagnosis and fix, and a summary line.
+// per target, each failure's diagnosis and fix, and a summary line. A
+// rotation's and a sweep's reports have their own forms (WriteRotation,
+// WriteSweep).
 func WriteTable(w io.Writer, r *workflows.Report) {
+	switch r.Kind {
+	case workflows.KindRotation:
+		WriteRotation(w, r)
+		return
+	case workflows.KindSweep:
+		WriteSweep(w, r)
+		return
+	}
 	fmt.Fprintf(w, "run %s", r.RunID)
 	if r.ReplayOf != "" {
 		fmt.Fprintf(w, " (replay of %s)", r.ReplayOf)
@@ -131,6 +141,9 @@ func (p *ProgressTracker) Changes(r *workflows.Report) []string {
 			line += "  [" + t.Diagnosis.Code + "] " + t.Diagnosis.Cause
 		}
 		lines = append(lines, line)
+	}
+	if r.Kind == workflows.KindSweep {
+		lines = append(lines, p.sweepLines(r, now().Format("15:04:05"))...)
 	}
 	return lines
 }
