@@ -86,6 +86,7 @@ and its failures reproduced.`,
 	root.AddCommand(newDevCmd(g))
 	root.AddCommand(newWorkerCmd(g))
 	root.AddCommand(newRunCmd(g), newStatusCmd(g), newReplayCmd(g), newDemoCmd(g))
+	root.AddCommand(newRotateCmd(g), newSweepCmd(g), newScheduleCmd(g))
 	return root
 }
 

@@ -177,7 +177,8 @@ func queryProgress(ctx context.Context, c client.Client, workflowID string) (*wo
 	return pipelinerun.Progress(ctx, c, workflowID)
 }
 
-// exitForReport is exit status 1 when a target did not succeed.
+// exitForReport is exit status 1 when a target did not succeed (or, in a
+// sweep, a key could not be inspected).
 func exitForReport(r *workflows.Report) error {
 	var bad []string
 	for _, t := range r.Targets {
@@ -185,8 +186,27 @@ func exitForReport(r *workflows.Report) error {
 			bad = append(bad, t.Account+"/"+t.Region+" "+t.Status)
 		}
 	}
-	if len(bad) == 0 {
+	var uninspected []string
+	for _, k := range r.Keys {
+		if k.Error != nil {
+			uninspected = append(uninspected, k.Account+"/"+k.Region+" "+k.Error.Code)
+		}
+	}
+	if len(bad) == 0 && len(uninspected) == 0 {
 		return nil
+	}
+	switch r.Kind {
+	case workflows.KindRotation:
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d regions of rotation %s did not succeed: %s; there the alias and what was published still name the old key (fix the cause, then run the same 'amicrypt rotate' again)", len(bad), len(r.Targets), r.RunID, strings.Join(bad, ", "))}
+	case workflows.KindSweep:
+		var parts []string
+		if len(uninspected) > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d keys could not be inspected: %s", len(uninspected), len(r.Keys), strings.Join(uninspected, ", ")))
+		}
+		if len(bad) > 0 {
+			parts = append(parts, fmt.Sprintf("%d rotated regions did not succeed: %s", len(bad), strings.Join(bad, ", ")))
+		}
+		return &exitError{code: 1, err: fmt.Errorf("sweep %s: %s", r.RunID, strings.Join(parts, "; "))}
 	}
 	return &exitError{code: 1, err: fmt.Errorf("%d of %d targets did not succeed: %s (replay them with: amicrypt replay %s)", len(bad), len(r.Targets), strings.Join(bad, ", "), r.RunID)}
 }
@@ -199,9 +219,17 @@ type statusFlags struct {
 func newStatusCmd(g *globalFlags) *cobra.Command {
 	f := &statusFlags{}
 	cmd := &cobra.Command{
-		Use:   "status RUN",
-		Short: "Show a run's progress, or its report once it has ended",
-		Args:  exactlyOneArg("RUN", "the run id 'amicrypt run' printed"),
+		Use:   "status RUN|WORKFLOW-ID",
+		Short: "Show a run's, a rotation's or a sweep's progress, or its report once it has ended",
+		Long: `Show the progress of a run (by the run id 'amicrypt run' printed), a rotation
+(amicrypt-rotate-ACCOUNT: the account's latest rotation) or a sweep
+(amicrypt-sweep-..., as 'amicrypt sweep' or 'amicrypt schedule describe' print
+it), or its report once it has ended. Exit status 1 when an ended one has a
+failed target.`,
+		Example: `  amicrypt status 3f2a9c1b7d4e
+  amicrypt status amicrypt-rotate-222222222222 --json
+  amicrypt status amicrypt-sweep-20261123T160000Z`,
+		Args: exactlyOneArg("RUN", "the run id 'amicrypt run' printed, or a rotation's or sweep's workflow id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger(cmd.ErrOrStderr())
 			if err != nil {
@@ -231,9 +259,21 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-// runReport returns a run's final report, or its live progress while it runs.
+// statusWorkflowID is the workflow a status argument names: a rotation's or
+// a sweep's workflow id as given, a run's from its run id.
+func statusWorkflowID(arg string) string {
+	for _, prefix := range []string{workflows.RotationWorkflowID(""), workflows.SweepWorkflowID(""), workflows.PipelineWorkflowID("")} {
+		if strings.HasPrefix(arg, prefix) {
+			return arg
+		}
+	}
+	return workflows.PipelineWorkflowID(arg)
+}
+
+// runReport returns a run's (rotation's, sweep's) final report, or its live
+// progress while it runs.
 func runReport(ctx context.Context, c client.Client, runID string) (*workflows.Report, bool, error) {
-	id := workflows.PipelineWorkflowID(runID)
+	id := statusWorkflowID(runID)
 	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
