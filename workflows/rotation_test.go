@@ -1,0 +1,232 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// rotationFake answers a rotation's activities like a healthy account with
+// two amicrypt images per region, and records the calls (with fakeAWS's
+// record, so errs and boot work the same way).
+type rotationFake struct {
+	*fakeAWS
+	health map[string]activities.KeyHealth // by target id, for InspectKey
+}
+
+func oldKey(t activities.Target) string { return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/old" }
+func newKey(t activities.Target) string { return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/new" }
+
+func (f *rotationFake) PrepareRotation(_ context.Context, in activities.PrepareRotationInput) (activities.PrepareRotationResult, error) {
+	res := activities.PrepareRotationResult{SLRARN: in.Target.ServiceLinkedRoleARN(), CurrentKey: oldKey(in.Target), NewKey: oldKey(in.Target)}
+	if in.NewKey {
+		res.NewKey, res.Created = newKey(in.Target), true
+	}
+	return res, f.record("PrepareRotation", in.Target.ID(), fmt.Sprintf("new=%v", in.NewKey))
+}
+
+func (f *rotationFake) FindKeyedImages(_ context.Context, in activities.FindKeyedImagesInput) (activities.FindKeyedImagesResult, error) {
+	var res activities.FindKeyedImagesResult
+	for _, n := range []string{"1", "2"} {
+		res.Images = append(res.Images, activities.KeyedImage{ImageID: "ami-old" + n + "-" + in.Target.Region, KeyARN: oldKey(in.Target), Family: "al2023"})
+	}
+	return res, f.record("FindKeyedImages", in.Target.ID())
+}
+
+func (f *rotationFake) ReencryptImage(_ context.Context, in activities.ReencryptImageInput) (activities.CopyImageResult, error) {
+	return activities.CopyImageResult{ImageID: strings.Replace(in.Image.ImageID, "old", "new", 1)}, f.record("ReencryptImage", in.Target.ID(), in.Image.ImageID)
+}
+
+func (f *rotationFake) SwitchKey(_ context.Context, in activities.SwitchKeyInput) (activities.SwitchKeyResult, error) {
+	return activities.SwitchKeyResult{AliasMoved: in.MoveAlias, Repointed: []string{"ssm:" + in.Target.Publish.SSMParameter}},
+		f.record("SwitchKey", in.Target.ID(), fmt.Sprintf("move=%v", in.MoveAlias), fmt.Sprint(len(in.Images)))
+}
+
+func (f *rotationFake) RetireOldKeys(_ context.Context, in activities.RetireOldKeysInput) (activities.RetireOldKeysResult, error) {
+	res := activities.RetireOldKeysResult{Deregistered: in.OldImages}
+	for _, k := range in.OldKeys {
+		res.Keys = append(res.Keys, activities.OldKeyFate{KeyARN: k, State: "PendingDeletion"})
+	}
+	return res, f.record("RetireOldKeys", in.Target.ID(), "retire="+strings.Join(in.Retire, ","), fmt.Sprint(in.DeletionWindowDays))
+}
+
+func (f *rotationFake) InspectKey(_ context.Context, in activities.InspectKeyInput) (activities.KeyHealth, error) {
+	h, ok := f.health[in.Target.ID()]
+	if !ok {
+		h = activities.KeyHealth{Account: in.Target.Account, Region: in.Target.Region, KeyARN: oldKey(in.Target), RotationEnabled: true}
+	}
+	return h, f.record("InspectKey", in.Target.ID())
+}
+
+func (f *rotationFake) MarkImage(_ context.Context, in activities.MarkImageInput) error {
+	return f.record("MarkImage", in.Target.ID(), in.ImageID, fmt.Sprintf("proven=%v", in.Proven))
+}
+
+func newRotationEnv(t *testing.T, f *rotationFake) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(30 * time.Second)
+	env.RegisterWorkflow(Rotation)
+	env.RegisterWorkflow(Sweep)
+	env.RegisterActivity(&activities.Activities{})
+	var a *activities.Activities
+	env.OnActivity(a.PrepareRotation, mock.Anything, mock.Anything).Return(f.PrepareRotation)
+	env.OnActivity(a.FindKeyedImages, mock.Anything, mock.Anything).Return(f.FindKeyedImages)
+	env.OnActivity(a.ReencryptImage, mock.Anything, mock.Anything).Return(f.ReencryptImage)
+	env.OnActivity(a.WaitAndVerify, mock.Anything, mock.Anything).Return(f.WaitAndVerify)
+	env.OnActivity(a.ProveBoot, mock.Anything, mock.Anything).Return(f.ProveBoot)
+	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof).Maybe()
+	env.OnActivity(a.MarkImage, mock.Anything, mock.Anything).Return(f.MarkImage)
+	env.OnActivity(a.SwitchKey, mock.Anything, mock.Anything).Return(f.SwitchKey)
+	env.OnActivity(a.RetireOldKeys, mock.Anything, mock.Anything).Return(f.RetireOldKeys)
+	env.OnActivity(a.InspectKey, mock.Anything, mock.Anything).Return(f.InspectKey)
+	return env
+}
+
+func rotationOf(account string, regions ...string) RotationInput {
+	return RotationInput{RotationID: "rot-1", Account: account, Targets: targets([]string{account}, regions...), Reason: activities.ReasonLeaked, Operator: "alice"}
+}
+
+func runRotation(t *testing.T, f *rotationFake, in RotationInput) Report {
+	t.Helper()
+	env := newRotationEnv(t, f)
+	env.ExecuteWorkflow(Rotation, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var rep Report
+	require.NoError(t, env.GetWorkflowResult(&rep))
+	return rep
+}
+
+func TestRotationSwitchesAndRetiresOnlyAfterEveryImageIsProven(t *testing.T) {
+	f := &rotationFake{fakeAWS: newFake()}
+	rep := runRotation(t, f, rotationOf(acctA, "us-east-1", "eu-west-1"))
+	assert.Equal(t, KindRotation, rep.Kind)
+	assert.Equal(t, "leaked", rep.Reason)
+	assert.Equal(t, 2, rep.Summary[StatusSucceeded])
+	assert.Equal(t, 0, rep.Summary[StatusFailed])
+	for _, row := range rep.Targets {
+		tg := target(acctA, row.Region)
+		assert.Equal(t, StatusSucceeded, row.Status, row.Region)
+		assert.Equal(t, newKey(tg), row.KeyARN)
+		assert.Equal(t, oldKey(tg), row.OldKeyARN)
+		assert.True(t, row.AliasMoved)
+		require.Len(t, row.Images, 2)
+		for _, im := range row.Images {
+			assert.Equal(t, "proven", im.Status)
+			assert.Equal(t, activities.BootInService, im.Boot.Result)
+		}
+		assert.Equal(t, "PendingDeletion", row.OldKeys[0].State)
+		// Every image proven before the switch, the switch before the retirement.
+		sw := f.index("SwitchKey " + tg.ID() + " move=true 2")
+		require.GreaterOrEqual(t, sw, 0, f.callsTo("SwitchKey"))
+		for _, n := range []string{"1", "2"} {
+			mark := f.index("MarkImage " + tg.ID() + " ami-new" + n + "-" + tg.Region + " proven=true")
+			assert.True(t, mark >= 0 && mark < sw, "image %s proven before the switch", n)
+		}
+		assert.Greater(t, f.index("RetireOldKeys "+tg.ID()+" retire="+oldKey(tg)+" 30"), sw)
+	}
+}
+
+func TestRotationWhoseBootProofFailsLeavesAliasAndPointers(t *testing.T) {
+	f := &rotationFake{fakeAWS: newFake()}
+	broken := target(acctA, "us-east-1")
+	f.boot[broken.ID()] = activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
+	rep := runRotation(t, f, rotationOf(acctA, "us-east-1", "eu-west-1"))
+	rows := map[string]TargetReport{}
+	for _, r := range rep.Targets {
+		rows[r.Region] = r
+	}
+	bad := rows["us-east-1"]
+	assert.Equal(t, StatusFailed, bad.Status)
+	assert.Equal(t, StepBootProof, bad.Step)
+	require.NotNil(t, bad.Diagnosis)
+	assert.Contains(t, bad.Diagnosis.Cause, "Client error on launch")
+	assert.False(t, bad.AliasMoved)
+	assert.Empty(t, f.callsTo("SwitchKey "+broken.ID(), "RetireOldKeys "+broken.ID()), "nothing moves in the failed region")
+	assert.NotEmpty(t, f.callsTo("MarkImage "+broken.ID()+" ami-new1-us-east-1 proven=false"), "the unproven copy is tagged so")
+	// The other region is not held back.
+	assert.Equal(t, StatusSucceeded, rows["eu-west-1"].Status)
+	assert.True(t, rows["eu-west-1"].AliasMoved)
+}
+
+func TestRotationRekeyRegionMakesNoKeyAndMovesNoAlias(t *testing.T) {
+	f := &rotationFake{fakeAWS: newFake()}
+	in := rotationOf(acctA, "us-east-1")
+	in.RekeyRegions = []string{"us-east-1"}
+	rep := runRotation(t, f, in)
+	assert.Equal(t, StatusSucceeded, rep.Targets[0].Status)
+	tg := target(acctA, "us-east-1")
+	assert.Equal(t, []string{"PrepareRotation " + tg.ID() + " new=false"}, f.callsTo("PrepareRotation"))
+	assert.Equal(t, []string{"SwitchKey " + tg.ID() + " move=false 2"}, f.callsTo("SwitchKey"))
+	// The old keys are retired only if amicrypt rotated away from them (the activity checks the tag).
+	assert.Equal(t, []string{"RetireOldKeys " + tg.ID() + " retire= 30"}, f.callsTo("RetireOldKeys"))
+}
+
+func TestRotationRefusesBadInput(t *testing.T) {
+	for name, mutate := range map[string]func(*RotationInput){
+		"reason":  func(in *RotationInput) { in.Reason = "bored" },
+		"window":  func(in *RotationInput) { in.DeletionWindowDays = 3 },
+		"account": func(in *RotationInput) { in.Targets[0].Account = acctB },
+		"empty":   func(in *RotationInput) { in.Targets = nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &rotationFake{fakeAWS: newFake()}
+			in := rotationOf(acctA, "us-east-1")
+			mutate(&in)
+			env := newRotationEnv(t, f)
+			env.ExecuteWorkflow(Rotation, in)
+			require.Error(t, env.GetWorkflowError())
+			assert.Empty(t, f.callsTo(), "nothing called on bad input")
+		})
+	}
+}
+
+func TestSweepStartsRotationsWhereDueOnly(t *testing.T) {
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+	due := target(acctA, "us-east-1")
+	stale := target(acctB, "eu-west-1")
+	broken := target(acctC, "us-east-1")
+	f.health[due.ID()] = activities.KeyHealth{Account: acctA, Region: "us-east-1", Due: activities.ReasonPolicy, RetireTag: "x"}
+	f.health[stale.ID()] = activities.KeyHealth{Account: acctB, Region: "eu-west-1", Rekey: true, StaleImages: []string{"ami-1"}}
+	d := activities.Diagnosis{Code: activities.F7, Cause: "cannot assume"}
+	f.health[broken.ID()] = activities.KeyHealth{Account: acctC, Region: "us-east-1", Error: &d}
+	in := SweepInput{SweepID: "sweep-1", Targets: targets([]string{acctA, acctB, acctC}, "us-east-1", "eu-west-1"), Operator: "schedule amicrypt-sweep", ConcurrentRotations: 1}
+	env := newRotationEnv(t, f)
+	env.ExecuteWorkflow(Sweep, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var rep Report
+	require.NoError(t, env.GetWorkflowResult(&rep))
+	assert.Equal(t, KindSweep, rep.Kind)
+	assert.Len(t, rep.Keys, 6)
+	assert.Equal(t, []string{RotationWorkflowID(acctA), RotationWorkflowID(acctB)}, sortedCopy(rep.Rotations))
+	// acctA us-east-1: a new key; acctB eu-west-1: re-encryption only; nothing else.
+	assert.ElementsMatch(t, []string{"PrepareRotation " + due.ID() + " new=true", "PrepareRotation " + stale.ID() + " new=false"}, f.callsTo("PrepareRotation"))
+	assert.Len(t, rep.Targets, 2)
+	for _, row := range rep.Targets {
+		assert.Equal(t, StatusSucceeded, row.Status, row.Account+"/"+row.Region)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
