@@ -93,14 +93,19 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 		d.Fix = "A rotation copies every image out from under the old key, so the old key must still be usable: " + d.Fix
 		return res, atStep(StepKey, Diagnosed(d, nil))
 	}
-	if !in.NewKey {
-		return res, nil
-	}
-
 	tags, err := keyTags(ctx, kc, cur)
 	if err != nil {
 		return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListResourceTags", w))
 	}
+	if p, err := liveKey(ctx, kc, tags[TagPredecessor]); err != nil {
+		return res, atStep(StepSuccessorKey, diagnose(err, "kms:DescribeKey", w))
+	} else {
+		res.Predecessor = p
+	}
+	if !in.NewKey {
+		return res, nil
+	}
+
 	if next := tags[TagSuccessor]; next != "" {
 		if ok, err := usableSuccessor(ctx, kc, next); err != nil {
 			return res, atStep(StepSuccessorKey, diagnose(err, "kms:DescribeKey", w))
@@ -198,6 +203,25 @@ func (a *Activities) finishSuccessor(ctx context.Context, kc KMSAPI, t Target, c
 		return diagnose(err, "kms:TagResource", w)
 	}
 	return nil
+}
+
+// liveKey returns arn when that key exists and is not pending deletion
+// ("" for an empty arn).
+func liveKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
+	if arn == "" {
+		return "", nil
+	}
+	md, err := describeKey(ctx, kc, arn)
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if md.KeyState == kmstypes.KeyStatePendingDeletion || md.KeyState == kmstypes.KeyStatePendingReplicaDeletion {
+		return "", nil
+	}
+	return arn, nil
 }
 
 // usableSuccessor: the key named as successor still exists and is enabled.

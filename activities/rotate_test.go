@@ -132,6 +132,37 @@ func TestRetireOldKeysLeavesAKeyThatAVolumeHoldsEnabled(t *testing.T) {
 	if err != nil || md.KeyMetadata.KeyState != "Enabled" {
 		t.Errorf("old key state: %v %v", md, err)
 	}
+
+	// The alias moves on; later the instance and the image go. The next
+	// sweep sees the old key unretired, and a re-encryption retires it: it
+	// is amicrypt's (tagged with its successor) though not named in Retire.
+	next := must[PrepareRotationResult](h, h.acts.PrepareRotation, PrepareRotationInput{Target: tg, RotationID: "r2", Reason: ReasonLeaked, Operator: "t", Pipeline: pipelineARN, NewKey: true})
+	must[SwitchKeyResult](h, h.acts.SwitchKey, SwitchKeyInput{Target: tg, NewKey: next.NewKey, MoveAlias: true})
+	if _, err := h.rootEC2(payments).TerminateInstances(h.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{instance}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.rootEC2(payments).DeregisterImage(h.ctx, &ec2.DeregisterImageInput{ImageId: aws.String(image), DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	health := must[KeyHealth](h, h.acts.InspectKey, InspectKeyInput{Target: tg, Pipeline: pipelineARN})
+	if !health.Rekey || len(health.StaleKeys) != 1 || health.StaleKeys[0] != old {
+		t.Errorf("sweep after the holder went: %+v, want the old key due for retirement", health)
+	}
+	rekey := must[PrepareRotationResult](h, h.acts.PrepareRotation, PrepareRotationInput{Target: tg, RotationID: "r3", Reason: ReasonScheduled, Operator: "t", NewKey: false})
+	if rekey.Predecessor != old || rekey.NewKey != next.NewKey {
+		t.Fatalf("rekey prepare: %+v, want predecessor %s", rekey, old)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ret = must[RetireOldKeysResult](h, h.acts.RetireOldKeys, RetireOldKeysInput{Target: tg, OldKeys: []string{old}, DeletionWindowDays: 30})
+		if ret.Keys[0].State == "PendingDeletion" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the terminated instance's volume is still being deleted
+	}
+	if ret.Keys[0].State != "PendingDeletion" {
+		t.Errorf("old key after its holders went: %+v", ret.Keys[0])
+	}
 }
 
 func TestPrepareRotationRefusesWhatItCannotRotate(t *testing.T) {

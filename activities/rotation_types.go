@@ -65,6 +65,10 @@ type PrepareRotationResult struct {
 	CurrentKey string `json:"current_key"`
 	NewKey     string `json:"new_key"`
 	Created    bool   `json:"created"`
+	// Predecessor is a key amicrypt rotated away from before (the alias's
+	// key's amicrypt:predecessor) that is not yet pending deletion: one a
+	// volume held at that rotation, to retire now if nothing holds it.
+	Predecessor string `json:"predecessor,omitempty"`
 	// Kept are the Sids (or positions) of the old key's statements the
 	// new key's policy kept.
 	Kept []string `json:"kept,omitempty"`

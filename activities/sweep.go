@@ -154,6 +154,13 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 			stale[*k] = true
 		}
 	}
+	if p, err := liveKey(ctx, kc, tags[TagPredecessor]); err != nil {
+		return fail(diagnose(err, "kms:DescribeKey", w))
+	} else if p != "" {
+		stale[p] = true
+		h.Rekey = true
+		h.Findings = append(h.Findings, fmt.Sprintf("the key rotated away from, %s, is not retired yet (something held it then): retirement due", p))
+	}
 	for k := range stale {
 		h.StaleKeys = append(h.StaleKeys, k)
 	}

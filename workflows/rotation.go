@@ -225,6 +225,10 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 		}
 	}
 	var retire []string
+	if prep.Predecessor != "" && prep.Predecessor != prep.NewKey {
+		// Left enabled by an earlier rotation: retired now if nothing holds it.
+		oldKeys[prep.Predecessor] = true
+	}
 	if prep.CurrentKey != prep.NewKey {
 		oldKeys[prep.CurrentKey] = true
 		retire = []string{prep.CurrentKey}
