@@ -41,6 +41,7 @@ var (
 	pipelineRoleARN = "arn:aws:iam::" + builderAccount + ":role/amicrypt-pipeline"
 	targetRoleARN   = "arn:aws:iam::" + targetAccount + ":role/amicrypt-target"
 	ownKey          = "arn:aws:kms:" + region + ":" + targetAccount + ":key/0b5c3f1e-6d2a-4c8e-9f71-2a3b4c5d6e7f"
+	oldKey          = "arn:aws:kms:" + region + ":" + targetAccount + ":key/5d6e7f0b-2a3b-4c5d-8e9f-71a2b3c4d5e6" // a rotation's old key (ownKey its successor)
 	foreignKey      = "arn:aws:kms:" + region + ":" + keyOwner + ":key/mrk-6d2a4c8e9f712a3b4c5d6e7f0b5c3f1e"
 	otherKey        = "arn:aws:kms:" + region + ":" + otherAccount + ":key/9f712a3b-4c5d-6e7f-0b5c-3f1e6d2a4c8e"
 	builderKey      = "arn:aws:kms:" + region + ":" + builderAccount + ":key/2a3b4c5d-6e7f-0b5c-3f1e-6d2a4c8e9f71"
@@ -67,6 +68,26 @@ var (
 	bootProofTmpl = map[string][]string{"aws:ResourceTag/amicrypt:run": {"run-1"}}
 	viaEC2        = map[string][]string{"kms:ViaService": {policy.EC2ViaService(region)}}
 	newKey        = map[string][]string{"aws:RequestTag/amicrypt:managed": {"true"}, "kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}
+	// rotatedKey: a key amicrypt rotated away from (rotate.go
+	// finishSuccessor tagged it with its successor); an adopted one, without
+	// amicrypt:managed, the harder case.
+	rotatedKey = map[string][]string{"aws:ResourceTag/" + activities.TagSuccessor: {ownKey}}
+	// successorTags: CreateKey's Tags on a rotation's new key (rotate.go).
+	successorTags = map[string][]string{
+		"aws:TagKeys":                                    {"amicrypt:managed", activities.TagPredecessor, activities.TagRotation, activities.TagRotationReason, activities.TagRotatedBy},
+		"aws:RequestTag/amicrypt:managed":                {"true"},
+		"aws:RequestTag/" + activities.TagPredecessor:    {oldKey},
+		"aws:RequestTag/" + activities.TagRotation:       {"rot-1"},
+		"aws:RequestTag/" + activities.TagRotationReason: {activities.ReasonLeaked},
+		"aws:RequestTag/" + activities.TagRotatedBy:      {"alice"},
+	}
+	// oldKeyTags: finishSuccessor's tags on the old key.
+	oldKeyTags = map[string][]string{
+		"aws:TagKeys": {activities.TagSuccessor, activities.TagRotationReason, activities.TagRotatedBy},
+		"aws:RequestTag/" + activities.TagSuccessor:      {ownKey},
+		"aws:RequestTag/" + activities.TagRotationReason: {activities.ReasonLeaked},
+		"aws:RequestTag/" + activities.TagRotatedBy:      {"alice"},
+	}
 )
 
 func grantTo(grantee string, ops ...string) map[string][]string {
@@ -127,34 +148,55 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go"},
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slrSuffix, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go (service_linked_role_suffix)"},
 
-		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go"},
+		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go, rotate.go, sweep.go"},
+		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Call: "kms:DescribeKey", Where: "rotate.go (RetireOldKeys: an old key's state)"},
 		{Role: t, Action: "kms:CreateKey", Resource: "*", Context: newKey, Call: "kms:CreateKey", Where: "key.go"},
 		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: map[string][]string{"aws:TagKeys": {"amicrypt:managed"}, "aws:RequestTag/amicrypt:managed": {"true"}}, Call: "kms:CreateKey", Where: "key.go (CreateKey's Tags)"},
+		{Role: t, Action: "kms:CreateKey", Resource: "*", Context: with(with(successorTags, "kms:KeySpec", "SYMMETRIC_DEFAULT"), "kms:KeyUsage", "ENCRYPT_DECRYPT"), Call: "kms:CreateKey", Where: "rotate.go (PrepareRotation: the successor key)"},
+		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: successorTags, Call: "kms:CreateKey", Where: "rotate.go (the successor's CreateKey Tags: managed, predecessor, rotation, reason, operator)"},
+		{Role: t, Action: "kms:TagResource", Resource: oldKey, Context: oldKeyTags, Call: "kms:TagResource", Where: "rotate.go (finishSuccessor: the old key, managed or adopted, names its successor)"},
+		{Role: t, Action: "kms:ListKeys", Resource: "*", Call: "kms:ListKeys", Where: "rotate.go (findSuccessorByScan: a retried PrepareRotation)"},
 		{Role: t, Action: "kms:CreateAlias", Resource: alias, Call: "kms:CreateAlias", Where: "key.go"},
 		{Role: t, Action: "kms:CreateAlias", Resource: ownKey, Call: "kms:CreateAlias", Where: "key.go (checked on the key too)"},
-		{Role: t, Action: "kms:GetKeyRotationStatus", Resource: ownKey, Call: "kms:GetKeyRotationStatus", Where: "key.go"},
-		{Role: t, Action: "kms:EnableKeyRotation", Resource: ownKey, Call: "kms:EnableKeyRotation", Where: "key.go"},
-		{Role: t, Action: "kms:ListResourceTags", Resource: ownKey, Call: "kms:ListResourceTags", Where: "key.go"},
-		{Role: t, Action: "kms:GetKeyPolicy", Resource: ownKey, Call: "kms:GetKeyPolicy", Where: "key.go, diagnose.go"},
-		{Role: t, Action: "kms:PutKeyPolicy", Resource: ownKey, Context: managedKey, Call: "kms:PutKeyPolicy", Where: "key.go (a key amicrypt created)"},
+		{Role: t, Action: "kms:UpdateAlias", Resource: alias, Call: "kms:UpdateAlias", Where: "rotate.go (SwitchKey: the alias to the successor)"},
+		{Role: t, Action: "kms:UpdateAlias", Resource: oldKey, Context: rotatedKey, Call: "kms:UpdateAlias", Where: "rotate.go (checked on the alias's current key, which PrepareRotation tagged amicrypt:successor)"},
+		{Role: t, Action: "kms:UpdateAlias", Resource: ownKey, Context: managedKey, Call: "kms:UpdateAlias", Where: "rotate.go (checked on the new key, which amicrypt created)"},
+		{Role: t, Action: "kms:GetKeyRotationStatus", Resource: ownKey, Call: "kms:GetKeyRotationStatus", Where: "key.go, rotate.go, sweep.go"},
+		{Role: t, Action: "kms:EnableKeyRotation", Resource: ownKey, Call: "kms:EnableKeyRotation", Where: "key.go, rotate.go (the successor), sweep.go (managed or manage_key_policy)"},
+		{Role: t, Action: "kms:ListResourceTags", Resource: ownKey, Call: "kms:ListResourceTags", Where: "key.go, rotate.go, sweep.go"},
+		{Role: t, Action: "kms:ListResourceTags", Resource: oldKey, Call: "kms:ListResourceTags", Where: "rotate.go (every key of the account in findSuccessorByScan; an old key's amicrypt:successor)"},
+		{Role: t, Action: "kms:GetKeyPolicy", Resource: ownKey, Call: "kms:GetKeyPolicy", Where: "key.go, diagnose.go, sweep.go"},
+		{Role: t, Action: "kms:GetKeyPolicy", Resource: oldKey, Call: "kms:GetKeyPolicy", Where: "rotate.go (the old key's statements, kept on the successor)"},
+		{Role: t, Action: "kms:PutKeyPolicy", Resource: ownKey, Context: managedKey, Call: "kms:PutKeyPolicy", Where: "key.go, sweep.go (a key amicrypt created; any key only with ManageAdoptedKeyPolicies)"},
 		{Role: t, Action: "kms:ListGrants", Resource: ownKey, Call: "kms:ListGrants", Where: "key.go, diagnose.go"},
+		{Role: t, Action: "kms:ListGrants", Resource: oldKey, Call: "kms:ListGrants", Where: "rotate.go (revokeAmicryptGrants)"},
+		{Role: t, Action: "kms:RevokeGrant", Resource: oldKey, Call: "kms:RevokeGrant", Where: "rotate.go (RetireOldKeys: amicrypt's grants on every old key)"},
+		{Role: t, Action: "kms:DisableKey", Resource: oldKey, Context: rotatedKey, Call: "kms:DisableKey", Where: "rotate.go (RetireOldKeys: an old key nothing holds)"},
+		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: oldKey, Context: rotatedKey, Call: "kms:ScheduleKeyDeletion", Where: "rotate.go (RetireOldKeys: an old key nothing holds)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slr, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant_service_linked_role)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slrSuffix, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant to a custom-suffix role)"},
 		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: ownKey, Context: managedKey, Call: "kms:ScheduleKeyDeletion", Where: "key.go (the orphan of a lost alias race)"},
 
-		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, retention.go"},
-		{Role: t, Action: "ec2:CopyImage", Resource: "*", Call: "ec2:CopyImage", Where: "copy.go"},
-		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go (TagSpecifications)"},
-		{Role: t, Action: "ec2:CreateTags", Resource: copiedSnapshot, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go (TagSpecifications)"},
+		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, retention.go, rotate.go, sweep.go"},
+		{Role: t, Action: "ec2:CopyImage", Resource: "*", Call: "ec2:CopyImage", Where: "copy.go, rotate.go (ReencryptImage: the account's own image under another key)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedSnapshot, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
 		{Role: t, Action: "kms:GenerateDataKeyWithoutPlaintext", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go (EC2 encrypts the copy)"},
 		{Role: t, Action: "kms:Decrypt", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
 		{Role: t, Action: "kms:ReEncryptFrom", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
 		{Role: t, Action: "kms:ReEncryptTo", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
 		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "copy.go"},
-		{Role: t, Action: "ec2:DeregisterImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, copy.go (a failed copy)"},
-		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go (DeleteAssociatedSnapshots)"},
-		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go"},
+		// A re-encrypting copy (rotate.go ReencryptImage): EC2 reads the
+		// snapshots under the old key and writes them under the new one
+		// (ownKey above), both on the role's behalf.
+		{Role: t, Action: "kms:Decrypt", Resource: oldKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
+		{Role: t, Action: "kms:ReEncryptFrom", Resource: oldKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
+		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
+		{Role: t, Action: "kms:CreateGrant", Resource: oldKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
+		{Role: t, Action: "ec2:DeregisterImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, copy.go (a failed copy), rotate.go (old images; a failed re-encrypted copy)"},
+		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, rotate.go (DeleteAssociatedSnapshots)"},
+		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go, rotate.go (snapshot keys, keyHolders), sweep.go"},
 
 		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go, publish.go"},
 		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: map[string][]string{"ec2:CreateAction": {"CreateLaunchTemplate"}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (TagSpecifications)"},
@@ -166,22 +208,23 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "autoscaling:DescribeAutoScalingGroups", Resource: "*", Call: "autoscaling:DescribeAutoScalingGroups", Where: "bootproof.go"},
 		{Role: t, Action: "autoscaling:DescribeScalingActivities", Resource: "*", Call: "autoscaling:DescribeScalingActivities", Where: "bootproof.go"},
 		{Role: t, Action: "ec2:DescribeInstances", Resource: "*", Call: "ec2:DescribeInstances", Where: "bootproof.go (F8)"},
-		{Role: t, Action: "ec2:DescribeVolumes", Resource: "*", Call: "ec2:DescribeVolumes", Where: "bootproof.go (F8)"},
+		{Role: t, Action: "ec2:DescribeVolumes", Resource: "*", Call: "ec2:DescribeVolumes", Where: "bootproof.go (F8), rotate.go (keyHolders: volumes still under an old key)"},
 		{Role: t, Action: "autoscaling:DeleteAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:DeleteAutoScalingGroup", Where: "bootproof.go"},
 		{Role: t, Action: "ec2:DeleteLaunchTemplate", Resource: launchTemplate, Context: bootProofTmpl, Call: "ec2:DeleteLaunchTemplate", Where: "bootproof.go"},
 
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
 		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: map[string][]string{"aws:TagKeys": {activities.TagProvenReason}}, Call: "ec2:DeleteTags", Where: "publish.go (MarkImage)"},
-		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go"},
-		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go"},
-		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go"},
-		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go"},
-		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go"},
+		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go, rotate.go (SwitchKey)"},
+		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go, rotate.go (SwitchKey: repoint to the re-encrypted image)"},
+		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go, rotate.go (SwitchKey)"},
+		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go, rotate.go (SwitchKey: the new image, block devices under the new key)"},
+		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go, rotate.go (SwitchKey: the new default version)"},
 
 		// A key of another account (key_arn; key.go ensureForeignKey).
-		{Role: t, Action: "kms:DescribeKey", Resource: foreignKey, Call: "kms:DescribeKey", Where: "key.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:DescribeKey", Resource: foreignKey, Call: "kms:DescribeKey", Where: "key.go, sweep.go (key_arn)", Foreign: true},
 		{Role: t, Action: "kms:CreateGrant", Resource: foreignKey, Context: grantTo(slr, grantOps...), Call: "kms:CreateGrant", Where: "key.go (key_arn)", Foreign: true},
-		{Role: t, Action: "kms:ListGrants", Resource: foreignKey, Call: "kms:ListGrants", Where: "key.go (key_arn)", Foreign: true},
+		{Role: t, Action: "kms:ListGrants", Resource: foreignKey, Call: "kms:ListGrants", Where: "key.go (key_arn), rotate.go (an old key of another account: images made while a target had key_arn)", Foreign: true},
+		{Role: t, Action: "kms:RevokeGrant", Resource: foreignKey, Call: "kms:RevokeGrant", Where: "rotate.go (revokeAmicryptGrants on such an old key)", Foreign: true},
 		{Role: t, Action: "kms:GenerateDataKeyWithoutPlaintext", Resource: foreignKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go (key_arn)", Foreign: true},
 		{Role: t, Action: "kms:CreateGrant", Resource: foreignKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "copy.go (key_arn)", Foreign: true},
 	}
@@ -201,14 +244,27 @@ func refusals() []refusal {
 		{t, "kms:ScheduleKeyDeletion", ownKey, nil, "a key amicrypt did not create (no amicrypt:managed tag)"},
 		{t, "kms:PutKeyPolicy", ownKey, nil, "an adopted key's policy, without ManageAdoptedKeyPolicies"},
 		{t, "kms:PutKeyPolicy", otherKey, managedKey, "another account's key"},
-		{t, "kms:DisableKey", ownKey, managedKey, "never called"},
+		{t, "kms:DisableKey", ownKey, managedKey, "a key amicrypt did not rotate away from (no amicrypt:successor tag), even its own"},
+		{t, "kms:DisableKey", ownKey, nil, "a key of the account amicrypt never rotated"},
+		{t, "kms:ScheduleKeyDeletion", otherKey, rotatedKey, "another account's key, whatever its tags"},
+		{t, "kms:DisableKey", foreignKey, rotatedKey, "another account's key, whatever its tags"},
+		{t, "kms:UpdateAlias", ownKey, nil, "moving an alias from or to a key neither amicrypt's nor rotated away from"},
+		{t, "kms:UpdateAlias", otherKey, managedKey, "another account's key"},
+		{t, "kms:DeleteAlias", alias, nil, "never called"},
+		{t, "kms:RevokeGrant", otherKey, nil, "another account's key not in ExternalKeyArns"},
+		{t, "kms:TagResource", oldKey, with(oldKeyTags, "aws:RequestTag/"+activities.TagSuccessor, otherKey), "naming another account's key as the successor"},
+		{t, "kms:TagResource", oldKey, map[string][]string{"aws:TagKeys": {activities.TagRotationReason}, "aws:RequestTag/" + activities.TagRotationReason: {"leaked"}}, "rotation tags without the successor (on an old key) or amicrypt:managed=true (on a new key)"},
+		{t, "kms:TagResource", oldKey, with(with(oldKeyTags, "aws:TagKeys", activities.TagSuccessor, "amicrypt:managed"), "aws:RequestTag/amicrypt:managed", "true"), "marking a key both amicrypt's and rotated away from in one call"},
+		{t, "kms:TagResource", ownKey, map[string][]string{"aws:TagKeys": {activities.TagRetire}, "aws:RequestTag/" + activities.TagRetire: {"policy"}}, "amicrypt:retire, which operators set to ask a sweep for a rotation"},
+		{t, "kms:UntagResource", oldKey, map[string][]string{"aws:TagKeys": {activities.TagSuccessor}}, "never called"},
+		{t, "kms:CancelKeyDeletion", oldKey, rotatedKey, "never called"},
 		{t, "kms:Decrypt", ownKey, nil, "direct use of the key, not through EC2"},
 		{t, "kms:Decrypt", ownKey, map[string][]string{"kms:ViaService": {"s3." + region + ".amazonaws.com"}}, "use through another service"},
 		{t, "kms:CreateGrant", ownKey, grantTo("arn:aws:iam::"+targetAccount+":role/admin", "Decrypt"), "a grant to anyone but the service-linked role"},
 		{t, "kms:CreateGrant", ownKey, grantTo(slr, "Decrypt", "RetireGrant"), "a grant of more than EBS needs"},
 		{t, "kms:CreateKey", "*", map[string][]string{"kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}, "a key not tagged as amicrypt's"},
 		{t, "kms:CreateKey", "*", with(newKey, "kms:KeySpec", "RSA_2048"), "an asymmetric key"},
-		{t, "kms:TagResource", ownKey, map[string][]string{"aws:TagKeys": {"owner"}}, "tags other than amicrypt:managed"},
+		{t, "kms:TagResource", ownKey, map[string][]string{"aws:TagKeys": {"owner"}}, "tags other than amicrypt's"},
 		{t, "kms:DescribeKey", foreignKey, nil, "another account's key without ExternalKeyArns"},
 		{t, "kms:CreateGrant", foreignKey, grantTo(slr, "Decrypt"), "another account's key without ExternalKeyArns"},
 		{t, "iam:CreateServiceLinkedRole", "arn:aws:iam::" + targetAccount + ":role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot", map[string][]string{"iam:AWSServiceName": {"spot.amazonaws.com"}}, "another service's role"},

@@ -11,6 +11,7 @@ locals {
   partition = data.aws_partition.current.partition
 
   own_keys    = "arn:${local.partition}:kms:*:${local.account}:key/*"
+  own_aliases = "arn:${local.partition}:kms:*:${local.account}:alias/*"
   slr_pattern = "arn:${local.partition}:iam::${local.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling*"
   # The grant amicrypt gives the service-linked role (activities/diagnose.go, keyGrantOperations).
   grant_operations = ["Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "DescribeKey", "CreateGrant"]
@@ -40,6 +41,7 @@ locals {
         "ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeLaunchTemplateVersions",
         "ec2:DescribeInstances", "ec2:DescribeVolumes",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
+        "kms:ListKeys",
       ]
       Resource = "*"
     },
@@ -109,19 +111,32 @@ locals {
       } }
     },
     {
-      Sid       = "TagNewKeys"
-      Effect    = "Allow"
-      Action    = "kms:TagResource"
-      Resource  = local.own_keys
-      Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = "amicrypt:managed" } }
+      Sid      = "TagNewKeys"
+      Effect   = "Allow"
+      Action   = "kms:TagResource"
+      Resource = local.own_keys
+      Condition = {
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:managed", "amicrypt:predecessor", "amicrypt:rotation", "amicrypt:rotation-reason", "amicrypt:rotated-by"] }
+        StringEquals                = { "aws:RequestTag/amicrypt:managed" = "true" }
+      }
     },
-    { Sid = "KeyAliases", Effect = "Allow", Action = "kms:CreateAlias", Resource = "arn:${local.partition}:kms:*:${local.account}:alias/*" },
+    {
+      Sid      = "TagRotatedKeys"
+      Effect   = "Allow"
+      Action   = "kms:TagResource"
+      Resource = local.own_keys
+      Condition = {
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:successor", "amicrypt:rotation-reason", "amicrypt:rotated-by"] }
+        StringLike                  = { "aws:RequestTag/amicrypt:successor" = local.own_keys }
+      }
+    },
+    { Sid = "KeyAliases", Effect = "Allow", Action = ["kms:CreateAlias", "kms:UpdateAlias"], Resource = local.own_aliases },
     {
       Sid    = "DedicatedKeys"
       Effect = "Allow"
       Action = [
         "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags", "kms:ListGrants",
-        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:CreateAlias",
+        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:CreateAlias", "kms:RevokeGrant",
       ]
       Resource = local.own_keys
     },
@@ -141,6 +156,27 @@ locals {
       Sid       = "RetireOrphanKeys"
       Effect    = "Allow"
       Action    = "kms:ScheduleKeyDeletion"
+      Resource  = local.own_keys
+      Condition = { StringEquals = { "aws:ResourceTag/amicrypt:managed" = "true" } }
+    },
+    {
+      Sid       = "RetireRotatedKeys"
+      Effect    = "Allow"
+      Action    = ["kms:DisableKey", "kms:ScheduleKeyDeletion"]
+      Resource  = local.own_keys
+      Condition = { StringLike = { "aws:ResourceTag/amicrypt:successor" = local.own_keys } }
+    },
+    {
+      Sid       = "MoveAliasFromRotatedKeys"
+      Effect    = "Allow"
+      Action    = "kms:UpdateAlias"
+      Resource  = local.own_keys
+      Condition = { StringLike = { "aws:ResourceTag/amicrypt:successor" = local.own_keys } }
+    },
+    {
+      Sid       = "MoveAliasToManagedKeys"
+      Effect    = "Allow"
+      Action    = "kms:UpdateAlias"
       Resource  = local.own_keys
       Condition = { StringEquals = { "aws:ResourceTag/amicrypt:managed" = "true" } }
     },
@@ -187,6 +223,7 @@ locals {
         "ForAllValues:StringEquals" = { "kms:GrantOperations" = local.grant_operations }
       }
     },
+    { Sid = "ForeignKeyRevokeGrants", Effect = "Allow", Action = "kms:RevokeGrant", Resource = var.external_key_arns },
     {
       Sid       = "ForeignKeyUseViaEC2"
       Effect    = "Allow"
