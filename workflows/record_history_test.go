@@ -35,7 +35,7 @@ func TestRecordHistories(t *testing.T) {
 	srv := temporaltest.NewServer(temporaltest.WithT(t))
 	c := srv.GetDefaultClient()
 
-	f := newFake()
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
 	// acctB/eu-west-1's copy does not boot: its history has the
 	// unproven-image path.
 	f.boot[acctB+"/eu-west-1"] = activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
@@ -43,6 +43,8 @@ func TestRecordHistories(t *testing.T) {
 		r.RegisterWorkflow(Pipeline)
 		r.RegisterWorkflow(Batch)
 		r.RegisterWorkflow(Target)
+		r.RegisterWorkflow(Rotation)
+		r.RegisterWorkflow(Sweep)
 		r.RegisterActivity(f)
 		r.RegisterActivity(&Attach{Client: c})
 	})
@@ -64,7 +66,23 @@ func TestRecordHistories(t *testing.T) {
 	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
 	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
 
+	// A sweep that finds acctA's us-east-1 key tagged for retirement and
+	// rotates it; acctB eu-west-1's new copy does not boot (above), so its
+	// rotation is the failed-proof path.
+	f.health[acctA+"/us-east-1"] = activities.KeyHealth{Account: acctA, Region: "us-east-1", Due: activities.ReasonPolicy}
+	f.health[acctB+"/eu-west-1"] = activities.KeyHealth{Account: acctB, Region: "eu-west-1", Due: activities.ReasonLeaked}
+	sweepIn := SweepInput{SweepID: "rec", Targets: targets([]string{acctA, acctB}, "us-east-1", "eu-west-1"), Operator: "rec"}
+	srun, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: SweepWorkflowID("rec"), TaskQueue: TaskQueue}, Sweep, sweepIn)
+	require.NoError(t, err)
+	var srep Report
+	require.NoError(t, srun.Get(ctx, &srep))
+	require.Equal(t, 1, srep.Summary[StatusSucceeded], srep)
+	require.Equal(t, 1, srep.Summary[StatusFailed], srep)
+
 	for file, id := range map[string]string{
+		"sweep_history.json":                SweepWorkflowID("rec"),
+		"rotation_history.json":             RotationWorkflowID(acctA),
+		"rotation_boot_failed_history.json": RotationWorkflowID(acctB),
 		"pipeline_history.json":           PipelineWorkflowID(in.RunID),
 		"batch_history.json":              BatchWorkflowID(in.RunID, 1),
 		"target_history.json":             TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),

@@ -22,6 +22,8 @@ func TestReplay(t *testing.T) {
 			replayer.RegisterWorkflow(Pipeline)
 			replayer.RegisterWorkflow(Batch)
 			replayer.RegisterWorkflow(Target)
+			replayer.RegisterWorkflow(Rotation)
+			replayer.RegisterWorkflow(Sweep)
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
 	}
