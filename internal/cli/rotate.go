@@ -23,13 +23,6 @@ import (
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
-// The workflow types the worker registers (worker.RegisterWorkflows):
-// workflows.Rotation and workflows.Sweep, named as the SDK names a function.
-const (
-	rotationWorkflowType = "Rotation"
-	sweepWorkflowType    = "Sweep"
-)
-
 type rotateFlags struct {
 	config         string
 	account        string
@@ -246,7 +239,7 @@ func startRotation(ctx context.Context, c client.Client, taskQueue string, in wo
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, rotationWorkflowType, in)
+	}, workflows.Rotation, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		var running workflows.RotationInput
@@ -407,7 +400,7 @@ func startSweep(ctx context.Context, c client.Client, taskQueue string, in workf
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, sweepWorkflowType, in)
+	}, workflows.Sweep, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return c.GetWorkflow(ctx, id, ""), true, nil

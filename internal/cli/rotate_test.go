@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestScheduleOptionsFromFlags(t *testing.T) {
 		t.Errorf("options = %+v", o)
 	}
 	a := o.action()
-	if a.ID != "amicrypt-sweep" || a.Workflow != "Sweep" || a.TaskQueue != "amicrypt" || len(a.Args) != 1 {
+	if a.ID != "amicrypt-sweep" || !strings.HasSuffix(runtime.FuncForPC(reflect.ValueOf(a.Workflow).Pointer()).Name(), "workflows.Sweep") || a.TaskQueue != "amicrypt" || len(a.Args) != 1 {
 		t.Errorf("action = %+v", a)
 	}
 	f.every = 90 * time.Minute

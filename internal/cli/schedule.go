@@ -231,7 +231,7 @@ func (o scheduleOptions) spec() client.ScheduleSpec {
 func (o scheduleOptions) action() *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:        o.ID,
-		Workflow:  sweepWorkflowType,
+		Workflow:  workflows.Sweep,
 		Args:      []any{o.Input},
 		TaskQueue: o.TaskQueue,
 	}

@@ -241,6 +241,8 @@ func driftColumn(k activities.KeyHealth) string {
 		return "-"
 	case k.PolicyRepaired:
 		return fmt.Sprintf("%d repaired", len(k.PolicyDrift))
+	case !k.Managed:
+		return fmt.Sprintf("%d (adopted: not edited)", len(k.PolicyDrift))
 	}
 	return fmt.Sprintf("%d", len(k.PolicyDrift))
 }
