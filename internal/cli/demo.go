@@ -12,11 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -32,7 +34,7 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 	f := &demoFlags{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the whole story locally: a pipeline over the default world, a diagnosed failure, its fix and a replay",
+		Short: "Run the whole story locally: a pipeline over the default world, a diagnosed failure, its fix, a replay and a key rotation",
 		Long: `What 'make demo' runs. In one process: the embedded Temporal server, the AWS sandbox
 with the default world ('amicrypt sandbox default-world') and a worker acting in
 the builder account. Then one pipeline copies the builder's AMIs into every
@@ -40,7 +42,9 @@ target account and region, encrypted under each account's own key, and proves
 each copy boots. The target whose key policy leaves out the Auto Scaling
 service-linked role fails with diagnosis F2 and the statements to add; the demo
 adds them to that key's policy in the sandbox, replays the failed target and
-shows it succeed.
+shows it succeed. Last, payments-prod's key is rotated (reason scheduled): its
+AMIs are re-encrypted under a new key and proven to boot, the alias moves, and
+the old key is scheduled for deletion.
 
 Exit status 0 only if every outcome is the one the world implies.`,
 		Args: cobra.NoArgs,
@@ -150,8 +154,14 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 			return &exitError{code: 1, err: fmt.Errorf("the replay called CopyImage in %s, which had already succeeded", id)}
 		}
 	}
+	rotated, err := demoRotation(ctx, env, cfg, out, step)
+	if err != nil {
+		return err
+	}
+
 	step("Result")
 	fmt.Fprintf(out, "%s\nthe replay made no AWS call in the %d targets that had succeeded (the sandbox's counters show no new CopyImage there)\n", summaryLine(second), len(report.Targets)-len(second.Targets))
+	fmt.Fprintln(out, rotated)
 	if f.keep {
 		fmt.Fprintln(out, "\nStill running (Ctrl-C stops): export AWS_ENDPOINT_URL="+env.SandboxEndpoint+" TEMPORAL_ADDRESS="+env.Temporal.FrontendAddress())
 		select {
@@ -161,6 +171,77 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 		}
 	}
 	return nil
+}
+
+// demoAccount is the account the demo rotates.
+const demoAccount = "222222222222"
+
+// demoRotation rotates demoAccount's key (reason scheduled) and checks what
+// a rotation promises in the sandbox: in every region the alias names the
+// new key, the AMI was re-encrypted and proven under it, and the old key is
+// pending deletion. It returns the result line.
+func demoRotation(ctx context.Context, env *devEnv, cfg *config.Config, out io.Writer, step func(string, ...any)) (string, error) {
+	_, all, err := cfg.ExpandTargets()
+	if err != nil {
+		return "", err
+	}
+	targets, err := accountTargets(all, demoAccount, "")
+	if err != nil {
+		return "", err
+	}
+	in := workflows.RotationInput{
+		RotationID: pipelinerun.RotationID(demoAccount, time.Now()), Account: demoAccount, Targets: targets,
+		Reason: activities.ReasonScheduled, Operator: "amicrypt demo", DeletionWindowDays: cfg.Rotation.WithDefaults().DeletionWindowDays,
+	}
+	step("Rotation %s: account %s (%s) moves to a new key, reason %s", in.RotationID, demoAccount, targets[0].Name, in.Reason)
+	run, _, err := startRotation(ctx, env.Client, env.TaskQueue, in)
+	if err != nil {
+		return "", err
+	}
+	r, err := followRun(ctx, env.Client, run, out, false)
+	if err != nil {
+		return "", err
+	}
+	if err := printReport(out, r, false); err != nil {
+		return "", err
+	}
+	var wrong []string
+	for _, t := range r.Targets {
+		id := t.Account + "/" + t.Region
+		if t.Status != workflows.StatusSucceeded || !t.AliasMoved || len(t.Images) == 0 {
+			wrong = append(wrong, fmt.Sprintf("%s: %s, alias moved %v, %d images", id, t.Status, t.AliasMoved, len(t.Images)))
+			continue
+		}
+		for _, im := range t.Images {
+			if im.Status != "proven" || im.Boot.Result != activities.BootInService {
+				wrong = append(wrong, fmt.Sprintf("%s: image %s → %s %s, boot %s", id, im.OldImageID, im.NewImageID, im.Status, im.Boot.Result))
+			}
+		}
+		kc := kms.NewFromConfig(aws.Config{Region: t.Region, BaseEndpoint: aws.String(env.SandboxEndpoint),
+			Credentials: credentials.NewStaticCredentialsProvider(t.Account, "sandbox", "")})
+		alias, err := kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(activities.DefaultKeyAlias)})
+		if err != nil {
+			return "", fmt.Errorf("reading %s's alias: %w", id, err)
+		}
+		if got := aws.ToString(alias.KeyMetadata.Arn); got != t.KeyARN || got == t.OldKeyARN {
+			wrong = append(wrong, fmt.Sprintf("%s: the alias names %s, not the new key %s", id, got, t.KeyARN))
+		}
+		old, err := kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(t.OldKeyARN)})
+		if err != nil {
+			return "", fmt.Errorf("reading %s's old key: %w", id, err)
+		}
+		if old.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion {
+			wrong = append(wrong, fmt.Sprintf("%s: the old key is %s, not PendingDeletion", id, old.KeyMetadata.KeyState))
+		}
+	}
+	if len(r.Targets) != len(targets) {
+		wrong = append(wrong, fmt.Sprintf("%d regions reported, %d rotated", len(r.Targets), len(targets)))
+	}
+	if len(wrong) > 0 {
+		return "", &exitError{code: 1, err: fmt.Errorf("the rotation of %s did not end as it should: %s", demoAccount, strings.Join(wrong, "; "))}
+	}
+	return fmt.Sprintf("the rotation moved %s's alias and AMIs to new keys in %d regions, each AMI proven to boot; the old keys are pending deletion (%d days)",
+		demoAccount, len(r.Targets), in.DeletionWindowDays), nil
 }
 
 func runAndFollow(ctx context.Context, env *devEnv, in workflows.PipelineInput, out io.Writer) (*workflows.Report, error) {
