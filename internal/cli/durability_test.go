@@ -54,7 +54,7 @@ func TestDurabilityWorkerKilledWhileCopiesPending(t *testing.T) {
 		t.Skip("builds the amicrypt binary and waits out a heartbeat timeout (about 3 min)")
 	}
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	bin := durBuildAmicrypt(t, dir)
@@ -196,6 +196,132 @@ func TestDurabilityWorkerKilledWhileCopiesPending(t *testing.T) {
 	if t.Failed() {
 		first.dumpLog(t)
 		second.dumpLog(t)
+		return
+	}
+
+	// Then a rotation of one account, and the worker killed while its
+	// re-encrypting copies are pending: it completes on a third worker
+	// with one copy per image, the alias moved, the old keys retired.
+	durRotationSurvivesKill(ctx, t, c, endpoint, targets, second, func() *durWorker {
+		return durStartWorker(t, bin, dir, "durability-worker-3", env, workerArgs("durability-worker-3"))
+	})
+}
+
+// durRotationSurvivesKill rotates 222222222222 (both regions) on the worker
+// running, kills it once the re-encrypting copies are pending and only waits
+// run, and checks on the sandbox's state that the rotation finished on the
+// next worker without a duplicate copy.
+func durRotationSurvivesKill(ctx context.Context, t *testing.T, c client.Client, endpoint string, targets []activities.Target, running *durWorker, next func() *durWorker) {
+	t.Helper()
+	const acct = "222222222222"
+	ri := workflows.RotationInput{RotationID: "durability-rotation", Account: acct, Reason: activities.ReasonLeaked, Operator: "durability-test", DeletionWindowDays: 7}
+	for _, tg := range targets {
+		if tg.Account == acct {
+			ri.Targets = append(ri.Targets, tg)
+		}
+	}
+	before := durSettledState(ctx, t, endpoint)
+	oldImages := map[string]string{} // image -> region
+	oldKeys := map[string]string{}   // region -> key
+	for _, tg := range ri.Targets {
+		reg := durRegion(before, acct, tg.Region)
+		oldKeys[tg.Region] = reg.Keys[reg.Aliases["alias/amicrypt"]].ARN
+		for _, im := range reg.Images {
+			if im.Tags[activities.TagSourceImage] != "" && im.State == "available" {
+				oldImages[im.ID] = tg.Region
+			}
+		}
+	}
+	if len(oldImages) != len(ri.Targets) {
+		t.Fatalf("before the rotation: amicrypt images %v, want one per region of %s", oldImages, acct)
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.RotationWorkflowID(acct), TaskQueue: "amicrypt-durability"}, workflows.Rotation, ri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	deadline := started.Add(90 * time.Second)
+	for {
+		var pending []string
+		if st, err := durState(ctx, endpoint); err == nil {
+			for _, tg := range ri.Targets {
+				for _, im := range durRegion(st, acct, tg.Region).Images {
+					if im.Tags[activities.TagRekeyedFrom] != "" && im.State == "pending" {
+						pending = append(pending, im.ID)
+					}
+				}
+			}
+		}
+		busy := false
+		if len(pending) == len(oldImages) {
+			desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pa := range desc.GetPendingActivities() {
+				if name := pa.GetActivityType().GetName(); pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED && name != "WaitAndVerify" {
+					busy = true
+				}
+			}
+			if !busy {
+				t.Logf("re-encrypting copies pending after %s: %v; killing %s", time.Since(started).Round(time.Millisecond), pending, running.name)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			running.dumpLog(t)
+			t.Fatalf("no moment with every re-encrypting copy pending and only waits running within 90 s (pending %v)", pending)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	running.kill(t)
+	time.Sleep(time.Second)
+	third := next()
+
+	var rep workflows.Report
+	if err := run.Get(ctx, &rep); err != nil {
+		third.dumpLog(t)
+		t.Fatal(err)
+	}
+	t.Logf("rotation ended after %s: %v", time.Since(started).Round(time.Second), rep.Summary)
+	for _, row := range rep.Targets {
+		if row.Status != workflows.StatusSucceeded || !row.AliasMoved || len(row.Images) != 1 || row.Images[0].Boot.Result != activities.BootInService {
+			t.Errorf("%s/%s: %s, alias moved %v, images %+v, diagnosis %+v", row.Account, row.Region, row.Status, row.AliasMoved, row.Images, row.Diagnosis)
+		}
+	}
+	st := durSettledState(ctx, t, endpoint)
+	for _, tg := range ri.Targets {
+		reg := durRegion(st, acct, tg.Region)
+		copies := map[string][]string{}
+		for _, im := range reg.Images {
+			if from := im.Tags[activities.TagRekeyedFrom]; from != "" && im.State != "deregistered" {
+				copies[from] = append(copies[from], im.ID+" ("+im.State+")")
+			}
+			if oldImages[im.ID] != "" && im.State != "deregistered" {
+				t.Errorf("%s/%s: old image %s still %s", acct, tg.Region, im.ID, im.State)
+			}
+		}
+		for old, region := range oldImages {
+			if region == tg.Region && len(copies[old]) != 1 {
+				t.Errorf("%s/%s: copies of %s: %v, want exactly one", acct, tg.Region, old, copies[old])
+			}
+		}
+		newKey := reg.Keys[reg.Aliases["alias/amicrypt"]]
+		if newKey.ARN == oldKeys[tg.Region] || newKey.Tags[activities.TagPredecessor] != oldKeys[tg.Region] {
+			t.Errorf("%s/%s: the alias names %s (predecessor %q), want the successor of %s", acct, tg.Region, newKey.ARN, newKey.Tags[activities.TagPredecessor], oldKeys[tg.Region])
+		}
+		for _, k := range reg.Keys {
+			if k.ARN == oldKeys[tg.Region] && k.State != "PendingDeletion" {
+				t.Errorf("%s/%s: old key %s is %s, want PendingDeletion", acct, tg.Region, k.ARN, k.State)
+			}
+		}
+		for name := range reg.Groups {
+			t.Errorf("%s/%s: Auto Scaling group %s left behind", acct, tg.Region, name)
+		}
+	}
+	if t.Failed() {
+		running.dumpLog(t)
+		third.dumpLog(t)
 	}
 }
 
