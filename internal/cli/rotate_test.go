@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -154,6 +156,34 @@ func TestStatusTakesRotationAndSweepWorkflowIDs(t *testing.T) {
 	} {
 		if got := statusWorkflowID(arg); got != want {
 			t.Errorf("statusWorkflowID(%s) = %s, want %s", arg, got, want)
+		}
+	}
+}
+
+func TestExitForReportByKind(t *testing.T) {
+	ok := workflows.TargetReport{Account: "222222222222", Region: "us-east-1", Status: workflows.StatusSucceeded}
+	failed := workflows.TargetReport{Account: "222222222222", Region: "eu-west-1", Status: workflows.StatusFailed}
+	for _, tc := range []struct {
+		name string
+		r    workflows.Report
+		want string // "" for exit 0
+	}{
+		{"rotation succeeded", workflows.Report{Kind: workflows.KindRotation, Targets: []workflows.TargetReport{ok}}, ""},
+		{"rotation failed", workflows.Report{Kind: workflows.KindRotation, RunID: "rotation-x", Targets: []workflows.TargetReport{ok, failed}},
+			"1 of 2 regions of rotation rotation-x did not succeed: 222222222222/eu-west-1 failed; there the alias and what was published still name the old key"},
+		{"healthy sweep", workflows.Report{Kind: workflows.KindSweep, Keys: []activities.KeyHealth{{Account: "222222222222", Region: "us-east-1"}}}, ""},
+		{"sweep with a key not inspected", workflows.Report{Kind: workflows.KindSweep, RunID: "s", Keys: []activities.KeyHealth{{Account: "777777777777", Region: "us-east-1", Error: &activities.Diagnosis{Code: "F7"}}}},
+			"sweep s: 1 of 1 keys could not be inspected: 777777777777/us-east-1 F7"},
+		{"sweep whose rotation failed", workflows.Report{Kind: workflows.KindSweep, RunID: "s", Targets: []workflows.TargetReport{failed}},
+			"sweep s: 1 rotated regions did not succeed: 222222222222/eu-west-1 failed"},
+	} {
+		err := exitForReport(&tc.r)
+		var ee *exitError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (!errors.As(err, &ee) || ee.code != 1 || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want exit 1 with %q", tc.name, err, tc.want)
 		}
 	}
 }

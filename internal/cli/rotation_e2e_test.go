@@ -392,6 +392,19 @@ func TestRotateWhoseBootProofFailsLeavesTheAliasAndPointers(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// Asking again while it runs attaches to it: nothing new starts.
+	code, stdout, stderr := runCLI(env, "rotate", "--config", path, "--account", "222222222222", "--reason", "leaked", "--json")
+	var attached struct {
+		RotationID string `json:"rotation_id"`
+		WorkflowID string `json:"workflow_id"`
+		Attached   bool   `json:"attached"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &attached) != nil || !attached.Attached || attached.WorkflowID != workflows.RotationWorkflowID("222222222222") ||
+		newKey.Tags[activities.TagRotation] != attached.RotationID {
+		t.Errorf("a second rotate while one runs: exit %d, %s (the running one is %s)\n%s", code, stdout, newKey.Tags[activities.TagRotation], stderr)
+	}
+	mustContain(t, stderr, "a rotation of account 222222222222 is already running", "reason policy", "attached to it, nothing new was started")
+
 	kc := kmsAsRoot(env, "222222222222", "us-east-1")
 	ctx := context.Background()
 	got, err := kc.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(newKey.ID), PolicyName: aws.String("default")})
