@@ -597,7 +597,7 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 		}
 		if aws.ToString(md.Arn) != in.NewKey {
 			if _, err := kc.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(in.NewKey)}); err != nil {
-				return res, atStep(StepSwitch, diagnose(err, "kms:UpdateAlias", w))
+				return res, atStep(StepSwitch, tagConditionedError(err, "kms:UpdateAlias", w))
 			}
 			log.Info().Str("alias", alias).Str("from", aws.ToString(md.Arn)).Msg("alias moved to the new key")
 		}
@@ -707,6 +707,14 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 	for _, key := range in.OldKeys {
 		w := where{Account: t.Account, Region: t.Region, Resource: "old key " + key}
 		fate := OldKeyFate{KeyARN: key, HeldBy: holders[key]}
+		if owner := accountOfARN(key); owner != "" && owner != t.Account {
+			// An image made under a former key_arn: its owner's key,
+			// neither amicrypt's to retire nor (often) to read.
+			fate.State = "Unknown"
+			fate.Note = "key of account " + owner + ": its owner retires it; amicrypt only moved its images off it"
+			res.Keys = append(res.Keys, fate)
+			continue
+		}
 		md, err := describeKey(ctx, kc, key)
 		if IsNotFound(err) {
 			fate.State = "Deleted"
@@ -742,12 +750,12 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		default:
 			if md.KeyState == kmstypes.KeyStateEnabled {
 				if _, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(key)}); err != nil {
-					return res, atStep(StepRetire, diagnose(err, "kms:DisableKey", w))
+					return res, atStep(StepRetire, tagConditionedError(err, "kms:DisableKey", w))
 				}
 			}
 			out, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(key), PendingWindowInDays: aws.Int32(int32(window))})
 			if err != nil {
-				return res, atStep(StepRetire, diagnose(err, "kms:ScheduleKeyDeletion", w))
+				return res, atStep(StepRetire, tagConditionedError(err, "kms:ScheduleKeyDeletion", w))
 			}
 			fate.State = string(kmstypes.KeyStatePendingDeletion)
 			fate.DeletionDate = out.DeletionDate
@@ -756,6 +764,18 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		res.Keys = append(res.Keys, fate)
 	}
 	return res, nil
+}
+
+// tagConditionedError is the error of a call that the deploy/ templates
+// allow by a tag amicrypt set moments before (amicrypt:successor,
+// amicrypt:managed): KMS may take up to five minutes to apply a new tag to
+// authorization, so AccessDenied is retried (the activity's retry policy
+// outlasts that) rather than diagnosed at once.
+func tagConditionedError(err error, call string, w where) error {
+	if IsAccessDenied(err) {
+		return fmt.Errorf("%s in %s refused (%s): a tag set moments ago may not authorize yet (KMS applies new tags within five minutes); retrying", call, w, apiMessage(err))
+	}
+	return diagnose(err, call, w)
 }
 
 // StepRetire names RetireOldKeys in a diagnosis.

@@ -98,7 +98,13 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	}
 
 	// Due for rotation: age, or the retire tag.
-	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays {
+	// By age only keys amicrypt manages: an adopted key (a security
+	// team's) is rotated when someone asks — its amicrypt:retire tag, or
+	// amicrypt rotate — not because a clock said so.
+	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays && !manage {
+		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d; it is adopted, so amicrypt does not rotate it on its own (tag it %s=scheduled, or run amicrypt rotate)", h.AgeDays, in.MaxKeyAgeDays, TagRetire))
+	}
+	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays && manage {
 		h.Due = ReasonScheduled
 		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d: rotation due", h.AgeDays, in.MaxKeyAgeDays))
 	}
