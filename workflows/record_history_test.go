@@ -83,10 +83,10 @@ func TestRecordHistories(t *testing.T) {
 		"sweep_history.json":                SweepWorkflowID("rec"),
 		"rotation_history.json":             RotationWorkflowID(acctA),
 		"rotation_boot_failed_history.json": RotationWorkflowID(acctB),
-		"pipeline_history.json":           PipelineWorkflowID(in.RunID),
-		"batch_history.json":              BatchWorkflowID(in.RunID, 1),
-		"target_history.json":             TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
-		"target_boot_failed_history.json": TargetWorkflowID(euwest1.ImageID, acctB, "eu-west-1"),
+		"pipeline_history.json":             PipelineWorkflowID(in.RunID),
+		"batch_history.json":                BatchWorkflowID(in.RunID, 1),
+		"target_history.json":               TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
+		"target_boot_failed_history.json":   TargetWorkflowID(euwest1.ImageID, acctB, "eu-west-1"),
 	} {
 		var events []*historypb.HistoryEvent
 		it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -23,8 +23,12 @@ type rotationFake struct {
 	health map[string]activities.KeyHealth // by target id, for InspectKey
 }
 
-func oldKey(t activities.Target) string { return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/old" }
-func newKey(t activities.Target) string { return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/new" }
+func oldKey(t activities.Target) string {
+	return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/old"
+}
+func newKey(t activities.Target) string {
+	return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/new"
+}
 
 func (f *rotationFake) PrepareRotation(_ context.Context, in activities.PrepareRotationInput) (activities.PrepareRotationResult, error) {
 	res := activities.PrepareRotationResult{SLRARN: in.Target.ServiceLinkedRoleARN(), CurrentKey: oldKey(in.Target), NewKey: oldKey(in.Target)}
