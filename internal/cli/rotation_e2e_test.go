@@ -700,7 +700,7 @@ func TestScheduleCreateDescribePauseTriggerDelete(t *testing.T) {
 		t.Errorf("next run %s is not within the next 12h", next)
 	}
 
-	code, stdout, stderr = runCLI(env, "schedule", "pause", "--note", "change freeze")
+	code, stdout, stderr = runCLI(env, "schedule", "pause", "--config", path, "--note", "change freeze")
 	if code != 0 {
 		t.Fatalf("pause: exit %d\n%s\n%s", code, stdout, stderr)
 	}

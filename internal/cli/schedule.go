@@ -64,6 +64,7 @@ read when the schedule is created: after changing it, run create again.`,
 		RunE: func(*cobra.Command, []string) error { return nil },
 	}
 	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.config, "config", "", "amicrypt config file (YAML): required by create (its targets and rotation: block); the other subcommands accept it and need nothing from it")
 	pf.StringVar(&f.id, "id", workflows.ScheduleID, "the schedule's id")
 	pf.BoolVar(&f.json, "json", false, "print machine-readable JSON")
 	f.conn.BindFlags(pf)
@@ -99,7 +100,6 @@ read when the schedule is created: after changing it, run create again.`,
 			})
 		},
 	}
-	create.Flags().StringVar(&f.config, "config", "", "amicrypt config file (YAML): the targets and the rotation: block (required)")
 	create.Flags().DurationVar(&f.every, "every", 0, "interval between sweeps, at least 1m (default: the config's rotation.every, else 24h)")
 
 	describe := &cobra.Command{
