@@ -244,19 +244,8 @@ func ensureRotation(ctx context.Context, kc KMSAPI, keyARN string) error {
 
 // isManagedKey reports whether amicrypt created the key (tag amicrypt:managed=true).
 func isManagedKey(ctx context.Context, kc KMSAPI, keyARN string) (bool, error) {
-	p := kms.NewListResourceTagsPaginator(kc, &kms.ListResourceTagsInput{KeyId: aws.String(keyARN)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return false, err
-		}
-		for _, tag := range page.Tags {
-			if aws.ToString(tag.TagKey) == TagManagedKey {
-				return aws.ToString(tag.TagValue) == "true", nil
-			}
-		}
-	}
-	return false, nil
+	tags, err := keyTags(ctx, kc, keyARN)
+	return err == nil && tags[TagManagedKey] == "true", err
 }
 
 // keyPolicy reads and parses a key's default policy.

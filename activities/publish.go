@@ -56,15 +56,7 @@ func (a *Activities) PublishImage(ctx context.Context, in PublishInput) (Publish
 			return res, diagnose(err, "ssm:GetParameter", w)
 		}
 		if err != nil || cur.Parameter == nil || aws.ToString(cur.Parameter.Value) != in.ImageID {
-			_, err := sc.PutParameter(ctx, &ssm.PutParameterInput{
-				Name:        aws.String(name),
-				Value:       aws.String(in.ImageID),
-				Type:        ssmtypes.ParameterTypeString,
-				DataType:    aws.String("aws:ec2:image"),
-				Overwrite:   aws.Bool(true),
-				Description: aws.String("amicrypt: the newest proven encrypted image"),
-			})
-			if err != nil {
+			if err := putImageParameter(ctx, sc, name, in.ImageID); err != nil {
 				return res, diagnose(err, "ssm:PutParameter", w)
 			}
 			log.Info().Str("parameter", name).Msg("published to SSM")
@@ -81,6 +73,20 @@ func (a *Activities) PublishImage(ctx context.Context, in PublishInput) (Publish
 		res.Published = append(res.Published, fmt.Sprintf("launch-template:%s:%d", id, version))
 	}
 	return res, nil
+}
+
+// putImageParameter sets an SSM parameter (String, data type aws:ec2:image)
+// to a proven image.
+func putImageParameter(ctx context.Context, sc SSMAPI, name, imageID string) error {
+	_, err := sc.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:        aws.String(name),
+		Value:       aws.String(imageID),
+		Type:        ssmtypes.ParameterTypeString,
+		DataType:    aws.String("aws:ec2:image"),
+		Overwrite:   aws.Bool(true),
+		Description: aws.String("amicrypt: the newest proven encrypted image"),
+	})
+	return err
 }
 
 // publishLaunchTemplate makes a version of the template pointing at the image

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 )
@@ -564,10 +563,7 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 		}
 		if err == nil && cur.Parameter != nil {
 			if next, ok := in.Images[aws.ToString(cur.Parameter.Value)]; ok {
-				if _, err := sc.PutParameter(ctx, &ssm.PutParameterInput{
-					Name: aws.String(name), Value: aws.String(next), Type: ssmtypes.ParameterTypeString,
-					DataType: aws.String("aws:ec2:image"), Overwrite: aws.Bool(true),
-				}); err != nil {
+				if err := putImageParameter(ctx, sc, name, next); err != nil {
 					return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", w))
 				}
 				log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
