@@ -254,72 +254,63 @@ func startRotation(ctx context.Context, c client.Client, taskQueue string, in wo
 	return run, nil, nil
 }
 
+// errNoHistory: a workflow id with no history (no such workflow).
+var errNoHistory = errors.New("no such workflow")
+
 // workflowInput decodes the input a workflow (its latest run) started with.
 func workflowInput(ctx context.Context, c client.Client, workflowID string, into any) error {
 	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	if !it.HasNext() {
-		return fmt.Errorf("workflow %s has no history", workflowID)
+		return fmt.Errorf("workflow %s: %w", workflowID, errNoHistory)
 	}
 	ev, err := it.Next()
 	if err != nil {
-		return err
+		return fmt.Errorf("reading workflow %s: %w", workflowID, err)
 	}
 	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
 	if attrs == nil {
 		return fmt.Errorf("workflow %s: its history does not start with its input", workflowID)
 	}
-	return converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), into)
+	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), into); err != nil {
+		return fmt.Errorf("workflow %s: decoding its input: %w", workflowID, err)
+	}
+	return nil
 }
 
 func startRotationAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Options, in workflows.RotationInput, wait, asJSON bool) error {
-	log, err := g.logger(cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	c, err := temporalconn.Dial(ctx, conn, log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	run, running, err := startRotation(ctx, c, conn.TaskQueue, in)
-	if err != nil {
-		return err
-	}
-	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	id := run.GetID()
-	if running != nil {
-		note := fmt.Sprintf("a rotation of account %s is already running", in.Account)
-		if running.RotationID != "" {
-			note += fmt.Sprintf(" (%s: regions %s, reason %s, by %s)", running.RotationID, regionsOf(running.Targets), running.Reason, running.Operator)
+	return withTemporal(cmd, g, conn, func(ctx context.Context, c client.Client) error {
+		run, running, err := startRotation(ctx, c, conn.TaskQueue, in)
+		if err != nil {
+			return err
 		}
-		note += "; attached to it, nothing new was started"
-		fmt.Fprintln(errOut, note)
-		in = *running
-	}
-	if !wait {
-		if asJSON {
-			return json.NewEncoder(out).Encode(map[string]any{"rotation_id": in.RotationID, "workflow_id": id, "attached": running != nil})
-		}
-		verb := "started"
+		out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		id := run.GetID()
 		if running != nil {
-			verb = "attached to"
+			note := fmt.Sprintf("a rotation of account %s is already running", in.Account)
+			if running.RotationID != "" {
+				note += fmt.Sprintf(" (%s: regions %s, reason %s, by %s)", running.RotationID, regionsOf(running.Targets), running.Reason, running.Operator)
+			}
+			note += "; attached to it, nothing new was started"
+			fmt.Fprintln(errOut, note)
+			in = *running
 		}
-		fmt.Fprintf(out, "%s rotation %s of account %s (regions %s, reason %s, by %s)\nworkflow %s; follow it with: amicrypt status %s\n",
-			verb, in.RotationID, in.Account, regionsOf(in.Targets), in.Reason, in.Operator, id, id)
-		return nil
-	}
-	if !asJSON {
-		fmt.Fprintf(errOut, "rotation %s of account %s: regions %s; Ctrl-C stops waiting (the rotation goes on)\n", in.RotationID, in.Account, regionsOf(in.Targets))
-	}
-	report, err := followRun(ctx, c, run, errOut, asJSON)
-	if err != nil {
-		return err
-	}
-	if err := printReport(out, report, asJSON); err != nil {
-		return err
-	}
-	return exitForReport(report)
+		if !wait {
+			if asJSON {
+				return json.NewEncoder(out).Encode(map[string]any{"rotation_id": in.RotationID, "workflow_id": id, "attached": running != nil})
+			}
+			verb := "started"
+			if running != nil {
+				verb = "attached to"
+			}
+			fmt.Fprintf(out, "%s rotation %s of account %s (regions %s, reason %s, by %s)\nworkflow %s; follow it with: amicrypt status %s\n",
+				verb, in.RotationID, in.Account, regionsOf(in.Targets), in.Reason, in.Operator, id, id)
+			return nil
+		}
+		if !asJSON {
+			fmt.Fprintf(errOut, "rotation %s of account %s: regions %s; Ctrl-C stops waiting (the rotation goes on)\n", in.RotationID, in.Account, regionsOf(in.Targets))
+		}
+		return followAndReport(ctx, c, run, out, errOut, asJSON)
+	})
 }
 
 type sweepFlags struct {
@@ -412,41 +403,26 @@ func startSweep(ctx context.Context, c client.Client, taskQueue string, in workf
 }
 
 func startSweepAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Options, in workflows.SweepInput, wait, asJSON bool) error {
-	log, err := g.logger(cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	c, err := temporalconn.Dial(ctx, conn, log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	run, attached, err := startSweep(ctx, c, conn.TaskQueue, in)
-	if err != nil {
-		return err
-	}
-	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if !wait {
-		if asJSON {
-			return json.NewEncoder(out).Encode(map[string]any{"sweep_id": in.SweepID, "workflow_id": run.GetID(), "attached": attached})
+	return withTemporal(cmd, g, conn, func(ctx context.Context, c client.Client) error {
+		run, attached, err := startSweep(ctx, c, conn.TaskQueue, in)
+		if err != nil {
+			return err
 		}
-		verb := "started"
-		if attached {
-			verb = "attached to"
+		out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if !wait {
+			if asJSON {
+				return json.NewEncoder(out).Encode(map[string]any{"sweep_id": in.SweepID, "workflow_id": run.GetID(), "attached": attached})
+			}
+			verb := "started"
+			if attached {
+				verb = "attached to"
+			}
+			fmt.Fprintf(out, "%s sweep %s over %d targets\nworkflow %s; follow it with: amicrypt status %s\n", verb, in.SweepID, len(in.Targets), run.GetID(), run.GetID())
+			return nil
 		}
-		fmt.Fprintf(out, "%s sweep %s over %d targets\nworkflow %s; follow it with: amicrypt status %s\n", verb, in.SweepID, len(in.Targets), run.GetID(), run.GetID())
-		return nil
-	}
-	if !asJSON {
-		fmt.Fprintf(errOut, "sweep %s: %d targets; Ctrl-C stops waiting (the sweep goes on)\n", in.SweepID, len(in.Targets))
-	}
-	report, err := followRun(ctx, c, run, errOut, asJSON)
-	if err != nil {
-		return err
-	}
-	if err := printReport(out, report, asJSON); err != nil {
-		return err
-	}
-	return exitForReport(report)
+		if !asJSON {
+			fmt.Fprintf(errOut, "sweep %s: %d targets; Ctrl-C stops waiting (the sweep goes on)\n", in.SweepID, len(in.Targets))
+		}
+		return followAndReport(ctx, c, run, out, errOut, asJSON)
+	})
 }

@@ -14,7 +14,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
@@ -113,36 +112,35 @@ func pipelineInputFromFlags(configPath string, sourceFlags []string) (workflows.
 
 // startAndReport starts (or attaches to) a pipeline and, with wait, follows it to its report.
 func startAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Options, in workflows.PipelineInput, wait, asJSON bool) error {
-	log, err := g.logger(cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	c, err := temporalconn.Dial(ctx, conn, log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	run, attached, err := startPipeline(ctx, c, conn.TaskQueue, in)
-	if err != nil {
-		return err
-	}
-	out := cmd.OutOrStdout()
-	if !wait {
-		if asJSON {
-			return json.NewEncoder(out).Encode(map[string]any{"run_id": in.RunID, "workflow_id": run.GetID(), "attached": attached})
+	return withTemporal(cmd, g, conn, func(ctx context.Context, c client.Client) error {
+		run, attached, err := startPipeline(ctx, c, conn.TaskQueue, in)
+		if err != nil {
+			return err
 		}
-		verb := "started"
-		if attached {
-			verb = "attached to"
+		out := cmd.OutOrStdout()
+		if !wait {
+			if asJSON {
+				return json.NewEncoder(out).Encode(map[string]any{"run_id": in.RunID, "workflow_id": run.GetID(), "attached": attached})
+			}
+			verb := "started"
+			if attached {
+				verb = "attached to"
+			}
+			fmt.Fprintf(out, "%s run %s (%d targets); follow it with: amicrypt status %s\n", verb, in.RunID, len(in.Targets), in.RunID)
+			return nil
 		}
-		fmt.Fprintf(out, "%s run %s (%d targets); follow it with: amicrypt status %s\n", verb, in.RunID, len(in.Targets), in.RunID)
-		return nil
-	}
-	if !asJSON {
-		fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %d targets; Ctrl-C stops waiting (the run goes on; 'amicrypt cancel' is not needed to detach)\n", in.RunID, len(in.Targets))
-	}
-	report, err := followRun(ctx, c, run, cmd.ErrOrStderr(), asJSON)
+		if !asJSON {
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %d targets; Ctrl-C stops waiting (the run goes on; 'amicrypt cancel' is not needed to detach)\n", in.RunID, len(in.Targets))
+		}
+		return followAndReport(ctx, c, run, out, cmd.ErrOrStderr(), asJSON)
+	})
+}
+
+// followAndReport follows a started run, rotation or sweep (progress on
+// errOut unless asJSON), prints its report on out and returns the exit its
+// report calls for.
+func followAndReport(ctx context.Context, c client.Client, run client.WorkflowRun, out, errOut io.Writer, asJSON bool) error {
+	report, err := followRun(ctx, c, run, errOut, asJSON)
 	if err != nil {
 		return err
 	}
@@ -299,25 +297,14 @@ func runReport(ctx context.Context, c client.Client, runID string) (*workflows.R
 // runInput reads the input a run was started with from its history.
 func runInput(ctx context.Context, c client.Client, runID string) (workflows.PipelineInput, error) {
 	id := workflows.PipelineWorkflowID(runID)
-	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return workflows.PipelineInput{}, usageError("no run %s (workflow %s) in this namespace", runID, id)
-	}
-	ev, err := it.Next()
+	var in workflows.PipelineInput
+	err := workflowInput(ctx, c, id, &in)
 	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return workflows.PipelineInput{}, usageError("no run %s (workflow %s) in this namespace", runID, id)
+	if errors.Is(err, errNoHistory) || errors.As(err, &nf) {
+		return in, usageError("no run %s (workflow %s) in this namespace", runID, id)
 	}
 	if err != nil {
-		return workflows.PipelineInput{}, fmt.Errorf("reading run %s: %w", runID, err)
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return workflows.PipelineInput{}, fmt.Errorf("run %s: its history does not start with the run's input", runID)
-	}
-	var in workflows.PipelineInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
-		return workflows.PipelineInput{}, fmt.Errorf("run %s: decoding its input: %w", runID, err)
+		return in, fmt.Errorf("run %s: %w", runID, err)
 	}
 	return in, nil
 }
