@@ -84,6 +84,9 @@ func cliFake(t *testing.T) *fakeAWS {
 				t.Errorf("cli CreateAutoScalingGroup input %#v", in)
 			}
 			return nil, nil
+		case "ec2:DescribeSnapshots", "ec2:DescribeLaunchTemplates", "iam:ListRoles", "autoscaling:DescribeAutoScalingGroups",
+			"kms:ListKeys", "ssm:GetParameters":
+			return nil, nil // nothing to list
 		case "ssm:GetParameter":
 			return map[string]any{"Parameter": map[string]any{"Name": Str(in, "Name"), "Value": "v", "Version": 2, "LastModifiedDate": created}}, nil
 		}
@@ -97,6 +100,9 @@ type cliCase struct {
 	args     []string
 	wantErr  string            // substring of stderr for failing commands
 	wantJSON map[string]string // dotted path → value in the JSON output
+	// wantEmpty are members the JSON output must have as empty lists: what
+	// the CLI prints for a list AWS answers empty ({"Images": []}).
+	wantEmpty []string
 }
 
 var cliCases = []cliCase{
@@ -120,6 +126,12 @@ var cliCases = []cliCase{
 	{name: "autoscaling create-auto-scaling-group",
 		args: []string{"autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "g", "--min-size", "0", "--max-size", "2",
 			"--launch-template", "LaunchTemplateId=lt-1,Version=$Latest", "--vpc-zone-identifier", "subnet-1"}},
+	{name: "ec2 describe-snapshots, none", args: []string{"ec2", "describe-snapshots", "--owner-ids", "self"}, wantEmpty: []string{"Snapshots"}},
+	{name: "ec2 describe-launch-templates, none", args: []string{"ec2", "describe-launch-templates"}, wantEmpty: []string{"LaunchTemplates"}},
+	{name: "iam list-roles, none", args: []string{"iam", "list-roles"}, wantEmpty: []string{"Roles"}},
+	{name: "autoscaling describe-auto-scaling-groups, none", args: []string{"autoscaling", "describe-auto-scaling-groups"}, wantEmpty: []string{"AutoScalingGroups"}},
+	{name: "kms list-keys, none", args: []string{"kms", "list-keys"}, wantEmpty: []string{"Keys"}},
+	{name: "ssm get-parameters, none", args: []string{"ssm", "get-parameters", "--names", "/a"}, wantEmpty: []string{"InvalidParameters", "Parameters"}},
 	{name: "ssm get-parameter", args: []string{"ssm", "get-parameter", "--name", "/p"},
 		wantJSON: map[string]string{"Parameter.Name": "/p", "Parameter.Value": "v", "Parameter.Version": "2"}},
 }
@@ -159,12 +171,17 @@ func TestAWSCLI(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %v: %v\n%s", cli, tc.args, err, stderr.String())
 				}
-				if len(tc.wantJSON) == 0 {
+				if len(tc.wantJSON) == 0 && len(tc.wantEmpty) == 0 {
 					return
 				}
 				var doc any
 				if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
 					t.Fatalf("output %q: %v", stdout.String(), err)
+				}
+				for _, key := range tc.wantEmpty {
+					if got := jsonPath(doc, key); got != "[]" {
+						t.Errorf("%s: %s = %s, want []\n%s", cli, key, got, stdout.String())
+					}
 				}
 				for path, want := range tc.wantJSON {
 					if got := jsonPath(doc, path); !strings.HasPrefix(got, want) {

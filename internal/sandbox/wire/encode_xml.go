@@ -22,7 +22,8 @@ const TimeFormatISO8601 = "2006-01-02T15:04:05.000Z"
 // generic value forms of DecodeRequest or common Go types (string, int,
 // int32, int64, float64, bool, time.Time, []byte, pointers to those,
 // []string, []any, []map[string]any, map[string]any, map[string]string…).
-// Members absent from output (or nil) are omitted.
+// Members absent from output (or nil) are omitted, except lists AWS returns
+// even when empty (Operation.EmptyLists), which are rendered empty.
 //
 // A key that is not a member of the shape, or a value that does not fit its
 // shape, makes WriteResponse return an error before anything is written, so
@@ -55,6 +56,7 @@ func (s *Service) EncodeResponse(op *Operation, output map[string]any, requestID
 		if ok {
 			out = v.(map[string]any)
 		}
+		out = op.fillEmptyLists(out)
 	} else if len(output) > 0 {
 		return nil, "", fmt.Errorf("wire: %s %s has no output, got %d members", s.Name, op.Name, len(output))
 	}
@@ -153,6 +155,10 @@ func (e *xmlEncoder) value(name string, r *ref, v any) {
 			if e.ec2 {
 				itemName = "item"
 			}
+		}
+		if len(items) == 0 {
+			e.buf.WriteString("<" + name + "/>") // as AWS writes an empty list: <imagesSet/>
+			return
 		}
 		e.open(name)
 		for _, it := range items {

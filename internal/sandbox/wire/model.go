@@ -63,9 +63,10 @@ type Operation struct {
 	ResultWrapper string   // query only: element wrapping the output, e.g. "AssumeRoleResult"
 	Errors        []string // error codes the model declares for the operation
 
-	svc    *Service
-	input  *shape
-	output *shape
+	svc        *Service
+	input      *shape
+	output     *shape
+	emptyLists []string // output lists rendered empty when left out (see empty.go)
 }
 
 // Service returns the service the operation belongs to.
@@ -325,6 +326,7 @@ func parseModel(name string, data []byte) (*Service, error) {
 			op.Errors = append(op.Errors, code)
 		}
 		sort.Strings(op.Errors)
+		op.emptyLists = emptyListsOf(name, op)
 		s.operations[op.Name] = op
 	}
 	return s, nil
