@@ -3,14 +3,23 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
@@ -272,5 +281,137 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 	// 6. An error the CLI must classify: a missing image.
 	if _, err := cli.try(targetID, region, "ec2", "describe-images", "--image-ids", "ami-0fffffffffffffff0"); err == nil || !strings.Contains(err.Error(), "InvalidAMIID.NotFound") {
 		t.Fatalf("missing image: want InvalidAMIID.NotFound from the CLI, got %v", err)
+	}
+}
+
+// emptyCLICase is one AWS CLI command that finds nothing, and the members of
+// its output that must be printed as empty lists.
+type emptyCLICase struct {
+	op      string // service:Operation
+	account string
+	args    []string
+	empty   []string
+}
+
+// neverEmpty are output lists AWS cannot answer empty, so no command reads
+// them empty: one entry per instance id, permission or attribute the request
+// names (the request must name at least one, or is refused), or the instances
+// launched.
+var neverEmpty = map[string][]string{
+	"ec2:StopInstances":                 {"StoppingInstances"},
+	"ec2:StartInstances":                {"StartingInstances"},
+	"ec2:TerminateInstances":            {"TerminatingInstances"},
+	"ec2:AuthorizeSecurityGroupIngress": {"SecurityGroupRules"},
+	"ec2:DescribeAccountAttributes":     {"AccountAttributes"},
+	"ec2:RunInstances":                  {"Instances"},
+}
+
+// TestAWSCLIPrintsEmptyLists reads, with the real AWS CLI, an empty result of
+// every list-returning operation the sandbox serves, and checks the CLI prints
+// each list as [] ({"Images": []}), as it does against AWS, rather than nothing.
+func TestAWSCLIPrintsEmptyLists(t *testing.T) {
+	bin := awsCLI(t)
+	const region, owner, empty = "us-east-1", "111111111111", "333333333333"
+	const image, snapshot = "ami-0b0000000000a0001", "snap-0b0000000000a0001"
+	e := newTestEnv(t, `
+regions: [us-east-1]
+accounts:
+  - id: "111111111111"
+    images:
+      - {id: ami-0b0000000000a0001, region: us-east-1, name: base, encrypted: false, snapshot_id: snap-0b0000000000a0001}
+  - id: "333333333333"
+faults: {throttle: false}
+`)
+	// What the owner's empty lists hang off: a key, a role, a parameter.
+	key := aws.ToString(must(e.kms(owner, region).CreateKey(e.ctx, &kms.CreateKeyInput{})).KeyMetadata.KeyId)
+	must(e.iam(owner).CreateRole(e.ctx, &iam.CreateRoleInput{RoleName: aws.String("reader"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}`)}))
+	must(e.ssm(owner, region).PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/base/ami"), Value: aws.String(image), Type: ssmtypes.ParameterTypeString}))
+
+	cases := []emptyCLICase{
+		{"ec2:DescribeImages", empty, []string{"ec2", "describe-images", "--owners", "self"}, []string{"Images"}},
+		{"ec2:DescribeSnapshots", empty, []string{"ec2", "describe-snapshots", "--owner-ids", "self"}, []string{"Snapshots"}},
+		{"ec2:DescribeVolumes", empty, []string{"ec2", "describe-volumes"}, []string{"Volumes"}},
+		{"ec2:DescribeTags", empty, []string{"ec2", "describe-tags"}, []string{"Tags"}},
+		{"ec2:DescribeInstances", empty, []string{"ec2", "describe-instances"}, []string{"Reservations"}},
+		{"ec2:DescribeInstanceStatus", empty, []string{"ec2", "describe-instance-status"}, []string{"InstanceStatuses"}},
+		{"ec2:DescribeLaunchTemplates", empty, []string{"ec2", "describe-launch-templates"}, []string{"LaunchTemplates"}},
+		{"ec2:DescribeLaunchTemplateVersions", empty, []string{"ec2", "describe-launch-template-versions", "--versions", "$Latest"}, []string{"LaunchTemplateVersions"}},
+		{"ec2:DescribeRegions", empty, []string{"ec2", "describe-regions", "--filters", "Name=region-name,Values=xx-nowhere-1"}, []string{"Regions"}},
+		{"ec2:DescribeAvailabilityZones", empty, []string{"ec2", "describe-availability-zones", "--filters", "Name=zone-name,Values=xx-nowhere-1a"}, []string{"AvailabilityZones"}},
+		{"ec2:DescribeVpcs", empty, []string{"ec2", "describe-vpcs", "--filters", "Name=is-default,Values=false"}, []string{"Vpcs"}},
+		{"ec2:DescribeSubnets", empty, []string{"ec2", "describe-subnets", "--filters", "Name=vpc-id,Values=vpc-00000000"}, []string{"Subnets"}},
+		{"ec2:DescribeSecurityGroups", empty, []string{"ec2", "describe-security-groups", "--filters", "Name=vpc-id,Values=vpc-00000000"}, []string{"SecurityGroups"}},
+		{"ec2:DescribeKeyPairs", empty, []string{"ec2", "describe-key-pairs"}, []string{"KeyPairs"}},
+		{"ec2:DescribeImageAttribute", owner, []string{"ec2", "describe-image-attribute", "--image-id", image, "--attribute", "launchPermission"}, []string{"LaunchPermissions"}},
+		{"ec2:DescribeSnapshotAttribute", owner, []string{"ec2", "describe-snapshot-attribute", "--snapshot-id", snapshot, "--attribute", "createVolumePermission"}, []string{"CreateVolumePermissions"}},
+		{"ec2:RunInstances", owner, []string{"ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro", "--count", "1"}, []string{"Groups"}},
+		{"kms:ListKeys", empty, []string{"kms", "list-keys"}, []string{"Keys"}},
+		{"kms:ListAliases", owner, []string{"kms", "list-aliases", "--key-id", key}, []string{"Aliases"}},
+		{"kms:ListGrants", owner, []string{"kms", "list-grants", "--key-id", key}, []string{"Grants"}},
+		{"kms:ListResourceTags", owner, []string{"kms", "list-resource-tags", "--key-id", key}, []string{"Tags"}},
+		{"iam:ListRoles", empty, []string{"iam", "list-roles", "--path-prefix", "/nothing/"}, []string{"Roles"}},
+		{"iam:ListRolePolicies", owner, []string{"iam", "list-role-policies", "--role-name", "reader"}, []string{"PolicyNames"}},
+		{"iam:ListAccountAliases", empty, []string{"iam", "list-account-aliases"}, []string{"AccountAliases"}},
+		{"autoscaling:DescribeAutoScalingGroups", empty, []string{"autoscaling", "describe-auto-scaling-groups"}, []string{"AutoScalingGroups"}},
+		{"autoscaling:DescribeScalingActivities", empty, []string{"autoscaling", "describe-scaling-activities"}, []string{"Activities"}},
+		{"autoscaling:DescribeAutoScalingInstances", empty, []string{"autoscaling", "describe-auto-scaling-instances"}, []string{"AutoScalingInstances"}},
+		{"ssm:GetParameters", owner, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"InvalidParameters"}},
+		{"ssm:GetParameters", empty, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"Parameters"}},
+		{"ssm:DescribeParameters", empty, []string{"ssm", "describe-parameters"}, []string{"Parameters"}},
+		{"ssm:GetParametersByPath", owner, []string{"ssm", "get-parameters-by-path", "--path", "/nothing"}, []string{"Parameters"}},
+	}
+
+	// Every list the sandbox can answer empty is read empty by some case.
+	read := map[string]bool{}
+	for _, c := range cases {
+		for _, m := range c.empty {
+			read[c.op+"."+m] = true
+		}
+	}
+	for op, members := range neverEmpty {
+		for _, m := range members {
+			read[op+"."+m] = true
+		}
+	}
+	for _, svc := range wire.Services() {
+		for _, name := range wire.MustLoad(svc).Operations() {
+			op, _ := wire.MustLoad(svc).Operation(name)
+			for _, m := range op.EmptyLists() {
+				if !read[svc+":"+name+"."+m] {
+					t.Errorf("%s:%s returns %s, which no case reads empty", svc, name, m)
+				}
+			}
+		}
+	}
+
+	cli := &cliRunner{t: t, bin: bin, endpoint: e.http.URL, home: t.TempDir()}
+	results := make([]string, len(cases))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2) // the CLI is a Python start-up per call; two at a time on two cores
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out, err := cli.try(c.account, region, c.args...)
+			if err != nil {
+				results[i] = fmt.Sprintf("aws %s: %v", strings.Join(c.args, " "), err)
+				return
+			}
+			for _, m := range c.empty {
+				if l, ok := out[m].([]any); !ok || len(l) != 0 {
+					b, _ := json.Marshal(out)
+					results[i] += fmt.Sprintf("aws %s: %s is %v, want [] in %s\n", strings.Join(c.args, " "), m, out[m], b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r != "" {
+			t.Error(r)
+		}
 	}
 }

@@ -82,6 +82,16 @@ func tagList(t Tags) []any {
 	return out
 }
 
+// createdTags is the Tags member of a Create* output: the tags given in
+// TagSpecifications, and no member at all without them (the EC2 CLI
+// reference's examples of create-security-group and create-key-pair).
+func createdTags(t Tags) []any {
+	if len(t) == 0 {
+		return nil
+	}
+	return tagList(t)
+}
+
 func mergeTags(dst *Tags, src Tags) {
 	if len(src) == 0 {
 		return

@@ -747,7 +747,7 @@ func (s *Server) ec2DescribeInstances(c *call) (map[string]any, error) {
 		}
 		cur["Instances"] = append(cur["Instances"].([]any), c.c.instanceOut(in))
 	}
-	out := map[string]any{"Reservations": orEmpty(reservations)}
+	out := map[string]any{"Reservations": reservations}
 	if next != "" {
 		out["NextToken"] = next
 	}

@@ -160,7 +160,7 @@ func (s *Server) ec2DescribeRegions(c *call) (map[string]any, error) {
 		}
 		out = append(out, map[string]any{"RegionName": r, "Endpoint": endpoint, "OptInStatus": "opt-in-not-required"})
 	}
-	return map[string]any{"Regions": orEmpty(out)}, nil
+	return map[string]any{"Regions": out}, nil
 }
 
 func (s *Server) ec2DescribeAvailabilityZones(c *call) (map[string]any, error) {
@@ -191,7 +191,7 @@ func (s *Server) ec2DescribeAvailabilityZones(c *call) (map[string]any, error) {
 			"GroupName": c.region, "NetworkBorderGroup": c.region, "OptInStatus": "opt-in-not-required", "Messages": []any{},
 		})
 	}
-	return map[string]any{"AvailabilityZones": orEmpty(out)}, nil
+	return map[string]any{"AvailabilityZones": out}, nil
 }
 
 func (s *Server) ec2DescribeVpcs(c *call) (map[string]any, error) {
@@ -410,7 +410,7 @@ func (s *Server) ec2CreateSecurityGroup(c *call) (map[string]any, error) {
 		Tags: tagSpecs(c.in, "security-group")}
 	r.SecurityGroups[g.ID] = g
 	c.c.markDirty()
-	return map[string]any{"GroupId": g.ID, "Tags": tagList(g.Tags),
+	return map[string]any{"GroupId": g.ID, "Tags": createdTags(g.Tags),
 		"SecurityGroupArn": fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", c.region, c.caller.Account, g.ID)}, nil
 }
 
@@ -603,7 +603,7 @@ func (s *Server) ec2CreateKeyPair(c *call) (map[string]any, error) {
 		Tags: tagSpecs(c.in, "key-pair")}
 	r.KeyPairs[kp.ID] = kp
 	c.c.markDirty()
-	return map[string]any{"KeyName": name, "KeyPairId": kp.ID, "KeyFingerprint": fp, "KeyMaterial": material, "Tags": tagList(kp.Tags)}, nil
+	return map[string]any{"KeyName": name, "KeyPairId": kp.ID, "KeyFingerprint": fp, "KeyMaterial": material, "Tags": createdTags(kp.Tags)}, nil
 }
 
 func (c *Cloud) keyPairByName(account, region, name string) *KeyPair {
@@ -681,7 +681,7 @@ func (s *Server) ec2DescribeKeyPairs(c *call) (map[string]any, error) {
 		}
 		out = append(out, map[string]any{"KeyName": kp.Name, "KeyPairId": kp.ID, "KeyFingerprint": kp.Fingerprint, "KeyType": kt, "Tags": tagList(kp.Tags)})
 	}
-	return map[string]any{"KeyPairs": orEmpty(out)}, nil
+	return map[string]any{"KeyPairs": out}, nil
 }
 
 func (s *Server) ec2DescribeAccountAttributes(c *call) (map[string]any, error) {
@@ -710,7 +710,7 @@ func (s *Server) ec2DescribeAccountAttributes(c *call) (map[string]any, error) {
 		}
 		out = append(out, map[string]any{"AttributeName": n, "AttributeValues": vs})
 	}
-	return map[string]any{"AccountAttributes": orEmpty(out)}, nil
+	return map[string]any{"AccountAttributes": out}, nil
 }
 
 // --- helpers shared by the instance, launch template and network handlers ---
