@@ -15,7 +15,8 @@ import (
 // Admin endpoints live under /_sandbox/, a path no AWS API uses:
 //
 //	GET  /_sandbox/state      the whole state, per account and region
-//	GET  /_sandbox/counters   calls per account, region and action (and how many were throttled)
+//	GET  /_sandbox/counters   calls per account, region and action, and of those how many were
+//	                          throttled, failed by error_rate, or applied with their response lost
 //	GET  /_sandbox/behaviour  timing, faults and limits in force
 //	PUT  /_sandbox/behaviour  change them while a run is under way (a partial JSON document merges;
 //	                          seconds and milliseconds as in the world file)
@@ -91,16 +92,38 @@ func (b Behaviour) validate() error {
 		}
 		return nil
 	}
-	if err := check("error_rate", b.ErrorRate); err != nil {
-		return err
-	}
-	for k, f := range b.ServiceFaults {
-		if err := check("service_faults."+k+".error_rate", f.ErrorRate); err != nil {
+	for _, g := range []struct {
+		name string
+		p    float64
+	}{{"error_rate", b.ErrorRate}, {"lost_response_rate", b.LostResponseRate}, {"throttle_rate", b.ThrottleRate}} {
+		if err := check(g.name, g.p); err != nil {
 			return err
 		}
 	}
-	for k, f := range b.ActionFaults {
-		if err := check("action_faults."+k+".error_rate", f.ErrorRate); err != nil {
+	rule := func(where string, f Fault) error {
+		for _, r := range []struct {
+			name string
+			p    *float64
+		}{{"error_rate", f.ErrorRate}, {"lost_response_rate", f.LostResponseRate}, {"throttle_rate", f.ThrottleRate}} {
+			if r.p == nil {
+				continue
+			}
+			if err := check(where+"."+r.name, *r.p); err != nil {
+				return err
+			}
+		}
+		if f.Latency != nil && *f.Latency < 0 {
+			return fmt.Errorf("%s.latency_ms must not be negative", where)
+		}
+		return nil
+	}
+	for _, k := range sortedKeys(b.ServiceFaults) {
+		if err := rule("services."+k, b.ServiceFaults[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(b.ActionFaults) {
+		if err := rule("actions."+k, b.ActionFaults[k]); err != nil {
 			return err
 		}
 	}
@@ -121,15 +144,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// counters count calls per account, region, service and action.
+// counters count calls per account, region, service and action, and of those
+// the ones throttled (by a token bucket or throttle_rate), failed by error_rate
+// and applied with their response lost (lost_response_rate).
 type counters struct {
 	mu        sync.Mutex
 	calls     map[string]int64
 	throttles map[string]int64
+	errors    map[string]int64
+	lost      map[string]int64
 }
 
 func newCounters() *counters {
-	return &counters{calls: map[string]int64{}, throttles: map[string]int64{}}
+	return &counters{calls: map[string]int64{}, throttles: map[string]int64{}, errors: map[string]int64{}, lost: map[string]int64{}}
 }
 
 func counterKey(account, region, service, action string) string {
@@ -148,13 +175,33 @@ func (c *counters) throttled(account, region, service, action string) {
 	c.mu.Unlock()
 }
 
+func (c *counters) injectedError(account, region, service, action string) {
+	c.mu.Lock()
+	c.errors[counterKey(account, region, service, action)]++
+	c.mu.Unlock()
+}
+
+func (c *counters) lostResponse(account, region, service, action string) {
+	c.mu.Lock()
+	c.lost[counterKey(account, region, service, action)]++
+	c.mu.Unlock()
+}
+
 // CounterRow is one line of /_sandbox/counters.
 type CounterRow struct {
-	Account   string `json:"account"`
-	Region    string `json:"region"`
-	Action    string `json:"action"`
-	Calls     int64  `json:"calls"`
-	Throttled int64  `json:"throttled,omitempty"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Action  string `json:"action"`
+	Calls   int64  `json:"calls"`
+	// Throttled calls were refused with the service's throttling error, by a
+	// token bucket or by throttle_rate; nothing was applied.
+	Throttled int64 `json:"throttled,omitempty"`
+	// InjectedErrors failed with the service's internal error (error_rate);
+	// nothing was applied.
+	InjectedErrors int64 `json:"injected_errors,omitempty"`
+	// LostResponses were applied, then answered with the service's internal
+	// error (lost_response_rate).
+	LostResponses int64 `json:"lost_responses,omitempty"`
 }
 
 func (c *counters) snapshot() []CounterRow {
@@ -166,7 +213,8 @@ func (c *counters) snapshot() []CounterRow {
 		if i := indexN(k, '/', 2); i > 0 {
 			acct, region, action = k[:12], k[13:i], k[i+1:]
 		}
-		rows = append(rows, CounterRow{Account: acct, Region: region, Action: action, Calls: n, Throttled: c.throttles[k]})
+		rows = append(rows, CounterRow{Account: acct, Region: region, Action: action, Calls: n,
+			Throttled: c.throttles[k], InjectedErrors: c.errors[k], LostResponses: c.lost[k]})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].Account != rows[j].Account {
@@ -191,6 +239,8 @@ func (c *counters) reset() {
 	c.mu.Lock()
 	c.calls = map[string]int64{}
 	c.throttles = map[string]int64{}
+	c.errors = map[string]int64{}
+	c.lost = map[string]int64{}
 	c.mu.Unlock()
 }
 

@@ -40,18 +40,24 @@ type Behaviour struct {
 	InstanceDuration    time.Duration
 	Throttle            bool
 	ErrorRate           float64
+	LostResponseRate    float64
+	ThrottleRate        float64
 	Latency             time.Duration
-	ServiceFaults       map[string]Fault
-	ActionFaults        map[string]Fault
+	ServiceFaults       map[string]Fault // by service: ec2, kms, ...
+	ActionFaults        map[string]Fault // by action (CopyImage) or service:action (ec2:CopyImage)
 	CopyFailures        map[string]string
 	ConcurrentCopies    int
 	Buckets             map[string]BucketSetting
 }
 
-// Fault is an injected error probability and latency.
+// Fault is a rule for a service or an action, as in the world file: what it
+// sets overrides the wider rule (action over service over global); a nil field
+// inherits.
 type Fault struct {
-	ErrorRate float64
-	Latency   time.Duration
+	ErrorRate        *float64
+	LostResponseRate *float64
+	ThrottleRate     *float64
+	Latency          *time.Duration
 }
 
 // BucketSetting overrides one token bucket: burst capacity and refill per second.
@@ -61,8 +67,10 @@ type BucketSetting struct {
 }
 
 type faultJSON struct {
-	ErrorRate float64 `json:"error_rate"`
-	LatencyMS float64 `json:"latency_ms"`
+	ErrorRate        *float64 `json:"error_rate,omitempty"`
+	LostResponseRate *float64 `json:"lost_response_rate,omitempty"`
+	ThrottleRate     *float64 `json:"throttle_rate,omitempty"`
+	LatencyMS        *float64 `json:"latency_ms,omitempty"`
 }
 
 type behaviourJSON struct {
@@ -72,6 +80,8 @@ type behaviourJSON struct {
 	InstanceSeconds    float64                  `json:"instance_seconds"`
 	Throttle           bool                     `json:"throttle"`
 	ErrorRate          float64                  `json:"error_rate"`
+	LostResponseRate   float64                  `json:"lost_response_rate"`
+	ThrottleRate       float64                  `json:"throttle_rate"`
 	LatencyMS          float64                  `json:"latency_ms"`
 	Services           map[string]faultJSON     `json:"services,omitempty"`
 	Actions            map[string]faultJSON     `json:"actions,omitempty"`
@@ -95,15 +105,25 @@ func faultsToJSON(m map[string]Fault) map[string]faultJSON {
 	}
 	out := map[string]faultJSON{}
 	for k, f := range m {
-		out[k] = faultJSON{ErrorRate: f.ErrorRate, LatencyMS: millis(f.Latency)}
+		j := faultJSON{ErrorRate: f.ErrorRate, LostResponseRate: f.LostResponseRate, ThrottleRate: f.ThrottleRate}
+		if f.Latency != nil {
+			ms := millis(*f.Latency)
+			j.LatencyMS = &ms
+		}
+		out[k] = j
 	}
 	return out
 }
 
 func faultsFromJSON(m map[string]faultJSON) map[string]Fault {
 	out := map[string]Fault{}
-	for k, f := range m {
-		out[k] = Fault{ErrorRate: f.ErrorRate, Latency: fromMillis(f.LatencyMS)}
+	for k, j := range m {
+		f := Fault{ErrorRate: j.ErrorRate, LostResponseRate: j.LostResponseRate, ThrottleRate: j.ThrottleRate}
+		if j.LatencyMS != nil {
+			d := fromMillis(*j.LatencyMS)
+			f.Latency = &d
+		}
+		out[k] = f
 	}
 	return out
 }
@@ -113,7 +133,7 @@ func (b Behaviour) MarshalJSON() ([]byte, error) {
 	return json.Marshal(behaviourJSON{
 		CopySeconds: seconds(b.CopyDuration), BootSeconds: seconds(b.BootDuration),
 		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
-		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LatencyMS: millis(b.Latency),
+		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LostResponseRate: b.LostResponseRate, ThrottleRate: b.ThrottleRate, LatencyMS: millis(b.Latency),
 		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
 		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
 	})
@@ -125,7 +145,7 @@ func (b *Behaviour) UnmarshalJSON(data []byte) error {
 	j := behaviourJSON{
 		CopySeconds: seconds(b.CopyDuration), BootSeconds: seconds(b.BootDuration),
 		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
-		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LatencyMS: millis(b.Latency),
+		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LostResponseRate: b.LostResponseRate, ThrottleRate: b.ThrottleRate, LatencyMS: millis(b.Latency),
 		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
 		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
 	}
@@ -137,7 +157,7 @@ func (b *Behaviour) UnmarshalJSON(data []byte) error {
 	*b = Behaviour{
 		CopyDuration: fromSeconds(j.CopySeconds), BootDuration: fromSeconds(j.BootSeconds),
 		CreateImageDuration: fromSeconds(j.CreateImageSeconds), InstanceDuration: fromSeconds(j.InstanceSeconds),
-		Throttle: j.Throttle, ErrorRate: j.ErrorRate, Latency: fromMillis(j.LatencyMS),
+		Throttle: j.Throttle, ErrorRate: j.ErrorRate, LostResponseRate: j.LostResponseRate, ThrottleRate: j.ThrottleRate, Latency: fromMillis(j.LatencyMS),
 		ServiceFaults: faultsFromJSON(j.Services), ActionFaults: faultsFromJSON(j.Actions),
 		CopyFailures: j.CopyFailures, ConcurrentCopies: j.ConcurrentCopies, Buckets: j.Buckets,
 	}

@@ -63,7 +63,28 @@ func throttled(service string) *wire.APIError {
 	}
 }
 
-// internalError is the injected server-side fault.
+// lostResponse answers a call that was applied but whose response is lost:
+// the service's internal error, HTTP 500. EC2, KMS, SSM and IAM model one;
+// STS and Auto Scaling answer the common error of query APIs, InternalFailure.
+// Unknown in AWS's documentation: what a caller sees when AWS applies a call
+// and fails to answer it (a 500, a reset connection, a timeout); the sandbox
+// answers the 500, which every SDK retries.
+func lostResponse(service string) *wire.APIError {
+	switch service {
+	case "ec2":
+		return &wire.APIError{Code: "InternalError", Message: "An internal error has occurred", Status: 500, Retryable: true}
+	case "kms":
+		return &wire.APIError{Code: "KMSInternalException", Message: "An internal error has occurred", Status: 500, Retryable: true}
+	case "ssm":
+		return &wire.APIError{Code: "InternalServerError", Message: "An internal error has occurred", Status: 500, Retryable: true}
+	case "iam":
+		return &wire.APIError{Code: "ServiceFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: 500, Retryable: true}
+	default:
+		return &wire.APIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: 500, Retryable: true}
+	}
+}
+
+// internalError is the injected server-side fault (error_rate).
 func internalError(service string) *wire.APIError {
 	switch service {
 	case "ec2":

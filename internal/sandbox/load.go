@@ -169,6 +169,8 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 		InstanceDuration:    w.Timing.Instance(),
 		Throttle:            w.Faults.Throttle,
 		ErrorRate:           w.Faults.ErrorRate,
+		LostResponseRate:    w.Faults.LostResponseRate,
+		ThrottleRate:        w.Faults.ThrottleRate,
 		Latency:             time.Duration(w.Faults.LatencyMS) * time.Millisecond,
 		CopyFailures:        w.Faults.CopyFailures,
 		ConcurrentCopies:    w.Limits.ConcurrentCopies,
@@ -179,22 +181,29 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 	if cfg.ConcurrentCopies <= 0 {
 		cfg.ConcurrentCopies = 100
 	}
-	for svc := range w.Faults.Services {
-		rate, lat := w.Faults.For(svc, "")
-		cfg.ServiceFaults[svc] = Fault{ErrorRate: rate, Latency: lat}
+	// Rules are kept as written, keys included, and resolved per call (faultFor)
+	// as world.Faults.For resolves them: a bare action's rule inherits from the
+	// rule of the service the call is to.
+	for svc, r := range w.Faults.Services {
+		cfg.ServiceFaults[svc] = faultOf(r)
 	}
-	for action := range w.Faults.Actions {
-		svc, act, ok := strings.Cut(action, ":")
-		if !ok {
-			svc, act = "", action
-		}
-		rate, lat := w.Faults.For(svc, act)
-		cfg.ActionFaults[act] = Fault{ErrorRate: rate, Latency: lat}
+	for action, r := range w.Faults.Actions {
+		cfg.ActionFaults[action] = faultOf(r)
 	}
 	for class, b := range w.Limits.Buckets {
 		cfg.Buckets[class] = BucketSetting{Burst: float64(b.Burst), Rate: b.Rate}
 	}
 	return st, cfg, nil
+}
+
+// faultOf is a world file's fault rule as the sandbox keeps it.
+func faultOf(r world.FaultRule) Fault {
+	f := Fault{ErrorRate: r.ErrorRate, LostResponseRate: r.LostResponseRate, ThrottleRate: r.ThrottleRate}
+	if r.LatencyMS != nil {
+		d := time.Duration(*r.LatencyMS) * time.Millisecond
+		f.Latency = &d
+	}
+	return f
 }
 
 func stableHex(seed string, n int) string {

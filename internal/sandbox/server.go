@@ -165,8 +165,9 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	s.cloud.mu.Lock()
 	cfg := s.cloud.cfg
 	s.cloud.mu.Unlock()
+	faults := faultFor(cfg, service, action)
 
-	if d := s.latency(cfg, service, action); d > 0 {
+	if d := faults.Latency; d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
@@ -186,8 +187,16 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 		return nil, apiErrStatus(401, "AuthFailure", "AWS was not able to validate the provided access credentials (region %s is not in this sandbox's world: %s)", region, strings.Join(c.state.Regions, ", "))
 	}
 	s.counters.add(caller.Account, region, service, action)
-	if s.injectError(cfg, service, action) {
+	if s.chance(faults.ErrorRate) {
+		s.counters.injectedError(caller.Account, region, service, action)
 		return nil, internalError(service)
+	}
+	// throttle_rate is a fault of its own: drawn whether or not the request-rate
+	// limits apply, before them, so a throttled call takes no token (unknown in
+	// AWS's documentation: whether a refused request costs a token).
+	if s.chance(faults.ThrottleRate) {
+		s.counters.throttled(caller.Account, region, service, action)
+		return nil, throttled(service)
 	}
 	if cfg.Throttle {
 		if class := bucketClass(service, action); class != "" {
@@ -215,6 +224,13 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	}
 	if s.persist != nil && c.dirty {
 		s.persist.schedule()
+	}
+	// A lost response: the call took effect, the caller hears a 500. Only a
+	// call that succeeded can lose its response this way; a refused one has
+	// nothing applied to lose.
+	if s.chance(faults.LostResponseRate) {
+		s.counters.lostResponse(caller.Account, region, service, action)
+		return nil, lostResponse(service)
 	}
 	if out == nil {
 		out = map[string]any{}
@@ -262,24 +278,40 @@ func (s *Server) newRequestID() string {
 	return fmt.Sprintf("00000000-0000-4000-8000-%012x", n)
 }
 
-// faultFor picks the fault rule of a call: the action's, else the service's,
-// else the world's global one (each already inherits what it does not set).
-func faultFor(cfg Behaviour, service, action string) Fault {
-	if f, ok := cfg.ActionFaults[action]; ok {
-		return f
+// faultFor resolves the faults of a call as world.Faults.For does: the global
+// values, overridden by the service's rule, then the action's, then the
+// service:action one's.
+func faultFor(cfg Behaviour, service, action string) world.CallFaults {
+	c := world.CallFaults{ErrorRate: cfg.ErrorRate, LostResponseRate: cfg.LostResponseRate, ThrottleRate: cfg.ThrottleRate, Latency: cfg.Latency}
+	apply := func(f Fault, ok bool) {
+		if !ok {
+			return
+		}
+		if f.ErrorRate != nil {
+			c.ErrorRate = *f.ErrorRate
+		}
+		if f.LostResponseRate != nil {
+			c.LostResponseRate = *f.LostResponseRate
+		}
+		if f.ThrottleRate != nil {
+			c.ThrottleRate = *f.ThrottleRate
+		}
+		if f.Latency != nil {
+			c.Latency = *f.Latency
+		}
 	}
-	if f, ok := cfg.ServiceFaults[service]; ok {
-		return f
-	}
-	return Fault{ErrorRate: cfg.ErrorRate, Latency: cfg.Latency}
+	f, ok := cfg.ServiceFaults[service]
+	apply(f, ok)
+	f, ok = cfg.ActionFaults[action]
+	apply(f, ok)
+	f, ok = cfg.ActionFaults[service+":"+action]
+	apply(f, ok)
+	return c
 }
 
-func (s *Server) latency(cfg Behaviour, service, action string) time.Duration {
-	return faultFor(cfg, service, action).Latency
-}
-
-func (s *Server) injectError(cfg Behaviour, service, action string) bool {
-	p := faultFor(cfg, service, action).ErrorRate
+// chance draws whether a fault of probability p happens (no draw when p is 0,
+// so a world without faults keeps its seeded sequence).
+func (s *Server) chance(p float64) bool {
 	return p > 0 && s.rnd.Float64() < p
 }
 

@@ -444,6 +444,23 @@ accounts:
 	)
 }
 
+func TestFaultRateErrors(t *testing.T) {
+	expectErrors(t, `regions: [us-east-1]
+accounts: [{id: "111111111111"}]
+faults:
+  lost_response_rate: 1.01
+  throttle_rate: -0.5
+  services: {kms: {throttle_rate: 2}}
+  actions: {CreateKey: {lost_response_rate: -1}, "ec2:CopyImage": {throttle_rate: often}}
+`, true,
+		`world.yaml:4:23: faults.lost_response_rate: 1.01 is not a probability: use a number from 0 to 1`,
+		`world.yaml:5:18: faults.throttle_rate: -0.5 is not a probability: use a number from 0 to 1`,
+		`world.yaml:6:35: faults.services.kms.throttle_rate: 2 is not a probability: use a number from 0 to 1`,
+		`world.yaml:7:45: faults.actions.CreateKey.lost_response_rate: -1 is not a probability: use a number from 0 to 1`,
+		`world.yaml:7:83: faults.actions["ec2:CopyImage"].throttle_rate: expected a number, got "often"`,
+	)
+}
+
 func TestValidateWithoutPositions(t *testing.T) {
 	w := Default()
 	if err := w.Validate(); err != nil {

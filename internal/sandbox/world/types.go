@@ -257,14 +257,23 @@ func seconds(s float64) time.Duration {
 }
 
 // Faults configures injected failures. A rule for an action overrides one for
-// its service, which overrides the global error_rate / latency_ms.
+// its service, which overrides the global error_rate, lost_response_rate,
+// throttle_rate and latency_ms.
 type Faults struct {
 	// Throttle: EC2, KMS and STS request-rate limits apply (default true in a
 	// world file).
 	Throttle bool `yaml:"throttle"`
-	// ErrorRate is the probability (0..1) that any call fails with
-	// InternalError / HTTP 503.
+	// ErrorRate is the probability (0..1) that a call fails, not applied,
+	// with the service's internal error (EC2 InternalError / HTTP 500, ...).
 	ErrorRate float64 `yaml:"error_rate"`
+	// LostResponseRate is the probability (0..1) that a call is applied and
+	// its response lost: the caller gets the service's internal error (HTTP
+	// 500), so a retry repeats a call that took effect (a second CreateKey).
+	LostResponseRate float64 `yaml:"lost_response_rate"`
+	// ThrottleRate is the probability (0..1) that a call is refused, not
+	// applied, with the service's throttling error (RequestLimitExceeded,
+	// ThrottlingException, Throttling), on top of the request-rate limits.
+	ThrottleRate float64 `yaml:"throttle_rate"`
 	// LatencyMS is latency added to every call, in milliseconds.
 	LatencyMS int `yaml:"latency_ms"`
 	// Services holds per-service rules keyed by ec2, kms, iam, sts,
@@ -278,25 +287,45 @@ type Faults struct {
 	CopyFailures map[string]string `yaml:"copy_failures,omitempty"`
 }
 
-// FaultRule overrides the error rate and/or latency; a nil field inherits.
+// FaultRule overrides the rates and/or latency; a nil field inherits.
 type FaultRule struct {
 	// ErrorRate is the failure probability, 0..1; nil inherits.
 	ErrorRate *float64 `yaml:"error_rate,omitempty"`
+	// LostResponseRate is the lost-response probability, 0..1; nil inherits.
+	LostResponseRate *float64 `yaml:"lost_response_rate,omitempty"`
+	// ThrottleRate is the throttling probability, 0..1; nil inherits.
+	ThrottleRate *float64 `yaml:"throttle_rate,omitempty"`
 	// LatencyMS is the added latency in milliseconds; nil inherits.
 	LatencyMS *int `yaml:"latency_ms,omitempty"`
 }
 
-// For returns the error rate and added latency for one call, service being
-// ec2, kms, ... and action the API action name (CopyImage).
-func (f Faults) For(service, action string) (errorRate float64, latency time.Duration) {
-	rate, ms := f.ErrorRate, f.LatencyMS
+// CallFaults are the faults one call is subject to.
+type CallFaults struct {
+	ErrorRate        float64
+	LostResponseRate float64
+	ThrottleRate     float64
+	Latency          time.Duration
+}
+
+// For returns the faults of one call, service being ec2, kms, ... and action
+// the API action name (CopyImage): the global values, overridden by the
+// service's rule, then the action's, then the service:action one's.
+func (f Faults) For(service, action string) CallFaults {
+	c := CallFaults{ErrorRate: f.ErrorRate, LostResponseRate: f.LostResponseRate, ThrottleRate: f.ThrottleRate}
+	ms := f.LatencyMS
 	service = strings.ToLower(service)
 	apply := func(r FaultRule, ok bool) {
 		if !ok {
 			return
 		}
 		if r.ErrorRate != nil {
-			rate = *r.ErrorRate
+			c.ErrorRate = *r.ErrorRate
+		}
+		if r.LostResponseRate != nil {
+			c.LostResponseRate = *r.LostResponseRate
+		}
+		if r.ThrottleRate != nil {
+			c.ThrottleRate = *r.ThrottleRate
 		}
 		if r.LatencyMS != nil {
 			ms = *r.LatencyMS
@@ -308,7 +337,8 @@ func (f Faults) For(service, action string) (errorRate float64, latency time.Dur
 	apply(r, ok)
 	r, ok = f.Actions[service+":"+action]
 	apply(r, ok)
-	return rate, time.Duration(ms) * time.Millisecond
+	c.Latency = time.Duration(ms) * time.Millisecond
+	return c
 }
 
 // Limits configures service limits.

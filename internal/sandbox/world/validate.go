@@ -666,6 +666,12 @@ func (c *checker) rule(p string, r FaultRule) {
 	if r.ErrorRate != nil {
 		c.rate(p+".error_rate", *r.ErrorRate)
 	}
+	if r.LostResponseRate != nil {
+		c.rate(p+".lost_response_rate", *r.LostResponseRate)
+	}
+	if r.ThrottleRate != nil {
+		c.rate(p+".throttle_rate", *r.ThrottleRate)
+	}
 	if r.LatencyMS != nil {
 		c.latency(p+".latency_ms", *r.LatencyMS)
 	}
@@ -682,6 +688,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func (c *checker) faults(f Faults) {
 	c.rate("faults.error_rate", f.ErrorRate)
+	c.rate("faults.lost_response_rate", f.LostResponseRate)
+	c.rate("faults.throttle_rate", f.ThrottleRate)
 	c.latency("faults.latency_ms", f.LatencyMS)
 	for _, s := range sortedKeys(f.Services) {
 		p := yamlconf.Child("faults.services", s)

@@ -490,9 +490,9 @@ limits:
 		{"kms", "CreateGrant", 0.01, 7 * time.Millisecond},
 		{"autoscaling", "RunInstances", 0.01, 3 * time.Millisecond},
 	} {
-		rate, latency := f.For(c.service, c.action)
-		if rate != c.rate || latency != c.latency {
-			t.Errorf("For(%s, %s) = %v, %v; want %v, %v", c.service, c.action, rate, latency, c.rate, c.latency)
+		got := f.For(c.service, c.action)
+		if got.ErrorRate != c.rate || got.Latency != c.latency {
+			t.Errorf("For(%s, %s) = %+v; want error rate %v, latency %v", c.service, c.action, got, c.rate, c.latency)
 		}
 	}
 	if f.CopyFailures["ami-0b0000000000a0001"] != "Copy failed" {
@@ -509,6 +509,31 @@ limits:
 	}
 	if w.Limits.ConcurrentCopies != 2 {
 		t.Errorf("concurrent copies = %d", w.Limits.ConcurrentCopies)
+	}
+	// lost_response_rate and throttle_rate: global, per service, per action,
+	// each inheriting what a narrower rule does not set.
+	f = mustParse(t, `
+regions: [us-east-1]
+accounts: [{id: "111111111111"}]
+faults:
+  lost_response_rate: 0.01
+  throttle_rate: 0.1
+  services: {kms: {lost_response_rate: 0.2}, iam: {throttle_rate: 0}}
+  actions: {CreateKey: {throttle_rate: 1}, "kms:CreateKey": {latency_ms: 4}, CopyImage: {lost_response_rate: 0.5, throttle_rate: 0}}
+`).Faults
+	for _, c := range []struct {
+		service, action string
+		want            CallFaults
+	}{
+		{"sts", "AssumeRole", CallFaults{LostResponseRate: 0.01, ThrottleRate: 0.1}},
+		{"iam", "CreateRole", CallFaults{LostResponseRate: 0.01}},
+		{"kms", "ListKeys", CallFaults{LostResponseRate: 0.2, ThrottleRate: 0.1}},
+		{"kms", "CreateKey", CallFaults{LostResponseRate: 0.2, ThrottleRate: 1, Latency: 4 * time.Millisecond}},
+		{"ec2", "CopyImage", CallFaults{LostResponseRate: 0.5}},
+	} {
+		if got := f.For(c.service, c.action); got != c.want {
+			t.Errorf("For(%s, %s) = %+v, want %+v", c.service, c.action, got, c.want)
+		}
 	}
 }
 
