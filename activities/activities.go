@@ -5,18 +5,24 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.temporal.io/sdk/activity"
+
+	"github.com/amicrypt/amicrypt/internal/heartbeat"
 )
 
 // Activities is registered once with the worker; workflows call its methods
 // through a nil pointer (var a *Activities; workflow.ExecuteActivity(ctx, a.CopyEncrypted, in)).
 //
-// The methods, one file per concern: AssumeTarget (assume.go),
-// EnsureServiceLinkedRole (slr.go), EnsureKey (key.go), ShareSource and
-// UnshareSource (share.go), CopyEncrypted and WaitImageAvailable (copy.go),
-// StartBootProof, WaitBootProof and DeleteBootProof (bootproof.go),
-// VerifySnapshots (verify.go), MarkImage and PublishImage (publish.go),
-// ApplyRetention (retention.go).
+// Its exported methods are exactly the activities the workflows call, and
+// the worker registers exactly those (worker.Register; a test holds the two
+// lists together): a Target's PrepareTarget, CopyEncrypted, WaitAndVerify,
+// ProveBoot, FinishTarget and, as compensation, DeleteBootProof (target.go,
+// copy.go, bootproof.go); a Batch's ShareSource and UnshareSource (share.go);
+// a Rotation's PrepareRotation, FindKeyedImages, ReencryptImage, MarkImage,
+// SwitchKey and RetireOldKeys (rotate.go, publish.go); a Sweep's InspectKey
+// (sweep.go). The steps they are made of are unexported methods, one file
+// per concern: assumeTarget (assume.go), ensureServiceLinkedRole (slr.go),
+// ensureKey (key.go), verifySnapshots (verify.go), publishImage
+// (publish.go), applyRetention (retention.go).
 type Activities struct {
 	clients Clients
 	log     zerolog.Logger
@@ -25,6 +31,9 @@ type Activities struct {
 	pollInitial, pollMax time.Duration
 	// defaultBootTimeout applies when a target sets no boot-proof timeout.
 	defaultBootTimeout time.Duration
+	// heartbeatEvery is how often the waiting activities heartbeat,
+	// whatever their poll interval.
+	heartbeatEvery time.Duration
 	// accounts remembers per-account facts (role assumable, service-linked
 	// role present) for accountMemoTTL.
 	accounts *memo
@@ -33,6 +42,19 @@ type Activities struct {
 // accountMemoTTL is how long a per-account fact is trusted without asking
 // AWS again: well within assumed credentials' hour.
 const accountMemoTTL = 10 * time.Minute
+
+// The production poll settings (Config's zero values).
+const (
+	DefaultPollInitial = 5 * time.Second
+	DefaultPollMax     = 30 * time.Second
+)
+
+// LongestPoll is the longest wait between two polls of AWS under cfg (a
+// copy's: four times PollMax). The heartbeat does not depend on it.
+func LongestPoll(cfg Config) time.Duration {
+	a := New(cfg)
+	return a.newPoller(pollCopy).max
+}
 
 // Config is what the activities need.
 type Config struct {
@@ -50,6 +72,12 @@ type Config struct {
 	// BootTimeout is the boot-proof timeout of a target that sets none
 	// (default 15 min).
 	BootTimeout time.Duration
+	// HeartbeatInterval is how often WaitAndVerify and ProveBoot record a
+	// heartbeat, on a clock of their own: polls stay sparse (up to 4 ×
+	// PollMax apart for a copy) while a lost worker is still noticed within
+	// the activity's heartbeat timeout. Default heartbeat.DefaultInterval
+	// (20 s); tests make it small.
+	HeartbeatInterval time.Duration
 }
 
 // New builds the activities from cfg.
@@ -60,13 +88,14 @@ func New(cfg Config) *Activities {
 		pollInitial:        cfg.PollInitial,
 		pollMax:            cfg.PollMax,
 		defaultBootTimeout: cfg.BootTimeout,
+		heartbeatEvery:     cfg.HeartbeatInterval,
 		accounts:           newMemo(accountMemoTTL),
 	}
 	if a.pollInitial <= 0 {
-		a.pollInitial = 5 * time.Second
+		a.pollInitial = DefaultPollInitial
 	}
 	if a.pollMax <= 0 {
-		a.pollMax = 30 * time.Second
+		a.pollMax = DefaultPollMax
 	}
 	if a.pollMax < a.pollInitial {
 		a.pollMax = a.pollInitial
@@ -82,9 +111,9 @@ func (a *Activities) logFor(account, region string) zerolog.Logger {
 	return a.log.With().Str("account", account).Str("region", region).Logger()
 }
 
-// poller waits between polls with a capped backoff (×1.5), heartbeating
-// each time so Temporal knows the activity is alive and a cancellation
-// reaches it.
+// poller waits between polls with a capped backoff (×1.5). It does not
+// heartbeat on its own schedule: the activity runs a heartbeat of its own
+// (heartbeat.Start, see keepAlive), and each wait only updates what it says.
 type poller struct {
 	next, max time.Duration
 }
@@ -100,16 +129,20 @@ var (
 	pollCopy  = pollKind{3, 4} // an encrypted copy: minutes to hours
 )
 
+// keepAlive heartbeats every heartbeatEvery until stop, for an activity that
+// waits (see internal/heartbeat).
+func (a *Activities) keepAlive(ctx context.Context) (context.Context, func()) {
+	return heartbeat.Start(ctx, a.heartbeatEvery)
+}
+
 func (a *Activities) newPoller(k pollKind) *poller {
 	return &poller{next: time.Duration(k.first) * a.pollInitial, max: time.Duration(k.max) * a.pollMax}
 }
 
-// wait heartbeats with details, then sleeps the next interval; it returns
-// ctx's error when the activity is cancelled or times out.
+// wait sets what the heartbeats say, then sleeps the next interval; it
+// returns ctx's error when the activity is cancelled or times out.
 func (p *poller) wait(ctx context.Context, details ...any) error {
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, details...)
-	}
+	heartbeat.Progress(ctx, details...)
 	t := time.NewTimer(p.next)
 	defer t.Stop()
 	select {

@@ -12,7 +12,7 @@ import (
 // and the condition (ExternalId) to check. The credentials stay cached for
 // the other activities of the target, and the answer is remembered for the
 // account's other regions a while (see memo).
-func (a *Activities) AssumeTarget(ctx context.Context, in AssumeTargetInput) (AssumeTargetResult, error) {
+func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (AssumeTargetResult, error) {
 	t := in.Target
 	w := where{Account: t.Account, Region: t.Region, Resource: "role " + t.RoleARN}
 	arn, fresh, err := a.accounts.get("assume\x00"+t.Account+"\x00"+t.RoleARN+"\x00"+t.ExternalID, func() (string, error) {

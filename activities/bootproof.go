@@ -26,20 +26,15 @@ const (
 // names none.
 const DefaultBootInstanceType = "t3.micro"
 
-// StartBootProof creates the throwaway launch template and Auto Scaling group
+// startBootProof creates the throwaway launch template and Auto Scaling group
 // that prove the copy boots (step 7): the template launches the copy with its
 // root volume encrypted under the dedicated key, always named (F8: left
 // alone, a volume may end up under the account's default key); the group
 // (min 0, max 1, desired 1) launches as the target's service-linked role.
 // Names come from the run and target (BootProofInput.BootProofNames), so a
 // retry finds what an earlier attempt made ("already exists" is success).
-func (a *Activities) StartBootProof(ctx context.Context, in BootProofInput) error {
-	_, err := a.startBootProof(ctx, in)
-	return err
-}
-
-// startBootProof is StartBootProof; it returns when the group was created
-// (read from the group when an earlier attempt created it).
+// It returns when the group was created (read from the group when an earlier
+// attempt created it).
 func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (time.Time, error) {
 	t := in.Target
 	acc := targetAccess(t)
@@ -135,7 +130,7 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 	return created, nil
 }
 
-// WaitBootProof polls the boot-proof group, heartbeating, until an instance
+// waitBoot polls the boot-proof group, heartbeating, until an instance
 // is InService or a launch fails, or the target's boot-proof timeout (counted
 // from the group's creation, so a retried activity does not extend it)
 // passes.
@@ -151,11 +146,8 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 // On InService the root volume is checked to be under the dedicated key (F8
 // otherwise) and BootResult{Result: "InService", InstanceID} returns with a
 // nil error.
-func (a *Activities) WaitBootProof(ctx context.Context, in BootProofInput) (BootResult, error) {
-	return a.waitBoot(ctx, in, time.Time{})
-}
-
-// waitBoot is WaitBootProof's loop. created is when the group was created;
+//
+// created is when the group was created;
 // zero when not known (then read from the group, and the first look is at
 // once). A poll reads the group's scaling activities; the group itself is
 // read only once a launch succeeded (is its instance InService yet?).
@@ -197,7 +189,7 @@ func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created ti
 			if g == nil {
 				return BootResult{}, Diagnosed(Diagnosis{Code: Other,
 					Cause: fmt.Sprintf("the boot-proof group %s does not exist in account %s, %s", group, t.Account, t.Region),
-					Fix:   "StartBootProof must run first (or the group was deleted meanwhile); replay the target."}, nil)
+					Fix:   "the group is created first (or the group was deleted meanwhile); replay the target."}, nil)
 			}
 			if created.IsZero() {
 				created = aws.ToTime(g.CreatedTime)
@@ -252,7 +244,7 @@ func bootFailed(d Diagnosis, br BootResult) error {
 	return temporal.NewNonRetryableApplicationError(d.Cause, ErrorType(d.Code), nil, d, br)
 }
 
-// BootResultOf recovers the BootResult a failed WaitBootProof carries in its
+// BootResultOf recovers the BootResult a failed boot proof (ProveBoot) carries in its
 // error (ok false when err carries none).
 func BootResultOf(err error) (BootResult, bool) {
 	var appErr *temporal.ApplicationError
@@ -354,7 +346,7 @@ func (a *Activities) checkRootVolume(ctx context.Context, in BootProofInput, ins
 // DeleteBootProof deletes the group (forced: its instance goes too), waits
 // until it is gone (it stays "Delete in progress" a while), then deletes the
 // template. What does not exist is fine, so it runs safely as compensation,
-// twice, or when StartBootProof never ran.
+// twice, or when the proof never started.
 func (a *Activities) DeleteBootProof(ctx context.Context, in BootProofInput) error {
 	t := in.Target
 	acc := targetAccess(t)

@@ -1,7 +1,9 @@
 package activities
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -11,12 +13,12 @@ import (
 func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
 	h := newHarness(t)
 	tg := target(payments)
-	key := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	image := h.copied(tg, key.KeyARN)
 	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: key.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
-	must[struct{}](h, h.acts.StartBootProof, in)
-	must[struct{}](h, h.acts.StartBootProof, in) // a retried start finds what it made
-	res := must[BootResult](h, h.acts.WaitBootProof, in)
+	must[struct{}](h, h.startProof, in)
+	must[struct{}](h, h.startProof, in) // a retried start finds what it made
+	res := must[BootResult](h, h.waitProof, in)
 	if res.Result != BootInService || res.InstanceID == "" {
 		t.Fatalf("boot: %+v", res)
 	}
@@ -31,8 +33,8 @@ func TestBootProofWithARootOnlyKeyPolicyFailsWithF2(t *testing.T) {
 	keyARN := h.keyARN(legacy, "alias/adopted") // root-only: the copy works, the group's launch does not
 	image := h.copied(tg, keyARN)
 	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: keyARN, SLRARN: tg.ServiceLinkedRoleARN()}
-	must[struct{}](h, h.acts.StartBootProof, in)
-	_, err := run[BootResult](h, h.acts.WaitBootProof, in)
+	must[struct{}](h, h.startProof, in)
+	_, err := run[BootResult](h, h.waitProof, in)
 	d, ok := DiagnosisOf(err)
 	if !ok || d.Code != F2 {
 		t.Fatalf("got %v (%+v), want F2", err, d)
@@ -55,6 +57,17 @@ func TestDeleteBootProofWithoutStartIsFine(t *testing.T) {
 	in := BootProofInput{Target: target(payments), RunID: "never-started", ImageID: "ami-0000000000000000f"}
 	must[struct{}](h, h.acts.DeleteBootProof, in)
 	must[struct{}](h, h.acts.DeleteBootProof, in)
+}
+
+// startProof and waitProof run the two halves of ProveBoot (the template
+// and group, then the wait) as one activity each, so a test can retry a half.
+func (h *harness) startProof(ctx context.Context, in BootProofInput) error {
+	_, err := h.acts.startBootProof(ctx, in)
+	return err
+}
+
+func (h *harness) waitProof(ctx context.Context, in BootProofInput) (BootResult, error) {
+	return h.acts.waitBoot(ctx, in, time.Time{})
 }
 
 func (h *harness) assertBootProofGone(in BootProofInput) {
@@ -81,8 +94,8 @@ func TestBootProofWithAnotherAccountsKeyNeedsTheGrantF6(t *testing.T) {
 	tg.KeyARN = h.keyARN(keyOwner, "alias/shared-open")
 	image := h.copied(tg, tg.KeyARN) // the copy works: the key policy lets account 222222222222 use the key
 	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: tg.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
-	must[struct{}](h, h.acts.StartBootProof, in)
-	_, err := run[BootResult](h, h.acts.WaitBootProof, in)
+	must[struct{}](h, h.startProof, in)
+	_, err := run[BootResult](h, h.waitProof, in)
 	d, ok := DiagnosisOf(err)
 	if !ok || d.Code != F6 || !contains(d.Fix, "aws kms create-grant --key-id "+tg.KeyARN) {
 		t.Fatalf("got %v (%+v), want F6 with the create-grant call", err, d)
@@ -90,10 +103,10 @@ func TestBootProofWithAnotherAccountsKeyNeedsTheGrantF6(t *testing.T) {
 	must[struct{}](h, h.acts.DeleteBootProof, in)
 
 	// With the grant amicrypt makes in EnsureKey, the same image boots.
-	must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	in.RunID = "run-2"
-	must[struct{}](h, h.acts.StartBootProof, in)
-	if res := must[BootResult](h, h.acts.WaitBootProof, in); res.Result != BootInService {
+	must[struct{}](h, h.startProof, in)
+	if res := must[BootResult](h, h.waitProof, in); res.Result != BootInService {
 		t.Fatalf("boot with the grant: %+v", res)
 	}
 	must[struct{}](h, h.acts.DeleteBootProof, in)

@@ -228,20 +228,11 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// WaitImageAvailable polls the copy until it is available (step 6), with a
-// capped backoff and a heartbeat per poll (copies take minutes to hours; the
-// workflow sets a heartbeat timeout above the cap). A copy that ends failed
-// is diagnosed from its state reason: a key problem is F5 or F2 (F6 for
-// another account's key), anything else "other".
-func (a *Activities) WaitImageAvailable(ctx context.Context, in WaitImageInput) (WaitImageResult, error) {
-	im, err := a.waitAvailable(ctx, in.Target, in.ImageID, false)
-	if err != nil {
-		return WaitImageResult{}, err
-	}
-	return WaitImageResult{State: string(im.State)}, nil
-}
-
-// waitAvailable is WaitImageAvailable's loop; it returns the image as the
+// waitAvailable polls the copy until it is available (step 6), with a
+// capped backoff while a heartbeat keeps running (copies take minutes to
+// hours). A copy that ends failed is diagnosed from its state reason: a key
+// problem is F5 or F2 (F6 for another account's key), anything else "other".
+// It returns the image as the
 // last poll saw it (available), so what follows needs not read it again.
 // waitFirst skips the first look (a copy just started is never available).
 func (a *Activities) waitAvailable(ctx context.Context, t Target, imageID string, waitFirst bool) (*ec2types.Image, error) {

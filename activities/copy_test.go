@@ -13,7 +13,7 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func TestCopyEncryptedIsReusedAndVerified(t *testing.T) {
 	h := newHarness(t)
 	tg := target(payments)
-	key := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	must[ShareSourceResult](h, h.acts.ShareSource, ShareSourceInput{Builder: Builder{Account: builderAcct}, Source: Source{Region: region, ImageID: sourceAMI}, Accounts: []string{payments}})
 	in := CopyImageInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeyARN: key.KeyARN, RunID: "run-1"}
 	first := must[CopyImageResult](h, h.acts.CopyEncrypted, in)
@@ -32,9 +32,8 @@ func TestCopyEncryptedIsReusedAndVerified(t *testing.T) {
 	if n := h.sb.Calls(payments, region, "ec2:CopyImage"); n != 1 {
 		t.Fatalf("CopyImage called %d times, want 1", n)
 	}
-	st := must[WaitImageResult](h, h.acts.WaitImageAvailable, WaitImageInput{Target: tg, ImageID: first.ImageID})
-	if st.State != "available" {
-		t.Fatalf("state %s", st.State)
+	if st := must[CopiedImage](h, h.acts.WaitAndVerify, WaitAndVerifyInput{Target: tg, ImageID: first.ImageID, KeyARN: key.KeyARN}); st.ImageID != first.ImageID || st.VerifyFailure != nil {
+		t.Fatalf("wait: %+v", st)
 	}
 	img, err := h.rootEC2(payments).DescribeImages(h.ctx, &ec2.DescribeImagesInput{ImageIds: []string{first.ImageID}})
 	if err != nil {
@@ -47,11 +46,11 @@ func TestCopyEncryptedIsReusedAndVerified(t *testing.T) {
 	if name := aws.ToString(img.Images[0].Name); name != "base-2026-11-"+sourceAMI {
 		t.Errorf("name %s", name)
 	}
-	v := must[VerifyResult](h, h.acts.VerifySnapshots, VerifyInput{Target: tg, ImageID: first.ImageID, KeyARN: key.KeyARN})
+	v := must[VerifyResult](h, h.acts.verifySnapshots, VerifyInput{Target: tg, ImageID: first.ImageID, KeyARN: key.KeyARN})
 	if !v.SnapshotsEncrypted || len(v.Snapshots) != 1 {
 		t.Fatalf("verify: %+v", v)
 	}
-	d := diagnosed(h, h.acts.VerifySnapshots, VerifyInput{Target: tg, ImageID: first.ImageID, KeyARN: "arn:aws:kms:us-east-1:222222222222:key/other"}, F8)
+	d := diagnosed(h, h.acts.verifySnapshots, VerifyInput{Target: tg, ImageID: first.ImageID, KeyARN: "arn:aws:kms:us-east-1:222222222222:key/other"}, F8)
 	if !contains(d.Cause, v.Snapshots[0]) || !contains(d.Cause, key.KeyARN) {
 		t.Errorf("F8 does not name the snapshot and its key: %s", d)
 	}
@@ -63,7 +62,7 @@ func TestCopyUnderADisabledKeyEndsFailedWithF5(t *testing.T) {
 	keyARN := h.keyARN(legacy, "alias/disabled")
 	must[ShareSourceResult](h, h.acts.ShareSource, ShareSourceInput{Builder: Builder{Account: builderAcct}, Source: Source{Region: region, ImageID: sourceAMI}, Accounts: []string{legacy}})
 	c := must[CopyImageResult](h, h.acts.CopyEncrypted, CopyImageInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeyARN: keyARN, RunID: "run-1"})
-	d := diagnosed(h, h.acts.WaitImageAvailable, WaitImageInput{Target: tg, ImageID: c.ImageID}, F5)
+	d := diagnosed(h, h.acts.WaitAndVerify, WaitAndVerifyInput{Target: tg, ImageID: c.ImageID, KeyARN: keyARN}, F5)
 	if !contains(d.Cause, "disabled") || !contains(d.Fix, "enable-key") {
 		t.Errorf("diagnosis: %s", d)
 	}
@@ -82,9 +81,9 @@ func TestApplyRetentionKeepsTheNewest(t *testing.T) {
 	h := newHarness(t)
 	tg := target(payments)
 	tg.Keep = 2
-	key := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	fresh := h.copied(tg, key.KeyARN)
-	res := must[RetentionResult](h, h.acts.ApplyRetention, RetentionInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeepImageID: fresh})
+	res := must[RetentionResult](h, h.acts.applyRetention, RetentionInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeepImageID: fresh})
 	if len(res.Deregistered) != 2 {
 		t.Fatalf("deregistered %v, want 2 of the 3 old images", res.Deregistered)
 	}
@@ -106,7 +105,7 @@ func TestApplyRetentionKeepsTheNewest(t *testing.T) {
 	if len(snaps.Snapshots) != 3 {
 		t.Errorf("%d snapshots left, want 3 (the retired images' were deleted)", len(snaps.Snapshots))
 	}
-	again := must[RetentionResult](h, h.acts.ApplyRetention, RetentionInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeepImageID: fresh})
+	again := must[RetentionResult](h, h.acts.applyRetention, RetentionInput{Target: tg, Source: Source{Region: region, ImageID: sourceAMI}, KeepImageID: fresh})
 	if len(again.Deregistered) != 0 {
 		t.Errorf("second pass deregistered %v", again.Deregistered)
 	}

@@ -3,6 +3,9 @@ package activities
 import (
 	"context"
 	"os"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/amicrypt/amicrypt/internal/sandbox/sandboxtest"
@@ -168,11 +172,21 @@ type harness struct {
 	acts *Activities
 	env  *testsuite.TestActivityEnvironment
 	ctx  context.Context
+	// registered: the functions run so far, registered with env by name
+	// (the activities and, for finer tests, the steps they are made of).
+	registered map[string]bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	sb := sandboxtest.Start(t, testWorld, nil)
+	return newHarnessOf(t, testWorld, nil)
+}
+
+// newHarnessOf is a harness over world, with the activities' Config changed
+// by tune (when not nil).
+func newHarnessOf(t *testing.T, world string, tune func(*Config)) *harness {
+	t.Helper()
+	sb := sandboxtest.Start(t, world, nil)
 	root := sb.RootConfig(builderAcct, region)
 	// The worker runs as the builder's pipeline role.
 	base := root.Copy()
@@ -181,24 +195,33 @@ func newHarness(t *testing.T) *harness {
 	if testing.Verbose() {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger()
 	}
-	acts := New(Config{
+	cfg := Config{
 		Clients:     NewClientFactory(base, ClientOptions{Endpoint: sb.URL, SessionName: "amicrypt-test"}),
 		Logger:      log,
 		PollInitial: 20 * time.Millisecond,
 		PollMax:     100 * time.Millisecond,
 		BootTimeout: 20 * time.Second,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	acts := New(cfg)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
-	return &harness{t: t, sb: sb, acts: acts, env: env, ctx: context.Background()}
+	return &harness{t: t, sb: sb, acts: acts, env: env, ctx: context.Background(), registered: map[string]bool{}}
 }
 
 // run executes one activity in the test environment and decodes its result.
 func run[T any](h *harness, fn any, in any) (T, error) {
 	h.t.Helper()
 	var out T
-	val, err := h.env.ExecuteActivity(fn, in)
+	full := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
+	name := strings.TrimSuffix(full[strings.LastIndex(full, ".")+1:], "-fm")
+	if !h.registered[name] {
+		h.env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		h.registered[name] = true
+	}
+	val, err := h.env.ExecuteActivity(name, in)
 	if err != nil {
 		return out, err
 	}
@@ -288,6 +311,6 @@ func (h *harness) copied(t Target, keyARN string) string {
 	h.t.Helper()
 	must[ShareSourceResult](h, h.acts.ShareSource, ShareSourceInput{Builder: Builder{Account: builderAcct}, Source: Source{Region: region, ImageID: sourceAMI}, Accounts: []string{t.Account}})
 	c := must[CopyImageResult](h, h.acts.CopyEncrypted, CopyImageInput{Target: t, Source: Source{Region: region, ImageID: sourceAMI}, KeyARN: keyARN, RunID: "run-1"})
-	must[WaitImageResult](h, h.acts.WaitImageAvailable, WaitImageInput{Target: t, ImageID: c.ImageID})
+	must[CopiedImage](h, h.acts.WaitAndVerify, WaitAndVerifyInput{Target: t, ImageID: c.ImageID, KeyARN: keyARN})
 	return c.ImageID
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,7 +37,7 @@ const DefaultKeyAlias = "alias/amicrypt"
 // the role could not use stops the target here with F2 (default role) or F3
 // (custom suffix), the fix listing the statements to add. The service-linked
 // role must exist (EnsureServiceLinkedRole) before this runs.
-func (a *Activities) EnsureKey(ctx context.Context, in EnsureKeyInput) (EnsureKeyResult, error) {
+func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKeyResult, error) {
 	t := in.Target
 	slr := in.SLRARN
 	if slr == "" {
@@ -55,7 +56,7 @@ func (a *Activities) EnsureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 	var fresh *policy.Document
 	md, err := describeKey(ctx, kc, alias)
 	if IsNotFound(err) {
-		md, fresh, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
+		md, fresh, res.RetiredKeys, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
 		res.Created = err == nil && fresh != nil
 	}
 	if err != nil {
@@ -176,47 +177,137 @@ func describeKey(ctx context.Context, kc KMSAPI, ref string) (*kmstypes.KeyMetad
 
 // createKey creates the dedicated key with amicrypt's required policy, names
 // it with the alias and turns rotation on; it returns the key and the policy
-// it was created with. When another run created the alias meanwhile, the key
-// just made is scheduled for deletion and the alias's key is returned, with
-// a nil policy (it must be read and reconciled like any key found).
-func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (*kmstypes.KeyMetadata, *policy.Document, error) {
+// it was created with.
+//
+// KMS's CreateKey takes no client token, so a retry after a lost answer, or
+// after a worker died between CreateKey and CreateAlias, would make a second
+// key. So a key is tagged with the alias it is made for (TagKeyAlias), and
+// before creating one, the keys an earlier attempt made for this alias are
+// looked for: the oldest is adopted (aliased now, returned with a nil
+// policy so it is read and reconciled like any key found); any other is a
+// key nothing ever used (no alias pointed at it) and is scheduled for
+// deletion (reversible for the 7-day window), reported in retired. When
+// another run created the alias meanwhile, the key just made is retired the
+// same way and the alias's key returned.
+func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (_ *kmstypes.KeyMetadata, _ *policy.Document, retired []string, _ error) {
 	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
-	doc := policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline))
-	text, err := doc.Marshal()
-	if err != nil {
-		return nil, nil, Diagnosed(Diagnosis{Code: Other, Cause: fmt.Sprintf("amicrypt's required key policy for account %s, %s cannot be written: %v", t.Account, t.Region, err),
-			Fix: "Check the target's service-linked role and pipeline role ARNs."}, err)
-	}
-	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
-		Description: aws.String(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s)", t.Account, alias)),
-		KeySpec:     kmstypes.KeySpecSymmetricDefault,
-		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
-		Policy:      aws.String(string(text)),
-		Tags:        []kmstypes.Tag{{TagKey: aws.String(TagManagedKey), TagValue: aws.String("true")}},
+	made, err := findKeys(ctx, kc, func(tags map[string]string) bool {
+		return tags[TagManagedKey] == "true" && tags[TagKeyAlias] == alias && tags[TagPredecessor] == ""
 	})
 	if err != nil {
-		return nil, nil, keyPolicyWriteError(err, "kms:CreateKey", w)
+		return nil, nil, nil, diagnose(err, "kms:ListKeys", w)
 	}
-	md := out.KeyMetadata
+	var md *kmstypes.KeyMetadata
+	var doc *policy.Document
+	if len(made) > 0 {
+		md = &made[0]
+		for _, k := range made[1:] {
+			retired = append(retired, a.retireUnusedKey(ctx, kc, t, k, "a second key an earlier attempt made for "+alias, log)...)
+		}
+		log.Info().Str("key", aws.ToString(md.Arn)).Msg("key made by an earlier attempt found: adopting it")
+	} else {
+		doc = policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline))
+		text, err := doc.Marshal()
+		if err != nil {
+			return nil, nil, nil, Diagnosed(Diagnosis{Code: Other, Cause: fmt.Sprintf("amicrypt's required key policy for account %s, %s cannot be written: %v", t.Account, t.Region, err),
+				Fix: "Check the target's service-linked role and pipeline role ARNs."}, err)
+		}
+		out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
+			Description: aws.String(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s)", t.Account, alias)),
+			KeySpec:     kmstypes.KeySpecSymmetricDefault,
+			KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
+			Policy:      aws.String(string(text)),
+			Tags:        kmsTags(map[string]string{TagManagedKey: "true", TagKeyAlias: alias}),
+		})
+		if err != nil {
+			return nil, nil, nil, keyPolicyWriteError(err, "kms:CreateKey", w)
+		}
+		md = out.KeyMetadata
+	}
 	arn := aws.ToString(md.Arn)
 	if _, err := kc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: md.KeyId}); err != nil {
 		if APICode(err) != "AlreadyExistsException" {
-			return nil, nil, diagnose(err, "kms:CreateAlias", w)
+			return nil, nil, retired, diagnose(err, "kms:CreateAlias", w)
 		}
-		// Lost the race: use the alias's key, retire ours.
-		log.Info().Str("orphan", arn).Msg("alias created meanwhile; scheduling the key just made for deletion")
-		if _, derr := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: aws.Int32(7)}); derr != nil {
-			log.Warn().Err(derr).Str("orphan", arn).Msg("could not schedule the orphan key's deletion")
+		cur, err := describeKey(ctx, kc, alias)
+		if err != nil {
+			return nil, nil, retired, diagnose(err, "kms:DescribeKey", w)
 		}
-		md, err := describeKey(ctx, kc, alias)
-		return md, nil, err
+		if aws.ToString(cur.Arn) != arn {
+			// Lost the race to another run: use the alias's key, retire ours.
+			retired = append(retired, a.retireUnusedKey(ctx, kc, t, *md, "another run aliased "+alias+" to "+aws.ToString(cur.Arn)+" meanwhile", log)...)
+			return cur, nil, retired, nil
+		}
+		// Our own CreateAlias, whose answer was lost.
 	}
-	// A new key's rotation is off: turn it on without asking.
+	// A new key's rotation is off: turn it on without asking (again, for a
+	// key adopted: it is idempotent).
 	if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(arn)}); err != nil {
-		return nil, nil, diagnose(err, "kms:EnableKeyRotation", w)
+		return nil, nil, retired, diagnose(err, "kms:EnableKeyRotation", w)
 	}
 	log.Info().Str("key", arn).Msg("dedicated key created")
-	return md, doc, nil
+	return md, doc, retired, nil
+}
+
+// retireUnusedKey schedules the deletion of a key amicrypt made and nothing
+// ever used (no alias named it), after KMS's shortest window (7 days, during
+// which CancelKeyDeletion undoes it); it returns the key's ARN when
+// scheduled. A failure is logged, not returned: the key is harmless, the
+// sweep finds it again.
+func (a *Activities) retireUnusedKey(ctx context.Context, kc KMSAPI, t Target, md kmstypes.KeyMetadata, why string, log zerolog.Logger) []string {
+	arn := aws.ToString(md.Arn)
+	if _, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil && !IsNotFound(err) && APICode(err) != "KMSInvalidStateException" {
+		log.Warn().Err(err).Str("orphan", arn).Msg("could not schedule the deletion of a key amicrypt made and never used")
+		return nil
+	}
+	log.Info().Str("orphan", arn).Str("why", why).Msg("key amicrypt made and never used scheduled for deletion (7 days)")
+	return []string{arn}
+}
+
+// findKeys lists the account's enabled customer keys in the client's region
+// whose tags match, oldest first: keys an earlier attempt made and whose
+// creation was never recorded. Keys whose tags amicrypt may not read are not
+// its own and are skipped.
+func findKeys(ctx context.Context, kc KMSAPI, match func(tags map[string]string) bool) ([]kmstypes.KeyMetadata, error) {
+	var out []kmstypes.KeyMetadata
+	p := kms.NewListKeysPaginator(kc, &kms.ListKeysInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range page.Keys {
+			arn := aws.ToString(k.KeyArn)
+			tags, err := keyTags(ctx, kc, arn)
+			if err != nil {
+				if IsAccessDenied(err) || IsNotFound(err) {
+					continue
+				}
+				return nil, err
+			}
+			if !match(tags) {
+				continue
+			}
+			md, err := describeKey(ctx, kc, arn)
+			if IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if md.KeyState == kmstypes.KeyStateEnabled && md.KeyManager == kmstypes.KeyManagerTypeCustomer {
+				out = append(out, *md)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ci, cj := aws.ToTime(out[i].CreationDate), aws.ToTime(out[j].CreationDate)
+		if !ci.Equal(cj) {
+			return ci.Before(cj)
+		}
+		return aws.ToString(out[i].Arn) < aws.ToString(out[j].Arn)
+	})
+	return out, nil
 }
 
 // keyPolicyWriteError explains a refused key policy: most often a principal

@@ -16,7 +16,7 @@ func TestEnsureKeyCreatesTheDedicatedKeyOnce(t *testing.T) {
 	h := newHarness(t)
 	in := ensureKeyIn(target(payments))
 	in.Pipeline = in.Target.RoleARN
-	first := must[EnsureKeyResult](h, h.acts.EnsureKey, in)
+	first := must[EnsureKeyResult](h, h.acts.ensureKey, in)
 	if !first.Created || !first.Managed || first.KeyARN == "" {
 		t.Fatalf("first call: %+v, want a created, managed key", first)
 	}
@@ -34,7 +34,7 @@ func TestEnsureKeyCreatesTheDedicatedKeyOnce(t *testing.T) {
 	if err != nil || !rot.KeyRotationEnabled {
 		t.Errorf("rotation: %+v, %v", rot, err)
 	}
-	second := must[EnsureKeyResult](h, h.acts.EnsureKey, in)
+	second := must[EnsureKeyResult](h, h.acts.ensureKey, in)
 	if second.Created || second.PolicyChanged || second.KeyARN != first.KeyARN || !second.Managed {
 		t.Fatalf("second call: %+v, want the same key untouched", second)
 	}
@@ -44,7 +44,7 @@ func TestEnsureKeyReconcilesAManagedKeyAndKeepsTheOwnersStatements(t *testing.T)
 	h := newHarness(t)
 	tg := target(legacy)
 	tg.KeyAlias = "alias/managed"
-	res := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	res := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	if !res.Managed || !res.PolicyChanged || res.Created {
 		t.Fatalf("got %+v, want a managed key whose policy changed", res)
 	}
@@ -54,7 +54,7 @@ func TestEnsureKeyReconcilesAManagedKeyAndKeepsTheOwnersStatements(t *testing.T)
 			t.Errorf("reconciled policy lacks %s:\n%s", want, text)
 		}
 	}
-	again := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	again := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	if again.PolicyChanged {
 		t.Errorf("reconciling twice changed the policy again")
 	}
@@ -66,7 +66,7 @@ func TestEnsureKeyAdoptedKeyWithoutTheRoleIsF2WithTheStatementsToAdd(t *testing.
 	tg.KeyAlias = "alias/adopted"
 	arn := h.keyARN(legacy, tg.KeyAlias)
 	before := h.keyPolicyText(legacy, arn)
-	d := diagnosed(h, h.acts.EnsureKey, ensureKeyIn(tg), F2)
+	d := diagnosed(h, h.acts.ensureKey, ensureKeyIn(tg), F2)
 	for _, want := range []string{tg.ServiceLinkedRoleARN(), "kms:CreateGrant", "kms:GrantIsForAWSResource", arn, `"Effect"`} {
 		if !strings.Contains(d.Fix, want) {
 			t.Errorf("fix lacks %s:\n%s", want, d.Fix)
@@ -85,7 +85,7 @@ func TestEnsureKeyAdoptedKeyWithACustomSuffixRoleIsF3(t *testing.T) {
 	tg := target(legacy)
 	tg.KeyAlias = "alias/adopted"
 	tg.ServiceLinkedRoleSuffix = "CMK"
-	d := diagnosed(h, h.acts.EnsureKey, ensureKeyIn(tg), F3)
+	d := diagnosed(h, h.acts.ensureKey, ensureKeyIn(tg), F3)
 	if !strings.Contains(d.Fix, "AWSServiceRoleForAutoScaling_CMK") {
 		t.Errorf("fix does not name the suffix role:\n%s", d.Fix)
 	}
@@ -96,7 +96,7 @@ func TestEnsureKeyAdoptedKeyWithManageKeyPolicyIsFixed(t *testing.T) {
 	tg := target(legacy)
 	tg.KeyAlias = "alias/adopted-manage"
 	tg.ManageKeyPolicy = true
-	res := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	res := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	if res.Managed || !res.PolicyChanged {
 		t.Fatalf("got %+v, want an adopted key whose policy amicrypt changed", res)
 	}
@@ -112,7 +112,7 @@ func TestEnsureKeyAdoptedKeyWithGrantServiceLinkedRoleGetsAGrant(t *testing.T) {
 	tg.GrantServiceLinkedRole = true
 	arn := h.keyARN(legacy, tg.KeyAlias)
 	before := h.keyPolicyText(legacy, arn)
-	res := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	res := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	if res.GrantID == "" || res.PolicyChanged {
 		t.Fatalf("got %+v, want a grant and the policy untouched", res)
 	}
@@ -123,7 +123,7 @@ func TestEnsureKeyAdoptedKeyWithGrantServiceLinkedRoleGetsAGrant(t *testing.T) {
 	if after := h.keyPolicyText(legacy, arn); after != before {
 		t.Errorf("the key policy was edited")
 	}
-	again := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	again := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	if again.GrantID != res.GrantID {
 		t.Errorf("second call made grant %s, want the same %s", again.GrantID, res.GrantID)
 	}
@@ -135,7 +135,7 @@ func TestEnsureKeyRefusesUnusableKeysWithF5(t *testing.T) {
 		tg := target(legacy)
 		tg.KeyAlias = alias
 		tg.ManageKeyPolicy = true
-		d := diagnosed(h, h.acts.EnsureKey, ensureKeyIn(tg), F5)
+		d := diagnosed(h, h.acts.ensureKey, ensureKeyIn(tg), F5)
 		if !strings.Contains(d.Cause, want) {
 			t.Errorf("%s: cause lacks %q: %s", alias, want, d)
 		}
@@ -147,7 +147,7 @@ func TestEnsureKeyOfAnotherAccount(t *testing.T) {
 	t.Run("without permission is F6 with the create-grant call", func(t *testing.T) {
 		tg := target(payments)
 		tg.KeyARN = h.keyARN(keyOwner, "alias/shared-closed")
-		d := diagnosed(h, h.acts.EnsureKey, ensureKeyIn(tg), F6)
+		d := diagnosed(h, h.acts.ensureKey, ensureKeyIn(tg), F6)
 		want := "aws kms create-grant --key-id " + tg.KeyARN + " --grantee-principal " + tg.ServiceLinkedRoleARN() +
 			" --operations Encrypt Decrypt ReEncryptFrom ReEncryptTo GenerateDataKey GenerateDataKeyWithoutPlaintext DescribeKey CreateGrant --region us-east-1"
 		if !strings.Contains(d.Fix, want) {
@@ -160,7 +160,7 @@ func TestEnsureKeyOfAnotherAccount(t *testing.T) {
 	t.Run("with permission the role gets a grant", func(t *testing.T) {
 		tg := target(payments)
 		tg.KeyARN = h.keyARN(keyOwner, "alias/shared-open")
-		res := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+		res := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 		if res.KeyARN != tg.KeyARN || res.GrantID == "" || res.Created {
 			t.Fatalf("got %+v", res)
 		}

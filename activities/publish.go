@@ -42,7 +42,7 @@ func (a *Activities) MarkImage(ctx context.Context, in MarkImageInput) error {
 // launch template (created when missing) pointing at the image. Publishing
 // what is already published changes nothing. It returns "ssm:<name>" and
 // "launch-template:<id>:<version>".
-func (a *Activities) PublishImage(ctx context.Context, in PublishInput) (PublishResult, error) {
+func (a *Activities) publishImage(ctx context.Context, in PublishInput) (PublishResult, error) {
 	t := in.Target
 	acc := targetAccess(t)
 	log := a.logFor(t.Account, t.Region).With().Str("image", in.ImageID).Logger()

@@ -13,7 +13,7 @@ func TestPublishToSSMAndALaunchTemplate(t *testing.T) {
 	h := newHarness(t)
 	tg := target(payments)
 	tg.Publish = Publish{SSMParameter: "/amicrypt/base", LaunchTemplate: "app"}
-	key := must[EnsureKeyResult](h, h.acts.EnsureKey, ensureKeyIn(tg))
+	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	image := h.copied(tg, key.KeyARN)
 
 	must[struct{}](h, h.acts.MarkImage, MarkImageInput{Target: tg, ImageID: image, Proven: true})
@@ -22,7 +22,7 @@ func TestPublishToSSMAndALaunchTemplate(t *testing.T) {
 		t.Fatalf("proven tag: %v, %v", img, err)
 	}
 
-	res := must[PublishResult](h, h.acts.PublishImage, PublishInput{Target: tg, ImageID: image})
+	res := must[PublishResult](h, h.acts.publishImage, PublishInput{Target: tg, ImageID: image})
 	if len(res.Published) != 2 || res.Published[0] != "ssm:/amicrypt/base" || !strings.HasPrefix(res.Published[1], "launch-template:lt-") || !strings.HasSuffix(res.Published[1], ":1") {
 		t.Fatalf("published %v", res.Published)
 	}
@@ -30,14 +30,14 @@ func TestPublishToSSMAndALaunchTemplate(t *testing.T) {
 	if err != nil || aws.ToString(p.Parameter.Value) != image || aws.ToString(p.Parameter.DataType) != "aws:ec2:image" {
 		t.Fatalf("parameter: %+v, %v", p, err)
 	}
-	again := must[PublishResult](h, h.acts.PublishImage, PublishInput{Target: tg, ImageID: image})
+	again := must[PublishResult](h, h.acts.publishImage, PublishInput{Target: tg, ImageID: image})
 	if strings.Join(again.Published, " ") != strings.Join(res.Published, " ") {
 		t.Fatalf("publishing again gave %v, want %v", again.Published, res.Published)
 	}
 
 	// A newer image becomes version 2, the default.
 	other := "ami-0c0000000000a0004"
-	next := must[PublishResult](h, h.acts.PublishImage, PublishInput{Target: tg, ImageID: other})
+	next := must[PublishResult](h, h.acts.publishImage, PublishInput{Target: tg, ImageID: other})
 	if !strings.HasSuffix(next.Published[1], ":2") {
 		t.Fatalf("second image published as %v", next.Published)
 	}

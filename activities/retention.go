@@ -16,7 +16,7 @@ import (
 // snapshots (step 10). Keep below 1 turns retention off. Pending images (a
 // copy under way) are never touched. The family is read from KeepImageID's
 // tags, else from a copy of the source.
-func (a *Activities) ApplyRetention(ctx context.Context, in RetentionInput) (RetentionResult, error) {
+func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (RetentionResult, error) {
 	t := in.Target
 	var res RetentionResult
 	if t.Keep < 1 {

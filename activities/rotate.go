@@ -36,9 +36,10 @@ import (
 
 // PrepareRotation assumes the target's role, ensures its service-linked role,
 // reads the key under the alias and, with NewKey, finds or creates its
-// successor. A successor is found by the old key's amicrypt:successor tag (or,
-// on a retry, by a scan for a key tagged with this rotation), so a retried or
-// replayed rotation never makes a second key.
+// successor. A successor is found by the old key's amicrypt:successor tag, or
+// by a scan for a key tagged as the old key's successor whatever rotation
+// made it, so a retried or re-run rotation never makes a second
+// key.
 func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInput) (PrepareRotationResult, error) {
 	t := in.Target
 	var res PrepareRotationResult
@@ -50,10 +51,10 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 			Fix: "Rotate the key in the account that owns it and set key_arn to the new key, then run the pipeline (it re-encrypts nothing by itself) — or remove key_arn so amicrypt keeps a key of its own here.",
 		}, nil))
 	}
-	if _, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
+	if _, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
 		return res, atStep(StepAssume, err)
 	}
-	slr, err := a.EnsureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t})
+	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)
 	}
@@ -117,18 +118,27 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 			return res, nil
 		}
 	}
-	if !firstAttempt(ctx) {
-		// An earlier attempt may have created the key and died before
-		// tagging the old one.
-		next, err := findSuccessorByScan(ctx, kc, cur, in.RotationID)
-		if err != nil {
-			return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListKeys", w))
+	// An earlier attempt — of this rotation, or of an earlier one that
+	// failed, under another rotation id — may have created the successor
+	// and lost the answer or died before tagging the old key: one successor
+	// per key, however many times the rotation runs.
+	made, err := findKeys(ctx, kc, func(tags map[string]string) bool {
+		return tags[TagManagedKey] == "true" && tags[TagPredecessor] == cur
+	})
+	if err != nil {
+		return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListKeys", w))
+	}
+	if len(made) > 0 {
+		next := aws.ToString(made[0].Arn)
+		for _, k := range made[1:] {
+			res.RetiredKeys = append(res.RetiredKeys, a.retireUnusedKey(ctx, kc, t, k, "a second successor of "+cur+" an earlier attempt made", log)...)
 		}
-		if next != "" {
-			log.Info().Str("key", next).Msg("successor key found by scan")
-			res.NewKey = next
-			return res, atStep(StepSuccessorKey, a.finishSuccessor(ctx, kc, t, cur, next, in, w))
+		log.Info().Str("key", next).Msg("successor key made by an earlier attempt found")
+		res.NewKey = next
+		if err := ensureRotation(ctx, kc, next); err != nil {
+			return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", w))
 		}
+		return res, atStep(StepSuccessorKey, a.finishSuccessor(ctx, kc, t, cur, next, in, w))
 	}
 
 	// The new key's policy: amicrypt's required statements merged into the
@@ -181,7 +191,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	next := aws.ToString(out.KeyMetadata.Arn)
 	res.NewKey, res.Created = next, true
 	log.Info().Str("key", next).Strs("kept", res.Kept).Msg("successor key created")
-	if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(next)}); err != nil {
+	if err := ensureRotation(ctx, kc, next); err != nil {
 		return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", where{Account: t.Account, Region: t.Region, Resource: "key " + next}))
 	}
 	return res, atStep(StepSuccessorKey, a.finishSuccessor(ctx, kc, t, cur, next, in, w))
@@ -233,31 +243,6 @@ func usableSuccessor(ctx context.Context, kc KMSAPI, arn string) (bool, error) {
 		return false, err
 	}
 	return md.KeyState == kmstypes.KeyStateEnabled, nil
-}
-
-// findSuccessorByScan looks through the account's keys for one tagged as
-// this rotation's successor of cur.
-func findSuccessorByScan(ctx context.Context, kc KMSAPI, cur, rotation string) (string, error) {
-	p := kms.NewListKeysPaginator(kc, &kms.ListKeysInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, k := range page.Keys {
-			arn := aws.ToString(k.KeyArn)
-			tags, err := keyTags(ctx, kc, arn)
-			if err != nil {
-				continue // not ours to read
-			}
-			if tags[TagPredecessor] == cur && tags[TagRotation] == rotation {
-				if ok, err := usableSuccessor(ctx, kc, arn); err == nil && ok {
-					return arn, nil
-				}
-			}
-		}
-	}
-	return "", nil
 }
 
 // keyTags reads a key's tags.

@@ -31,7 +31,7 @@ func rotationSetup(t *testing.T) (*harness, Target, string, string) {
 	if err := h.acts.MarkImage(h.ctx, MarkImageInput{Target: tg, ImageID: image, Proven: true}); err != nil {
 		t.Fatal(err)
 	}
-	must[PublishResult](h, h.acts.PublishImage, PublishInput{Target: tg, ImageID: image})
+	must[PublishResult](h, h.acts.publishImage, PublishInput{Target: tg, ImageID: image})
 	return h, tg, old, image
 }
 

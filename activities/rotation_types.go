@@ -72,6 +72,9 @@ type PrepareRotationResult struct {
 	// Kept are the Sids (or positions) of the old key's statements the
 	// new key's policy kept.
 	Kept []string `json:"kept,omitempty"`
+	// RetiredKeys are further successors earlier attempts made and nothing
+	// used, scheduled for deletion (7 days).
+	RetiredKeys []string `json:"retired_keys,omitempty"`
 }
 
 // KeyedImage is a live amicrypt image and the key its snapshots are under.

@@ -12,18 +12,18 @@ import (
 // service-linked roles.
 const autoScalingService = "autoscaling.amazonaws.com"
 
-// EnsureServiceLinkedRole makes sure the target account has the Auto Scaling
+// ensureServiceLinkedRole makes sure the target account has the Auto Scaling
 // service-linked role the boot-proof group uses (step 3):
 // AWSServiceRoleForAutoScaling, or AWSServiceRoleForAutoScaling_<suffix> when
 // the target names a suffix (Auto Scaling creates only the default role by
 // itself). A role created meanwhile by someone else counts as existing. Run
 // it before EnsureKey: a key policy or grant naming a role that does not
 // exist is refused.
-func (a *Activities) EnsureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
+func (a *Activities) ensureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
 	// IAM is global: the account's regions ask once (see memo).
 	var res EnsureServiceLinkedRoleResult
 	arn, _, err := a.accounts.get("slr\x00"+in.Target.Account+"\x00"+in.Target.RoleARN+"\x00"+in.Target.ServiceLinkedRoleName(), func() (string, error) {
-		r, err := a.ensureServiceLinkedRole(ctx, in)
+		r, err := a.getOrCreateServiceLinkedRole(ctx, in)
 		res = r
 		return r.RoleARN, err
 	})
@@ -34,7 +34,8 @@ func (a *Activities) EnsureServiceLinkedRole(ctx context.Context, in EnsureServi
 	return res, nil
 }
 
-func (a *Activities) ensureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
+// getOrCreateServiceLinkedRole is ensureServiceLinkedRole without the memo.
+func (a *Activities) getOrCreateServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
 	t := in.Target
 	name := t.ServiceLinkedRoleName()
 	w := where{Account: t.Account, Region: t.Region, Resource: "service-linked role " + name}

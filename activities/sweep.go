@@ -40,7 +40,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 		h.Error = &d
 		return h, nil
 	}
-	if _, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
+	if _, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
 		return fail(err)
 	}
 	kc := a.clients.KMS(targetAccess(t))

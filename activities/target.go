@@ -58,12 +58,12 @@ type PrepareTargetResult struct {
 // anything is copied.
 func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (PrepareTargetResult, error) {
 	var res PrepareTargetResult
-	assumed, err := a.AssumeTarget(ctx, AssumeTargetInput{Target: in.Target})
+	assumed, err := a.assumeTarget(ctx, AssumeTargetInput{Target: in.Target})
 	if err != nil {
 		return res, atStep(StepAssume, err)
 	}
 	res.AssumedARN = assumed.Arn
-	slr, err := a.EnsureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
+	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)
 	}
@@ -71,7 +71,7 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 	if res.SLRARN == "" {
 		res.SLRARN = in.Target.ServiceLinkedRoleARN()
 	}
-	res.Key, err = a.EnsureKey(ctx, EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
+	res.Key, err = a.ensureKey(ctx, EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
 	if err != nil {
 		return res, atStep(StepKey, err)
 	}
@@ -109,6 +109,8 @@ type CopiedImage struct {
 // timeout and the retry waits on), then checks that every snapshot is under
 // the key, from the image the last poll read.
 func (a *Activities) WaitAndVerify(ctx context.Context, in WaitAndVerifyInput) (CopiedImage, error) {
+	ctx, stop := a.keepAlive(ctx)
+	defer stop()
 	res := CopiedImage{ImageID: in.ImageID}
 	im, err := a.waitAvailable(ctx, in.Target, in.ImageID, in.Started && firstAttempt(ctx))
 	if err != nil {
@@ -147,8 +149,10 @@ const proofCleanupTimeout = 5 * time.Minute
 // its root volume's key, and deletes the group and template whatever
 // happened — also when cancelled, in a context the cancellation does not
 // reach. A failed proof is a diagnosed error carrying the BootResult
-// (BootResultOf), as WaitBootProof's.
+// (BootResultOf).
 func (a *Activities) ProveBoot(ctx context.Context, in BootProofInput) (ProveBootResult, error) {
+	ctx, stop := a.keepAlive(ctx)
+	defer stop()
 	created, err := a.startBootProof(ctx, in)
 	var br BootResult
 	if err == nil {
@@ -208,7 +212,7 @@ func (a *Activities) FinishTarget(ctx context.Context, in FinishTargetInput) (Fi
 		return res, nil
 	}
 	if t.Publish.SSMParameter != "" || t.Publish.LaunchTemplate != "" {
-		published, err := a.PublishImage(ctx, PublishInput{Target: t, ImageID: in.ImageID})
+		published, err := a.publishImage(ctx, PublishInput{Target: t, ImageID: in.ImageID})
 		if err != nil {
 			return res, atStep(StepPublish, err)
 		}
@@ -217,7 +221,7 @@ func (a *Activities) FinishTarget(ctx context.Context, in FinishTargetInput) (Fi
 	// Keep 0 means no retention: amicrypt never deletes images it was not
 	// told to.
 	if t.Keep > 0 {
-		retained, err := a.ApplyRetention(ctx, RetentionInput{Target: t, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
+		retained, err := a.applyRetention(ctx, RetentionInput{Target: t, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
 		if err != nil {
 			return res, atStep(StepRetention, err)
 		}

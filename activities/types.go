@@ -19,6 +19,10 @@ const (
 	TagFamily      = "amicrypt:family"
 	TagProven      = "amicrypt:proven" // "true" after a successful boot proof, "false" when it failed
 	TagManagedKey  = "amicrypt:managed"
+	// TagKeyAlias is put on a key amicrypt creates, naming the alias it is
+	// made for: a key whose CreateKey answer was lost, or whose worker died
+	// before CreateAlias, is found by it and adopted instead of made again.
+	TagKeyAlias = "amicrypt:alias"
 )
 
 // Builder is the account where Packer built the source images.
@@ -141,6 +145,9 @@ type EnsureKeyResult struct {
 	Managed       bool   `json:"managed"`
 	PolicyChanged bool   `json:"policy_changed"`
 	GrantID       string `json:"grant_id,omitempty"`
+	// RetiredKeys are keys earlier attempts made for the alias and nothing
+	// used, scheduled for deletion (7 days) when one of them was adopted.
+	RetiredKeys []string `json:"retired_keys,omitempty"`
 }
 
 // ShareSourceInput adds (or, for Unshare, removes) launch permission on the
@@ -174,17 +181,6 @@ type CopyImageInput struct {
 type CopyImageResult struct {
 	ImageID string `json:"image_id"`
 	Reused  bool   `json:"reused"`
-}
-
-// WaitImageInput polls an image until it is available (heartbeating).
-type WaitImageInput struct {
-	Target  Target `json:"target"`
-	ImageID string `json:"image_id"`
-}
-
-// WaitImageResult is the final state.
-type WaitImageResult struct {
-	State string `json:"state"`
 }
 
 // BootProofInput creates, waits on, or deletes the throwaway launch template

@@ -13,7 +13,7 @@ import (
 // VerifySnapshots checks that every snapshot of the copy is encrypted under
 // the dedicated key (DescribeImages does not show keys; DescribeSnapshots
 // does). A snapshot that is not is F8, naming the snapshot and its key.
-func (a *Activities) VerifySnapshots(ctx context.Context, in VerifyInput) (VerifyResult, error) {
+func (a *Activities) verifySnapshots(ctx context.Context, in VerifyInput) (VerifyResult, error) {
 	t := in.Target
 	ec := a.clients.EC2(targetAccess(t))
 	w := where{Account: t.Account, Region: t.Region, Resource: "image " + in.ImageID}

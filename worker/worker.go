@@ -49,8 +49,8 @@ type Options struct {
 }
 
 // New returns a worker on taskQueue with every amicrypt workflow and the
-// activities registered. Start it with Run (blocks until interrupted) or
-// Start/Stop.
+// activities they call registered (Register; the attach activities wait
+// through c). Start it with Run (blocks until interrupted) or Start/Stop.
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts Options) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     orDefault(opts.MaxConcurrentActivities, DefaultMaxConcurrentActivities),
@@ -61,17 +61,51 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts Op
 		Identity:                               opts.Identity,
 		OnFatalError:                           opts.OnFatalError,
 	})
-	Register(w, acts)
+	Register(w, acts, &workflows.Attach{Client: c})
 	return w
 }
 
-// Register registers amicrypt's workflows and, when acts is not nil, its
-// activities on r: a worker, a workflow replayer (acts nil) or a test
-// environment.
-func Register(r sdkworker.Registry, acts *activities.Activities) {
+// Register registers amicrypt's workflows and the activities they call on r
+// (a worker, or a test environment): exactly the activities of
+// Activities(acts, attach), each once.
+func Register(r sdkworker.Registry, acts *activities.Activities, attach *workflows.Attach) {
 	RegisterWorkflows(r)
-	if acts != nil {
-		r.RegisterActivity(acts)
+	for _, fn := range Activities(acts, attach) {
+		r.RegisterActivity(fn)
+	}
+}
+
+// Activities is the explicit list of the activities amicrypt's workflows
+// call, as method values (Temporal names each by its method: "PrepareTarget").
+// Nothing else is registered: a method added to activities.Activities is not
+// an activity until it is listed here, and TestRegisteredActivitiesAreTheCalledOnes
+// fails when this list and the workflows' calls differ.
+func Activities(acts *activities.Activities, attach *workflows.Attach) []any {
+	return []any{
+		// Target (workflows/target.go); prepare, copy and finish run as
+		// local activities.
+		acts.PrepareTarget,
+		acts.CopyEncrypted,
+		acts.WaitAndVerify,
+		acts.ProveBoot,
+		acts.FinishTarget,
+		acts.DeleteBootProof,
+		// Batch (workflows/batch.go).
+		acts.ShareSource,
+		acts.UnshareSource,
+		// Rotation (workflows/rotation.go).
+		acts.PrepareRotation,
+		acts.FindKeyedImages,
+		acts.ReencryptImage,
+		acts.MarkImage,
+		acts.SwitchKey,
+		acts.RetireOldKeys,
+		// Sweep (workflows/sweep.go).
+		acts.InspectKey,
+		// A child of the same id already running (another run of the same
+		// source, a replay beside its run): its parent waits for it.
+		attach.AwaitTarget,
+		attach.AwaitBatch,
 	}
 }
 

@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/amicrypt/amicrypt/internal/heartbeat"
 )
 
 // Attach lets a parent wait for a child it could not start because a
@@ -19,14 +20,16 @@ import (
 //
 // Temporal gives a workflow no way to await a workflow it did not start, and
 // a signal would need the running workflow to know its waiters. So the parent
-// runs an activity that polls the running workflow's result through the
+// runs an activity that waits for the running workflow's result through the
 // client (client.GetWorkflow(...).Get long-polls the history for the close
-// event) and heartbeats between polls. The worker registers it next to the
-// AWS activities: w.RegisterActivity(&workflows.Attach{Client: c}).
+// event), heartbeating on its own clock meanwhile (internal/heartbeat), so a
+// lost worker is noticed within the heartbeat timeout however long the other
+// run takes. worker.Register registers it next to the AWS activities.
 type Attach struct {
 	Client client.Client
-	// Poll is how long one long-poll lasts before a heartbeat (default 30s).
-	Poll time.Duration
+	// HeartbeatInterval is how often the wait heartbeats (default
+	// heartbeat.DefaultInterval).
+	HeartbeatInterval time.Duration
 }
 
 // AwaitTarget waits for the running Target workflow with this id and returns
@@ -47,30 +50,21 @@ func (a *Attach) AwaitBatch(ctx context.Context, workflowID string) ([]TargetRep
 }
 
 func (a *Attach) await(ctx context.Context, workflowID string, out any) error {
-	poll := a.Poll
-	if poll <= 0 {
-		poll = 30 * time.Second
+	ctx, stop := heartbeat.Start(ctx, a.HeartbeatInterval)
+	defer stop()
+	heartbeat.Progress(ctx, workflowID)
+	err := a.Client.GetWorkflow(ctx, workflowID, "").Get(ctx, out)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
-	for {
-		pollCtx, cancel := context.WithTimeout(ctx, poll)
-		err := a.Client.GetWorkflow(pollCtx, workflowID, "").Get(pollCtx, out)
-		timedOut := pollCtx.Err() != nil
-		cancel()
-		switch {
-		case err == nil:
-			return nil
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case timedOut:
-			activity.RecordHeartbeat(ctx, workflowID)
-			continue
-		}
-		var canceled *temporal.CanceledError
-		if errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(out) == nil {
-			return nil
-		}
-		return err
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(out) == nil {
+		return nil
 	}
+	return err
 }
 
 // alreadyStarted reports whether a child failed to start because a workflow

@@ -73,12 +73,12 @@ func TestBatchSharesOnceAndRevokesEachAccountWhenItsRegionsAreDone(t *testing.T)
 		"ShareSource eu-west-1 " + acctB,
 		"ShareSource us-east-1 " + acctA + " " + acctB,
 	}, shares)
-	firstAssume := len(f.calls)
-	for _, c := range f.callsTo("AssumeTarget") {
-		firstAssume = min(firstAssume, f.index(c))
+	firstPrepare := len(f.calls)
+	for _, c := range f.callsTo("PrepareTarget") {
+		firstPrepare = min(firstPrepare, f.index(c))
 	}
 	for _, s := range shares {
-		assert.Less(t, f.index(s), firstAssume, s)
+		assert.Less(t, f.index(s), firstPrepare, s)
 	}
 
 	// A's share is revoked once A's only region is done (concurrently with
@@ -86,10 +86,10 @@ func TestBatchSharesOnceAndRevokesEachAccountWhenItsRegionsAreDone(t *testing.T)
 	// its regions are.
 	unshareA := f.index("UnshareSource us-east-1 " + acctA)
 	require.GreaterOrEqual(t, unshareA, 0, f.callsTo())
-	assert.Greater(t, unshareA, f.index("ApplyRetention "+acctA+"/us-east-1"))
+	assert.Greater(t, unshareA, f.index("FinishTarget "+acctA+"/us-east-1"))
 	// (Whether A's revoke is recorded before B's targets end depends on how the
 	// test environment interleaves concurrent activities: not asserted.)
-	lastB := max(f.index("ApplyRetention "+acctB+"/eu-west-1"), f.index("ApplyRetention "+acctB+"/us-east-1"))
+	lastB := max(f.index("FinishTarget "+acctB+"/eu-west-1"), f.index("FinishTarget "+acctB+"/us-east-1"))
 	for _, c := range []string{"UnshareSource eu-west-1 " + acctB, "UnshareSource us-east-1 " + acctB} {
 		i := f.index(c)
 		require.GreaterOrEqual(t, i, 0, c)
@@ -112,7 +112,7 @@ func TestBatchRevokesAccountsFinishingTogetherInOneCall(t *testing.T) {
 		"UnshareSource us-east-1 " + acctA + " " + acctB, // RevokeDelay after they finished, while C runs
 		"UnshareSource us-east-1 " + acctC,               // at once: the batch's last target
 	}, f.callsTo("UnshareSource"))
-	assert.Less(t, f.index("UnshareSource us-east-1 "+acctA+" "+acctB), f.index("ApplyRetention "+acctC+"/us-east-1"),
+	assert.Less(t, f.index("UnshareSource us-east-1 "+acctA+" "+acctB), f.index("FinishTarget "+acctC+"/us-east-1"),
 		"A and B are not kept shared until the batch ends")
 }
 
@@ -148,7 +148,7 @@ func TestBatchShareFailureF1FailsTheTargetsItServes(t *testing.T) {
 		require.NotNil(t, r.Diagnosis, id)
 		assert.Equal(t, activities.F1, r.Diagnosis.Code, id)
 		assert.NotNil(t, r.FinishedAt, id)
-		assert.Empty(t, f.callsTo("AssumeTarget "+id), "no Target for a source that could not be shared")
+		assert.Empty(t, f.callsTo("PrepareTarget "+id), "no Target for a source that could not be shared")
 	}
 	assert.Equal(t, StatusSucceeded, rs[acctB+"/eu-west-1"].Status, "the other source's targets go on")
 	// Every account touched by a share is unshared, the failed one included.
@@ -172,7 +172,7 @@ func TestBatchCancelledMidProofCompensates(t *testing.T) {
 	}
 	// The two targets in flight deleted their proofs; the third never started.
 	assert.ElementsMatch(t, []string{"DeleteBootProof " + acctA + "/eu-west-1", "DeleteBootProof " + acctA + "/us-east-1"}, distinct(f.callsTo("DeleteBootProof")))
-	assert.Empty(t, f.callsTo("AssumeTarget "+acctB))
+	assert.Empty(t, f.callsTo("PrepareTarget "+acctB))
 	// Every share revoked, in a context the cancellation did not reach.
 	assert.ElementsMatch(t, []string{
 		"UnshareSource eu-west-1 " + acctA,

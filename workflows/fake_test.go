@@ -9,30 +9,36 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/amicrypt/amicrypt/activities"
 )
 
-// fakeAWS answers the activities the way a healthy AWS would, records every
-// call in order, and fails the calls a test names. env.OnActivity mocks
-// delegate to it (see mockActivities).
+// fakeAWS answers the activities the workflows call (those the worker
+// registers) the way a healthy AWS would, records every call in order, and
+// fails the calls a test names. env.OnActivity mocks delegate to it (see
+// newEnv).
 type fakeAWS struct {
 	mu    sync.Mutex
 	calls []string
 	// errs fails a call: key "<Activity> <account>/<region>" for a target's
 	// activities, "<Activity> <source region>" for ShareSource/UnshareSource.
+	// A PrepareTarget failure names its step with diagnosedAt, as the real
+	// one's does.
 	errs map[string]error
-	// boot overrides WaitBootProof's result per target id.
+	// boot overrides ProveBoot's result per target id (a proof that ends
+	// "Failed" without an error has cleaned up itself).
 	boot map[string]activities.BootResult
+	// verify is WaitAndVerify's VerifyFailure per target id (F8: a snapshot
+	// not under the key, a result, not an error).
+	verify map[string]*activities.Diagnosis
 	// waitDelay delays WaitAndVerify, bootDelay ProveBoot, on the
 	// workflow clock.
 	waitDelay, bootDelay time.Duration
 }
 
 func newFake() *fakeAWS {
-	return &fakeAWS{errs: map[string]error{}, boot: map[string]activities.BootResult{}}
+	return &fakeAWS{errs: map[string]error{}, boot: map[string]activities.BootResult{}, verify: map[string]*activities.Diagnosis{}}
 }
 
 func (f *fakeAWS) record(name, key string, extra ...string) error {
@@ -67,12 +73,13 @@ func (f *fakeAWS) callsTo(prefixes ...string) []string {
 	return out
 }
 
-// index is the position of the first call equal to call, -1 if none.
+// index is the position of the first call equal to call, or starting with
+// call and a space (its extra words), -1 if none.
 func (f *fakeAWS) index(call string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, c := range f.calls {
-		if c == call {
+		if c == call || strings.HasPrefix(c, call+" ") {
 			return i
 		}
 	}
@@ -85,16 +92,13 @@ func keyARN(t activities.Target) string {
 	return "arn:aws:kms:" + t.Region + ":" + t.Account + ":key/k-" + t.Account
 }
 
-func (f *fakeAWS) AssumeTarget(_ context.Context, in activities.AssumeTargetInput) (activities.AssumeTargetResult, error) {
-	return activities.AssumeTargetResult{Arn: in.Target.RoleARN}, f.record("AssumeTarget", in.Target.ID())
-}
-
-func (f *fakeAWS) EnsureServiceLinkedRole(_ context.Context, in activities.EnsureServiceLinkedRoleInput) (activities.EnsureServiceLinkedRoleResult, error) {
-	return activities.EnsureServiceLinkedRoleResult{RoleARN: in.Target.ServiceLinkedRoleARN()}, f.record("EnsureServiceLinkedRole", in.Target.ID())
-}
-
-func (f *fakeAWS) EnsureKey(_ context.Context, in activities.EnsureKeyInput) (activities.EnsureKeyResult, error) {
-	return activities.EnsureKeyResult{KeyARN: keyARN(in.Target), Created: true, Managed: true}, f.record("EnsureKey", in.Target.ID())
+func (f *fakeAWS) PrepareTarget(_ context.Context, in activities.PrepareTargetInput) (activities.PrepareTargetResult, error) {
+	err := f.record("PrepareTarget", in.Target.ID())
+	return activities.PrepareTargetResult{
+		AssumedARN: in.Target.RoleARN,
+		SLRARN:     in.Target.ServiceLinkedRoleARN(),
+		Key:        activities.EnsureKeyResult{KeyARN: keyARN(in.Target), Created: true, Managed: true},
+	}, err
 }
 
 func (f *fakeAWS) ShareSource(_ context.Context, in activities.ShareSourceInput) (activities.ShareSourceResult, error) {
@@ -109,130 +113,50 @@ func (f *fakeAWS) CopyEncrypted(_ context.Context, in activities.CopyImageInput)
 	return activities.CopyImageResult{ImageID: imageID(in.Target)}, f.record("CopyEncrypted", in.Target.ID(), in.Source.ImageID)
 }
 
-func (f *fakeAWS) WaitImageAvailable(_ context.Context, in activities.WaitImageInput) (activities.WaitImageResult, error) {
-	return activities.WaitImageResult{State: "available"}, f.record("WaitImageAvailable", in.Target.ID())
+func (f *fakeAWS) WaitAndVerify(_ context.Context, in activities.WaitAndVerifyInput) (activities.CopiedImage, error) {
+	err := f.record("WaitAndVerify", in.Target.ID())
+	res := activities.CopiedImage{ImageID: in.ImageID, Family: "al2023", RootDevice: "/dev/xvda",
+		Verify: activities.VerifyResult{SnapshotsEncrypted: true, Snapshots: []string{"snap-0a"}}}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.verify[in.Target.ID()]; d != nil {
+		res.Verify.SnapshotsEncrypted = false
+		res.VerifyFailure = d
+	}
+	return res, err
 }
 
-func (f *fakeAWS) StartBootProof(_ context.Context, in activities.BootProofInput) error {
-	return f.record("StartBootProof", in.Target.ID())
-}
-
-func (f *fakeAWS) WaitBootProof(_ context.Context, in activities.BootProofInput) (activities.BootResult, error) {
-	err := f.record("WaitBootProof", in.Target.ID())
+// ProveBoot deletes its group and template itself, as the real one does:
+// Cleaned unless it failed (then the workflow's compensation runs).
+func (f *fakeAWS) ProveBoot(_ context.Context, in activities.BootProofInput) (activities.ProveBootResult, error) {
+	if err := f.record("ProveBoot", in.Target.ID()); err != nil {
+		return activities.ProveBootResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r, ok := f.boot[in.Target.ID()]; ok {
-		return r, err
+		return activities.ProveBootResult{Boot: r, Cleaned: true}, nil
 	}
-	return activities.BootResult{Result: activities.BootInService, InstanceID: "i-0123456789abcdef0"}, err
+	return activities.ProveBootResult{Boot: activities.BootResult{Result: activities.BootInService, InstanceID: "i-0123456789abcdef0"}, Cleaned: true}, nil
 }
 
 func (f *fakeAWS) DeleteBootProof(_ context.Context, in activities.BootProofInput) error {
 	return f.record("DeleteBootProof", in.Target.ID())
 }
 
-func (f *fakeAWS) VerifySnapshots(_ context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
-	return activities.VerifyResult{SnapshotsEncrypted: true, Snapshots: []string{"snap-0a"}}, f.record("VerifySnapshots", in.Target.ID())
-}
-
-func (f *fakeAWS) MarkImage(_ context.Context, in activities.MarkImageInput) error {
-	return f.record("MarkImage", in.Target.ID(), fmt.Sprintf("proven=%t", in.Proven))
-}
-
-func (f *fakeAWS) PublishImage(_ context.Context, in activities.PublishInput) (activities.PublishResult, error) {
-	return activities.PublishResult{Published: []string{"ssm:" + in.Target.Publish.SSMParameter}}, f.record("PublishImage", in.Target.ID())
-}
-
-func (f *fakeAWS) ApplyRetention(_ context.Context, in activities.RetentionInput) (activities.RetentionResult, error) {
-	return activities.RetentionResult{Deregistered: []string{"ami-0old"}}, f.record("ApplyRetention", in.Target.ID())
-}
-
-// The four activities a Target runs, composed of the fine-grained fakes
-// above as the real ones are of theirs (activities/target.go): a step that
-// fails stops the activity, its diagnosis naming the step.
-
-func atStep(step string, err error) error {
-	d, ok := activities.DiagnosisOf(err)
-	if !ok || d.Step != "" {
-		return err
-	}
-	d.Step = step
-	if br, ok := activities.BootResultOf(err); ok {
-		return temporal.NewNonRetryableApplicationError(d.Cause, activities.ErrorType(d.Code), nil, d, br)
-	}
-	return activities.Diagnosed(d, nil)
-}
-
-func (f *fakeAWS) PrepareTarget(ctx context.Context, in activities.PrepareTargetInput) (activities.PrepareTargetResult, error) {
-	var res activities.PrepareTargetResult
-	assumed, err := f.AssumeTarget(ctx, activities.AssumeTargetInput{Target: in.Target})
-	if err != nil {
-		return res, atStep(activities.StepAssume, err)
-	}
-	res.AssumedARN = assumed.Arn
-	slr, err := f.EnsureServiceLinkedRole(ctx, activities.EnsureServiceLinkedRoleInput{Target: in.Target})
-	if err != nil {
-		return res, atStep(activities.StepServiceLinkedRole, err)
-	}
-	res.SLRARN = slr.RoleARN
-	res.Key, err = f.EnsureKey(ctx, activities.EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
-	return res, atStep(activities.StepKey, err)
-}
-
-func (f *fakeAWS) WaitAndVerify(ctx context.Context, in activities.WaitAndVerifyInput) (activities.CopiedImage, error) {
-	res := activities.CopiedImage{ImageID: in.ImageID, Family: "al2023", RootDevice: "/dev/xvda"}
-	if _, err := f.WaitImageAvailable(ctx, activities.WaitImageInput{Target: in.Target, ImageID: in.ImageID}); err != nil {
-		return res, atStep(activities.StepWaitAvailable, err)
-	}
-	var err error
-	res.Verify, err = f.VerifySnapshots(ctx, activities.VerifyInput{Target: in.Target, ImageID: in.ImageID, KeyARN: in.KeyARN})
-	if err != nil {
-		d, ok := activities.DiagnosisOf(err)
-		if !ok {
-			return res, err
-		}
-		d.Step = activities.StepVerify
-		res.VerifyFailure = &d
-	}
-	return res, nil
-}
-
-func (f *fakeAWS) ProveBoot(ctx context.Context, in activities.BootProofInput) (activities.ProveBootResult, error) {
-	var br activities.BootResult
-	err := f.StartBootProof(ctx, in)
-	if err == nil {
-		br, err = f.WaitBootProof(ctx, in)
-	}
-	cerr := f.DeleteBootProof(ctx, in)
-	if err != nil {
-		return activities.ProveBootResult{}, atStep(activities.StepBootProof, err)
-	}
-	return activities.ProveBootResult{Boot: br, Cleaned: cerr == nil}, nil
-}
-
-func (f *fakeAWS) FinishTarget(ctx context.Context, in activities.FinishTargetInput) (activities.FinishTargetResult, error) {
+// FinishTarget tags, publishes (when the target publishes) and retires
+// (when it keeps a number) a proven copy; an unproven one is only tagged.
+func (f *fakeAWS) FinishTarget(_ context.Context, in activities.FinishTargetInput) (activities.FinishTargetResult, error) {
 	var res activities.FinishTargetResult
-	if !in.Proven || in.Target.BootProof.Enabled {
-		if err := f.MarkImage(ctx, activities.MarkImageInput{Target: in.Target, ImageID: in.ImageID, Proven: in.Proven, Reason: in.Reason}); err != nil {
-			return res, atStep(activities.StepMark, err)
-		}
+	err := f.record("FinishTarget", in.Target.ID(), fmt.Sprintf("proven=%t", in.Proven))
+	if err != nil || !in.Proven {
+		return res, err
 	}
-	if !in.Proven {
-		return res, nil
-	}
-	if in.Target.Publish.SSMParameter != "" || in.Target.Publish.LaunchTemplate != "" {
-		published, err := f.PublishImage(ctx, activities.PublishInput{Target: in.Target, ImageID: in.ImageID})
-		if err != nil {
-			return res, atStep(activities.StepPublish, err)
-		}
-		res.Published = published.Published
+	if p := in.Target.Publish.SSMParameter; p != "" {
+		res.Published = []string{"ssm:" + p}
 	}
 	if in.Target.Keep > 0 {
-		retained, err := f.ApplyRetention(ctx, activities.RetentionInput{Target: in.Target, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
-		if err != nil {
-			return res, atStep(activities.StepRetention, err)
-		}
-		res.Deregistered = retained.Deregistered
+		res.Deregistered = []string{"ami-0old"}
 	}
 	return res, nil
 }
@@ -310,6 +234,12 @@ func accountIDs(n int) []string {
 
 func diagnosed(code, cause string) error {
 	return activities.Diagnosed(activities.Diagnosis{Code: code, Cause: cause, Fix: "fix for " + code}, nil)
+}
+
+// diagnosedAt is a diagnosed failure of one step of a composite activity
+// (PrepareTarget's assume-role, service-linked role or key).
+func diagnosedAt(step, code, cause string) error {
+	return activities.Diagnosed(activities.Diagnosis{Code: code, Cause: cause, Fix: "fix for " + code, Step: step}, nil)
 }
 
 // distinct is calls without repeats, in first-seen order.

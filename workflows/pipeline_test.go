@@ -67,9 +67,9 @@ func TestPipelineHappyPath(t *testing.T) {
 
 func TestPipelineMixedOutcomes(t *testing.T) {
 	f := newFake()
-	f.errs["AssumeTarget "+acctA+"/us-east-1"] = diagnosed(activities.F7, "AccessDenied assuming arn:aws:iam::222222222222:role/amicrypt")
-	f.errs["EnsureKey "+acctB+"/eu-west-1"] = diagnosed(activities.F5, "key alias/amicrypt is pending deletion")
-	f.errs["WaitBootProof "+acctC+"/us-east-1"] = diagnosed(activities.F2, "Client.InternalError: Client error on launch")
+	f.errs["PrepareTarget "+acctA+"/us-east-1"] = diagnosed(activities.F7, "AccessDenied assuming arn:aws:iam::222222222222:role/amicrypt")
+	f.errs["PrepareTarget "+acctB+"/eu-west-1"] = diagnosedAt(activities.StepKey, activities.F5, "key alias/amicrypt is pending deletion")
+	f.errs["ProveBoot "+acctC+"/us-east-1"] = diagnosed(activities.F2, "Client.InternalError: Client error on launch")
 	env := newEnv(t, f)
 	r, err := runPipeline(t, env, pipelineInput(targets([]string{acctA, acctB, acctC}, "us-east-1", "eu-west-1")))
 	require.NoError(t, err, "failed targets are rows of the report, not a failed run")
@@ -80,7 +80,7 @@ func TestPipelineMixedOutcomes(t *testing.T) {
 	assert.Equal(t, activities.F2, rs[acctC+"/us-east-1"].Diagnosis.Code)
 	assert.Equal(t, 3, r.Summary[StatusSucceeded])
 	assert.Equal(t, 3, r.Summary[StatusFailed])
-	assert.Empty(t, f.callsTo("PublishImage "+acctC+"/us-east-1"))
+	assert.Equal(t, []string{"FinishTarget " + acctC + "/us-east-1 proven=false"}, f.callsTo("FinishTarget "+acctC+"/us-east-1"), "never published")
 	want := map[string]int{}
 	for _, a := range []string{acctA, acctB, acctC} {
 		want["us-east-1 "+a], want["eu-west-1 "+a] = 1, 1

@@ -68,22 +68,15 @@ func TestTargetHappyPath(t *testing.T) {
 
 	id := tg.ID()
 	assert.Equal(t, []string{
-		"AssumeTarget " + id,
-		"EnsureServiceLinkedRole " + id,
-		"EnsureKey " + id,
+		"PrepareTarget " + id,
 		"CopyEncrypted " + id + " " + useast1.ImageID,
-		"WaitImageAvailable " + id,
-		// the snapshots are checked before booting: a copy not under the
-		// key is condemned without a boot
-		"VerifySnapshots " + id,
-		"StartBootProof " + id,
-		"WaitBootProof " + id,
-		// the group goes as soon as the proof is over, before publishing;
-		// the proof cleaned up itself, so no compensation runs
-		"DeleteBootProof " + id,
-		"MarkImage " + id + " proven=true",
-		"PublishImage " + id,
-		"ApplyRetention " + id,
+		// the wait, then the snapshots' key, checked before booting: a
+		// copy not under the key is condemned without a boot
+		"WaitAndVerify " + id,
+		// the proof deletes its group itself, before publishing; so no
+		// compensation (DeleteBootProof) runs
+		"ProveBoot " + id,
+		"FinishTarget " + id + " proven=true",
 	}, f.callsTo())
 }
 
@@ -96,15 +89,15 @@ func TestTargetWithoutBootProofPublishesUnmarked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusSucceeded, r.Status)
 	assert.Equal(t, activities.BootSkipped, r.Boot.Result)
-	assert.Empty(t, f.callsTo("StartBootProof", "DeleteBootProof", "MarkImage", "ApplyRetention"),
-		"no proof, nothing to clean, no proven tag, and keep 0 deletes nothing")
-	assert.Len(t, f.callsTo("PublishImage"), 1)
+	assert.Empty(t, f.callsTo("ProveBoot", "DeleteBootProof"), "no proof, nothing to clean")
+	assert.Equal(t, []string{"FinishTarget " + tg.ID() + " proven=true"}, f.callsTo("FinishTarget"))
+	assert.Equal(t, []string{"ssm:/amicrypt/al2023"}, r.Published)
 }
 
 func TestTargetAssumeFailureF7(t *testing.T) {
 	f := newFake()
 	tg := target(acctA, "us-east-1")
-	f.errs["AssumeTarget "+tg.ID()] = diagnosed(activities.F7, "role arn:aws:iam::222222222222:role/amicrypt cannot be assumed: ExternalId does not match")
+	f.errs["PrepareTarget "+tg.ID()] = diagnosedAt(activities.StepAssume, activities.F7, "role arn:aws:iam::222222222222:role/amicrypt cannot be assumed: ExternalId does not match")
 	r, err := runTarget(t, f, targetInput(tg))
 	require.NoError(t, err, "a diagnosed failure is a report, not a workflow failure")
 
@@ -115,13 +108,13 @@ func TestTargetAssumeFailureF7(t *testing.T) {
 	assert.Contains(t, r.Diagnosis.Cause, "ExternalId")
 	assert.Equal(t, "fix for F7", r.Diagnosis.Fix)
 	assert.NotNil(t, r.FinishedAt)
-	assert.Equal(t, []string{"AssumeTarget " + tg.ID()}, f.callsTo(), "nothing after a failed assume")
+	assert.Equal(t, []string{"PrepareTarget " + tg.ID()}, f.callsTo(), "nothing after a failed assume")
 }
 
 func TestTargetKeyFailureF2StopsBeforeCopy(t *testing.T) {
 	f := newFake()
 	tg := target(acctA, "us-east-1")
-	f.errs["EnsureKey "+tg.ID()] = diagnosed(activities.F2, "key alias/amicrypt does not let AWSServiceRoleForAutoScaling use it")
+	f.errs["PrepareTarget "+tg.ID()] = diagnosedAt(activities.StepKey, activities.F2, "key alias/amicrypt does not let AWSServiceRoleForAutoScaling use it")
 	r, err := runTarget(t, f, targetInput(tg))
 	require.NoError(t, err)
 
@@ -129,21 +122,21 @@ func TestTargetKeyFailureF2StopsBeforeCopy(t *testing.T) {
 	assert.Equal(t, StepKey, r.Step)
 	require.NotNil(t, r.Diagnosis)
 	assert.Equal(t, activities.F2, r.Diagnosis.Code)
-	assert.Empty(t, f.callsTo("CopyEncrypted", "StartBootProof", "DeleteBootProof"), "hours of copying saved")
+	assert.Empty(t, f.callsTo("CopyEncrypted", "ProveBoot", "DeleteBootProof"), "hours of copying saved")
 	assert.Empty(t, r.EncryptedImageID)
 }
 
 func TestTargetBootFailureKeepsImageUnproven(t *testing.T) {
 	for name, fail := range map[string]func(f *fakeAWS, id string){
 		"diagnosed error": func(f *fakeAWS, id string) {
-			f.errs["WaitBootProof "+id] = diagnosed(activities.F2, "scaling activity Failed: Client.InternalError: Client error on launch")
+			f.errs["ProveBoot "+id] = diagnosed(activities.F2, "scaling activity Failed: Client.InternalError: Client error on launch")
 		},
-		// what activities.WaitBootProof returns: the diagnosis, and the
+		// what activities.ProveBoot returns: the diagnosis, and the
 		// BootResult as a second detail
 		"diagnosed error with its result": func(f *fakeAWS, id string) {
 			d := activities.Diagnosis{Code: activities.F2, Cause: "key alias/amicrypt does not let AWSServiceRoleForAutoScaling use it: Client error on launch", Fix: "add the statements"}
 			br := activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
-			f.errs["WaitBootProof "+id] = temporal.NewNonRetryableApplicationError(d.Cause, activities.ErrorType(d.Code), nil, d, br)
+			f.errs["ProveBoot "+id] = temporal.NewNonRetryableApplicationError(d.Cause, activities.ErrorType(d.Code), nil, d, br)
 		},
 		"result Failed": func(f *fakeAWS, id string) {
 			f.boot[id] = activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
@@ -168,21 +161,21 @@ func TestTargetBootFailureKeepsImageUnproven(t *testing.T) {
 			assert.Equal(t, imageID(tg), r.EncryptedImageID, "the image is kept")
 			// A failed activity is followed by the workflow's compensation;
 			// a proof that reported Failed had cleaned up itself.
-			want := 2
+			want := 1
 			if name == "result Failed" {
-				want = 1
+				want = 0
 			}
 			assert.Len(t, f.callsTo("DeleteBootProof"), want)
-			assert.Equal(t, []string{"MarkImage " + tg.ID() + " proven=false"}, f.callsTo("MarkImage"))
-			assert.Empty(t, f.callsTo("PublishImage", "ApplyRetention"), "an unproven image is never published")
+			assert.Equal(t, []string{"FinishTarget " + tg.ID() + " proven=false"}, f.callsTo("FinishTarget"), "tagged unproven, never published")
+			assert.Empty(t, r.Published)
 		})
 	}
 }
 
-func TestTargetStartBootProofFailureStillDeletes(t *testing.T) {
+func TestTargetBootProofErrorStillDeletes(t *testing.T) {
 	f := newFake()
 	tg := target(acctA, "us-east-1")
-	f.errs["StartBootProof "+tg.ID()] = temporal.NewNonRetryableApplicationError("launch template rejected", "test", nil)
+	f.errs["ProveBoot "+tg.ID()] = temporal.NewNonRetryableApplicationError("launch template rejected", "test", nil)
 	r, err := runTarget(t, f, targetInput(tg))
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, r.Status)
@@ -191,8 +184,8 @@ func TestTargetStartBootProofFailureStillDeletes(t *testing.T) {
 	assert.Equal(t, activities.Other, r.Diagnosis.Code)
 	assert.Contains(t, r.Diagnosis.Cause, "launch template rejected")
 	assert.Contains(t, r.Diagnosis.Cause, acctA)
-	assert.Len(t, f.callsTo("DeleteBootProof"), 2, "the proof's own cleanup, then the workflow's compensation")
-	assert.Empty(t, f.callsTo("WaitBootProof", "PublishImage"))
+	assert.Len(t, f.callsTo("DeleteBootProof"), 1, "the workflow's compensation after the proof's error")
+	assert.Equal(t, []string{"FinishTarget " + tg.ID() + " proven=false"}, f.callsTo("FinishTarget"))
 }
 
 func TestTargetCancelledMidCopyRunsCompensation(t *testing.T) {
@@ -209,7 +202,7 @@ func TestTargetCancelledMidCopyRunsCompensation(t *testing.T) {
 	assert.Equal(t, StepWaitAvailable, r.Step)
 	assert.Equal(t, imageID(tg), r.EncryptedImageID)
 	assert.NotNil(t, r.FinishedAt)
-	assert.Empty(t, f.callsTo("StartBootProof", "DeleteBootProof", "MarkImage", "PublishImage"),
+	assert.Empty(t, f.callsTo("ProveBoot", "DeleteBootProof", "FinishTarget"),
 		"no proof was started, so there is nothing of it to delete")
 }
 
@@ -250,21 +243,21 @@ func TestTargetUndiagnosedErrorIsOther(t *testing.T) {
 	assert.Equal(t, activities.Other, r.Diagnosis.Code)
 	assert.True(t, strings.Contains(r.Diagnosis.Cause, "copy") && strings.Contains(r.Diagnosis.Cause, "us-east-1"), r.Diagnosis.Cause)
 	// No proof was started: nothing of it to delete.
-	assert.Empty(t, f.callsTo("StartBootProof", "DeleteBootProof"))
+	assert.Empty(t, f.callsTo("ProveBoot", "DeleteBootProof"))
 }
 
 func TestTargetSnapshotsNotUnderKeyFail(t *testing.T) {
 	f := newFake()
 	tg := target(acctA, "us-east-1")
-	// VerifySnapshots finds a snapshot outside the key and says so with a
-	// diagnosed error.
-	f.errs["VerifySnapshots "+tg.ID()] = diagnosed(activities.F8, "snapshot snap-0a of the copy is under the account's default key")
+	// WaitAndVerify finds a snapshot outside the key and says so in its
+	// result.
+	f.verify[tg.ID()] = &activities.Diagnosis{Code: activities.F8, Cause: "snapshot snap-0a of the copy is under the account's default key", Fix: "fix for F8", Step: activities.StepVerify}
 	r, err := runTarget(t, f, targetInput(tg))
 	require.NoError(t, err)
 	assert.Equal(t, StatusFailed, r.Status)
 	assert.Equal(t, StepVerify, r.Step)
 	assert.Equal(t, activities.F8, r.Diagnosis.Code)
 	assert.False(t, r.SnapshotsEncrypted)
-	assert.Equal(t, []string{"MarkImage " + tg.ID() + " proven=false"}, f.callsTo("MarkImage"))
-	assert.Empty(t, f.callsTo("PublishImage"))
+	assert.Equal(t, []string{"FinishTarget " + tg.ID() + " proven=false"}, f.callsTo("FinishTarget"))
+	assert.Empty(t, f.callsTo("ProveBoot"), "a copy not under the key is not booted")
 }
