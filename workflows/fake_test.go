@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -35,10 +36,32 @@ type fakeAWS struct {
 	// waitDelay delays WaitAndVerify, bootDelay ProveBoot, on the
 	// workflow clock.
 	waitDelay, bootDelay time.Duration
+	// sleep delays a call ("<Activity> <account>/<region>") in real time,
+	// heartbeating, for recordings on a real server (record_history_test.go);
+	// a cancellation ends it.
+	sleep map[string]time.Duration
 }
 
 func newFake() *fakeAWS {
-	return &fakeAWS{errs: map[string]error{}, boot: map[string]activities.BootResult{}, verify: map[string]*activities.Diagnosis{}}
+	return &fakeAWS{errs: map[string]error{}, boot: map[string]activities.BootResult{}, verify: map[string]*activities.Diagnosis{}, sleep: map[string]time.Duration{}}
+}
+
+// pause sleeps for f.sleep[name+" "+key], heartbeating, or until ctx ends.
+func (f *fakeAWS) pause(ctx context.Context, name, key string) error {
+	f.mu.Lock()
+	d := f.sleep[name+" "+key]
+	f.mu.Unlock()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func (f *fakeAWS) record(name, key string, extra ...string) error {
@@ -113,7 +136,10 @@ func (f *fakeAWS) CopyEncrypted(_ context.Context, in activities.CopyImageInput)
 	return activities.CopyImageResult{ImageID: imageID(in.Target)}, f.record("CopyEncrypted", in.Target.ID(), in.Source.ImageID)
 }
 
-func (f *fakeAWS) WaitAndVerify(_ context.Context, in activities.WaitAndVerifyInput) (activities.CopiedImage, error) {
+func (f *fakeAWS) WaitAndVerify(ctx context.Context, in activities.WaitAndVerifyInput) (activities.CopiedImage, error) {
+	if err := f.pause(ctx, "WaitAndVerify", in.Target.ID()); err != nil {
+		return activities.CopiedImage{}, err
+	}
 	err := f.record("WaitAndVerify", in.Target.ID())
 	res := activities.CopiedImage{ImageID: in.ImageID, Family: "al2023", RootDevice: "/dev/xvda",
 		Verify: activities.VerifyResult{SnapshotsEncrypted: true, Snapshots: []string{"snap-0a"}}}
@@ -128,7 +154,10 @@ func (f *fakeAWS) WaitAndVerify(_ context.Context, in activities.WaitAndVerifyIn
 
 // ProveBoot deletes its group and template itself, as the real one does:
 // Cleaned unless it failed (then the workflow's compensation runs).
-func (f *fakeAWS) ProveBoot(_ context.Context, in activities.BootProofInput) (activities.ProveBootResult, error) {
+func (f *fakeAWS) ProveBoot(ctx context.Context, in activities.BootProofInput) (activities.ProveBootResult, error) {
+	if err := f.pause(ctx, "ProveBoot", in.Target.ID()); err != nil {
+		return activities.ProveBootResult{}, err
+	}
 	if err := f.record("ProveBoot", in.Target.ID()); err != nil {
 		return activities.ProveBootResult{}, err
 	}

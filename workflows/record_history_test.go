@@ -1,12 +1,15 @@
 //go:build recordhistory
 
-// Records the histories that replay_test.go replays, by running a Pipeline on
+// Records the histories that replay_test.go replays, by running workflows on
 // an in-memory Temporal server (go.temporal.io/server/temporaltest) with the
 // fake activities of fake_test.go. The build tag keeps the server out of
 // `go test ./workflows/` (linking it costs minutes and gigabytes cold).
-// Rerun after a deliberate change to a workflow's commands, and keep the old
-// files if running workflows must still replay (gate the change with
-// workflow.GetVersion):
+//
+// Recorded histories are a contract with runs in flight: a file that exists
+// is never written again (TestRecordedHistoriesAreKept holds each to its hash
+// in testdata/histories.sha256). A scenario whose files all exist is
+// skipped; after a change to a workflow's commands (gated with
+// workflow.GetVersion), add a scenario with new file names, and run:
 //
 //	go test -tags recordhistory -run TestRecordHistories -count=1 ./workflows/
 package workflows
@@ -14,9 +17,15 @@ package workflows
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +33,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -31,14 +41,24 @@ import (
 	"github.com/amicrypt/amicrypt/activities"
 )
 
+// recording is one scenario: run writes workflows and returns the file
+// each history goes to (file name → workflow id).
+type recording struct {
+	name string
+	run  func(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string
+}
+
+var recordings = []recording{
+	{"pipeline, sweep and rotations (first release)", recordFirstRelease},
+	{"a cancelled run", recordCancelledRun},
+	{"two runs attached to one target", recordAttach},
+	{"a failed share", recordFailedShare},
+}
+
 func TestRecordHistories(t *testing.T) {
 	srv := temporaltest.NewServer(temporaltest.WithT(t))
 	c := srv.GetDefaultClient()
-
 	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
-	// acctB/eu-west-1's copy does not boot: its history has the
-	// unproven-image path.
-	f.boot[acctB+"/eu-west-1"] = activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
 	srv.NewWorker(TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflow(Pipeline)
 		r.RegisterWorkflow(Batch)
@@ -48,9 +68,84 @@ func TestRecordHistories(t *testing.T) {
 		r.RegisterActivity(f)
 		r.RegisterActivity(&Attach{Client: c})
 	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+
+	for _, rec := range recordings {
+		t.Run(rec.name, func(t *testing.T) {
+			files := rec.run(ctx, t, c, f)
+			for file, id := range files {
+				path := filepath.Join("testdata", file)
+				if _, err := os.Stat(path); err == nil {
+					t.Logf("%s: kept (recorded before; never re-recorded)", file)
+					continue
+				}
+				writeHistory(ctx, t, c, id, path)
+			}
+		})
+	}
+}
+
+// exists reports whether every file is recorded already: the scenario need
+// not run.
+func exists(files ...string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join("testdata", f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// writeHistory writes workflow id's history to path and lists it in the
+// manifest.
+func writeHistory(ctx context.Context, t *testing.T, c client.Client, id, path string) {
+	t.Helper()
+	var events []*historypb.HistoryEvent
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		events = append(events, e)
+	}
+	b, err := protojson.Marshal(&historypb.History{Events: events})
+	require.NoError(t, err)
+	// protojson varies its whitespace on purpose; indent with encoding/json
+	// so a new recording diffs cleanly.
+	var out bytes.Buffer
+	require.NoError(t, json.Indent(&out, b, "", "  "))
+	out.WriteByte('\n')
+	require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
+	sum := sha256.Sum256(out.Bytes())
+
+	manifest := filepath.Join("testdata", historiesManifest)
+	old, err := os.ReadFile(manifest)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(old)), "\n")
+	lines = append(lines, hex.EncodeToString(sum[:])+"  "+filepath.Base(path))
+	sort.Slice(lines, func(i, j int) bool { return strings.Fields(lines[i])[1] < strings.Fields(lines[j])[1] })
+	require.NoError(t, os.WriteFile(manifest, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	t.Logf("%s: %d events of %s", filepath.Base(path), len(events), id)
+}
+
+// recordFirstRelease is how the first release's histories were recorded.
+func recordFirstRelease(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	files := map[string]string{
+		"sweep_history.json":                SweepWorkflowID("rec"),
+		"rotation_history.json":             RotationWorkflowID(acctA),
+		"rotation_boot_failed_history.json": RotationWorkflowID(acctB),
+		"pipeline_history.json":             PipelineWorkflowID("rec"),
+		"batch_history.json":                BatchWorkflowID("rec", 1),
+		"target_history.json":               TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
+		"target_boot_failed_history.json":   TargetWorkflowID(euwest1.ImageID, acctB, "eu-west-1"),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	// acctB/eu-west-1's copy does not boot: its history has the
+	// unproven-image path.
+	f.boot[acctB+"/eu-west-1"] = activities.BootResult{Result: activities.BootFailed, Message: "Client.InternalError: Client error on launch"}
+	defer delete(f.boot, acctB+"/eu-west-1")
 	in := PipelineInput{
 		RunID:         "rec",
 		Builder:       builder,
@@ -79,30 +174,127 @@ func TestRecordHistories(t *testing.T) {
 	require.Equal(t, 1, srep.Summary[StatusSucceeded], srep)
 	require.Equal(t, 1, srep.Summary[StatusFailed], srep)
 
-	for file, id := range map[string]string{
-		"sweep_history.json":                SweepWorkflowID("rec"),
-		"rotation_history.json":             RotationWorkflowID(acctA),
-		"rotation_boot_failed_history.json": RotationWorkflowID(acctB),
-		"pipeline_history.json":             PipelineWorkflowID(in.RunID),
-		"batch_history.json":                BatchWorkflowID(in.RunID, 1),
-		"target_history.json":               TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
-		"target_boot_failed_history.json":   TargetWorkflowID(euwest1.ImageID, acctB, "eu-west-1"),
-	} {
-		var events []*historypb.HistoryEvent
-		it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			e, err := it.Next()
-			require.NoError(t, err)
-			events = append(events, e)
-		}
-		b, err := protojson.Marshal(&historypb.History{Events: events})
-		require.NoError(t, err)
-		// protojson varies its whitespace on purpose; indent with
-		// encoding/json so a new recording diffs cleanly.
-		var out bytes.Buffer
-		require.NoError(t, json.Indent(&out, b, "", "  "))
-		out.WriteByte('\n')
-		require.NoError(t, os.WriteFile(filepath.Join("testdata", file), out.Bytes(), 0o644))
-		t.Logf("%s: %d events of %s", file, len(events), id)
+	return files
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
+	return out
+}
+
+// recordCancelledRun: a run cancelled while its target proves the boot —
+// the proof is cancelled, its compensation and the revocation run.
+func recordCancelledRun(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-cancel"
+	tg := target(acctC, "us-east-1")
+	files := map[string]string{
+		"pipeline_cancelled_history.json": PipelineWorkflowID(run),
+		"batch_cancelled_history.json":    BatchWorkflowID(run, 0),
+		"target_cancelled_history.json":   TargetWorkflowID(useast1.ImageID, tg.Account, tg.Region),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.sleep["ProveBoot "+tg.ID()] = time.Minute
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.sleep, "ProveBoot "+tg.ID()); f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{tg}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	waitFor(t, "ProveBoot "+tg.ID(), func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, TargetWorkflowID(useast1.ImageID, tg.Account, tg.Region), "")
+		if err != nil {
+			return false
+		}
+		for _, pa := range d.GetPendingActivities() {
+			if pa.GetActivityType().GetName() == "ProveBoot" && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				return true
+			}
+		}
+		return false
+	})
+	require.NoError(t, c.CancelWorkflow(ctx, PipelineWorkflowID(run), ""))
+	var rep Report
+	err = wr.Get(ctx, &rep)
+	var canceled *temporal.CanceledError
+	require.True(t, errors.As(err, &canceled), "the run ends cancelled: %v", err)
+	require.NoError(t, canceled.Details(&rep))
+	require.Equal(t, 1, rep.Summary[StatusCancelled], rep)
+	return files
+}
+
+// waitFor polls ready until it holds (at most 30 s).
+func waitFor(t *testing.T, what string, ready func() bool) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if ready() {
+			return
+		}
+	}
+	t.Fatalf("%s never started", what)
+}
+
+// recordAttach: two runs of one source into one target, started together:
+// one runs the Target, the other's batch waits for it (AwaitTarget).
+func recordAttach(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	runs := []string{"rec-attach-1", "rec-attach-2"}
+	tg := target(acctA, "eu-west-1")
+	files := map[string]string{
+		"batch_attach_1_history.json": BatchWorkflowID(runs[0], 0),
+		"batch_attach_2_history.json": BatchWorkflowID(runs[1], 0),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.sleep["WaitAndVerify "+tg.ID()] = 5 * time.Second
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.sleep, "WaitAndVerify "+tg.ID()); f.mu.Unlock() }()
+	var wg sync.WaitGroup
+	reports := make([]Report, len(runs))
+	errs := make([]error, len(runs))
+	for i, run := range runs {
+		in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{tg}}
+		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = wr.Get(ctx, &reports[i])
+		}()
+	}
+	wg.Wait()
+	for i, rep := range reports {
+		require.NoError(t, errs[i])
+		require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
+	}
+	require.Len(t, f.callsTo("WaitAndVerify "+tg.ID()), 1, "one run waited for the other's target")
+	return files
+}
+
+// recordFailedShare: the source cannot be shared (F1): its targets fail at
+// the share and the batch revokes what it may have shared.
+func recordFailedShare(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-share-failed"
+	files := map[string]string{"batch_share_failed_history.json": BatchWorkflowID(run, 0)}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.errs["ShareSource us-east-1"] = diagnosed(activities.F1, "snapshots of ami-0a0000000000a0001 are encrypted with the AWS managed key aws/ebs")
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.errs, "ShareSource us-east-1"); f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
+		Targets: []activities.Target{target(acctB, "us-east-1"), target(acctB, "eu-west-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
+	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
+	return files
 }

@@ -1,7 +1,12 @@
 package workflows
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,5 +31,52 @@ func TestReplay(t *testing.T) {
 			replayer.RegisterWorkflow(Sweep)
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
+	}
+}
+
+// historiesManifest lists every recorded history with its SHA-256.
+const historiesManifest = "histories.sha256"
+
+// TestRecordedHistoriesAreKept holds every recorded history to the hash it
+// was recorded with. The histories are a contract with runs in flight (a
+// copy runs for hours; a worker deploy during a run is certain): a change
+// that breaks them must be gated with workflow.GetVersion, and the old
+// history still replays. Re-recording a history to make a change pass would
+// hide exactly that, so it fails here; record a new scenario beside the old
+// ones instead (record_history_test.go writes only files that do not exist,
+// and adds their lines to the manifest).
+func TestRecordedHistoriesAreKept(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", historiesManifest))
+	require.NoError(t, err)
+	defer f.Close()
+	listed := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		require.Len(t, fields, 2, "manifest line %q: want '<sha256>  <file>'", sc.Text())
+		listed[fields[1]] = fields[0]
+	}
+	require.NoError(t, sc.Err())
+
+	files, err := filepath.Glob(filepath.Join("testdata", "*_history.json"))
+	require.NoError(t, err)
+	for _, file := range files {
+		name := filepath.Base(file)
+		want, ok := listed[name]
+		if !ok {
+			t.Errorf("%s is not in testdata/%s: record new histories with record_history_test.go, which lists them", name, historiesManifest)
+			continue
+		}
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("%s changed since it was recorded (sha256 %s, recorded %s): recorded histories are never re-recorded; "+
+				"restore it (git checkout), gate the workflow change with workflow.GetVersion, and record a new scenario beside it", name, got, want)
+		}
+		delete(listed, name)
+	}
+	for name := range listed {
+		t.Errorf("testdata/%s lists %s, which is gone: a recorded history is never deleted while runs of its version may be in flight", historiesManifest, name)
 	}
 }
