@@ -101,8 +101,10 @@ func kmsAsRoot(env *devEnv, account, region string) *kms.Client {
 // the pipeline on a multi-account, multi-region world: F1, F2, F3, F5, F6 and F7
 // targets each fail with their diagnosis while the others succeed; once the
 // causes are fixed in the sandbox (and the ExternalId in the config), a replay
-// makes them succeed without a single CopyImage reaching the targets that had
-// already succeeded.
+// with its default selection (the targets that did not succeed) makes them
+// succeed without a single AWS call, of any action, reaching the targets that
+// had already succeeded — 444444444444/eu-west-1 among them, in the account of
+// a failed target.
 func TestPipelineDiagnosesEveryFailureAndReplayFixesThem(t *testing.T) {
 	env := startE2E(t, loadWorldFile(t, "testdata/e2e/world.yaml"))
 	cfg, err := config.Load("testdata/e2e/config.yaml")
@@ -115,7 +117,7 @@ func TestPipelineDiagnosesEveryFailureAndReplayFixesThem(t *testing.T) {
 	want := map[string]string{
 		"222222222222/us-east-1": "succeeded", "222222222222/eu-west-1": "succeeded",
 		"333333333333/us-east-1": "succeeded", "333333333333/eu-west-1": "succeeded",
-		"444444444444/us-east-1": activities.F2, "555555555555/us-east-1": activities.F3,
+		"444444444444/us-east-1": activities.F2, "444444444444/eu-west-1": "succeeded", "555555555555/us-east-1": activities.F3,
 		"666666666666/us-east-1": activities.F5, "777777777777/us-east-1": activities.F6,
 		"999999999999/us-east-1": activities.F7, "121212121212/ap-southeast-2": activities.F1,
 	}
@@ -153,7 +155,7 @@ func TestPipelineDiagnosesEveryFailureAndReplayFixesThem(t *testing.T) {
 
 	// Nothing temporary is left: no group, no template, no share on the sources.
 	assertNothingLeftBehind(t, env)
-	copiesBefore := copyCalls(env, report)
+	callsBefore := callsBy(env)
 
 	// Fix the causes, as their diagnoses say.
 	ctx := context.Background()
@@ -198,27 +200,37 @@ func TestPipelineDiagnosesEveryFailureAndReplayFixesThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// F1 cannot be fixed without a new build: replay the other failed accounts.
-	accounts := []string{"444444444444", "555555555555", "666666666666", "777777777777", "999999999999"}
-	replay, err := replayInput(ctx, env.Client, report.RunID, fixed, accounts)
+	// Replay's default selection: every target that did not succeed. F1
+	// cannot be fixed without a new build, so that one fails again.
+	replay, err := replayInput(ctx, env.Client, report.RunID, fixed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(replay.Targets) != len(accounts) {
-		t.Fatalf("replay targets: want %d, got %d", len(accounts), len(replay.Targets))
+	if got := len(replay.Targets); got != 6 {
+		t.Fatalf("replay targets: want the 6 that did not succeed, got %d: %+v", got, replay.Targets)
 	}
 	second := runToReport(t, env, replay)
 	for _, tr := range second.Targets {
-		if tr.Status != workflows.StatusSucceeded {
-			t.Errorf("after the fix %s/%s: want succeeded, got %s %+v", tr.Account, tr.Region, tr.Status, tr.Diagnosis)
+		want := workflows.StatusSucceeded
+		if tr.Account == "121212121212" {
+			want = workflows.StatusFailed
+		}
+		if tr.Status != want {
+			t.Errorf("after the fix %s/%s: want %s, got %s %+v", tr.Account, tr.Region, want, tr.Status, tr.Diagnosis)
 		}
 	}
-	// The succeeded targets of the first run saw no CopyImage at all.
-	after := copyCalls(env, report)
+	// The succeeded targets of the first run saw no call at all, of any
+	// action, in their account and region.
+	after := callsBy(env)
 	for _, tr := range report.Targets {
-		id := tr.Account + "/" + tr.Region
-		if tr.Status == workflows.StatusSucceeded && after[id] != copiesBefore[id] {
-			t.Errorf("%s had succeeded, yet the replay called CopyImage there (%d → %d)", id, copiesBefore[id], after[id])
+		if tr.Status != workflows.StatusSucceeded {
+			continue
+		}
+		prefix := tr.Account + "/" + tr.Region + "/"
+		for key, n := range after {
+			if strings.HasPrefix(key, prefix) && n != callsBefore[key] {
+				t.Errorf("%s/%s had succeeded, yet the replay called %s there (%d → %d)", tr.Account, tr.Region, strings.TrimPrefix(key, prefix), callsBefore[key], n)
+			}
 		}
 	}
 	assertNothingLeftBehind(t, env)
@@ -238,6 +250,16 @@ func TestPipelineDiagnosesEveryFailureAndReplayFixesThem(t *testing.T) {
 			t.Errorf("%s/%s: want exactly one amicrypt image, found %d", tr.Account, tr.Region, n)
 		}
 	}
+}
+
+// callsBy is every sandbox call counter, by "account/region/service:action"
+// of the calling account.
+func callsBy(env *devEnv) map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range env.Sandbox.Counters() {
+		out[r.Account+"/"+r.Region+"/"+r.Action] = r.Calls
+	}
+	return out
 }
 
 // TestBootProofCatchesAKeyPolicyBrokenDuringTheCopy: the evaluator's prediction

@@ -228,6 +228,10 @@ func (c *counters) snapshot() []CounterRow {
 	return rows
 }
 
+// Counters returns every call counter, by the calling account, region and
+// service:action (what /_sandbox/counters serves).
+func (s *Server) Counters() []CounterRow { return s.counters.snapshot() }
+
 // Calls returns how many calls of service:action an account made in a region.
 func (s *Server) Calls(account, region, serviceAction string) int64 {
 	s.counters.mu.Lock()
