@@ -32,9 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -45,9 +43,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/amicrypt/amicrypt/internal/benchkit"
 	"github.com/amicrypt/amicrypt/internal/config"
-	"github.com/amicrypt/amicrypt/internal/devserver"
-	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -147,9 +144,9 @@ type result struct {
 	EventsPerTarget      float64         `json:"history_events_per_target"`
 	Goals                map[string]bool `json:"goals_met"`
 
-	Summary map[string]int `json:"summary"`
-	AWS     awsCalls       `json:"aws"`
-	History histories      `json:"history"`
+	Summary map[string]int     `json:"summary"`
+	AWS     benchkit.AWSCalls  `json:"aws"`
+	History benchkit.Histories `json:"history"`
 
 	// When the first and the last Target workflow started, after the run did.
 	FirstTargetStartSeconds float64 `json:"first_target_start_seconds"`
@@ -182,9 +179,9 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 
 	// The world and the config.
-	p := newPlan(o.targets)
-	worldYAML := p.worldYAML(o.copyTime, o.bootTime, o.throttle)
-	configYAML := p.configYAML(o.inFlight, o.bootTime)
+	p := benchkit.NewPlan(o.targets)
+	worldYAML := p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt pipeline benchmark", Copy: o.copyTime, Boot: o.bootTime, Throttle: o.throttle})
+	configYAML := p.ConfigYAML(benchkit.ConfigOptions{InFlight: o.inFlight, Boot: o.bootTime})
 	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), worldYAML, 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "amicrypt.yaml"), configYAML, 0o644)
 	w, err := world.Parse(worldYAML, "bench-world.yaml")
@@ -195,7 +192,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("the generated config: %w", err)
 	}
-	builder, sources, targets, err := cfg.Expand(p.sources)
+	builder, sources, targets, err := cfg.Expand(p.Sources)
 	if err != nil {
 		return 1, fmt.Errorf("the generated config: %w", err)
 	}
@@ -209,7 +206,7 @@ func run(ctx context.Context, o options) (int, error) {
 		return 1, err
 	}
 	res := result{
-		Targets: len(targets), Accounts: len(p.accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
+		Targets: len(targets), Accounts: len(p.Accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
 		Throttle: o.throttle, InFlight: in.InFlight, BatchAccounts: o.batchAccounts, RunID: in.RunID,
 	}
 
@@ -217,65 +214,40 @@ func run(ctx context.Context, o options) (int, error) {
 	bin := o.workerBin
 	if bin == "" {
 		start := time.Now()
-		bin = filepath.Join(dir, "amicrypt")
 		fmt.Fprintln(progress, "building the worker binary (go build ./cmd/amicrypt-worker)")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/amicrypt/amicrypt/cmd/amicrypt-worker")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 1, fmt.Errorf("go build: %v\n%s", err, out)
+		if bin, err = benchkit.BuildWorker(ctx, dir); err != nil {
+			return 1, err
 		}
 		res.BuildSeconds = time.Since(start).Seconds()
 	}
 
 	// The sandbox, Temporal, a client and the worker.
 	setup := time.Now()
-	sb, err := sandbox.New(w, sandbox.Options{Logger: zerolog.Nop()})
-	if err != nil {
-		return 1, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 1, err
-	}
-	endpoint := "http://" + ln.Addr().String()
-	sctx, stopSandbox := context.WithCancel(context.Background())
-	sandboxDone := make(chan error, 1)
-	go func() { sandboxDone <- sb.Serve(sctx, ln) }()
-	defer func() {
-		stopSandbox()
-		<-sandboxDone
-	}()
-
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
-	ts, err := devserver.Start(ctx, devserver.Options{Address: "127.0.0.1:0", Namespace: temporalconn.DefaultNamespace, Logger: log})
-	if err != nil {
-		return 1, err
-	}
-	defer ts.Stop()
 	const taskQueue = "amicrypt-bench"
-	c, err := temporalconn.Dial(ctx, temporalconn.Options{Address: ts.FrontendAddress(), Namespace: temporalconn.DefaultNamespace, TaskQueue: taskQueue}, log)
+	env, err := benchkit.StartEnv(ctx, w, taskQueue, log)
 	if err != nil {
 		return 1, err
 	}
-	defer c.Close()
+	defer env.Close()
+	ts, c, endpoint := env.Temporal, env.Client, env.Endpoint
 
-	args := []string{"worker", "--temporal-address", ts.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace,
-		"--task-queue", taskQueue, "--aws-endpoint-url", endpoint, "--identity", "amicrypt-bench-worker",
-		"--log-format", "json"}
+	args := env.WorkerArgs("amicrypt-bench-worker")
 	if o.maxActivities > 0 {
 		args = append(args, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
 	}
 	if o.debugAddr != "" {
 		args = append(args, "--debug-addr", o.debugAddr)
 	}
-	wk, err := startWorker(ctx, bin, dir, endpoint, args)
+	wk, err := benchkit.StartWorker(ctx, bin, dir, endpoint, args, benchkit.WorkerOptions{})
 	if err != nil {
 		return 1, err
 	}
 	defer ts.Quiet()
-	defer wk.stop()
+	defer wk.Stop()
 	res.SetupSeconds = time.Since(setup).Seconds()
 	fmt.Fprintf(progress, "%d targets (%d accounts × up to %d regions), copy %s, boot %s, throttling %t; Temporal %s, sandbox %s, worker pid %d (log %s)\n",
-		len(targets), len(p.accounts), len(benchRegions), o.copyTime, o.bootTime, o.throttle, ts.FrontendAddress(), endpoint, wk.cmd.Process.Pid, wk.logPath)
+		len(targets), len(p.Accounts), len(benchkit.Regions), o.copyTime, o.bootTime, o.throttle, ts.FrontendAddress(), endpoint, wk.Cmd.Process.Pid, wk.LogPath)
 
 	// The run.
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -297,14 +269,14 @@ wait:
 		select {
 		case runErr = <-done:
 			break wait
-		case <-wk.done:
-			runErr = fmt.Errorf("the worker exited during the run (%v); its log: %s", wk.cmd.ProcessState, wk.logPath)
+		case <-wk.Done:
+			runErr = fmt.Errorf("the worker exited during the run (%v); its log: %s", wk.Cmd.ProcessState, wk.LogPath)
 			break wait
 		case <-tick.C:
-			if _, peak, ok := memory(wk.cmd.Process.Pid); ok {
+			if _, peak, ok := benchkit.Memory(wk.Cmd.Process.Pid); ok {
 				peakSeen = max(peakSeen, peak)
 			}
-			if fds, ok := openFiles(wk.cmd.Process.Pid); ok {
+			if fds, ok := benchkit.OpenFiles(wk.Cmd.Process.Pid); ok {
 				res.WorkerPeakOpenFiles = max(res.WorkerPeakOpenFiles, fds)
 			}
 			if n%15 == 0 {
@@ -313,13 +285,13 @@ wait:
 		}
 	}
 	wall := time.Since(t0)
-	if _, peak, ok := memory(wk.cmd.Process.Pid); ok {
+	if _, peak, ok := benchkit.Memory(wk.Cmd.Process.Pid); ok {
 		peakSeen = max(peakSeen, peak)
 	}
-	if cpu, ok := cpuTime(wk.cmd.Process.Pid); ok {
+	if cpu, ok := benchkit.CPUTime(wk.Cmd.Process.Pid); ok {
 		res.WorkerCPUSeconds = cpu.Seconds()
 	}
-	res.ServerCPUSeconds = selfCPU().Seconds()
+	res.ServerCPUSeconds = benchkit.SelfCPU().Seconds()
 	if runErr != nil {
 		printProgress(ctx, progress, c, endpoint, wk, wall, len(targets))
 		return 1, fmt.Errorf("the run did not end with a report after %s: %w", wall.Round(time.Second), runErr)
@@ -330,11 +302,11 @@ wait:
 	measure := time.Now()
 	mctx, mcancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer mcancel()
-	res.AWS, err = readCounters(mctx, endpoint)
+	res.AWS, err = benchkit.ReadCounters(mctx, endpoint)
 	if err != nil {
 		return 1, err
 	}
-	res.History, err = readHistories(mctx, c, in.RunID, report, in)
+	res.History, err = benchkit.ReadHistories(mctx, c, in.RunID, report, in)
 	if err != nil {
 		return 1, err
 	}
@@ -388,7 +360,7 @@ wait:
 	return code, err
 }
 
-func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint string, wk *worker, elapsed time.Duration, targets int) {
+func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint string, wk *benchkit.Worker, elapsed time.Duration, targets int) {
 	line := fmt.Sprintf("  %6s", elapsed.Round(time.Second))
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -398,16 +370,16 @@ func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint
 	}); err == nil {
 		line += fmt.Sprintf("  targets done %d/%d", resp.GetCount(), targets)
 	}
-	if calls, err := readCounters(qctx, endpoint); err == nil {
+	if calls, err := benchkit.ReadCounters(qctx, endpoint); err == nil {
 		line += fmt.Sprintf("  AWS calls %d (throttled %d)", calls.Total, calls.Throttled)
 	}
-	if rss, peak, ok := memory(wk.cmd.Process.Pid); ok {
+	if rss, peak, ok := benchkit.Memory(wk.Cmd.Process.Pid); ok {
 		line += fmt.Sprintf("  worker RSS %d MB (peak %d MB)", rss>>20, peak>>20)
 	}
-	if cpu, ok := cpuTime(wk.cmd.Process.Pid); ok {
+	if cpu, ok := benchkit.CPUTime(wk.Cmd.Process.Pid); ok {
 		line += fmt.Sprintf("  worker CPU %s", cpu.Round(time.Second))
 	}
-	if n, ok := openFiles(wk.cmd.Process.Pid); ok {
+	if n, ok := benchkit.OpenFiles(wk.Cmd.Process.Pid); ok {
 		line += fmt.Sprintf("  worker open files %d", n)
 	}
 	fmt.Fprintln(out, line)
@@ -421,7 +393,7 @@ func printResult(out io.Writer, r result) {
 		return "MISSED"
 	}
 	fmt.Fprintf(out, "amicrypt pipeline benchmark: %d targets (%d accounts × %d regions), copy %s, boot %s, throttling %t, in_flight %d, %d Batch workflows\n\n",
-		r.Targets, r.Accounts, len(benchRegions), r.Copy, r.Boot, r.Throttle, r.InFlight, r.Batches)
+		r.Targets, r.Accounts, len(benchkit.Regions), r.Copy, r.Boot, r.Throttle, r.InFlight, r.Batches)
 	fmt.Fprintf(out, "  %-42s %10s   %-10s %s\n", "figure", "measured", "goal", "")
 	fmt.Fprintf(out, "  %-42s %10.3f   %-10s %s  (wall %.1f s, slowest target %.1f s: %s)\n", "wall time ÷ slowest single target", r.WallOverSlowest, "≤ 1.15", mark("wall_over_slowest"), r.WallSeconds, r.SlowestTargetSeconds, r.SlowestTarget)
 	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%d calls, %d throttled by the sandbox, %d in the builder account)\n", "AWS calls per target", r.CallsPerTarget, "≤ 25", mark("aws_calls_per_target"), r.AWS.Total, r.AWS.Throttled, r.AWS.Builder)
@@ -436,7 +408,7 @@ func printResult(out io.Writer, r result) {
 
 	n := float64(r.Targets)
 	fmt.Fprintf(out, "\nAWS calls per target, by action:\n")
-	for _, a := range topActions(r.AWS.ByAction, 30) {
+	for _, a := range benchkit.TopActions(r.AWS.ByAction, 30) {
 		th := ""
 		if t := r.AWS.ThrottledByAction[a]; t > 0 {
 			th = fmt.Sprintf("  (%d throttled)", t)
@@ -453,7 +425,7 @@ func printResult(out io.Writer, r result) {
 		byCount[name] = s.Scheduled
 	}
 	fmt.Fprintf(out, "  %-28s %7s %12s %12s %10s\n", "activity", "count", "queue avg s", "run avg s", "run max s")
-	for _, name := range topActions(byCount, 30) {
+	for _, name := range benchkit.TopActions(byCount, 30) {
 		s := h.ByActivity[name]
 		extra := ""
 		if s.Retries > 0 {

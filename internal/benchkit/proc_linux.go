@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// memory reads a process's resident set size now (VmRSS) and at its peak
+// Memory reads a process's resident set size now (VmRSS) and at its peak
 // (VmHWM), in bytes.
-func memory(pid int) (rss, peak int64, ok bool) {
+func Memory(pid int) (rss, peak int64, ok bool) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, 0, false
@@ -46,8 +46,8 @@ func memory(pid int) (rss, peak int64, ok bool) {
 	return rss, peak, peak > 0
 }
 
-// openFiles counts a process's open file descriptors (sockets included).
-func openFiles(pid int) (int, bool) {
+// OpenFiles counts a process's open file descriptors (sockets included).
+func OpenFiles(pid int) (int, bool) {
 	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
 	if err != nil {
 		return 0, false
@@ -55,8 +55,8 @@ func openFiles(pid int) (int, bool) {
 	return len(fds), true
 }
 
-// cpuTime is the CPU time (user + system) a process has used.
-func cpuTime(pid int) (time.Duration, bool) {
+// CPUTime is the CPU time (user + system) a process has used.
+func CPUTime(pid int) (time.Duration, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false
@@ -80,8 +80,8 @@ func cpuTime(pid int) (time.Duration, bool) {
 	return time.Duration(utime+stime) * time.Second / ticks, true
 }
 
-// selfCPU is this process's CPU time (Temporal, the sandbox, the benchmark).
-func selfCPU() time.Duration {
+// SelfCPU is this process's CPU time (Temporal, the sandbox, the benchmark).
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package benchkit
 
 import (
 	"os/exec"
@@ -11,10 +11,10 @@ import (
 
 func dieWithParent(*exec.Cmd) {}
 
-func memory(int) (rss, peak int64, ok bool) { return 0, 0, false }
+func Memory(int) (rss, peak int64, ok bool) { return 0, 0, false }
 
-func openFiles(int) (int, bool) { return 0, false }
+func OpenFiles(int) (int, bool) { return 0, false }
 
-func cpuTime(int) (time.Duration, bool) { return 0, false }
+func CPUTime(int) (time.Duration, bool) { return 0, false }
 
-func selfCPU() time.Duration { return 0 }
+func SelfCPU() time.Duration { return 0 }
