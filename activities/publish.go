@@ -120,11 +120,18 @@ func (a *Activities) publishLaunchTemplate(ctx context.Context, ec EC2API, name,
 			return aws.ToString(v.LaunchTemplateId), aws.ToInt64(v.VersionNumber), nil
 		}
 	}
+	source := "$Default"
+	if len(cur.LaunchTemplateVersions) > 0 {
+		source = strconv.FormatInt(aws.ToInt64(cur.LaunchTemplateVersions[0].VersionNumber), 10)
+	}
 	out, err := ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateName: aws.String(name),
-		SourceVersion:      aws.String("$Default"),
+		SourceVersion:      aws.String(source),
 		VersionDescription: aws.String("amicrypt: " + imageID),
 		LaunchTemplateData: data,
+		// A retry after a lost answer, or of the activity before the new
+		// version became the default, gets the same version, not another.
+		ClientToken: aws.String(Token("lt-publish", name, source, imageID)),
 	})
 	if err != nil {
 		return "", 0, err

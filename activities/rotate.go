@@ -630,11 +630,15 @@ func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, name 
 	if changed {
 		data.BlockDeviceMappings = bdms
 	}
+	source := strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)
 	out, err := ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateId:   v.LaunchTemplateId,
-		SourceVersion:      aws.String(strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)),
+		SourceVersion:      aws.String(source),
 		VersionDescription: aws.String("amicrypt: " + next + " (key rotation)"),
 		LaunchTemplateData: data,
+		// A retry after a lost answer, or of the activity, gets the same
+		// version instead of a second one.
+		ClientToken: aws.String(Token("lt-rekey", aws.ToString(v.LaunchTemplateId), source, next, in.NewKey)),
 	})
 	if err != nil {
 		return "", err

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"regexp"
 	"sort"
 	"strconv"
@@ -163,10 +164,33 @@ func (s *Server) ec2CreateLaunchTemplate(c *call) (map[string]any, error) {
 	return map[string]any{"LaunchTemplate": launchTemplateOut(lt)}, nil
 }
 
+// ClientToken makes the call idempotent, as EC2 documents for its
+// idempotent actions (Ensuring idempotency in Amazon EC2 API requests): the
+// same token with the same parameters answers the version it made, with
+// other parameters IdempotentParameterMismatch. The SDKs fill an empty token
+// with a UUID, so their own retries of a lost answer do not make a second
+// version. Tokens do not expire here (EC2 keeps them at least 24 hours; how
+// much longer is not documented).
 func (s *Server) ec2CreateLaunchTemplateVersion(c *call) (map[string]any, error) {
 	lt, err := c.c.findLaunchTemplate(c.caller.Account, c.region, wire.Str(c.in, "LaunchTemplateId"), wire.Str(c.in, "LaunchTemplateName"))
 	if err != nil {
 		return nil, err
+	}
+	token := wire.Str(c.in, "ClientToken")
+	params := ""
+	if token != "" {
+		b, _ := json.Marshal([]any{lt.ID, wire.Str(c.in, "SourceVersion"), wire.Str(c.in, "VersionDescription"), wire.Struct(c.in, "LaunchTemplateData")})
+		params = string(b)
+		if prev, ok := lt.VersionTokens[token]; ok {
+			if prev.Params != params {
+				return nil, apiErr("IdempotentParameterMismatch", "The client token '%s' was already used with different parameters.", token)
+			}
+			for _, v := range lt.Versions {
+				if v.Number == prev.Version {
+					return map[string]any{"LaunchTemplateVersion": launchTemplateVersionOut(lt, v)}, nil
+				}
+			}
+		}
 	}
 	data := map[string]any{}
 	if sv := wire.Str(c.in, "SourceVersion"); sv != "" {
@@ -192,6 +216,12 @@ func (s *Server) ec2CreateLaunchTemplateVersion(c *call) (map[string]any, error)
 	v := &LaunchTemplateVersion{Number: lt.LatestVersion + 1, Description: wire.Str(c.in, "VersionDescription"), Data: data, Created: now, CreatedBy: c.caller.ARN}
 	lt.Versions = append(lt.Versions, v)
 	lt.LatestVersion = v.Number
+	if token != "" {
+		if lt.VersionTokens == nil {
+			lt.VersionTokens = map[string]*VersionToken{}
+		}
+		lt.VersionTokens[token] = &VersionToken{Params: params, Version: v.Number}
+	}
 	c.c.markDirty()
 	return map[string]any{"LaunchTemplateVersion": launchTemplateVersionOut(lt, v)}, nil
 }

@@ -900,3 +900,31 @@ func TestLaunchNetworkAsPackerUsesIt(t *testing.T) {
 		t.Fatalf("delete default group: %v", err)
 	}
 }
+
+// CreateLaunchTemplateVersion with a ClientToken is idempotent: a retry
+// answers the version the first call made; the token with other parameters
+// is IdempotentParameterMismatch.
+func TestCreateLaunchTemplateVersionClientToken(t *testing.T) {
+	e := newTestEnv(t, lgWorld("", "", ""))
+	ec := e.ec2(lgAcct, lgRegion)
+	lgMust(ec.CreateLaunchTemplate(e.ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("tpl"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(lgPlain)},
+	}))(t)
+	in := &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateName: aws.String("tpl"), SourceVersion: aws.String("$Default"), ClientToken: aws.String("tok-1"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(lgEncAMI)},
+	}
+	first := lgMust(ec.CreateLaunchTemplateVersion(e.ctx, in))(t)
+	again := lgMust(ec.CreateLaunchTemplateVersion(e.ctx, in))(t)
+	if n1, n2 := aws.ToInt64(first.LaunchTemplateVersion.VersionNumber), aws.ToInt64(again.LaunchTemplateVersion.VersionNumber); n1 != 2 || n2 != 2 {
+		t.Fatalf("versions %d and %d, want 2 both times", n1, n2)
+	}
+	in.LaunchTemplateData = &ec2types.RequestLaunchTemplateData{ImageId: aws.String(lgShared)}
+	if _, err := ec.CreateLaunchTemplateVersion(e.ctx, in); errCode(err) != "IdempotentParameterMismatch" {
+		t.Fatalf("the token with other data: %v, want IdempotentParameterMismatch", err)
+	}
+	in.ClientToken = aws.String("tok-2")
+	if v := lgMust(ec.CreateLaunchTemplateVersion(e.ctx, in))(t); aws.ToInt64(v.LaunchTemplateVersion.VersionNumber) != 3 {
+		t.Fatalf("a new token made version %d, want 3", aws.ToInt64(v.LaunchTemplateVersion.VersionNumber))
+	}
+}

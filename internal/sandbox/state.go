@@ -221,6 +221,15 @@ type LaunchTemplate struct {
 	Tags           Tags                     `json:"tags,omitempty"`
 	Created        time.Time                `json:"created"`
 	CreatedBy      string                   `json:"created_by"`
+	// VersionTokens remembers CreateLaunchTemplateVersion's client tokens:
+	// token -> the version it made and the request it made it from.
+	VersionTokens map[string]*VersionToken `json:"version_tokens,omitempty"`
+}
+
+// VersionToken is one CreateLaunchTemplateVersion client token.
+type VersionToken struct {
+	Params  string `json:"params"`
+	Version int64  `json:"version"`
 }
 
 // LaunchTemplateVersion holds a version's data as the caller sent it
