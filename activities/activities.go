@@ -34,6 +34,8 @@ type Activities struct {
 	// heartbeatEvery is how often the waiting activities heartbeat,
 	// whatever their poll interval.
 	heartbeatEvery time.Duration
+	// workflows says whether a workflow still runs (abandoned boot proofs).
+	workflows WorkflowChecker
 	// accounts remembers per-account facts (role assumable, service-linked
 	// role present) for accountMemoTTL.
 	accounts *memo
@@ -78,6 +80,10 @@ type Config struct {
 	// the activity's heartbeat timeout. Default heartbeat.DefaultInterval
 	// (20 s); tests make it small.
 	HeartbeatInterval time.Duration
+	// Workflows tells whether a workflow still runs, so that a boot proof a
+	// terminated workflow left behind is removed (removeAbandonedProofs);
+	// nil: only proofs of no named workflow, a day old, are.
+	Workflows WorkflowChecker
 }
 
 // New builds the activities from cfg.
@@ -89,6 +95,7 @@ func New(cfg Config) *Activities {
 		pollMax:            cfg.PollMax,
 		defaultBootTimeout: cfg.BootTimeout,
 		heartbeatEvery:     cfg.HeartbeatInterval,
+		workflows:          cfg.Workflows,
 		accounts:           newMemo(accountMemoTTL),
 	}
 	if a.pollInitial <= 0 {

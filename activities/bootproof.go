@@ -12,6 +12,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -63,9 +64,24 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 	if itype == "" {
 		itype = DefaultBootInstanceType
 	}
+	// What a later run or sweep needs to tell this proof, abandoned, from
+	// one under way (removeAbandonedProofs): its workflow and its end.
+	timeout := t.BootProof.Timeout
+	if timeout <= 0 {
+		timeout = a.defaultBootTimeout
+	}
+	expires := time.Now().Add(timeout + proofCleanupTimeout + 15*time.Minute).UTC().Format(time.RFC3339)
+	workflowID := ""
+	if activity.IsActivity(ctx) {
+		workflowID = activity.GetInfo(ctx).WorkflowExecution.ID
+	}
 	tags := []ec2types.Tag{
 		{Key: aws.String(TagRun), Value: aws.String(in.RunID)},
 		{Key: aws.String(TagSourceImage), Value: aws.String(in.ImageID)},
+		{Key: aws.String(TagExpires), Value: aws.String(expires)},
+	}
+	if workflowID != "" {
+		tags = append(tags, ec2types.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID)})
 	}
 	_, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(template),
@@ -103,7 +119,11 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 		Tags: []astypes.Tag{
 			{Key: aws.String(TagRun), Value: aws.String(in.RunID), PropagateAtLaunch: aws.Bool(true)},
 			{Key: aws.String("Name"), Value: aws.String("amicrypt boot proof " + in.ImageID), PropagateAtLaunch: aws.Bool(true)},
+			{Key: aws.String(TagExpires), Value: aws.String(expires), PropagateAtLaunch: aws.Bool(false)},
 		},
+	}
+	if workflowID != "" {
+		req.Tags = append(req.Tags, astypes.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID), PropagateAtLaunch: aws.Bool(false)})
 	}
 	if len(t.BootProof.SubnetIDs) > 0 {
 		req.VPCZoneIdentifier = aws.String(strings.Join(t.BootProof.SubnetIDs, ","))

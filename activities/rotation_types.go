@@ -208,6 +208,9 @@ type KeyHealth struct {
 	Rekey bool   `json:"rekey,omitempty"`
 	// Findings explain, one line each, what is wrong and what was done.
 	Findings []string `json:"findings,omitempty"`
+	// LeftoversRemoved are boot proofs terminated workflows abandoned in
+	// the account and region, removed by the sweep.
+	LeftoversRemoved []string `json:"leftovers_removed,omitempty"`
 	// Writes counts the AWS calls that changed something (0 for a healthy key).
 	Writes int `json:"writes"`
 	// Error is set when the key could not be inspected.

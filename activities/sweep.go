@@ -43,6 +43,15 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	if _, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
 		return fail(err)
 	}
+	if removed, err := a.removeAbandonedProofs(ctx, t, true); err != nil {
+		h.Findings = append(h.Findings, fmt.Sprintf("could not look for abandoned boot proofs: %v", err))
+	} else if len(removed) > 0 {
+		h.LeftoversRemoved = removed
+		h.Writes += len(removed)
+		for _, r := range removed {
+			h.Findings = append(h.Findings, "removed "+r)
+		}
+	}
 	kc := a.clients.KMS(targetAccess(t))
 	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
 	ref := alias

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,11 @@ type PrepareTargetResult struct {
 	AssumedARN string          `json:"assumed_arn"`
 	SLRARN     string          `json:"slr_arn"`
 	Key        EnsureKeyResult `json:"key"`
+	// LeftoversRemoved are boot proofs earlier workflows abandoned in the
+	// account and region (terminated, never compensated), removed now.
+	LeftoversRemoved []string `json:"leftovers_removed,omitempty"`
+	// Warnings: what went wrong without stopping the target.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PrepareTarget assumes the target's role, ensures its service-linked role
@@ -63,6 +69,12 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 		return res, atStep(StepAssume, err)
 	}
 	res.AssumedARN = assumed.Arn
+	// Housekeeping, not a step: a failure is a warning.
+	if removed, err := a.removeAbandonedProofs(ctx, in.Target, false); err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("could not look for abandoned boot proofs in account %s, %s: %v", in.Target.Account, in.Target.Region, err))
+	} else {
+		res.LeftoversRemoved = removed
+	}
 	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)

@@ -100,6 +100,11 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		t.slr = tg.ServiceLinkedRoleARN()
 	}
 	t.rep.KeyARN = prep.Key.KeyARN
+	t.rep.LeftoversRemoved = prep.LeftoversRemoved
+	t.rep.RetiredKeys = prep.Key.RetiredKeys
+	for _, w := range prep.Warnings {
+		t.warn("%s", w)
+	}
 
 	t.enter(StepCopy)
 	var started activities.CopyImageResult

@@ -71,6 +71,12 @@ type TargetReport struct {
 	// behind, a share not revoked): the target's status does not change, but
 	// an operator should look.
 	Warnings []string `json:"warnings,omitempty"`
+	// LeftoversRemoved are boot proofs that workflows terminated earlier
+	// had left in the account and region, removed as this target started.
+	LeftoversRemoved []string `json:"leftovers_removed,omitempty"`
+	// RetiredKeys are keys earlier attempts made for the alias and nothing
+	// ever used (their answer lost), scheduled for deletion (7 days).
+	RetiredKeys []string `json:"retired_keys,omitempty"`
 
 	// A rotation's row (Report.Kind rotation): KeyARN is the new key,
 	// OldKeyARN the key the alias named before; Images the re-encrypted

@@ -184,6 +184,7 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 		// The sandbox's copies and boots take seconds: poll briskly.
 		PollInitial: time.Second,
 		PollMax:     5 * time.Second,
+		Workflows:   worker.TemporalWorkflows(env.Client),
 	})
 	env.worker = worker.New(env.Client, o.TaskQueue, acts, worker.Options{
 		Identity: "amicrypt-dev@" + hostname(),

@@ -86,7 +86,11 @@ account; every target is reached by assuming the target role it names.
 				clients = worker.WithOwnRole(clients, arn)
 			}
 
-			acts := activities.New(activities.Config{Clients: clients, Logger: log.With().Str("component", "activities").Logger()})
+			acts := activities.New(activities.Config{
+				Clients:   clients,
+				Logger:    log.With().Str("component", "activities").Logger(),
+				Workflows: worker.TemporalWorkflows(c),
+			})
 			fatal := make(chan error, 1)
 			w := worker.New(c, f.conn.TaskQueue, acts, worker.Options{
 				MaxConcurrentActivities: f.maxActivities,

@@ -54,6 +54,17 @@ func WriteTable(w io.Writer, r *workflows.Report) {
 		fmt.Fprintf(w, "\n%s %s (%s) failed: %s %s\n", t.Account, t.Region, Dash(t.Name), t.Diagnosis.Code, t.Diagnosis.Cause)
 		fmt.Fprintf(w, "  fix: %s\n", indent(t.Diagnosis.Fix, "       "))
 	}
+	for _, t := range r.Targets {
+		for _, l := range t.LeftoversRemoved {
+			fmt.Fprintf(w, "\n%s %s: removed %s", t.Account, t.Region, l)
+		}
+		for _, k := range t.RetiredKeys {
+			fmt.Fprintf(w, "\n%s %s: key %s, made by an attempt whose answer was lost and never used, scheduled for deletion (7 days; kms cancel-key-deletion undoes it)", t.Account, t.Region, k)
+		}
+		for _, warn := range t.Warnings {
+			fmt.Fprintf(w, "\n%s %s: warning: %s", t.Account, t.Region, warn)
+		}
+	}
 	fmt.Fprintf(w, "\n%s\n", SummaryLine(r))
 }
 

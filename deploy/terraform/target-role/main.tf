@@ -39,7 +39,7 @@ locals {
       Effect = "Allow"
       Action = [
         "ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeLaunchTemplateVersions",
-        "ec2:DescribeInstances", "ec2:DescribeVolumes",
+        "ec2:DescribeLaunchTemplates", "ec2:DescribeInstances", "ec2:DescribeVolumes",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
         "kms:ListKeys",
       ]
