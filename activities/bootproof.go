@@ -70,7 +70,7 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 	if timeout <= 0 {
 		timeout = a.defaultBootTimeout
 	}
-	expires := time.Now().Add(timeout + proofCleanupTimeout + 15*time.Minute).UTC().Format(time.RFC3339)
+	expires := time.Now().Add(timeout).UTC().Format(time.RFC3339)
 	workflowID := ""
 	if activity.IsActivity(ctx) {
 		workflowID = activity.GetInfo(ctx).WorkflowExecution.ID

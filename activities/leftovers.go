@@ -18,9 +18,8 @@ import (
 const (
 	// TagWorkflow is the id of the workflow that made the boot proof.
 	TagWorkflow = "amicrypt:workflow"
-	// TagExpires is when the proof is over at the latest (its timeout
-	// from the group's creation, and the time its activity has to delete
-	// it), RFC 3339.
+	// TagExpires is when the proof is over at the latest (its timeout from
+	// the group's creation), RFC 3339.
 	TagExpires = "amicrypt:expires"
 )
 
@@ -47,11 +46,11 @@ const proofPrefix = "amicrypt-proof-"
 //
 //   - its name is the one amicrypt derives from its amicrypt:run tag, the
 //     account and the region (BootProofNames);
-//   - its amicrypt:expires time has passed (without the tag: it is older
-//     than a day);
-//   - the workflow its amicrypt:workflow tag names is not running
-//     (Temporal says so; without a checker, a group of a named workflow is
-//     left alone).
+//   - its amicrypt:expires time (its boot-proof timeout from its creation)
+//     has passed, and the workflow its amicrypt:workflow tag names is not
+//     running (Temporal says so; without a checker it is left alone);
+//   - or, without those tags (made before they existed), it is older than
+//     a day.
 //
 // It returns what it removed, for the report. withTemplates also looks for
 // templates whose group is gone (a deletion that stopped half way: the
@@ -143,16 +142,17 @@ func (a *Activities) proofOver(ctx context.Context, t Target, name string, tags 
 	if want, _ := (BootProofInput{Target: t, RunID: run}).BootProofNames(); want != name {
 		return false, "", nil // not a name amicrypt gives: someone else's
 	}
-	if exp, err := time.Parse(time.RFC3339, tags[TagExpires]); err == nil {
-		if now.Before(exp) {
-			return false, "", nil
-		}
-	} else if created.IsZero() || now.Sub(created) < proofLeftoverAge {
-		return false, "", nil
-	}
 	id := tags[TagWorkflow]
 	if id == "" {
+		// Made before the tags existed (or outside a workflow): only age
+		// tells.
+		if created.IsZero() || now.Sub(created) < proofLeftoverAge {
+			return false, "", nil
+		}
 		return true, fmt.Sprintf("run %s, created %s, long over", run, created.UTC().Format(time.RFC3339)), nil
+	}
+	if exp, err := time.Parse(time.RFC3339, tags[TagExpires]); err != nil || now.Before(exp) {
+		return false, "", nil
 	}
 	if a.workflows == nil {
 		return false, "", nil

@@ -84,17 +84,19 @@ func TestRegisteredActivitiesAreTheCalledOnes(t *testing.T) {
 			t.Errorf("activities.Activities.%s is exported but not an activity the worker registers: unexport it or register it", m)
 		}
 	}
-	typ = reflect.TypeOf(&workflows.Attach{})
-	for i := range typ.NumMethod() {
-		if m := typ.Method(i).Name; !slices.Contains(registered, m) {
-			t.Errorf("workflows.Attach.%s is exported but not registered", m)
+	for _, v := range []any{&workflows.Attach{}, &workflows.Housekeeping{}} {
+		typ = reflect.TypeOf(v)
+		for i := range typ.NumMethod() {
+			if m := typ.Method(i).Name; !slices.Contains(registered, m) {
+				t.Errorf("%s.%s is exported but not registered", typ.Elem().Name(), m)
+			}
 		}
 	}
 }
 
 // calledActivities scans the workflows' source for the activities they
 // run: the methods selected on a variable declared as *activities.Activities
-// or *Attach (var a *activities.Activities; workflow.ExecuteActivity(ctx,
+// or a workflows activity struct (var a *activities.Activities; workflow.ExecuteActivity(ctx,
 // a.ProveBoot, ...)), the way samples-go's workflows call theirs.
 func calledActivities(t *testing.T, dir string) []string {
 	t.Helper()
@@ -147,7 +149,7 @@ func calledActivities(t *testing.T, dir string) []string {
 	})
 }
 
-// isActivitiesPointer: *activities.Activities or *Attach.
+// isActivitiesPointer: *activities.Activities, *Attach or *Housekeeping.
 func isActivitiesPointer(e ast.Expr) bool {
 	star, ok := e.(*ast.StarExpr)
 	if !ok {
@@ -158,7 +160,7 @@ func isActivitiesPointer(e ast.Expr) bool {
 		pkg, ok := x.X.(*ast.Ident)
 		return ok && pkg.Name == "activities" && x.Sel.Name == "Activities"
 	case *ast.Ident:
-		return x.Name == "Attach"
+		return x.Name == "Attach" || x.Name == "Housekeeping"
 	}
 	return false
 }

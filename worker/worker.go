@@ -49,8 +49,8 @@ type Options struct {
 }
 
 // New returns a worker on taskQueue with every amicrypt workflow and the
-// activities they call registered (Register; the attach activities wait
-// through c). Start it with Run (blocks until interrupted) or Start/Stop.
+// activities they call registered (Register; the activities that wait for
+// another run or read histories use c). Start it with Run (blocks until interrupted) or Start/Stop.
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts Options) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     orDefault(opts.MaxConcurrentActivities, DefaultMaxConcurrentActivities),
@@ -61,16 +61,16 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts Op
 		Identity:                               opts.Identity,
 		OnFatalError:                           opts.OnFatalError,
 	})
-	Register(w, acts, &workflows.Attach{Client: c})
+	Register(w, acts, c)
 	return w
 }
 
 // Register registers amicrypt's workflows and the activities they call on r
-// (a worker, or a test environment): exactly the activities of
-// Activities(acts, attach), each once.
-func Register(r sdkworker.Registry, acts *activities.Activities, attach *workflows.Attach) {
+// (a worker, or a test environment): exactly the activities of Activities,
+// each once; those that read Temporal use c.
+func Register(r sdkworker.Registry, acts *activities.Activities, c client.Client) {
 	RegisterWorkflows(r)
-	for _, fn := range Activities(acts, attach) {
+	for _, fn := range Activities(acts, &workflows.Attach{Client: c}, &workflows.Housekeeping{Client: c}) {
 		r.RegisterActivity(fn)
 	}
 }
@@ -80,7 +80,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities, attach *workflo
 // Nothing else is registered: a method added to activities.Activities is not
 // an activity until it is listed here, and TestRegisteredActivitiesAreTheCalledOnes
 // fails when this list and the workflows' calls differ.
-func Activities(acts *activities.Activities, attach *workflows.Attach) []any {
+func Activities(acts *activities.Activities, attach *workflows.Attach, hk *workflows.Housekeeping) []any {
 	return []any{
 		// Target (workflows/target.go); prepare, copy and finish run as
 		// local activities.
@@ -106,6 +106,9 @@ func Activities(acts *activities.Activities, attach *workflows.Attach) []any {
 		// source, a replay beside its run): its parent waits for it.
 		attach.AwaitTarget,
 		attach.AwaitBatch,
+		// The Pipeline's and the Sweep's look at what terminated batches
+		// left shared (their histories).
+		hk.FindStaleShares,
 	}
 }
 

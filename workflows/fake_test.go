@@ -36,6 +36,8 @@ type fakeAWS struct {
 	// waitDelay delays WaitAndVerify, bootDelay ProveBoot, on the
 	// workflow clock.
 	waitDelay, bootDelay time.Duration
+	// stale is what FindStaleShares finds.
+	stale []StaleShare
 	// sleep delays a call ("<Activity> <account>/<region>") in real time,
 	// heartbeating, for recordings on a real server (record_history_test.go);
 	// a cancellation ends it.
@@ -169,6 +171,13 @@ func (f *fakeAWS) ProveBoot(ctx context.Context, in activities.BootProofInput) (
 	return activities.ProveBootResult{Boot: activities.BootResult{Result: activities.BootInService, InstanceID: "i-0123456789abcdef0"}, Cleaned: true}, nil
 }
 
+func (f *fakeAWS) FindStaleShares(_ context.Context) ([]StaleShare, error) {
+	f.mu.Lock()
+	stale := f.stale
+	f.mu.Unlock()
+	return stale, f.record("FindStaleShares", "")
+}
+
 func (f *fakeAWS) DeleteBootProof(_ context.Context, in activities.BootProofInput) error {
 	return f.record("DeleteBootProof", in.Target.ID())
 }
@@ -202,7 +211,10 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(Target)
 	env.RegisterActivity(&activities.Activities{})
 	env.RegisterActivity(&Attach{})
+	env.RegisterActivity(&Housekeeping{})
 
+	var hk *Housekeeping
+	env.OnActivity(hk.FindStaleShares, mock.Anything).Return(f.FindStaleShares).Maybe()
 	var a *activities.Activities
 	env.OnActivity(a.PrepareTarget, mock.Anything, mock.Anything).Return(f.PrepareTarget)
 	env.OnActivity(a.ShareSource, mock.Anything, mock.Anything).Return(f.ShareSource)

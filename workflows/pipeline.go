@@ -49,6 +49,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (Report, error) {
 	if err := in.Validate(); err != nil {
 		return p.report(), temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
 	}
+	p.housekeeping, p.warnings = revokeStaleShares(ctx, p.log)
 	p.plan()
 	p.run(ctx)
 	rep := p.report()
@@ -169,6 +170,8 @@ type pipelineRun struct {
 	windows []int // each batch's InFlight, set when it starts
 	fair    int   // the least window a batch starts with (when it has as many targets)
 	budget  int   // targets in flight the running batches have not taken
+	// housekeeping and warnings: what revokeStaleShares did and could not.
+	housekeeping, warnings []string
 }
 
 func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
@@ -217,6 +220,9 @@ func (p *pipelineRun) report() Report {
 		Targets:  targets,
 		Summary:  Summary(targets),
 		Batches:  append([]BatchStatus(nil), p.status...),
+
+		Housekeeping: append([]string(nil), p.housekeeping...),
+		Warnings:     append([]string(nil), p.warnings...),
 	}
 }
 

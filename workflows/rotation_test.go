@@ -84,6 +84,10 @@ func newRotationEnv(t *testing.T, f *rotationFake) *testsuite.TestWorkflowEnviro
 	env.RegisterWorkflow(Rotation)
 	env.RegisterWorkflow(Sweep)
 	env.RegisterActivity(&activities.Activities{})
+	env.RegisterActivity(&Housekeeping{})
+	var hk *Housekeeping
+	env.OnActivity(hk.FindStaleShares, mock.Anything).Return(f.FindStaleShares).Maybe()
+	env.OnActivity((*activities.Activities)(nil).UnshareSource, mock.Anything, mock.Anything).Return(f.UnshareSource).Maybe()
 	var a *activities.Activities
 	env.OnActivity(a.PrepareRotation, mock.Anything, mock.Anything).Return(f.PrepareRotation)
 	env.OnActivity(a.FindKeyedImages, mock.Anything, mock.Anything).Return(f.FindKeyedImages)
@@ -228,4 +232,20 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// A sweep, like a run, starts by revoking what terminated batches left
+// shared, and reports it.
+func TestSweepRevokesSharesTerminatedBatchesLeft(t *testing.T) {
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+	f.stale = []StaleShare{{Batch: "amicrypt-batch-old-0", Share: activities.ShareSourceInput{Builder: builder, Source: euwest1, Accounts: []string{acctB, acctC}}}}
+	env := newRotationEnv(t, f)
+	env.ExecuteWorkflow(Sweep, SweepInput{SweepID: "sweep-1", Targets: targets([]string{acctA}, "us-east-1"), Operator: "alice"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var rep Report
+	require.NoError(t, env.GetWorkflowResult(&rep))
+	assert.Equal(t, []string{"UnshareSource eu-west-1 " + acctB + " " + acctC}, f.callsTo("UnshareSource"))
+	require.Len(t, rep.Housekeeping, 1)
+	assert.Contains(t, rep.Housekeeping[0], "amicrypt-batch-old-0")
 }

@@ -39,6 +39,7 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return s.report(), nil }); err != nil {
 		return s.report(), err
 	}
+	s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log)
 	s.inspect(ctx)
 	if ctx.Err() == nil {
 		s.rotate(ctx)
@@ -57,6 +58,8 @@ type sweepRun struct {
 	keys      []activities.KeyHealth
 	rotations []string
 	rows      []TargetReport
+	// housekeeping and warnings: what revokeStaleShares did and could not.
+	housekeeping, warnings []string
 }
 
 func (s *sweepRun) report() Report {
@@ -69,6 +72,9 @@ func (s *sweepRun) report() Report {
 		Rotations: append([]string(nil), s.rotations...),
 		Targets:   rows,
 		Summary:   Summary(rows),
+
+		Housekeeping: append([]string(nil), s.housekeeping...),
+		Warnings:     append([]string(nil), s.warnings...),
 	}
 }
 

@@ -111,6 +111,12 @@ type Report struct {
 	// Rotations lists the rotations a sweep started (workflow ids), or
 	// found already running.
 	Rotations []string `json:"rotations,omitempty"`
+
+	// Housekeeping says what the run or sweep cleaned up as it started that
+	// earlier workflows, terminated before their compensation, had left
+	// (shares on a source); Warnings what it could not.
+	Housekeeping []string `json:"housekeeping,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
 }
 
 // BatchStatus is one Batch child of a run, as the Pipeline sees it.

@@ -65,7 +65,22 @@ func WriteTable(w io.Writer, r *workflows.Report) {
 			fmt.Fprintf(w, "\n%s %s: warning: %s", t.Account, t.Region, warn)
 		}
 	}
+	writeHousekeeping(w, r)
 	fmt.Fprintf(w, "\n%s\n", SummaryLine(r))
+}
+
+// writeHousekeeping prints what the run or sweep cleaned up that terminated
+// workflows had left, and what it could not.
+func writeHousekeeping(w io.Writer, r *workflows.Report) {
+	for _, h := range r.Housekeeping {
+		fmt.Fprintf(w, "\nhousekeeping: %s", h)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "\nwarning: %s", warn)
+	}
+	if len(r.Housekeeping)+len(r.Warnings) > 0 {
+		fmt.Fprintln(w)
+	}
 }
 
 // SummaryLine is "5 targets: 4 succeeded, 1 failed".

@@ -199,6 +199,7 @@ func WriteSweep(w io.Writer, r *workflows.Report) {
 			}
 		}
 	}
+	writeHousekeeping(w, r)
 	fmt.Fprintf(w, "\n%s\n", SweepSummaryLine(r))
 }
 
