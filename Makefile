@@ -53,6 +53,10 @@ bench: ## Run the benchmarks (figures go in the README)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/pipeline -targets $(or $(BENCH_TARGETS),100) -copy $(or $(BENCH_COPY),20s) -boot $(or $(BENCH_BOOT),10s) $(BENCH_FLAGS)
 
+.PHONY: chaos
+chaos: ## Chaos benchmark (not a test): 200 targets under AWS faults, 3 workers killed (-9) mid-run; checks the sandbox for lost, duplicated or leaked resources (CHAOS_FLAGS, e.g. -seed 42 -copy 15m)
+	$(GO) run ./bench/chaos $(CHAOS_FLAGS)
+
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

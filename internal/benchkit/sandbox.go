@@ -28,6 +28,9 @@ type AWSCalls struct {
 	// FaultsByAction: per action, the calls throttled, failed or whose
 	// response was lost (only with injected faults).
 	FaultsByAction map[string]Faults `json:"faults_by_action,omitempty"`
+	// Rows are the counters as the sandbox gives them: per account, region
+	// and action.
+	Rows []sandbox.CounterRow `json:"-"`
 }
 
 // Faults are one action's injected faults and throttling.
@@ -43,7 +46,7 @@ func ReadCounters(ctx context.Context, endpoint string) (AWSCalls, error) {
 	if err := GetJSON(ctx, endpoint+"/_sandbox/counters", &rows); err != nil {
 		return AWSCalls{}, err
 	}
-	c := AWSCalls{ByAction: map[string]int64{}, ThrottledByAction: map[string]int64{}}
+	c := AWSCalls{ByAction: map[string]int64{}, ThrottledByAction: map[string]int64{}, Rows: rows}
 	for _, r := range rows {
 		c.Total += r.Calls
 		c.Throttled += r.Throttled
