@@ -71,9 +71,10 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 		timeout = a.defaultBootTimeout
 	}
 	expires := time.Now().Add(timeout).UTC().Format(time.RFC3339)
-	workflowID := ""
+	workflowID, workflowRun := "", ""
 	if activity.IsActivity(ctx) {
-		workflowID = activity.GetInfo(ctx).WorkflowExecution.ID
+		we := activity.GetInfo(ctx).WorkflowExecution
+		workflowID, workflowRun = we.ID, we.RunID
 	}
 	tags := []ec2types.Tag{
 		{Key: aws.String(TagRun), Value: aws.String(in.RunID)},
@@ -81,7 +82,8 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 		{Key: aws.String(TagExpires), Value: aws.String(expires)},
 	}
 	if workflowID != "" {
-		tags = append(tags, ec2types.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID)})
+		tags = append(tags, ec2types.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID)},
+			ec2types.Tag{Key: aws.String(TagWorkflowRun), Value: aws.String(workflowRun)})
 	}
 	_, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(template),
@@ -123,7 +125,8 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 		},
 	}
 	if workflowID != "" {
-		req.Tags = append(req.Tags, astypes.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID), PropagateAtLaunch: aws.Bool(false)})
+		req.Tags = append(req.Tags, astypes.Tag{Key: aws.String(TagWorkflow), Value: aws.String(workflowID), PropagateAtLaunch: aws.Bool(false)},
+			astypes.Tag{Key: aws.String(TagWorkflowRun), Value: aws.String(workflowRun), PropagateAtLaunch: aws.Bool(false)})
 	}
 	if len(t.BootProof.SubnetIDs) > 0 {
 		req.VPCZoneIdentifier = aws.String(strings.Join(t.BootProof.SubnetIDs, ","))

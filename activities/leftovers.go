@@ -16,8 +16,11 @@ import (
 // Tags on a boot proof's group and template that let a later run or sweep
 // tell one abandoned by a terminated workflow from one under way.
 const (
-	// TagWorkflow is the id of the workflow that made the boot proof.
-	TagWorkflow = "amicrypt:workflow"
+	// TagWorkflow and TagWorkflowRun are the id and the run of the
+	// workflow that made the boot proof (a later run of the same id —
+	// a replay of the target — is another workflow run).
+	TagWorkflow    = "amicrypt:workflow"
+	TagWorkflowRun = "amicrypt:workflow-run"
 	// TagExpires is when the proof is over at the latest (its timeout from
 	// the group's creation), RFC 3339.
 	TagExpires = "amicrypt:expires"
@@ -28,10 +31,11 @@ const (
 // proof's timeout.
 const proofLeftoverAge = 24 * time.Hour
 
-// WorkflowChecker tells whether a workflow is still running: the worker
-// answers it from Temporal (worker.TemporalWorkflows).
+// WorkflowChecker tells whether a workflow run is still running (runID
+// empty: the latest run of the id): the worker answers it from Temporal
+// (worker.TemporalWorkflows).
 type WorkflowChecker interface {
-	WorkflowRunning(ctx context.Context, workflowID string) (bool, error)
+	WorkflowRunning(ctx context.Context, workflowID, runID string) (bool, error)
 }
 
 // proofPrefix starts every boot-proof group's and template's name
@@ -157,7 +161,7 @@ func (a *Activities) proofOver(ctx context.Context, t Target, name string, tags 
 	if a.workflows == nil {
 		return false, "", nil
 	}
-	running, err := a.workflows.WorkflowRunning(ctx, id)
+	running, err := a.workflows.WorkflowRunning(ctx, id, tags[TagWorkflowRun])
 	if err != nil {
 		return false, "", fmt.Errorf("asking Temporal whether workflow %s (boot proof %s in account %s, %s) still runs, %w", id, name, t.Account, t.Region, err)
 	}

@@ -16,7 +16,7 @@ import (
 // workflowsRunning is a WorkflowChecker over a fixed answer per workflow.
 type workflowsRunning map[string]bool
 
-func (w workflowsRunning) WorkflowRunning(_ context.Context, id string) (bool, error) {
+func (w workflowsRunning) WorkflowRunning(_ context.Context, id, _ string) (bool, error) {
 	return w[id], nil
 }
 

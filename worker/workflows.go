@@ -12,15 +12,16 @@ import (
 )
 
 // TemporalWorkflows answers the activities' question "does this workflow
-// still run?" from Temporal (DescribeWorkflowExecution of its latest run): a
+// run still run?" from Temporal (DescribeWorkflowExecution; the latest run
+// of the id when runID is empty): a
 // boot proof whose workflow is closed — terminated, so never compensated —
 // is removed by the next run or sweep.
 func TemporalWorkflows(c client.Client) activities.WorkflowChecker { return temporalWorkflows{c} }
 
 type temporalWorkflows struct{ c client.Client }
 
-func (w temporalWorkflows) WorkflowRunning(ctx context.Context, workflowID string) (bool, error) {
-	d, err := w.c.DescribeWorkflowExecution(ctx, workflowID, "")
+func (w temporalWorkflows) WorkflowRunning(ctx context.Context, workflowID, runID string) (bool, error) {
+	d, err := w.c.DescribeWorkflowExecution(ctx, workflowID, runID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return false, nil // gone from Temporal's retention: long closed
