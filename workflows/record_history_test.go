@@ -53,6 +53,7 @@ var recordings = []recording{
 	{"a cancelled run", recordCancelledRun},
 	{"two runs attached to one target", recordAttach},
 	{"a failed share", recordFailedShare},
+	{"a run and a sweep revoking what a terminated batch left shared (revoke-stale-shares v1)", recordStaleShares},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -296,5 +297,34 @@ func recordFailedShare(ctx context.Context, t *testing.T, c client.Client, f *ro
 	require.NoError(t, wr.Get(ctx, &rep))
 	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
 	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
+	return files
+}
+
+// recordStaleShares: a run and a sweep that start by revoking a share a
+// terminated batch left (the revoke-stale-shares version marker).
+func recordStaleShares(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-stale"
+	files := map[string]string{
+		"pipeline_stale_shares_history.json": PipelineWorkflowID(run),
+		"sweep_stale_shares_history.json":    SweepWorkflowID(run),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.stale = []StaleShare{{Batch: "amicrypt-batch-terminated-0", Share: activities.ShareSourceInput{Builder: builder, Source: useast1, Accounts: []string{"555555555555"}}}}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.stale = nil; f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctC, "eu-west-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Len(t, rep.Housekeeping, 1, rep)
+	sweepIn := SweepInput{SweepID: run, Targets: []activities.Target{target(acctC, "eu-west-1")}, Operator: "rec"}
+	sr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: SweepWorkflowID(run), TaskQueue: TaskQueue}, Sweep, sweepIn)
+	require.NoError(t, err)
+	require.NoError(t, sr.Get(ctx, &rep))
+	require.Len(t, rep.Housekeeping, 1, rep)
 	return files
 }
