@@ -165,34 +165,7 @@ func TestDurabilityWorkerKilledWhileCopiesPending(t *testing.T) {
 			t.Errorf("%s: the sandbox holds %s, the report says %s (available)", tg.ID(), copies[0], rows[tg.ID()].EncryptedImageID)
 		}
 	}
-	for _, acct := range durSortedKeys(st.Accounts) {
-		a := st.Accounts[acct]
-		for _, region := range durSortedKeys(a.Regions) {
-			reg := a.Regions[region]
-			for name, g := range reg.Groups {
-				t.Errorf("%s/%s: Auto Scaling group %s left behind (status %q)", acct, region, name, g.Status)
-			}
-			for id, lt := range reg.LaunchTemplates {
-				t.Errorf("%s/%s: launch template %s (%s) left behind", acct, region, lt.Name, id)
-			}
-		}
-	}
-	for region, id := range builderImages {
-		reg := durRegion(st, builder, region)
-		im := reg.Images[id]
-		if im == nil {
-			t.Errorf("the builder's source %s in %s is gone", id, region)
-			continue
-		}
-		if len(im.LaunchPermissions) > 0 {
-			t.Errorf("source %s in %s is still shared: launch permissions %v", id, region, im.LaunchPermissions)
-		}
-		for _, bd := range im.BlockDevices {
-			if sn := reg.Snapshots[bd.SnapshotID]; sn != nil && len(sn.CreateVolumePermissions) > 0 {
-				t.Errorf("snapshot %s of source %s in %s is still shared: create-volume permissions %v", sn.ID, id, region, sn.CreateVolumePermissions)
-			}
-		}
-	}
+	durCheckNothingLeft(t, st, builder, builderImages)
 	if t.Failed() {
 		first.dumpLog(t)
 		second.dumpLog(t)
@@ -696,4 +669,39 @@ func durSortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// durCheckNothingLeft checks the sandbox's state for what a run must not
+// leave: a boot-proof group or template in any account, a share of the
+// builder's sources (launch or create-volume permission).
+func durCheckNothingLeft(t *testing.T, st *sandbox.State, builder string, builderImages map[string]string) {
+	t.Helper()
+	for _, acct := range durSortedKeys(st.Accounts) {
+		a := st.Accounts[acct]
+		for _, region := range durSortedKeys(a.Regions) {
+			reg := a.Regions[region]
+			for name, g := range reg.Groups {
+				t.Errorf("%s/%s: Auto Scaling group %s left behind (status %q)", acct, region, name, g.Status)
+			}
+			for id, lt := range reg.LaunchTemplates {
+				t.Errorf("%s/%s: launch template %s (%s) left behind", acct, region, lt.Name, id)
+			}
+		}
+	}
+	for region, id := range builderImages {
+		reg := durRegion(st, builder, region)
+		im := reg.Images[id]
+		if im == nil {
+			t.Errorf("the builder's source %s in %s is gone", id, region)
+			continue
+		}
+		if len(im.LaunchPermissions) > 0 {
+			t.Errorf("source %s in %s is still shared: launch permissions %v", id, region, im.LaunchPermissions)
+		}
+		for _, bd := range im.BlockDevices {
+			if sn := reg.Snapshots[bd.SnapshotID]; sn != nil && len(sn.CreateVolumePermissions) > 0 {
+				t.Errorf("snapshot %s of source %s in %s is still shared: create-volume permissions %v", sn.ID, id, region, sn.CreateVolumePermissions)
+			}
+		}
+	}
 }

@@ -144,33 +144,7 @@ func TestOverlappingRunsBothFinishAndCopyEachTargetOnce(t *testing.T) {
 			t.Errorf("%s: %d copies of %s, want %d: %v", tg.ID(), len(copies), source, want, copies)
 		}
 	}
-	for _, acct := range durSortedKeys(st.Accounts) {
-		for _, region := range durSortedKeys(st.Accounts[acct].Regions) {
-			reg := st.Accounts[acct].Regions[region]
-			for name := range reg.Groups {
-				t.Errorf("%s/%s: Auto Scaling group %s left behind", acct, region, name)
-			}
-			for id, lt := range reg.LaunchTemplates {
-				t.Errorf("%s/%s: launch template %s (%s) left behind", acct, region, lt.Name, id)
-			}
-		}
-	}
-	for region, id := range builderImages {
-		reg := durRegion(st, builder, region)
-		im := reg.Images[id]
-		if im == nil {
-			t.Errorf("the builder's source %s in %s is gone", id, region)
-			continue
-		}
-		if len(im.LaunchPermissions) > 0 {
-			t.Errorf("source %s in %s is still shared: launch permissions %v", id, region, im.LaunchPermissions)
-		}
-		for _, bd := range im.BlockDevices {
-			if sn := reg.Snapshots[bd.SnapshotID]; sn != nil && len(sn.CreateVolumePermissions) > 0 {
-				t.Errorf("snapshot %s of source %s in %s is still shared: %v", sn.ID, id, region, sn.CreateVolumePermissions)
-			}
-		}
-	}
+	durCheckNothingLeft(t, st, builder, builderImages)
 	if t.Failed() {
 		worker.dumpLog(t)
 	}
