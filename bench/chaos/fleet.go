@@ -98,16 +98,6 @@ func (f *fleet) liveNames() []string {
 	return out
 }
 
-// byNumber is worker n.
-func (f *fleet) byNumber(n int) *proc {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n < 1 || n > len(f.procs) {
-		return nil
-	}
-	return f.procs[n-1]
-}
-
 // kill SIGKILLs p and starts its replacement.
 func (f *fleet) kill(ctx context.Context, p *proc) (*proc, error) {
 	f.mu.Lock()

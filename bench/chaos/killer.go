@@ -147,8 +147,14 @@ func (k *killer) results() []kill {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := append([]kill(nil), k.kills...)
+	why := "the run ended first"
+	k.steps.mu.Lock()
+	if k.steps.lines == 0 {
+		why += `; the workers logged no "` + stepMessage + `" line (workflows/target.go, targetRun.enter), from which the phases are read`
+	}
+	k.steps.mu.Unlock()
 	for i := len(out); i < len(k.plan); i++ {
-		out = append(out, kill{N: i + 1, Planned: k.plan[i].Phase, K: k.plan[i].K, Missed: "the run ended first"})
+		out = append(out, kill{N: i + 1, Planned: k.plan[i].Phase, K: k.plan[i].K, Missed: why})
 	}
 	return out
 }
@@ -158,10 +164,13 @@ func (k *killer) results() []kill {
 func (k *killer) run(ctx context.Context) {
 	for i, pk := range k.plan {
 		kl, err := k.one(ctx, i+1, pk)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		switch {
+		case err == nil:
+		case kl.Worker != "": // killed, not replaced
+			kl.Replacement = "none: " + err.Error()
+		case ctx.Err() != nil:
+			return
+		default:
 			kl.Missed = err.Error()
 		}
 		k.mu.Lock()
@@ -259,11 +268,6 @@ func (k *killer) kill(ctx context.Context, kl kill, victim *proc) (kill, error) 
 	if err == nil {
 		kl.Activities = k.startedActivities(ctx, ids)[victim.identity]
 	}
-	r := <-next
-	if r.err != nil {
-		return kl, r.err
-	}
-	kl.Replacement, kl.ReplacementSeconds = r.p.identity, time.Since(start).Seconds()
 	if len(local) > 0 {
 		kl.Local = map[string][]string{}
 		for step, targets := range local {
@@ -271,6 +275,11 @@ func (k *killer) kill(ctx context.Context, kl kill, victim *proc) (kill, error) 
 		}
 	}
 	kl.Hit = hits(kl)
+	r := <-next
+	if r.err != nil {
+		return kl, r.err
+	}
+	kl.Replacement, kl.ReplacementSeconds = r.p.identity, time.Since(start).Seconds()
 	return kl, nil
 }
 
