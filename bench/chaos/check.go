@@ -78,7 +78,7 @@ func (c *checks) violate(inv, account, region, resource, format string, args ...
 // from the sandbox's state. runErr is the run's own error (it did not end):
 // then the report is empty, and the state says what was left.
 func check(st *sandbox.State, counters []sandbox.CounterRow, in workflows.PipelineInput, report workflows.Report, runErr error) (c checks) {
-	c.checked = invariants
+	c.checked, c.violations = invariants, []violation{}
 	defer func() {
 		for i, v := range c.violations {
 			c.violations[i].Faults = faultsIn(counters, v.Account, v.Region)

@@ -187,7 +187,9 @@ type result struct {
 	Summary     map[string]int `json:"summary"`
 	// AttemptsBeyondFirst: activity attempts beyond each activity's first,
 	// from the histories (ActivityTaskStarted's attempt; a local activity's
-	// marker), also per activity.
+	// marker), also per activity. A local activity run again because its
+	// worker was lost starts again at attempt 1 in the next worker: those
+	// are the kills' local_rerun_elsewhere and the workflow-task timeouts.
 	AttemptsBeyondFirst int64              `json:"attempts_beyond_first"`
 	AttemptsByActivity  map[string]int64   `json:"attempts_beyond_first_by_activity"`
 	History             benchkit.Histories `json:"history"`
