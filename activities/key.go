@@ -181,12 +181,13 @@ func describeKey(ctx context.Context, kc KMSAPI, ref string) (*kmstypes.KeyMetad
 //
 // KMS's CreateKey takes no client token, so a retry after a lost answer, or
 // after a worker died between CreateKey and CreateAlias, would make a second
-// key. So a key is tagged with the alias it is made for (TagKeyAlias), and
-// before creating one, the keys an earlier attempt made for this alias are
-// looked for: the oldest is adopted (aliased now, returned with a nil
-// policy so it is read and reconciled like any key found); any other is a
-// key nothing ever used (no alias pointed at it) and is scheduled for
-// deletion (reversible for the 7-day window), reported in retired. When
+// key. So CreateKey runs without the SDK's retries (noRetry), a key is
+// tagged with the alias it is made for (TagKeyAlias), and before creating
+// one, the keys an earlier attempt made for this alias are looked for: the
+// oldest is adopted (aliased now, returned with a nil policy so it is read
+// and reconciled like any key found); once the alias names it, any other is
+// a key nothing ever used and is scheduled for deletion (reversible for the
+// 7-day window), reported in retired. When
 // another run created the alias meanwhile, the key just made is retired the
 // same way and the alias's key returned.
 func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (_ *kmstypes.KeyMetadata, _ *policy.Document, retired []string, _ error) {
@@ -201,9 +202,6 @@ func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, 
 	var doc *policy.Document
 	if len(made) > 0 {
 		md = &made[0]
-		for _, k := range made[1:] {
-			retired = append(retired, a.retireUnusedKey(ctx, kc, t, k, "a second key an earlier attempt made for "+alias, log)...)
-		}
 		log.Info().Str("key", aws.ToString(md.Arn)).Msg("key made by an earlier attempt found: adopting it")
 	} else {
 		doc = policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline))
@@ -218,7 +216,7 @@ func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, 
 			KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
 			Policy:      aws.String(string(text)),
 			Tags:        kmsTags(map[string]string{TagManagedKey: "true", TagKeyAlias: alias}),
-		})
+		}, noRetry)
 		if err != nil {
 			return nil, nil, nil, keyPolicyWriteError(err, "kms:CreateKey", w)
 		}
@@ -234,11 +232,19 @@ func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, 
 			return nil, nil, retired, diagnose(err, "kms:DescribeKey", w)
 		}
 		if aws.ToString(cur.Arn) != arn {
-			// Lost the race to another run: use the alias's key, retire ours.
+			// Lost the race to another run: use the alias's key, retire ours
+			// (the others found, if any, are the other run's to judge).
 			retired = append(retired, a.retireUnusedKey(ctx, kc, t, *md, "another run aliased "+alias+" to "+aws.ToString(cur.Arn)+" meanwhile", log)...)
 			return cur, nil, retired, nil
 		}
 		// Our own CreateAlias, whose answer was lost.
+	}
+	// The alias is ours: the other keys earlier attempts made for it were
+	// never used, and now never will be.
+	for _, k := range made {
+		if aws.ToString(k.Arn) != arn {
+			retired = append(retired, a.retireUnusedKey(ctx, kc, t, k, "a second key an earlier attempt made for "+alias, log)...)
+		}
 	}
 	// A new key's rotation is off: turn it on without asking (again, for a
 	// key adopted: it is idempotent).
@@ -263,6 +269,13 @@ func (a *Activities) retireUnusedKey(ctx context.Context, kc KMSAPI, t Target, m
 	log.Info().Str("orphan", arn).Str("why", why).Msg("key amicrypt made and never used scheduled for deletion (7 days)")
 	return []string{arn}
 }
+
+// noRetry makes a call that creates something and has no client token
+// (kms:CreateKey) without the SDK's retries: a retry after a lost answer
+// would make a second key in the same call, with nothing to find it by. The
+// error goes to the activity instead, whose next attempt finds the key the
+// lost answer made (findKeys) and adopts it.
+func noRetry(o *kms.Options) { o.Retryer = aws.NopRetryer{} }
 
 // findKeys lists the account's enabled customer keys in the client's region
 // whose tags match, oldest first: keys an earlier attempt made and whose

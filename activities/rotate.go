@@ -184,7 +184,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 			TagRotationReason: in.Reason,
 			TagRotatedBy:      in.Operator,
 		}),
-	})
+	}, noRetry)
 	if err != nil {
 		return res, atStep(StepSuccessorKey, keyPolicyWriteError(err, "kms:CreateKey", w))
 	}

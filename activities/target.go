@@ -69,11 +69,18 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 		return res, atStep(StepAssume, err)
 	}
 	res.AssumedARN = assumed.Arn
-	// Housekeeping, not a step: a failure is a warning.
-	if removed, err := a.removeAbandonedProofs(ctx, in.Target, false); err != nil {
+	// Housekeeping, not a step: a refusal (a permission missing) is a
+	// warning; a throttled or failed call is only logged — the next target
+	// of the account and region, or the sweep, looks again.
+	removed, err := a.removeAbandonedProofs(ctx, in.Target, false)
+	res.LeftoversRemoved = removed
+	switch {
+	case err == nil:
+	case isRetryable(err):
+		log := a.logFor(in.Target.Account, in.Target.Region)
+		log.Warn().Err(err).Msg("could not look for abandoned boot proofs now; the next run or sweep will")
+	default:
 		res.Warnings = append(res.Warnings, fmt.Sprintf("could not look for abandoned boot proofs in account %s, %s: %v", in.Target.Account, in.Target.Region, err))
-	} else {
-		res.LeftoversRemoved = removed
 	}
 	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
 	if err != nil {
