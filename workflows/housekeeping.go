@@ -34,7 +34,7 @@ type Housekeeping struct {
 // StaleShare is what one batch that ended without its revocation left
 // shared: the same ShareSourceInput its UnshareSource would have had.
 type StaleShare struct {
-	Batch string                       `json:"batch"`
+	Batch string                      `json:"batch"`
 	Share activities.ShareSourceInput `json:"share"`
 }
 
