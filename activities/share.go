@@ -34,6 +34,8 @@ func (a *Activities) UnshareSource(ctx context.Context, in ShareSourceInput) (Sh
 }
 
 func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add bool) (ShareSourceResult, error) {
+	ctx, stop := a.keepAlive(ctx)
+	defer stop()
 	b, src := in.Builder, in.Source
 	acc := builderAccess(b, src.Region)
 	ec := a.clients.EC2(acc)

@@ -10,12 +10,12 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/heartbeat"
 )
 
 // Housekeeping finds, in Temporal, what workflows that ended without their
@@ -56,6 +56,8 @@ const runningBatches = `WorkflowType = 'Batch' AND ExecutionStatus = 'Running'`
 // from its history — except those a running batch of the same source and
 // account still needs. Only Temporal is read; the caller revokes.
 func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error) {
+	ctx, stop := heartbeat.Start(ctx, 0)
+	defer stop()
 	needed := map[string]bool{} // source image/account
 	running, err := h.list(ctx, runningBatches)
 	if err != nil {
@@ -78,7 +80,7 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 	}
 	var out []StaleShare
 	for _, ex := range abandoned {
-		activity.RecordHeartbeat(ctx, ex.ID)
+		heartbeat.Progress(ctx, ex.ID)
 		shared, revoked, err := h.shares(ctx, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err

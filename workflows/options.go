@@ -62,8 +62,9 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
 	case StepShare:
 		// Builder: ModifyImageAttribute and ModifySnapshotAttribute for up to
-		// a batch of accounts (5 per second each).
-		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
+		// a batch of accounts (5 per second each); it heartbeats, so a lost
+		// worker is noticed in 2 minutes, not 15.
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retry(5*time.Second, 2*time.Minute, 10)}
 	case StepCopy:
 		// CopyImage is 1 per second per account and region (burst 100):
 		// throttling is expected under load and retried patiently; the
@@ -113,8 +114,9 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 		// Compensation: retried long, since a group left behind costs money.
 		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
 	case stepUnshare:
-		// Compensation as much as a step: retried long.
-		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
+		// Compensation as much as a step: retried long; it heartbeats, as
+		// the share does.
+		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
 	case stepAttach:
 		// Waits on another run of the same workflow id, polling its result
 		// and heartbeating between polls.

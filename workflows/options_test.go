@@ -27,7 +27,7 @@ func TestWaitingActivitiesHeartbeatWellInsideTheirTimeout(t *testing.T) {
 		t.Errorf("a copy is polled at most every %s in production; the README says 2 min", poll)
 	}
 	tg := activities.Target{BootProof: activities.BootProof{Timeout: 0}}
-	for _, step := range []string{StepWaitAvailable, StepBootProof, stepAttach} {
+	for _, step := range []string{StepWaitAvailable, StepBootProof, stepAttach, StepShare, stepUnshare} {
 		o := activityOptions(step, tg)
 		hb := o.HeartbeatTimeout
 		if hb <= 0 {
