@@ -81,6 +81,12 @@ func TestPrepareTargetRemovesBootProofsOfTerminatedWorkflows(t *testing.T) {
 	checker := workflowsRunning{"amicrypt-target-running": true}
 	h := newHarnessOf(t, testWorld, func(c *Config) { c.Workflows = checker })
 	tg := target(payments)
+	// The account's first target creates its key: no proof can exist yet,
+	// so none is looked for.
+	must[PrepareTargetResult](h, h.acts.PrepareTarget, PrepareTargetInput{Target: tg, RunID: "run-0", Pipeline: pipelineARN})
+	if n := h.calls(payments, "autoscaling:DescribeAutoScalingGroups"); n != 0 {
+		t.Errorf("the target that created the key looked for boot proofs (%d calls)", n)
+	}
 	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
 	terminated := h.abandonProof(tg, "run-terminated", "amicrypt-target-terminated", past, true)
 	running := h.abandonProof(tg, "run-running", "amicrypt-target-running", past, true)

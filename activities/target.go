@@ -69,19 +69,6 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 		return res, atStep(StepAssume, err)
 	}
 	res.AssumedARN = assumed.Arn
-	// Housekeeping, not a step: a refusal (a permission missing) is a
-	// warning; a throttled or failed call is only logged — the next target
-	// of the account and region, or the sweep, looks again.
-	removed, err := a.removeAbandonedProofs(ctx, in.Target, false)
-	res.LeftoversRemoved = removed
-	switch {
-	case err == nil:
-	case isRetryable(err):
-		log := a.logFor(in.Target.Account, in.Target.Region)
-		log.Warn().Err(err).Msg("could not look for abandoned boot proofs now; the next run or sweep will")
-	default:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("could not look for abandoned boot proofs in account %s, %s: %v", in.Target.Account, in.Target.Region, err))
-	}
 	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)
@@ -93,6 +80,23 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 	res.Key, err = a.ensureKey(ctx, EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
 	if err != nil {
 		return res, atStep(StepKey, err)
+	}
+	// Housekeeping, not a step. An account and region whose key amicrypt
+	// just created never had a boot proof (a proof needs the key): nothing
+	// to look for, no call spent. Otherwise a refusal (a permission missing)
+	// is a warning, and a throttled or failed call only logged — the next
+	// target of the account and region, or the sweep, looks again.
+	if !res.Key.Created {
+		removed, err := a.removeAbandonedProofs(ctx, in.Target, false)
+		res.LeftoversRemoved = removed
+		switch {
+		case err == nil:
+		case isRetryable(err):
+			log := a.logFor(in.Target.Account, in.Target.Region)
+			log.Warn().Err(err).Msg("could not look for abandoned boot proofs now; the next run or sweep will")
+		default:
+			res.Warnings = append(res.Warnings, fmt.Sprintf("could not look for abandoned boot proofs in account %s, %s: %v", in.Target.Account, in.Target.Region, err))
+		}
 	}
 	return res, nil
 }

@@ -169,19 +169,21 @@ func completedScheduledID(ev *historypb.HistoryEvent) int64 {
 }
 
 // staleSharesVersion gates the Pipeline's and the Sweep's look for shares
-// abandoned batches left: runs recorded before it replay without it.
+// abandoned batches left: runs recorded before it replay without it. A
+// Pipeline at version 1 looks before it plans its batches; at version 2 it
+// looks while its batches run, leaving alone the shares it makes itself.
 const staleSharesVersion = "revoke-stale-shares"
 
 // revokeStaleShares revokes what abandoned batches left shared (see
-// Housekeeping) and returns a line per share revoked, and per share it could
-// not revoke. A failure to look is a warning: housekeeping never stops a run.
+// Housekeeping), except the accounts of a source own says are the caller's
+// own ("<source image>/<account>": a run shares them itself, and revokes
+// them when it is done), and returns a line per share revoked, and per
+// share it could not revoke. A failure to look is a warning: housekeeping
+// never stops a run.
 func revokeStaleShares(ctx workflow.Context, logger interface {
 	Warn(string, ...any)
 	Info(string, ...any)
-}) (removed, warnings []string) {
-	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil, nil
-	}
+}, own map[string]bool) (removed, warnings []string) {
 	var hk *Housekeeping
 	var a *activities.Activities
 	var stale []StaleShare
@@ -194,6 +196,20 @@ func revokeStaleShares(ctx workflow.Context, logger interface {
 		logger.Warn("could not look for shares abandoned batches left", "error", err)
 		return nil, []string{fmt.Sprintf("could not look for shares that terminated runs left on their sources: %v", err)}
 	}
+	var left []StaleShare
+	for _, st := range stale {
+		var accounts []string
+		for _, a := range st.Share.Accounts {
+			if !own[st.Share.Source.ImageID+"/"+a] {
+				accounts = append(accounts, a)
+			}
+		}
+		if len(accounts) > 0 {
+			st.Share.Accounts = accounts
+			left = append(left, st)
+		}
+	}
+	stale = left
 	uctx := withStep(ctx, stepUnshare, activities.Target{})
 	futures := make([]workflow.Future, len(stale))
 	for i, s := range stale {

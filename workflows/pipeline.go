@@ -49,9 +49,26 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (Report, error) {
 	if err := in.Validate(); err != nil {
 		return p.report(), temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
 	}
-	p.housekeeping, p.warnings = revokeStaleShares(ctx, p.log)
-	p.plan()
-	p.run(ctx)
+	switch workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 2) {
+	case workflow.DefaultVersion:
+		p.plan()
+		p.run(ctx)
+	case 1:
+		p.housekeeping, p.warnings = revokeStaleShares(ctx, p.log, nil)
+		p.plan()
+		p.run(ctx)
+	default:
+		// Beside the batches, not before them: the run does not wait for
+		// it, and leaves alone the shares it makes itself.
+		done, settle := workflow.NewFuture(ctx)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			p.housekeeping, p.warnings = revokeStaleShares(ctx, p.log, p.ownShares())
+			settle.Set(nil, nil)
+		})
+		p.plan()
+		p.run(ctx)
+		_ = done.Get(ctx, nil)
+	}
 	rep := p.report()
 	if canceled(ctx, nil) {
 		return rep, temporal.NewCanceledError(rep)
@@ -129,6 +146,18 @@ func (in PipelineInput) Validate() error {
 		return nil
 	}
 	return errors.New("invalid pipeline input: " + strings.Join(problems, "; "))
+}
+
+// ownShares are the run's own shares: "<source image>/<account>" for every
+// target.
+func (p *pipelineRun) ownShares() map[string]bool {
+	own := map[string]bool{}
+	for _, t := range p.in.Targets {
+		if src, ok := NearestSource(p.in.Sources, t.Region); ok {
+			own[src.ImageID+"/"+t.Account] = true
+		}
+	}
+	return own
 }
 
 // planBatches splits targets into batches of whole accounts (sorted by

@@ -54,6 +54,7 @@ var recordings = []recording{
 	{"two runs attached to one target", recordAttach},
 	{"a failed share", recordFailedShare},
 	{"a run and a sweep revoking what a terminated batch left shared (revoke-stale-shares v1)", recordStaleShares},
+	{"a run revoking what a terminated batch left shared beside its batches (revoke-stale-shares v2)", recordStaleSharesBeside},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -326,5 +327,28 @@ func recordStaleShares(ctx context.Context, t *testing.T, c client.Client, f *ro
 	require.NoError(t, err)
 	require.NoError(t, sr.Get(ctx, &rep))
 	require.Len(t, rep.Housekeeping, 1, rep)
+	return files
+}
+
+// recordStaleSharesBeside: a run that revokes a terminated batch's share
+// while its own batch runs, leaving its own account's share alone
+// (revoke-stale-shares v2).
+func recordStaleSharesBeside(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-stale-v2"
+	files := map[string]string{"pipeline_stale_shares_v2_history.json": PipelineWorkflowID(run)}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.stale = []StaleShare{{Batch: "amicrypt-batch-terminated-0", Share: activities.ShareSourceInput{Builder: builder, Source: euwest1, Accounts: []string{acctC, "555555555555"}}}}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.stale = nil; f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctC, "eu-west-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Len(t, rep.Housekeeping, 1, rep)
+	require.NotContains(t, rep.Housekeeping[0], acctC)
 	return files
 }

@@ -39,7 +39,9 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return s.report(), nil }); err != nil {
 		return s.report(), err
 	}
-	s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log)
+	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log, nil)
+	}
 	s.inspect(ctx)
 	if ctx.Err() == nil {
 		s.rotate(ctx)
