@@ -8,10 +8,10 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -58,6 +58,12 @@ const runningBatches = `WorkflowType = 'Batch' AND ExecutionStatus = 'Running'`
 func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error) {
 	ctx, stop := heartbeat.Start(ctx, 0)
 	defer stop()
+	// The abandoned batches first: almost always there are none, and then
+	// no running batch's history need be read.
+	abandoned, err := h.list(ctx, abandonedBatches)
+	if err != nil || len(abandoned) == 0 {
+		return nil, err
+	}
 	needed := map[string]bool{} // source image/account
 	running, err := h.list(ctx, runningBatches)
 	if err != nil {
@@ -73,10 +79,6 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 				needed[s.Source.ImageID+"/"+a] = true
 			}
 		}
-	}
-	abandoned, err := h.list(ctx, abandonedBatches)
-	if err != nil {
-		return nil, err
 	}
 	var out []StaleShare
 	for _, ex := range abandoned {
@@ -154,7 +156,7 @@ func (h *Housekeeping) shares(ctx context.Context, id, runID string) ([]activiti
 				unshares[ev.GetEventId()] = in
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			if in, ok := unshares[completedScheduledID(ev)]; ok {
+			if in, ok := unshares[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
 				for _, a := range in.Accounts {
 					revoked[in.Source.ImageID+"/"+a] = true
 				}
@@ -162,10 +164,6 @@ func (h *Housekeeping) shares(ctx context.Context, id, runID string) ([]activiti
 		}
 	}
 	return shared, revoked, nil
-}
-
-func completedScheduledID(ev *historypb.HistoryEvent) int64 {
-	return ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()
 }
 
 // staleSharesVersion gates the Pipeline's and the Sweep's look for shares
@@ -180,10 +178,7 @@ const staleSharesVersion = "revoke-stale-shares"
 // them when it is done), and returns a line per share revoked, and per
 // share it could not revoke. A failure to look is a warning: housekeeping
 // never stops a run.
-func revokeStaleShares(ctx workflow.Context, logger interface {
-	Warn(string, ...any)
-	Info(string, ...any)
-}, own map[string]bool) (removed, warnings []string) {
+func revokeStaleShares(ctx workflow.Context, logger log.Logger, own map[string]bool) (removed, warnings []string) {
 	var hk *Housekeeping
 	var a *activities.Activities
 	var stale []StaleShare
