@@ -75,7 +75,44 @@ type Target struct {
 	ServiceLinkedRoleSuffix string    `json:"service_linked_role_suffix,omitempty"`
 	BootProof               BootProof `json:"boot_proof"`
 	Publish                 Publish   `json:"publish"`
-	Keep                    int       `json:"keep"`
+	// Keep is how many proven images of the family retention keeps in the
+	// account and region (the newest by build order); 0 turns retention off.
+	Keep int `json:"keep"`
+	// Family names the line of builds the copies belong to (retention and
+	// publishing compare images of one family only); empty: the source
+	// image's name without its trailing date, timestamp or build number
+	// (FamilyFromName).
+	Family string `json:"family,omitempty"`
+	// RetentionGrace is how long a retired image stays disabled (reversible
+	// with EnableImage) before it is deregistered with its snapshots; nil:
+	// DefaultRetentionGrace.
+	RetentionGrace *time.Duration `json:"retention_grace,omitempty"`
+	// RetireAfter is how long an old key stays disabled, unused and
+	// untried, before its deletion is scheduled; nil: DefaultRetireAfter.
+	RetireAfter *time.Duration `json:"retire_after,omitempty"`
+}
+
+// Defaults of the retirement delays (the retention: and rotation: blocks).
+const (
+	DefaultRetentionGrace = 7 * 24 * time.Hour
+	DefaultRetireAfter    = 7 * 24 * time.Hour
+)
+
+// Grace is the target's retention grace (DefaultRetentionGrace when unset).
+func (t Target) Grace() time.Duration {
+	if t.RetentionGrace == nil {
+		return DefaultRetentionGrace
+	}
+	return *t.RetentionGrace
+}
+
+// KeyRetireAfter is the target's key retirement delay (DefaultRetireAfter
+// when unset).
+func (t Target) KeyRetireAfter() time.Duration {
+	if t.RetireAfter == nil {
+		return DefaultRetireAfter
+	}
+	return *t.RetireAfter
 }
 
 // ID is the target's stable identity: account/region.
