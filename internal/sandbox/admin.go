@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,7 +17,10 @@ import (
 //
 //	GET  /_sandbox/state      the whole state, per account and region
 //	GET  /_sandbox/counters   calls per account, region and action, and of those how many were
-//	                          throttled, failed by error_rate, or applied with their response lost
+//	                          throttled, failed by error_rate, or applied with their response lost;
+//	                          each row says whether its action mutates (see ReadOnlyAction)
+//	GET  /_sandbox/counters/summary
+//	                          per account and region: all calls and mutating calls
 //	GET  /_sandbox/behaviour  timing, faults and limits in force
 //	PUT  /_sandbox/behaviour  change them while a run is under way (a partial JSON document merges;
 //	                          seconds and milliseconds as in the world file)
@@ -39,6 +43,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(b)
 	case r.URL.Path == "/_sandbox/counters" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.counters.snapshot())
+	case r.URL.Path == "/_sandbox/counters/summary" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.CallSummary())
 	case r.URL.Path == "/_sandbox/behaviour" && r.Method == http.MethodGet:
 		s.cloud.mu.Lock()
 		cfg := s.cloud.cfg
@@ -81,7 +87,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"reset": true})
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no admin endpoint %s %s; see GET /_sandbox/state, /_sandbox/counters, /_sandbox/behaviour, PUT /_sandbox/behaviour, POST /_sandbox/reset", r.Method, r.URL.Path)})
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no admin endpoint %s %s; see GET /_sandbox/state, /_sandbox/counters, /_sandbox/counters/summary, /_sandbox/behaviour, PUT /_sandbox/behaviour, POST /_sandbox/reset", r.Method, r.URL.Path)})
 	}
 }
 
@@ -193,6 +199,8 @@ type CounterRow struct {
 	Region  string `json:"region"`
 	Action  string `json:"action"`
 	Calls   int64  `json:"calls"`
+	// Mutating is false for the read-only actions (ReadOnlyAction).
+	Mutating bool `json:"mutating"`
 	// Throttled calls were refused with the service's throttling error, by a
 	// token bucket or by throttle_rate; nothing was applied.
 	Throttled int64 `json:"throttled,omitempty"`
@@ -213,7 +221,7 @@ func (c *counters) snapshot() []CounterRow {
 		if i := indexN(k, '/', 2); i > 0 {
 			acct, region, action = k[:12], k[13:i], k[i+1:]
 		}
-		rows = append(rows, CounterRow{Account: acct, Region: region, Action: action, Calls: n,
+		rows = append(rows, CounterRow{Account: acct, Region: region, Action: action, Calls: n, Mutating: !ReadOnlyAction(action),
 			Throttled: c.throttles[k], InjectedErrors: c.errors[k], LostResponses: c.lost[k]})
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -237,6 +245,68 @@ func (s *Server) Calls(account, region, serviceAction string) int64 {
 	s.counters.mu.Lock()
 	defer s.counters.mu.Unlock()
 	return s.counters.calls[account+"/"+region+"/"+serviceAction]
+}
+
+// ReadOnlyAction reports whether an action ("DescribeImages" or
+// "ec2:DescribeImages") only reads: its name starts with Describe, Get, List
+// or Lookup, the prefixes AWS's own API naming and IAM's access levels use for
+// actions that change nothing. Every other action counts as mutating, whether
+// or not the call succeeded.
+func ReadOnlyAction(action string) bool {
+	if i := strings.IndexByte(action, ':'); i >= 0 {
+		action = action[i+1:]
+	}
+	for _, p := range []string{"Describe", "Get", "List", "Lookup"} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// MutatingCalls counts the calls of mutating actions (every action but the
+// read-only ones, see ReadOnlyAction) an account made in a region; "" for
+// account or region counts every account or region.
+func (s *Server) MutatingCalls(account, region string) int64 {
+	var n int64
+	for _, row := range s.counters.snapshot() {
+		if row.Mutating && (account == "" || row.Account == account) && (region == "" || row.Region == region) {
+			n += row.Calls
+		}
+	}
+	return n
+}
+
+// CallSummaryRow is one line of /_sandbox/counters/summary.
+type CallSummaryRow struct {
+	Account       string `json:"account"`
+	Region        string `json:"region"`
+	Calls         int64  `json:"calls"`
+	MutatingCalls int64  `json:"mutating_calls"`
+}
+
+// CallSummary totals the counters per account and region: every call, and
+// the calls of mutating actions (what /_sandbox/counters/summary serves).
+func (s *Server) CallSummary() []CallSummaryRow {
+	var out []CallSummaryRow
+	idx := map[string]int{}
+	for _, row := range s.counters.snapshot() {
+		k := row.Account + "/" + row.Region
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, CallSummaryRow{Account: row.Account, Region: row.Region})
+		}
+		out[i].Calls += row.Calls
+		if row.Mutating {
+			out[i].MutatingCalls += row.Calls
+		}
+	}
+	if out == nil {
+		out = []CallSummaryRow{}
+	}
+	return out
 }
 
 func (c *counters) reset() {
