@@ -16,6 +16,10 @@ func (s *Server) registerEC2Images() {
 	s.handle("ec2", "CopyImage", s.ec2CopyImage)
 	s.handle("ec2", "CreateImage", s.ec2CreateImage)
 	s.handle("ec2", "DeregisterImage", s.ec2DeregisterImage)
+	s.handle("ec2", "DisableImage", s.ec2DisableImage)
+	s.handle("ec2", "EnableImage", s.ec2EnableImage)
+	s.handle("ec2", "EnableImageDeregistrationProtection", s.ec2EnableImageDeregistrationProtection)
+	s.handle("ec2", "DisableImageDeregistrationProtection", s.ec2DisableImageDeregistrationProtection)
 	s.handle("ec2", "ModifyImageAttribute", s.ec2ModifyImageAttribute)
 	s.handle("ec2", "DescribeImageAttribute", s.ec2DescribeImageAttribute)
 	s.handle("ec2", "DescribeSnapshots", s.ec2DescribeSnapshots)
@@ -80,9 +84,13 @@ func (c *Cloud) ownerAlias(account string) string {
 	return ""
 }
 
-// imageOut renders an image as DescribeImages returns it. EC2 does not report the
-// KMS key of an image's block devices there; DescribeSnapshots does.
-func (c *Cloud) imageOut(im *Image) map[string]any {
+// ec2Time is how EC2 writes the times it reports as strings (CreationDate).
+func ec2Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// imageOut renders an image as DescribeImages returns it to account viewer
+// at now. EC2 does not report the KMS key of an image's block devices there;
+// DescribeSnapshots does.
+func (c *Cloud) imageOut(im *Image, viewer string, now time.Time) map[string]any {
 	var bdms []any
 	for _, bd := range im.BlockDevices {
 		bdms = append(bdms, map[string]any{
@@ -101,7 +109,7 @@ func (c *Cloud) imageOut(im *Image) map[string]any {
 		"ImageLocation":       im.Owner + "/" + im.Name,
 		"State":               im.State,
 		"OwnerId":             im.Owner,
-		"CreationDate":        im.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"CreationDate":        ec2Time(im.Created),
 		"Public":              im.Public,
 		"Architecture":        im.Architecture,
 		"ImageType":           "machine",
@@ -135,7 +143,86 @@ func (c *Cloud) imageOut(im *Image) map[string]any {
 	if im.SourceInstanceID != "" {
 		out["SourceInstanceId"] = im.SourceInstanceID
 	}
+	out["DeregistrationProtection"] = im.deregistrationProtection(now)
+	// AWS does not document whether other accounts see LastLaunchedTime (the
+	// User Guide tells owners how to "check when your AMI was last used"); the
+	// sandbox shows it to the owner only.
+	if last := im.lastLaunched(now); viewer == im.Owner && !last.IsZero() {
+		out["LastLaunchedTime"] = ec2Time(last)
+	}
 	return out
+}
+
+// launchReportDelay: "When the AMI is used to launch an instance, there is a
+// 24-hour delay before that usage is reported" (Image.LastLaunchedTime).
+const launchReportDelay = 24 * time.Hour
+
+// maxRecentLaunches bounds the launches of one image waiting to be reported;
+// past it the oldest waiting one is dropped (a later one is reported instead).
+const maxRecentLaunches = 64
+
+// lastLaunched is the LastLaunchedTime EC2 reports at now: the latest launch
+// at least 24 hours old.
+func (im *Image) lastLaunched(now time.Time) time.Time {
+	last := im.LastLaunched
+	for _, at := range im.RecentLaunches {
+		if !at.After(now.Add(-launchReportDelay)) && at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
+
+// noteLaunch records that an instance was launched from the image at at.
+func (im *Image) noteLaunch(at time.Time) {
+	at = at.UTC().Truncate(time.Second)
+	im.LastLaunched = im.lastLaunched(at)
+	keep := im.RecentLaunches[:0]
+	for _, t := range im.RecentLaunches {
+		if t.After(at.Add(-launchReportDelay)) {
+			keep = append(keep, t)
+		}
+	}
+	im.RecentLaunches = append(keep, at)
+	if n := len(im.RecentLaunches); n > maxRecentLaunches {
+		im.RecentLaunches = append([]time.Time(nil), im.RecentLaunches[n-maxRecentLaunches:]...)
+	}
+}
+
+// Deregistration protection (EnableImageDeregistrationProtection,
+// DisableImageDeregistrationProtection). The values of Return and of
+// DescribeImages' DeregistrationProtection are those of the CLI reference's
+// examples: "enabled-with-cooldown", "enabled-without-cooldown", "disabled".
+// AWS does not document what DescribeImages shows while the 24-hour cooldown
+// of a protection disabled "with cooldown" runs; the sandbox shows
+// "disabled after <time>" (the form tools written against AWS parse), the
+// time being when DeregisterImage is allowed again.
+const (
+	protectionWithCooldown    = "enabled-with-cooldown"
+	protectionWithoutCooldown = "enabled-without-cooldown"
+	protectionCooldown        = 24 * time.Hour
+)
+
+func (im *Image) deregistrationProtection(now time.Time) string {
+	switch {
+	case im.DeregistrationProtection != "":
+		return im.DeregistrationProtection
+	case now.Before(im.ProtectedUntil):
+		return "disabled after " + ec2Time(im.ProtectedUntil)
+	}
+	return "disabled"
+}
+
+// deregistrationRefused says why DeregisterImage may not deregister the image
+// now ("" when it may).
+func (im *Image) deregistrationRefused(now time.Time) string {
+	switch {
+	case im.DeregistrationProtection != "":
+		return "deregistration protection is enabled for it; disable it first (DisableImageDeregistrationProtection)"
+	case now.Before(im.ProtectedUntil):
+		return "its deregistration protection was disabled with a 24-hour cooldown, which ends at " + ec2Time(im.ProtectedUntil)
+	}
+	return ""
 }
 
 func (s *Server) ec2DescribeImages(c *call) (map[string]any, error) {
@@ -147,6 +234,13 @@ func (s *Server) ec2DescribeImages(c *call) (map[string]any, error) {
 		return nil, apiErr("InvalidParameterCombination", "The parameter imageIdsSet cannot be used with the parameter maxResults")
 	}
 	me := c.caller.Account
+	// "A disabled AMI does not appear in DescribeImages API calls by default"
+	// (DisableImage); IncludeDisabled shows the owner's (nobody else can see
+	// one: disabling removes its launch permissions). AWS does not say whether
+	// naming a disabled AMI in ImageIds shows it without IncludeDisabled; the
+	// sandbox shows it, as EC2 documents for deprecated AMIs ("does not appear
+	// in DescribeImages API calls unless you specify its ID").
+	includeDisabled := wire.Bool(c.in, "IncludeDisabled")
 	var candidates []*Image
 	if len(ids) > 0 {
 		var missing []string
@@ -166,7 +260,7 @@ func (s *Server) ec2DescribeImages(c *call) (map[string]any, error) {
 		}
 	} else {
 		for _, im := range c.c.imageIndex {
-			if im.Region == c.region && im.State != "deregistered" && im.canLaunch(me) {
+			if im.Region == c.region && im.State != "deregistered" && im.canLaunch(me) && (im.State != "disabled" || includeDisabled) {
 				candidates = append(candidates, im)
 			}
 		}
@@ -195,7 +289,7 @@ func (s *Server) ec2DescribeImages(c *call) (map[string]any, error) {
 			return nil, err
 		}
 		if ok {
-			items = append(items, c.c.imageOut(im))
+			items = append(items, c.c.imageOut(im, me, c.now))
 		}
 	}
 	page, next, err := pageEC2(c, items, 1000)
@@ -247,6 +341,10 @@ func imageAttr(im *Image, name string) ([]string, bool) {
 		return vs, true
 	case "source-image-id":
 		return []string{im.SourceImageID}, true
+	case "source-image-region":
+		return []string{im.SourceRegion}, true
+	case "source-instance-id":
+		return []string{im.SourceInstanceID}, true
 	}
 	return tagAttr(im.Tags, name)
 }
@@ -317,6 +415,9 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	if src.State != "available" {
+		// A disabled AMI cannot be used (DisableImage); AWS does not document the
+		// error CopyImage gives for one, the sandbox answers as for any image
+		// that is not available.
 		return nil, apiErr("IncorrectState", "Image %s is not in the available state (it is %s).", srcID, src.State)
 	}
 	if err := checkTagSpecs(c.in, "image", "snapshot"); err != nil {
@@ -436,7 +537,7 @@ func (c *Cloud) imageByName(account, region, name string) *Image {
 func (c *Cloud) copiesInFlight(account, region string) int {
 	n := 0
 	for _, im := range c.region(account, region).Images {
-		if im.State == "pending" && im.SourceImageID != "" {
+		if im.State == "pending" && im.SourceImageID != "" && im.SourceInstanceID == "" {
 			n++
 		}
 	}
@@ -498,6 +599,10 @@ func (s *Server) ec2CreateImage(c *call) (map[string]any, error) {
 		ID: c.c.nextID("ami"), Owner: me, Region: c.region, Name: name, Description: wire.Str(c.in, "Description"),
 		State: "pending", Architecture: arch, RootDeviceName: inst.RootDeviceName, Created: c.now.UTC(),
 		AvailableAt: c.now.Add(c.c.cfg.CreateImageDuration), SourceInstanceID: id,
+		// "The ID and Region of the source AMI only appear if the AMI was created
+		// by using ... CreateImage ... CopyImage" (User Guide, source AMI): for
+		// CreateImage, the AMI the instance was launched from.
+		SourceImageID: inst.ImageID, SourceRegion: c.region,
 	}
 	snapTags := tagSpecs(c.in, "snapshot")
 	for _, dev := range sortedKeys(inst.VolumeIDs) {
@@ -521,10 +626,18 @@ func (s *Server) ec2CreateImage(c *call) (map[string]any, error) {
 	return map[string]any{"ImageId": im.ID}, nil
 }
 
+// ec2DeregisterImage deregisters an image the caller owns. One under
+// deregistration protection, or in the 24-hour cooldown after its protection
+// was disabled, is refused; AWS does not document the error code for that,
+// the sandbox answers OperationNotPermitted, EC2's code for an action a
+// protection forbids (TerminateInstances with termination protection).
 func (s *Server) ec2DeregisterImage(c *call) (map[string]any, error) {
 	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
 	if err != nil {
 		return nil, err
+	}
+	if why := im.deregistrationRefused(c.now); why != "" {
+		return nil, apiErr("OperationNotPermitted", "The image %s can't be deregistered: %s.", im.ID, why)
 	}
 	r := c.c.region(im.Owner, im.Region)
 	out := map[string]any{"Return": true}
@@ -550,6 +663,90 @@ func (s *Server) ec2DeregisterImage(c *call) (map[string]any, error) {
 	delete(c.c.imageIndex, im.ID)
 	c.c.markDirty()
 	return out, nil
+}
+
+// ec2DisableImage disables an AMI the caller owns: its state becomes
+// disabled, its launch permissions are removed ("If an AMI was public or
+// previously shared, it is made private") and it can no longer be launched,
+// copied or shared until EnableImage. The snapshots' create-volume
+// permissions are left as they were (DisableImage speaks of launch
+// permissions only). AWS documents no error for disabling an AMI that is
+// already disabled; the sandbox answers success and changes nothing. An AMI
+// that is pending or failed is refused with IncorrectState (AWS documents
+// neither case).
+func (s *Server) ec2DisableImage(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	switch im.State {
+	case "disabled":
+		return map[string]any{"Return": true}, nil
+	case "available":
+	default:
+		return nil, apiErr("IncorrectState", "The image %s is %s; only an available image can be disabled.", im.ID, im.State)
+	}
+	im.State = "disabled"
+	im.Public, im.LaunchPermissions = false, nil
+	c.c.markDirty()
+	return map[string]any{"Return": true}, nil
+}
+
+// ec2EnableImage makes a disabled AMI available again. The accounts that lost
+// access when it was disabled "do not regain access automatically". Enabling
+// an AMI that is not disabled succeeds and changes nothing when it is
+// available (AWS does not document either case) and is IncorrectState otherwise.
+func (s *Server) ec2EnableImage(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	switch im.State {
+	case "available":
+		return map[string]any{"Return": true}, nil
+	case "disabled":
+	default:
+		return nil, apiErr("IncorrectState", "The image %s is %s; only a disabled image can be enabled.", im.ID, im.State)
+	}
+	im.State = "available"
+	c.c.markDirty()
+	return map[string]any{"Return": true}, nil
+}
+
+// ec2EnableImageDeregistrationProtection turns protection on, with or without
+// the 24-hour cooldown; enabling it again replaces the mode and ends a
+// running cooldown.
+func (s *Server) ec2EnableImageDeregistrationProtection(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	im.DeregistrationProtection = protectionWithoutCooldown
+	if wire.Bool(c.in, "WithCooldown") {
+		im.DeregistrationProtection = protectionWithCooldown
+	}
+	im.ProtectedUntil = time.Time{}
+	c.c.markDirty()
+	return map[string]any{"Return": im.DeregistrationProtection}, nil
+}
+
+// ec2DisableImageDeregistrationProtection turns protection off. With the
+// cooldown, "you won't immediately be able to deregister the AMI": for 24
+// hours DeregisterImage is still refused. Disabling protection that is off
+// succeeds and changes nothing (AWS does not document the case).
+func (s *Server) ec2DisableImageDeregistrationProtection(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	if im.DeregistrationProtection == protectionWithCooldown {
+		im.ProtectedUntil = c.now.UTC().Truncate(time.Second).Add(protectionCooldown)
+	}
+	if im.DeregistrationProtection != "" {
+		im.DeregistrationProtection = ""
+		c.c.markDirty()
+	}
+	return map[string]any{"Return": im.deregistrationProtection(c.now)}, nil
 }
 
 // permissionChanges reads the Add/Remove lists of a launch or create-volume
@@ -626,6 +823,11 @@ func (s *Server) ec2ModifyImageAttribute(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (len(add) > 0 || public) && im.State == "disabled" {
+		// "A disabled AMI can't be shared" (DisableImage); the error code is not
+		// documented, the sandbox answers IncorrectState.
+		return nil, apiErr("IncorrectState", "The image %s is disabled and can't be shared; enable it first (EnableImage).", im.ID)
+	}
 	if len(add) > 0 || public {
 		for _, bd := range im.BlockDevices {
 			if sn := c.c.snapIndex[bd.SnapshotID]; sn != nil && c.c.awsManagedKeyOf(sn) {
@@ -670,7 +872,7 @@ func (s *Server) ec2DescribeImageAttribute(c *call) (map[string]any, error) {
 	case "description":
 		out["Description"] = map[string]any{"Value": im.Description}
 	case "blockDeviceMapping":
-		out["BlockDeviceMappings"] = c.c.imageOut(im)["BlockDeviceMappings"]
+		out["BlockDeviceMappings"] = c.c.imageOut(im, c.caller.Account, c.now)["BlockDeviceMappings"]
 	default:
 		return nil, apiErr("InvalidParameterValue", "The sandbox models the launchPermission, description and blockDeviceMapping attributes of an image, not %q", attr)
 	}

@@ -384,6 +384,7 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 		r.Instances[inst.ID] = inst
 		out = append(out, inst)
 	}
+	im.noteLaunch(now)
 	c.markDirty()
 	return out, nil
 }

@@ -105,7 +105,7 @@ type Image struct {
 	Region            string        `json:"region"`
 	Name              string        `json:"name"`
 	Description       string        `json:"description,omitempty"`
-	State             string        `json:"state"` // pending | available | failed | deregistered
+	State             string        `json:"state"` // pending | available | failed | disabled | deregistered
 	StateReason       string        `json:"state_reason,omitempty"`
 	Public            bool          `json:"public,omitempty"`
 	LaunchPermissions []string      `json:"launch_permissions,omitempty"`
@@ -120,6 +120,15 @@ type Image struct {
 	SourceInstanceID  string        `json:"source_instance_id,omitempty"`
 	PendingFailure    string        `json:"pending_failure,omitempty"`
 	DeregisteredAt    time.Time     `json:"deregistered_at,omitempty"`
+	// DeregistrationProtection is "" (off), "enabled-with-cooldown" or
+	// "enabled-without-cooldown"; ProtectedUntil is when the cooldown of a
+	// protection disabled with one ends.
+	DeregistrationProtection string    `json:"deregistration_protection,omitempty"`
+	ProtectedUntil           time.Time `json:"protected_until,omitempty"`
+	// LastLaunched is the LastLaunchedTime DescribeImages reports; launches of
+	// the last 24 hours wait in RecentLaunches (EC2 reports a launch after 24 hours).
+	LastLaunched   time.Time   `json:"last_launched,omitempty"`
+	RecentLaunches []time.Time `json:"recent_launches,omitempty"`
 }
 
 // BlockDevice is one EBS mapping of an image.
