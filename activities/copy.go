@@ -35,11 +35,12 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 		return CopyImageResult{ImageID: id, Reused: true}, nil
 	}
 
-	// The copy's family is the source's name: ShareSource read it in the
-	// builder account; otherwise read it as the target sees the source
-	// (shared with it by ShareSource).
-	family := src.Name
-	if family == "" {
+	// The copy's name comes from the source's, its family from the
+	// configuration or the source's name, its build order from the
+	// source's creation date: ShareSource read them in the builder account;
+	// otherwise read them as the target sees the source (shared with it by
+	// ShareSource).
+	if src.Name == "" || src.Created == "" {
 		srcOut, err := a.clients.EC2(acc.inRegion(src.Region)).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
 		if err != nil && !IsNotFound(err) {
 			return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: src.Region, Resource: "source image " + src.ImageID})
@@ -51,22 +52,25 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 				Fix:   "The source must be shared with the account first (ShareSource adds its launch permission and its snapshots' create-volume permission); check the source id and region, then replay the target.",
 			}, err)
 		}
-		family = aws.ToString(srcOut.Images[0].Name)
+		src.Name = aws.ToString(srcOut.Images[0].Name)
+		src.Created = aws.ToString(srcOut.Images[0].CreationDate)
+		in.Source = src
 	}
-	if family == "" {
-		family = src.ImageID
+	base := src.Name
+	if base == "" {
+		base = src.ImageID
 	}
 
 	names := []string{in.Name}
 	if in.Name == "" {
-		names = []string{copyName(family, src.ImageID, ""), copyName(family, src.ImageID, in.KeyARN)}
+		names = []string{copyName(base, src.ImageID, ""), copyName(base, src.ImageID, in.KeyARN)}
 	}
 	for i, name := range names {
 		parts := []string{src.ImageID, t.Account, t.Region, in.KeyARN, in.RunID}
 		if i > 0 {
 			parts = append(parts, name)
 		}
-		id, err := a.copyNamed(ctx, ec, in, family, name, Token("copy", parts...))
+		id, err := a.copyNamed(ctx, ec, in, base, name, Token("copy", parts...))
 		if err == nil {
 			log.Info().Str("image", id).Str("name", name).Msg("encrypted copy started")
 			return CopyImageResult{ImageID: id}, nil
@@ -93,7 +97,7 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 				return CopyImageResult{}, diagnose(err, "ec2:DeregisterImage", w)
 			}
 			log.Info().Str("image", aws.ToString(dup.ImageId)).Msg("failed copy deregistered")
-			id, err := a.copyNamed(ctx, ec, in, family, name, Token("copy", append(parts, "retry", aws.ToString(dup.ImageId))...))
+			id, err := a.copyNamed(ctx, ec, in, base, name, Token("copy", append(parts, "retry", aws.ToString(dup.ImageId))...))
 			if err != nil {
 				return CopyImageResult{}, diagnose(err, "ec2:CopyImage", w)
 			}
@@ -107,17 +111,20 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 	}, nil)
 }
 
-func (a *Activities) copyNamed(ctx context.Context, ec EC2API, in CopyImageInput, family, name, token string) (string, error) {
+func (a *Activities) copyNamed(ctx context.Context, ec EC2API, in CopyImageInput, base, name, token string) (string, error) {
 	tags := []ec2types.Tag{
 		{Key: aws.String(TagSourceImage), Value: aws.String(in.Source.ImageID)},
 		{Key: aws.String(TagKey), Value: aws.String(in.KeyARN)},
-		{Key: aws.String(TagFamily), Value: aws.String(family)},
+		{Key: aws.String(TagFamily), Value: aws.String(truncate(FamilyOf(in.Target, in.Source), 256))},
 		{Key: aws.String(TagRun), Value: aws.String(in.RunID)},
 		{Key: aws.String("Name"), Value: aws.String(name)},
 	}
+	if in.Source.Created != "" {
+		tags = append(tags, ec2types.Tag{Key: aws.String(TagSourceCreated), Value: aws.String(in.Source.Created)})
+	}
 	out, err := ec.CopyImage(ctx, &ec2.CopyImageInput{
 		Name:          aws.String(name),
-		Description:   aws.String(truncate(fmt.Sprintf("amicrypt: %s (%s, %s) encrypted for account %s", family, in.Source.ImageID, in.Source.Region, in.Target.Account), 255)),
+		Description:   aws.String(truncate(fmt.Sprintf("amicrypt: %s (%s, %s) encrypted for account %s", base, in.Source.ImageID, in.Source.Region, in.Target.Account), 255)),
 		SourceImageId: aws.String(in.Source.ImageID),
 		SourceRegion:  aws.String(in.Source.Region),
 		Encrypted:     aws.Bool(true),
@@ -200,13 +207,13 @@ func tagMap(tags []ec2types.Tag) map[string]string {
 // copyName derives the copy's AMI name from the source's: "<name>-<source
 // id>" (plus a short digest of the key when a second name is needed), within
 // AMI name rules (3–128 characters of letters, digits and ()[] ./-_'@).
-func copyName(family, srcID, keyARN string) string {
+func copyName(sourceName, srcID, keyARN string) string {
 	suffix := "-" + srcID
 	if keyARN != "" {
 		suffix += "-" + strings.TrimPrefix(Token("k", keyARN), "k-")[:8]
 	}
 	var b strings.Builder
-	for _, r := range family {
+	for _, r := range sourceName {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("()[] ./-_'@", r):
 			b.WriteRune(r)

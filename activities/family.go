@@ -6,11 +6,11 @@ import (
 )
 
 // familySuffix is what FamilyFromName drops from an image name: one trailing
-// date, date-time, Unix timestamp or build number, with the '-', '_' or ' '
-// before it — what Packer templates append to make every build's name unique
+// date (a month too: 2026-11), date-time, Unix timestamp or build number,
+// with the '-', '_' or ' ' before it — what Packer templates append to make every build's name unique
 // (base-{{timestamp}}, web-{{isotime "2006-01-02"}}, app_20261207T101500Z,
 // api-build-42 → api-build). A '.' is not a separator (ubuntu-22.04 stays).
-var familySuffix = regexp.MustCompile(`[-_ ](?:\d{4}-\d{2}-\d{2}(?:[T_-]\d{2}[-_.]?\d{2}(?:[-_.]?\d{2})?Z?)?|\d{8}(?:T?\d{4,6}Z?)?|\d+)$`)
+var familySuffix = regexp.MustCompile(`[-_ ](?:\d{4}-\d{2}(?:-\d{2}(?:[T_-]\d{2}[-_.]?\d{2}(?:[-_.]?\d{2})?Z?)?)?|\d{8}(?:T?\d{4,6}Z?)?|\d+)$`)
 
 // FamilyFromName is the family of builds an image name belongs to when the
 // configuration names none: the name without one trailing date, date-time,

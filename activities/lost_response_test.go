@@ -52,9 +52,9 @@ func TestTargetSurvivesLostResponses(t *testing.T) {
 			if tc.account == legacy {
 				tg.KeyAlias, tg.ManageKeyPolicy = "alias/adopted", true
 			}
-			// The published template exists, on another image: publishing
-			// makes a new default version.
-			if _, err := h.rootEC2(tc.account).CreateLaunchTemplate(h.ctx, &ec2.CreateLaunchTemplateInput{
+			// The published template exists (amicrypt made it on an earlier
+			// run), on another image: publishing makes a new default version.
+			if _, err := h.acts.clients.EC2(targetAccess(tg)).CreateLaunchTemplate(h.ctx, &ec2.CreateLaunchTemplateInput{
 				LaunchTemplateName: aws.String("base"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(sourceAMI)},
 			}); err != nil && APICode(err) != "InvalidLaunchTemplateName.AlreadyExistsException" {
 				t.Fatal(err) // (a lost answer of this very call is retried into AlreadyExists)

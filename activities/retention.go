@@ -3,96 +3,117 @@ package activities
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// ApplyRetention keeps the newest Target.Keep amicrypt images of the source's
-// family (tag amicrypt:family, the source image's name) in the target region,
-// KeepImageID always among them, and deregisters the rest with their
-// snapshots (step 10). Keep below 1 turns retention off. Pending images (a
-// copy under way) are never touched. The family is read from KeepImageID's
-// tags, else from a copy of the source.
-func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (RetentionResult, error) {
+// applyRetention keeps, of the family's images provably amicrypt's in the
+// target's account and region (scopedImages), the newest Target.Keep proven
+// ones by build order — KeepImageID, the image the run just published,
+// always among the kept — and retires the other proven ones in two steps
+// (retire): disabled now, deregistered with their snapshots once disabled
+// for the retention grace and still unused. An image something uses is kept
+// whatever keep says, and the result says what kept it. Unproven, failed and
+// pending images are neither counted nor retired. Keep 0 turns retention
+// off.
+func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Retirement, error) {
 	t := in.Target
-	var res RetentionResult
+	var res Retirement
 	if t.Keep < 1 {
 		return res, nil
 	}
-	ec := a.clients.EC2(targetAccess(t))
-	log := a.logFor(t.Account, t.Region)
-	w := where{Account: t.Account, Region: t.Region, Resource: "images of " + in.Source.ImageID}
-
-	family, err := a.familyOf(ctx, ec, in)
-	if err != nil {
-		return res, diagnose(err, "ec2:DescribeImages", w)
-	}
+	family := in.Family
 	if family == "" {
-		return res, nil
+		family = FamilyOf(t, in.Source)
 	}
-	w.Resource = "images of family " + family
-	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{{Name: aws.String("tag:" + TagFamily), Values: []string{family}}})
+	acc := targetAccess(t)
+	ec := a.clients.EC2(acc)
+	w := where{Account: t.Account, Region: t.Region, Resource: "images of family " + family}
+	keys, err := a.configKeys(ctx, t, in.KeyARN)
+	if err != nil {
+		w.Resource = "the keys of " + keyAlias(t)
+		return res, diagnose(err, "kms:ListResourceTags", w)
+	}
+	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: family, Keys: keys})
 	if err != nil {
 		return res, diagnose(err, "ec2:DescribeImages", w)
 	}
-	sort.SliceStable(images, func(i, j int) bool {
-		return aws.ToString(images[i].CreationDate) > aws.ToString(images[j].CreationDate)
-	})
+	res.OutOfScope = outside
+	var retire, disabled []familyImage
+	// In build order, newest first: the run's own image takes a place
+	// among the kept when it is among the newest, and is kept anyway when
+	// it is not (a replay of an old build retires nothing newer).
 	kept := 0
 	for _, im := range images {
-		if aws.ToString(im.ImageId) == in.KeepImageID {
+		switch {
+		case im.State == "disabled":
+			if im.disabledAt().IsZero() {
+				res.Kept = append(res.Kept, im.ID+": disabled by someone else than amicrypt: left as it is")
+				continue
+			}
+			disabled = append(disabled, im)
+		case im.ID == in.KeepImageID:
 			kept++
+		case im.State != "available":
+		case !im.proven(t):
+		case kept < t.Keep:
+			kept++
+		default:
+			retire = append(retire, im)
 		}
 	}
-	for _, im := range images {
-		id := aws.ToString(im.ImageId)
-		if id == in.KeepImageID || im.State == ec2types.ImageStatePending {
-			continue
-		}
-		if kept < t.Keep {
-			kept++
-			continue
-		}
-		_, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: im.ImageId, DeleteAssociatedSnapshots: aws.Bool(true)})
-		if err != nil && !IsNotFound(err) {
-			w.Resource = fmt.Sprintf("image %s (family %s)", id, family)
-			return res, diagnose(err, "ec2:DeregisterImage", w)
-		}
-		log.Info().Str("image", id).Str("family", family).Msg("image retired")
-		res.Deregistered = append(res.Deregistered, id)
-	}
-	return res, nil
+	why := fmt.Sprintf("retention: older than the %d newest proven builds of family %s", t.Keep, family)
+	return res, a.retire(ctx, t, retire, disabled, why, &res)
 }
 
-func (a *Activities) familyOf(ctx context.Context, ec EC2API, in RetentionInput) (string, error) {
-	if in.Family != "" {
-		return in.Family, nil
+// proven says whether an image counts as proven for retention: its boot
+// proof passed, or the target proves nothing and it was never marked failed.
+func (im familyImage) proven(t Target) bool {
+	return im.Proven == "true" || (!t.BootProof.Enabled && im.Proven == "")
+}
+
+// configKeys are the keys whose images are this target's: key (the run's:
+// the alias's key, or key_arn's), the alias's key, and the keys it replaced
+// — each predecessor named by the newer key's amicrypt:predecessor tag and
+// naming it back by its own amicrypt:successor tag (a tag on one key alone
+// proves nothing).
+func (a *Activities) configKeys(ctx context.Context, t Target, key string) (map[string]bool, error) {
+	keys := map[string]bool{}
+	if key != "" {
+		keys[key] = true
 	}
-	if in.KeepImageID != "" {
-		im, err := describeImage(ctx, ec, in.KeepImageID)
-		if err != nil {
-			return "", err
-		}
-		if im != nil {
-			if f := tagMap(im.Tags)[TagFamily]; f != "" {
-				return f, nil
-			}
-		}
+	if t.KeyARN != "" {
+		keys[t.KeyARN] = true
+		return keys, nil
 	}
-	if in.Source.ImageID == "" {
-		return "", nil
+	kc := a.clients.KMS(targetAccess(t))
+	md, err := describeKey(ctx, kc, keyAlias(t))
+	if IsNotFound(err) {
+		return keys, nil
 	}
-	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{{Name: aws.String("tag:" + TagSourceImage), Values: []string{in.Source.ImageID}}})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	for _, im := range images {
-		if f := tagMap(im.Tags)[TagFamily]; f != "" {
-			return f, nil
+	cur := aws.ToString(md.Arn)
+	keys[cur] = true
+	for range 20 {
+		tags, err := keyTags(ctx, kc, cur)
+		if err != nil || tags[TagPredecessor] == "" {
+			return keys, err
 		}
+		prev := tags[TagPredecessor]
+		ptags, err := keyTags(ctx, kc, prev)
+		if IsNotFound(err) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ptags[TagSuccessor] != cur || keys[prev] {
+			return keys, nil
+		}
+		keys[prev] = true
+		cur = prev
 	}
-	return "", nil
+	return keys, nil
 }

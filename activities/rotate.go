@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 )
@@ -297,40 +297,71 @@ func ownerStatements(old, required *policy.Document) []string {
 	return out
 }
 
-// FindKeyedImages lists the target's live (available) amicrypt images —
-// tagged amicrypt:source-image — whose snapshots are not all under Keep,
-// each with the key its snapshots are under (DescribeImages does not show
-// keys; DescribeSnapshots does; a snapshot that cannot be read counts by the
-// image's amicrypt:key tag). Oldest first.
+// FindKeyedImages lists the target's images that are provably amicrypt's
+// for its configuration (scopedImages: made by CopyImage from the image
+// their tags name, every snapshot under a key of the alias's line, of the
+// configured family when one is set) and whose snapshots are not all under
+// Keep, each with the key they are under. Only available, proven images are
+// re-encrypted (with the boot proof off: those never marked failed); the
+// others are listed in Skipped with why, and images that carry amicrypt's
+// tags without the evidence in OutOfScope: neither stops the rotation of
+// the proven ones. Oldest build first.
 func (a *Activities) FindKeyedImages(ctx context.Context, in FindKeyedImagesInput) (FindKeyedImagesResult, error) {
 	t := in.Target
 	ec := a.clients.EC2(targetAccess(t))
 	w := where{Account: t.Account, Region: t.Region, Resource: "amicrypt images"}
-	images, keys, err := amicryptImageKeys(ctx, ec)
-	if err != nil {
-		return FindKeyedImagesResult{}, atStep(StepFindImages, diagnose(err, "ec2:DescribeImages", w))
-	}
 	var res FindKeyedImagesResult
-	for _, im := range images {
-		key := imageKeyOff(im, keys, in.Keep)
-		if key == nil {
+	keys, err := a.configKeys(ctx, t, in.Keep)
+	if err != nil {
+		return res, atStep(StepFindImages, diagnose(err, "kms:ListResourceTags", w))
+	}
+	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: keys})
+	if err != nil {
+		return res, atStep(StepFindImages, diagnose(err, "ec2:DescribeImages", w))
+	}
+	res.OutOfScope = outside
+	for i := len(images) - 1; i >= 0; i-- { // oldest build first
+		im := images[i]
+		key := ""
+		under := true
+		for _, k := range im.SnapshotKeys {
+			if k != in.Keep {
+				key, under = k, false
+				break
+			}
+		}
+		if under {
+			continue // under Keep already
+		}
+		switch {
+		case im.State == ec2types.ImageStateDisabled:
+			res.Skipped = append(res.Skipped, im.ID+": disabled (retired); it goes when its retention grace is over")
+			continue
+		case im.State != ec2types.ImageStateAvailable:
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %s, not available", im.ID, im.State))
+			continue
+		case !im.proven(t):
+			why := "never proven to boot"
+			if r := im.Tags[TagProvenReason]; r != "" {
+				why = "unproven: " + r
+			}
+			res.Skipped = append(res.Skipped, im.ID+": "+why)
 			continue
 		}
-		tags := tagMap(im.Tags)
 		own := map[string]string{}
-		for k, v := range tags {
+		for k, v := range im.Tags {
 			if strings.HasPrefix(k, "amicrypt:") {
 				own[k] = v
 			}
 		}
 		res.Images = append(res.Images, KeyedImage{
-			ImageID:     aws.ToString(im.ImageId),
-			Name:        aws.ToString(im.Name),
-			KeyARN:      *key,
-			Family:      tags[TagFamily],
-			SourceImage: tags[TagSourceImage],
-			RootDevice:  aws.ToString(im.RootDeviceName),
-			Snapshots:   imageSnapshots(im),
+			ImageID:     im.ID,
+			Name:        im.Name,
+			KeyARN:      key,
+			Family:      im.Tags[TagFamily],
+			SourceImage: im.Tags[TagSourceImage],
+			RootDevice:  im.rootDevice,
+			Snapshots:   im.Snapshots,
 			Tags:        own,
 		})
 	}
@@ -531,32 +562,40 @@ func rekeyName(oldName, oldKey, newKey string) string {
 // amicrypt published for the target from old images to their copies: the SSM
 // parameter's value, and the launch template's default version (a new
 // version with the new image, its block devices' old keys replaced by the
-// new key). A pointer that names no old image is left alone; running it again
-// changes nothing.
+// new key). Only pointers that are amicrypt's move (publishOwner): one that
+// is not is named in Warnings and left, and so keeps its old image and key.
+// A pointer that names no old image is left alone; running it again changes
+// nothing.
 func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKeyResult, error) {
 	t := in.Target
 	acc := targetAccess(t)
 	log := a.logFor(t.Account, t.Region).With().Str("key", in.NewKey).Logger()
 	var res SwitchKeyResult
 
+	// Only pointers that are amicrypt's move; one that is not stays, and
+	// keeps its image (and so the old key) alive.
+	assumed, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t})
+	if err != nil {
+		return res, atStep(StepSwitch, err)
+	}
+	owner, err := a.publishOwner(ctx, t, assumed.Arn, "")
+	if d, ok := DiagnosisOf(err); ok {
+		res.Warnings = append(res.Warnings, d.Cause)
+		t.Publish = Publish{}
+	} else if err != nil {
+		return res, atStep(StepSwitch, err)
+	}
 	if name := t.Publish.SSMParameter; name != "" {
 		w := where{Account: t.Account, Region: t.Region, Resource: "parameter " + name}
-		sc := a.clients.SSM(acc)
-		cur, err := sc.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
-		if err != nil && !IsNotFound(err) {
-			return res, atStep(StepSwitch, diagnose(err, "ssm:GetParameter", w))
-		}
-		if err == nil && cur.Parameter != nil {
-			if next, ok := in.Images[aws.ToString(cur.Parameter.Value)]; ok {
-				if err := putImageParameter(ctx, sc, name, next); err != nil {
-					return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", w))
-				}
-				log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
-				res.Repointed = append(res.Repointed, "ssm:"+name)
+		if next, ok := in.Images[owner.parameterValue]; ok {
+			if err := putImageParameter(ctx, a.clients.SSM(acc), name, next, false); err != nil {
+				return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", w))
 			}
+			log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
+			res.Repointed = append(res.Repointed, "ssm:"+name)
 		}
 	}
-	if name := t.Publish.LaunchTemplate; name != "" {
+	if name := t.Publish.LaunchTemplate; name != "" && owner.templateImage != "" {
 		w := where{Account: t.Account, Region: t.Region, Resource: "launch template " + name}
 		ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), name, in)
 		if err != nil {
@@ -654,40 +693,85 @@ func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, name 
 	return fmt.Sprintf("launch-template:%s:%d", aws.ToString(nv.LaunchTemplateId), version), nil
 }
 
-// RetireOldKeys deregisters the old images with their snapshots, revokes the
-// grants amicrypt made on each old key (named amicrypt-...), and looks for
-// anything else still encrypted under it in the account and region: volumes
-// (in use or not), snapshots, images. A key in Retire that nothing holds is
-// disabled and scheduled for deletion after the window; one that something
-// holds stays enabled and its holders are named. Running it again changes
-// nothing more.
+// RetireOldKeys retires what the rotation replaced, each step reversible
+// first: the old images amicrypt re-encrypted are disabled (EnableImage
+// undoes it) and deregistered with their snapshots once disabled for the
+// retention grace — never while something uses them (an instance, a launch
+// template version or Auto Scaling group amicrypt does not own, a
+// parameter), which keeps them and names what did. Then each old key of
+// this configuration's alias line (Retire, or a key the alias's key names as
+// its predecessor and that names it back) that nothing holds — volumes,
+// snapshots and images (disabled ones included, except amicrypt's own images
+// being retired), launch template versions naming it, the account's EBS
+// default key, grants other than amicrypt's — is disabled (EnableKey undoes
+// it), tagged with when and why, and amicrypt's grants on it revoked. A
+// key is never scheduled for deletion here: a later sweep or rotation does
+// that once it has been disabled for rotation.retire_after with nothing
+// holding or trying it. A key something holds stays enabled with its
+// grants, and its holders are named. Running it again changes nothing more.
 func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (RetireOldKeysResult, error) {
 	t := in.Target
 	acc := targetAccess(t)
 	ec, kc := a.clients.EC2(acc), a.clients.KMS(acc)
 	log := a.logFor(t.Account, t.Region)
 	var res RetireOldKeysResult
-	for _, id := range in.OldImages {
-		_, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(id), DeleteAssociatedSnapshots: aws.Bool(true)})
+	w := where{Account: t.Account, Region: t.Region, Resource: "old images"}
+
+	// The old images: two-step retirement.
+	var olds []familyImage
+	if len(in.OldImages) > 0 {
+		out, err := ec.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: in.OldImages, IncludeDisabled: aws.Bool(true)})
 		if err != nil && !IsNotFound(err) {
-			return res, atStep(StepRetire, diagnose(err, "ec2:DeregisterImage", where{Account: t.Account, Region: t.Region, Resource: "old image " + id}))
+			return res, atStep(StepRetire, diagnose(err, "ec2:DescribeImages", w))
 		}
-		if err == nil {
-			log.Info().Str("image", id).Msg("old image deregistered with its snapshots")
+		if out != nil {
+			for _, im := range out.Images {
+				olds = append(olds, familyImage{ID: aws.ToString(im.ImageId), State: im.State, Tags: tagMap(im.Tags), Snapshots: imageSnapshots(im),
+					Protected: strings.HasPrefix(aws.ToString(im.DeregistrationProtection), "enabled")})
+			}
 		}
-		res.Deregistered = append(res.Deregistered, id)
 	}
-	holders, err := keyHolders(ctx, ec, in.OldKeys)
+	var retire, disabled []familyImage
+	for _, im := range olds {
+		if im.State == ec2types.ImageStateDisabled {
+			disabled = append(disabled, im)
+		} else {
+			retire = append(retire, im)
+		}
+	}
+	why := "key rotation: re-encrypted under " + in.NewKey
+	if err := a.retire(ctx, t, retire, disabled, why, &res.Images); err != nil {
+		return res, atStep(StepRetire, err)
+	}
+	res.Deregistered = res.Images.Deregistered
+	// amicrypt's own old images, disabled and on their way out, do not
+	// hold their key: launching them fails whatever the key's state.
+	retiring := map[string]bool{}
+	for _, id := range res.Images.Disabled {
+		retiring[id] = true
+	}
+	for _, im := range disabled {
+		if !slices.Contains(res.Images.Enabled, im.ID) {
+			retiring[im.ID] = true
+		}
+	}
+
+	holders, err := a.keyHolders(ctx, t, in.OldKeys, retiring)
 	if err != nil {
 		return res, atStep(StepRetire, diagnose(err, "ec2:DescribeVolumes", where{Account: t.Account, Region: t.Region, Resource: "resources under the old keys"}))
 	}
-	retire := map[string]bool{}
+	retirable := map[string]bool{}
 	for _, k := range in.Retire {
-		retire[k] = true
+		retirable[k] = true
 	}
-	window := in.DeletionWindowDays
-	if window == 0 {
-		window = MaxDeletionWindowDays
+	if line, err := a.configKeys(ctx, t, in.NewKey); err != nil {
+		return res, atStep(StepRetire, diagnose(err, "kms:ListResourceTags", where{Account: t.Account, Region: t.Region, Resource: "the keys of " + keyAlias(t)}))
+	} else {
+		for k := range line {
+			if k != in.NewKey {
+				retirable[k] = true
+			}
+		}
 	}
 	for _, key := range in.OldKeys {
 		w := where{Account: t.Account, Region: t.Region, Resource: "old key " + key}
@@ -710,45 +794,51 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 			return res, atStep(StepRetire, diagnose(err, "kms:DescribeKey", w))
 		}
 		fate.State = string(md.KeyState)
-		if md.KeyState == kmstypes.KeyStatePendingDeletion {
-			fate.DeletionDate = md.DeletionDate
-			res.Keys = append(res.Keys, fate)
-			continue
-		}
-		if !retire[key] {
-			// A key amicrypt rotated away from before (left enabled then,
-			// say, for a volume that held it) is amicrypt's to retire too.
-			if tags, err := keyTags(ctx, kc, key); err == nil && tags[TagSuccessor] != "" {
-				retire[key] = true
-			}
-		}
-		fate.RevokedGrants, err = revokeAmicryptGrants(ctx, kc, key)
-		if err != nil {
-			return res, atStep(StepRetire, diagnose(err, "kms:RevokeGrant", w))
-		}
 		switch {
-		case !retire[key]:
-			fate.Note = "not amicrypt's to retire (no rotation replaced it): left as it is"
+		case md.KeyState == kmstypes.KeyStatePendingDeletion:
+			fate.DeletionDate = md.DeletionDate
+		case !retirable[key]:
+			fate.Note = "not amicrypt's to retire (no rotation of " + keyAlias(t) + " replaced it): left as it is"
 		case len(fate.HeldBy) > 0:
-			fate.Note = fmt.Sprintf("left enabled: %d resource(s) still encrypted under it; move or delete them, then run the rotation (or a sweep) again", len(fate.HeldBy))
+			fate.Note = fmt.Sprintf("left enabled, with its grants: %d holder(s) still use it; move or delete them, then sweep (or rotate) again", len(fate.HeldBy))
 			log.Warn().Str("key", key).Strs("held_by", fate.HeldBy).Msg("old key still in use: left enabled")
-		default:
-			if md.KeyState == kmstypes.KeyStateEnabled {
-				if _, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(key)}); err != nil {
-					return res, atStep(StepRetire, tagConditionedError(err, "kms:DisableKey", w))
-				}
-			}
-			out, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(key), PendingWindowInDays: aws.Int32(int32(window))})
+		case md.KeyState == kmstypes.KeyStateEnabled:
+			fate.RevokedGrants, err = revokeAmicryptGrants(ctx, kc, key)
 			if err != nil {
-				return res, atStep(StepRetire, tagConditionedError(err, "kms:ScheduleKeyDeletion", w))
+				return res, atStep(StepRetire, diagnose(err, "kms:RevokeGrant", w))
 			}
-			fate.State = string(kmstypes.KeyStatePendingDeletion)
-			fate.DeletionDate = out.DeletionDate
-			log.Info().Str("key", key).Time("deletion", aws.ToTime(out.DeletionDate)).Msg("old key disabled and scheduled for deletion")
+			if err := tagKeyDisabled(ctx, kc, key, "key rotation: replaced by "+in.NewKey); err != nil {
+				return res, atStep(StepRetire, diagnose(err, "kms:TagResource", w))
+			}
+			if _, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(key)}); err != nil {
+				return res, atStep(StepRetire, tagConditionedError(err, "kms:DisableKey", w))
+			}
+			fate.State = string(kmstypes.KeyStateDisabled)
+			fate.Note = fmt.Sprintf("disabled (aws kms enable-key --key-id %s undoes it); its deletion is scheduled by a later sweep or rotation once it has been disabled for %s with nothing holding or trying it", key, t.KeyRetireAfter())
+			log.Info().Str("key", key).Msg("old key disabled")
+		default:
+			fate.Note = "disabled already"
 		}
 		res.Keys = append(res.Keys, fate)
 	}
 	return res, nil
+}
+
+// Tags of a key amicrypt disabled: when (RFC 3339) and why.
+const (
+	TagKeyDisabledAt     = "amicrypt:disabled-at"
+	TagKeyDisabledReason = "amicrypt:disabled-reason"
+)
+
+// tagKeyDisabled records on the key when and why amicrypt disabled it,
+// before it does (a worker lost between the calls leaves a key amicrypt
+// still knows it meant to disable).
+func tagKeyDisabled(ctx context.Context, kc KMSAPI, key, why string) error {
+	_, err := kc.TagResource(ctx, &kms.TagResourceInput{KeyId: aws.String(key), Tags: kmsTags(map[string]string{
+		TagKeyDisabledAt:     time.Now().UTC().Format(time.RFC3339),
+		TagKeyDisabledReason: why,
+	})})
+	return err
 }
 
 // tagConditionedError is the error of a call that the deploy/ templates
@@ -766,12 +856,19 @@ func tagConditionedError(err error, call string, w where) error {
 // StepRetire names RetireOldKeys in a diagnosis.
 const StepRetire = "retire-old-key"
 
-// keyHolders finds what is still encrypted under each key: volumes (with the
-// instance they are attached to), snapshots (with the image they belong to),
-// as "volume vol-... (in-use, attached to i-...)" and "snapshot snap-...
-// (image ami-...)". EC2 has no filter by key: encrypted volumes and own
-// snapshots are listed and matched here.
-func keyHolders(ctx context.Context, ec EC2API, keys []string) (map[string][]string, error) {
+// keyHolders finds what still needs each key in the target's account and
+// region: volumes (with the instance they are attached to), snapshots (with
+// the image they belong to; disabled images included, except the images in
+// retiring), launch template versions whose block devices name the key, the
+// account's EBS default key, and grants other than amicrypt's — as
+// "volume vol-... (in-use, attached to i-...)", "snapshot snap-... (image
+// ami-...)", "launch template NAME version N", "the EBS default key of
+// REGION", "grant ID for PRINCIPAL". EC2 has no filter by key: encrypted
+// volumes, own snapshots and every template version are listed and matched
+// here.
+func (a *Activities) keyHolders(ctx context.Context, t Target, keys []string, retiring map[string]bool) (map[string][]string, error) {
+	acc := targetAccess(t)
+	ec, kc := a.clients.EC2(acc), a.clients.KMS(acc)
 	want := map[string]bool{}
 	for _, k := range keys {
 		want[k] = true
@@ -795,9 +892,14 @@ func keyHolders(ctx context.Context, ec EC2API, keys []string) (map[string][]str
 			out[k] = append(out[k], desc+")")
 		}
 	}
-	images, err := describeOwnImages(ctx, ec, nil)
-	if err != nil {
-		return nil, err
+	var images []ec2types.Image
+	ip := ec2.NewDescribeImagesPaginator(ec, &ec2.DescribeImagesInput{Owners: []string{"self"}, IncludeDisabled: aws.Bool(true)})
+	for ip.HasMorePages() {
+		page, err := ip.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		images = append(images, page.Images...)
 	}
 	imageOf := map[string]string{}
 	for _, im := range images {
@@ -813,20 +915,103 @@ func keyHolders(ctx context.Context, ec EC2API, keys []string) (map[string][]str
 		}
 		for _, sn := range page.Snapshots {
 			k := aws.ToString(sn.KmsKeyId)
-			if !want[k] {
+			im := imageOf[aws.ToString(sn.SnapshotId)]
+			if !want[k] || (im != "" && retiring[im]) {
 				continue
 			}
 			desc := "snapshot " + aws.ToString(sn.SnapshotId)
-			if im := imageOf[aws.ToString(sn.SnapshotId)]; im != "" {
+			if im != "" {
 				desc += " (image " + im + ")"
 			}
 			out[k] = append(out[k], desc)
+		}
+	}
+	// Launch template versions naming a key for their volumes.
+	tp := ec2.NewDescribeLaunchTemplatesPaginator(ec, &ec2.DescribeLaunchTemplatesInput{})
+	for tp.HasMorePages() {
+		page, err := tp.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, lt := range page.LaunchTemplates {
+			vp := ec2.NewDescribeLaunchTemplateVersionsPaginator(ec, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplateId})
+			for vp.HasMorePages() {
+				vpage, err := vp.NextPage(ctx)
+				if IsNotFound(err) {
+					break
+				}
+				if err != nil {
+					return nil, err
+				}
+				for _, v := range vpage.LaunchTemplateVersions {
+					if v.LaunchTemplateData == nil {
+						continue
+					}
+					for _, m := range v.LaunchTemplateData.BlockDeviceMappings {
+						if m.Ebs == nil {
+							continue
+						}
+						if k := keyNamed(aws.ToString(m.Ebs.KmsKeyId), keys); k != "" {
+							out[k] = append(out[k], fmt.Sprintf("launch template %s version %d", aws.ToString(lt.LaunchTemplateName), aws.ToInt64(v.VersionNumber)))
+						}
+					}
+				}
+			}
+		}
+	}
+	// The account's default key for new EBS volumes.
+	def, err := ec.GetEbsDefaultKmsKeyId(ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})
+	if err != nil {
+		return nil, err
+	}
+	if ref := aws.ToString(def.KmsKeyId); ref != "" {
+		k := keyNamed(ref, keys)
+		if k == "" && strings.Contains(ref, "alias/") {
+			// An alias: which key it names now.
+			if md, err := describeKey(ctx, kc, ref); err == nil {
+				k = keyNamed(aws.ToString(md.Arn), keys)
+			}
+		}
+		if k != "" {
+			out[k] = append(out[k], "the EBS default key of "+t.Region+" (aws ec2 modify-ebs-default-kms-key-id)")
+		}
+	}
+	// Grants other than amicrypt's.
+	for _, k := range keys {
+		if accountOfARN(k) != "" && accountOfARN(k) != t.Account {
+			continue
+		}
+		p := kms.NewListGrantsPaginator(kc, &kms.ListGrantsInput{KeyId: aws.String(k)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range page.Grants {
+				if !strings.HasPrefix(aws.ToString(g.Name), "amicrypt-") {
+					out[k] = append(out[k], fmt.Sprintf("grant %s for %s", aws.ToString(g.GrantId), aws.ToString(g.GranteePrincipal)))
+				}
+			}
 		}
 	}
 	for k := range out {
 		sort.Strings(out[k])
 	}
 	return out, nil
+}
+
+// keyNamed returns the key of keys that ref names (its ARN, or its key id),
+// "" when none.
+func keyNamed(ref string, keys []string) string {
+	for _, k := range keys {
+		if ref == k || (ref != "" && strings.HasSuffix(k, "/"+ref)) {
+			return k
+		}
+	}
+	return ""
 }
 
 // revokeAmicryptGrants revokes the grants amicrypt made on a key (their

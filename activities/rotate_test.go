@@ -95,19 +95,26 @@ func TestRotationMovesImagesAliasAndParameterOffTheOldKey(t *testing.T) {
 	}
 
 	ret := must[RetireOldKeysResult](h, h.acts.RetireOldKeys, RetireOldKeysInput{Target: tg, OldImages: []string{image}, OldKeys: []string{old}, Retire: []string{old}, DeletionWindowDays: 7})
-	if len(ret.Keys) != 1 || ret.Keys[0].State != "PendingDeletion" || ret.Keys[0].DeletionDate == nil || len(ret.Keys[0].HeldBy) != 0 {
+	// The old key is only disabled (reversible), never scheduled for
+	// deletion in the run that replaced it; the old image is disabled and
+	// waits out its grace.
+	if len(ret.Keys) != 1 || ret.Keys[0].State != "Disabled" || ret.Keys[0].DeletionDate != nil || len(ret.Keys[0].HeldBy) != 0 {
 		t.Fatalf("old key: %+v", ret.Keys)
 	}
-	if d := time.Until(*ret.Keys[0].DeletionDate); d < 6*24*time.Hour || d > 8*24*time.Hour {
-		t.Errorf("deletion in %v, want 7 days", d)
+	if len(ret.Images.Disabled) != 1 || ret.Images.Disabled[0] != image || len(ret.Images.Deregistered) != 0 {
+		t.Errorf("old image: %+v, want %s disabled only (7-day grace)", ret.Images, image)
 	}
-	if im, _ := h.rootEC2(payments).DescribeImages(h.ctx, &ec2.DescribeImagesInput{ImageIds: []string{image}}); im != nil && len(im.Images) > 0 && im.Images[0].State == ec2types.ImageStateAvailable {
-		t.Errorf("old image %s still available", image)
+	if st := h.imageStates(payments)[image]; st != ec2types.ImageStateDisabled {
+		t.Errorf("old image %s is %q, want disabled", image, st)
+	}
+	md, err := h.rootKMS(payments).DescribeKey(h.ctx, &kms.DescribeKeyInput{KeyId: aws.String(old)})
+	if err != nil || md.KeyMetadata.KeyState != "Disabled" || md.KeyMetadata.DeletionDate != nil {
+		t.Errorf("old key: %+v, %v", md, err)
 	}
 	// Retiring again changes nothing and says the same.
 	again2 := must[RetireOldKeysResult](h, h.acts.RetireOldKeys, RetireOldKeysInput{Target: tg, OldImages: []string{image}, OldKeys: []string{old}, Retire: []string{old}, DeletionWindowDays: 7})
-	if again2.Keys[0].State != "PendingDeletion" {
-		t.Errorf("second retire: %+v", again2.Keys)
+	if again2.Keys[0].State != "Disabled" || len(again2.Images.Disabled) != 0 {
+		t.Errorf("second retire: %+v", again2)
 	}
 }
 
@@ -155,13 +162,13 @@ func TestRetireOldKeysLeavesAKeyThatAVolumeHoldsEnabled(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ret = must[RetireOldKeysResult](h, h.acts.RetireOldKeys, RetireOldKeysInput{Target: tg, OldKeys: []string{old}, DeletionWindowDays: 30})
-		if ret.Keys[0].State == "PendingDeletion" || time.Now().After(deadline) {
+		if ret.Keys[0].State == "Disabled" || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond) // the terminated instance's volume is still being deleted
 	}
-	if ret.Keys[0].State != "PendingDeletion" {
-		t.Errorf("old key after its holders went: %+v", ret.Keys[0])
+	if ret.Keys[0].State != "Disabled" {
+		t.Errorf("old key after its holders went: %+v, want disabled", ret.Keys[0])
 	}
 }
 

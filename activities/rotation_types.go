@@ -100,6 +100,11 @@ type FindKeyedImagesInput struct {
 // FindKeyedImagesResult lists them, oldest first.
 type FindKeyedImagesResult struct {
 	Images []KeyedImage `json:"images"`
+	// Skipped: "ami-…: why" for images of the target not re-encrypted
+	// (unproven, failed, disabled); OutOfScope: images carrying amicrypt's
+	// tags without the evidence that they are this target's.
+	Skipped    []string `json:"skipped,omitempty"`
+	OutOfScope []string `json:"out_of_scope,omitempty"`
 }
 
 // ReencryptImageInput copies Image under NewKey (a re-encrypting CopyImage
@@ -136,22 +141,26 @@ type SwitchKeyInput struct {
 type SwitchKeyResult struct {
 	AliasMoved bool     `json:"alias_moved"`
 	Repointed  []string `json:"repointed,omitempty"`
+	// Warnings: configured pointers that are not amicrypt's, left alone.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// RetireOldKeysInput retires what the old keys hold for amicrypt: the old
-// images (deregistered with their snapshots) and amicrypt's grants; then
-// each key in Retire that nothing else holds is disabled and scheduled for
-// deletion after DeletionWindowDays.
+// RetireOldKeysInput retires what the rotation replaced: the old images
+// (disabled, deregistered after the grace, never while used) and each old
+// key of the alias's line that nothing holds (disabled only).
 type RetireOldKeysInput struct {
 	Target    Target   `json:"target"`
 	OldImages []string `json:"old_images,omitempty"`
+	// NewKey is the key the images were re-encrypted under.
+	NewKey string `json:"new_key,omitempty"`
 	// OldKeys are every key the rotation moved images away from.
 	OldKeys []string `json:"old_keys"`
 	// Retire are the old keys amicrypt may disable: the key the alias named
-	// before a rotation. Keys amicrypt rotated away from before (tagged
-	// amicrypt:successor) are retired too; others are only reported.
-	Retire             []string `json:"retire,omitempty"`
-	DeletionWindowDays int      `json:"deletion_window_days"`
+	// before a rotation. Keys of the alias's line (configKeys) are retired
+	// too; others are only reported.
+	Retire []string `json:"retire,omitempty"`
+	// DeletionWindowDays is the window a later deletion is scheduled with.
+	DeletionWindowDays int `json:"deletion_window_days"`
 }
 
 // OldKeyFate is what became of an old key.
@@ -170,6 +179,9 @@ type OldKeyFate struct {
 
 // RetireOldKeysResult is what was retired.
 type RetireOldKeysResult struct {
+	// Images is what became of the old images; Deregistered repeats its
+	// Deregistered.
+	Images       Retirement   `json:"images"`
 	Deregistered []string     `json:"deregistered,omitempty"`
 	Keys         []OldKeyFate `json:"keys"`
 }

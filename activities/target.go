@@ -69,6 +69,11 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 		return res, atStep(StepAssume, err)
 	}
 	res.AssumedARN = assumed.Arn
+	// The pointers the run would publish to must be amicrypt's: refused
+	// before anything is created or copied.
+	if _, err := a.publishOwner(ctx, in.Target, assumed.Arn, ""); err != nil {
+		return res, atStep(StepPublish, err)
+	}
 	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)
@@ -206,9 +211,13 @@ type FinishTargetInput struct {
 	Target  Target `json:"target"`
 	Source  Source `json:"source"`
 	ImageID string `json:"image_id"`
-	Family  string `json:"family,omitempty"`
-	Proven  bool   `json:"proven"`
-	Reason  string `json:"reason,omitempty"`
+	// KeyARN is the key the image was copied under.
+	KeyARN string `json:"key_arn,omitempty"`
+	// Family is the copy's amicrypt:family tag (the target's family is
+	// FamilyOf its configuration and source when the tag is missing).
+	Family string `json:"family,omitempty"`
+	Proven bool   `json:"proven"`
+	Reason string `json:"reason,omitempty"`
 	// StaleReason: the image carries a reason from an earlier failed proof
 	// (CopiedImage.StaleReason), to delete when it is proven now.
 	StaleReason bool `json:"stale_reason,omitempty"`
@@ -216,13 +225,31 @@ type FinishTargetInput struct {
 
 // FinishTargetResult is what was published and retired.
 type FinishTargetResult struct {
-	Published    []string `json:"published,omitempty"`
-	Deregistered []string `json:"deregistered,omitempty"`
+	Published []string `json:"published,omitempty"`
+	// Previous: what each pointer moved named before.
+	Previous []string `json:"previous,omitempty"`
+	// PointersKept: pointers left on a newer build, and why.
+	PointersKept []string   `json:"pointers_kept,omitempty"`
+	Retirement   Retirement `json:"retirement"`
+}
+
+// family is the target's family: configured, else the copy's tag (older
+// copies carry the source's whole name: derived), else the source's.
+func (in FinishTargetInput) family() string {
+	switch {
+	case in.Target.Family != "":
+		return in.Target.Family
+	case in.Family != "":
+		return FamilyFromName(in.Family)
+	}
+	return FamilyOf(in.Target, in.Source)
 }
 
 // FinishTarget tags the copy proven or unproven, and a proven copy is
-// published (SSM parameter, launch template) and the family's older copies
-// beyond Keep retired.
+// published (SSM parameter, launch template: amicrypt's own only, never
+// moved back to an older build) and the family's older proven copies
+// beyond Keep retired (disabled, then deregistered after the grace; never
+// while used).
 func (a *Activities) FinishTarget(ctx context.Context, in FinishTargetInput) (FinishTargetResult, error) {
 	var res FinishTargetResult
 	t := in.Target
@@ -234,25 +261,22 @@ func (a *Activities) FinishTarget(ctx context.Context, in FinishTargetInput) (Fi
 	if !in.Proven {
 		return res, nil
 	}
+	family := in.family()
 	if t.Publish.SSMParameter != "" || t.Publish.LaunchTemplate != "" {
-		published, err := a.publishImage(ctx, PublishInput{Target: t, ImageID: in.ImageID})
+		published, err := a.publishImage(ctx, PublishInput{Target: t, ImageID: in.ImageID, Family: family})
 		if err != nil {
 			return res, atStep(StepPublish, err)
 		}
-		res.Published = published.Published
+		res.Published, res.Previous, res.PointersKept = published.Published, published.Previous, published.Kept
 	}
-	// Keep 0 means no retention: amicrypt never deletes images it was not
+	// Keep 0 means no retention: amicrypt never retires images it was not
 	// told to.
 	if t.Keep > 0 {
-		retained, err := a.applyRetention(ctx, RetentionInput{Target: t, Source: in.Source, KeepImageID: in.ImageID, Family: in.Family})
+		retired, err := a.applyRetention(ctx, RetentionInput{Target: t, Source: in.Source, KeepImageID: in.ImageID, KeyARN: in.KeyARN, Family: family})
 		if err != nil {
 			return res, atStep(StepRetention, err)
 		}
-		res.Deregistered = retained.Deregistered
-		if len(res.Deregistered) > 0 {
-			log := a.logFor(t.Account, t.Region)
-			log.Info().Strs("images", res.Deregistered).Msg("retention deregistered images")
-		}
+		res.Retirement = retired
 	}
 	return res, nil
 }

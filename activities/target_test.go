@@ -119,7 +119,7 @@ func TestWaitAndVerifyThenProveBootCleansUpItself(t *testing.T) {
 	src.Name = share.Name
 	started := must[CopyImageResult](h, h.acts.CopyEncrypted, CopyImageInput{Target: tg, Source: src, KeyARN: prep.Key.KeyARN, RunID: "run-1"})
 	img := must[CopiedImage](h, h.acts.WaitAndVerify, WaitAndVerifyInput{Target: tg, ImageID: started.ImageID, KeyARN: prep.Key.KeyARN, Started: true})
-	if img.ImageID != started.ImageID || img.Family != share.Name || img.RootDevice == "" || img.VerifyFailure != nil ||
+	if img.ImageID != started.ImageID || img.Family != FamilyFromName(share.Name) || img.RootDevice == "" || img.VerifyFailure != nil ||
 		!img.Verify.SnapshotsEncrypted || len(img.Verify.Snapshots) == 0 {
 		t.Fatalf("copied image: %+v", img)
 	}

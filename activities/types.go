@@ -40,6 +40,9 @@ type Source struct {
 	// Name is the source image's name (the copies' family), when known:
 	// ShareSource reads it in the builder account, so targets need not.
 	Name string `json:"name,omitempty"`
+	// Created is the source image's creation date (the family's build
+	// order), when known: ShareSource reads it with the name.
+	Created string `json:"created,omitempty"`
 }
 
 // BootProof configures the throwaway Auto Scaling group that proves a copy boots.
@@ -264,11 +267,18 @@ type VerifyResult struct {
 type PublishInput struct {
 	Target  Target `json:"target"`
 	ImageID string `json:"image_id"`
+	// Family of the image (FamilyOf), so a pointer on a newer build of it
+	// stays.
+	Family string `json:"family,omitempty"`
 }
 
 // PublishResult lists what was published ("ssm:/name", "launch-template:lt-...:3").
 type PublishResult struct {
 	Published []string `json:"published"`
+	// Previous: what each pointer moved named before ("ssm:/name was ami-…").
+	Previous []string `json:"previous,omitempty"`
+	// Kept: pointers left on a newer build of the family, and why.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // MarkImageInput tags an image proven or unproven.
@@ -282,17 +292,15 @@ type MarkImageInput struct {
 	NoStaleReason bool `json:"no_stale_reason,omitempty"`
 }
 
-// RetentionInput keeps the newest Keep amicrypt images of the source's family
-// in the target and deregisters the rest with their snapshots.
+// RetentionInput keeps the newest Keep proven amicrypt images of the
+// family in the target's account and region (KeepImageID always among them)
+// and retires the rest (applyRetention).
 type RetentionInput struct {
 	Target      Target `json:"target"`
 	Source      Source `json:"source"`
 	KeepImageID string `json:"keep_image_id"`
-	// Family, when known, saves reading it from KeepImageID's tags.
+	// KeyARN is the key the run copied under.
+	KeyARN string `json:"key_arn,omitempty"`
+	// Family, when known (FamilyOf otherwise).
 	Family string `json:"family,omitempty"`
-}
-
-// RetentionResult lists what was removed.
-type RetentionResult struct {
-	Deregistered []string `json:"deregistered"`
 }

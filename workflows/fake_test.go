@@ -194,7 +194,7 @@ func (f *fakeAWS) FinishTarget(_ context.Context, in activities.FinishTargetInpu
 		res.Published = []string{"ssm:" + p}
 	}
 	if in.Target.Keep > 0 {
-		res.Deregistered = []string{"ami-0old"}
+		res.Retirement.Disabled = []string{"ami-0old"}
 	}
 	return res, nil
 }

@@ -18,13 +18,17 @@ import (
 //  1. PrepareRotation: the successor key — amicrypt's required policy merged
 //     with the old key's statements, predicted usable before it exists,
 //     rotation on, tagged as the old key's successor.
-//  2. FindKeyedImages: every live amicrypt image not under the new key.
+//  2. FindKeyedImages: every proven image provably amicrypt's for the
+//     target (not by its tags alone) that is not under the new key; the
+//     unproven, failed and out-of-scope ones are reported and skipped.
 //  3. For each, a few at a time: ReencryptImage, WaitAndVerify, the boot
 //     proof (as the pipeline's, its compensation included), MarkImage.
 //  4. Only when every image is proven: SwitchKey (the alias to the new key,
 //     the published parameter and launch template to the new images).
-//  5. RetireOldKeys: the old images go; the old key is disabled and
-//     scheduled for deletion, unless something still holds it (named).
+//  5. RetireOldKeys: the old images are disabled, and deregistered after
+//     the retention grace, unless something uses them (named); the old key
+//     is disabled, unless something still holds it (named). Its deletion is
+//     scheduled later, once it has stayed disabled, unheld and untried.
 //
 // A failure stops the region before step 4: the alias and what is published
 // stay on the old key, whose images are proven; the new copies are kept,
@@ -174,6 +178,12 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 	if err := r.exec(ctx, StepFindImages, tg, a.FindKeyedImages, activities.FindKeyedImagesInput{Target: tg, Keep: prep.NewKey}, &found); err != nil {
 		return err
 	}
+	for _, sk := range found.Skipped {
+		row.Warnings = append(row.Warnings, "not re-encrypted: "+sk)
+	}
+	if len(found.OutOfScope) > 0 {
+		row.Retirement = &activities.Retirement{OutOfScope: found.OutOfScope}
+	}
 	row.Images = make([]activities.RekeyedImage, len(found.Images))
 	for j, im := range found.Images {
 		row.Images[j] = activities.RekeyedImage{OldImageID: im.ImageID, Family: im.Family, Status: StatusPending}
@@ -244,14 +254,22 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 		return err
 	}
 	row.AliasMoved, row.Published = sw.AliasMoved, sw.Repointed
+	row.Warnings = append(row.Warnings, sw.Warnings...)
 
 	enter(StepRetire)
 	var ret activities.RetireOldKeysResult
-	retIn := activities.RetireOldKeysInput{Target: tg, OldImages: oldImages, OldKeys: keys, Retire: retire, DeletionWindowDays: r.in.DeletionWindowDays}
+	retIn := activities.RetireOldKeysInput{Target: tg, OldImages: oldImages, NewKey: prep.NewKey, OldKeys: keys, Retire: retire, DeletionWindowDays: r.in.DeletionWindowDays}
 	if err := r.exec(ctx, StepRetire, tg, a.RetireOldKeys, retIn, &ret); err != nil {
 		return err
 	}
 	row.Deregistered, row.OldKeys = ret.Deregistered, ret.Keys
+	if !ret.Images.Empty() {
+		r := ret.Images
+		if row.Retirement != nil {
+			r.OutOfScope = row.Retirement.OutOfScope
+		}
+		row.Retirement = &r
+	}
 	for _, k := range ret.Keys {
 		if len(k.HeldBy) > 0 {
 			row.Warnings = append(row.Warnings, fmt.Sprintf("old key %s left enabled, still held by: %v", k.KeyARN, k.HeldBy))

@@ -151,7 +151,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	}
 
 	t.enter(StepPublish)
-	fin := activities.FinishTargetInput{Target: tg, Source: t.in.Source, ImageID: copied.ImageID, Family: copied.Family,
+	fin := activities.FinishTargetInput{Target: tg, Source: t.in.Source, ImageID: copied.ImageID, KeyARN: t.rep.KeyARN, Family: copied.Family,
 		Proven: failed == nil, StaleReason: copied.StaleReason}
 	if failed != nil {
 		fin.Reason = diagnose(failed, failedAt, tg).Cause
@@ -167,9 +167,10 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		t.rep.Step = failedAt
 		return failed
 	}
-	t.rep.Published = finished.Published
-	if len(finished.Deregistered) > 0 {
-		t.log.Info("retention deregistered images", "images", finished.Deregistered)
+	t.rep.Published, t.rep.PreviousPointers, t.rep.PointersKept = finished.Published, finished.Previous, finished.PointersKept
+	if r := finished.Retirement; !r.Empty() {
+		t.rep.Retirement = &r
+		t.log.Info("retention", "disabled", r.Disabled, "deregistered", r.Deregistered, "kept", r.Kept)
 	}
 	t.enter(StepDone)
 	return nil

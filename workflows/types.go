@@ -77,6 +77,13 @@ type TargetReport struct {
 	// RetiredKeys are keys earlier attempts made for the alias and nothing
 	// ever used (their answer lost), scheduled for deletion (7 days).
 	RetiredKeys []string `json:"retired_keys,omitempty"`
+	// PreviousPointers: what each pointer the run moved named before;
+	// PointersKept: pointers left on a newer build of the family.
+	PreviousPointers []string `json:"previous_pointers,omitempty"`
+	PointersKept     []string `json:"pointers_kept,omitempty"`
+	// Retirement is what retention (or a rotation) disabled, deregistered,
+	// kept and left alone, and why.
+	Retirement *activities.Retirement `json:"retirement,omitempty"`
 
 	// A rotation's row (Report.Kind rotation): KeyARN is the new key,
 	// OldKeyARN the key the alias named before; Images the re-encrypted

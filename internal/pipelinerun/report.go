@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -60,6 +61,15 @@ func WriteTable(w io.Writer, r *workflows.Report) {
 		}
 		for _, k := range t.RetiredKeys {
 			fmt.Fprintf(w, "\n%s %s: key %s, made by an attempt whose answer was lost and never used, scheduled for deletion (7 days; kms cancel-key-deletion undoes it)", t.Account, t.Region, k)
+		}
+		for _, p := range t.PreviousPointers {
+			fmt.Fprintf(w, "\n%s %s: published: %s", t.Account, t.Region, p)
+		}
+		for _, p := range t.PointersKept {
+			fmt.Fprintf(w, "\n%s %s: not published: %s", t.Account, t.Region, p)
+		}
+		for _, l := range RetirementLines(t.Retirement) {
+			fmt.Fprintf(w, "\n%s %s: %s", t.Account, t.Region, l)
 		}
 		for _, warn := range t.Warnings {
 			fmt.Fprintf(w, "\n%s %s: warning: %s", t.Account, t.Region, warn)
@@ -172,4 +182,30 @@ func (p *ProgressTracker) Changes(r *workflows.Report) []string {
 		lines = append(lines, p.sweepLines(r, now().Format("15:04:05"))...)
 	}
 	return lines
+}
+
+// RetirementLines says what retention (or a rotation) did with images, one
+// line each, with how to undo it: disabled, deregistered, enabled again,
+// kept (and by what), left alone (and why).
+func RetirementLines(r *activities.Retirement) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, id := range r.Disabled {
+		out = append(out, "disabled "+id+" (aws ec2 enable-image --image-id "+id+" undoes it)")
+	}
+	for _, id := range r.Deregistered {
+		out = append(out, "deregistered "+id+" with its snapshots")
+	}
+	for _, id := range r.Enabled {
+		out = append(out, "enabled "+id+" again (something uses it)")
+	}
+	for _, k := range r.Kept {
+		out = append(out, "kept "+k)
+	}
+	for _, o := range r.OutOfScope {
+		out = append(out, "left alone "+o)
+	}
+	return out
 }

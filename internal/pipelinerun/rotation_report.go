@@ -81,8 +81,11 @@ func writeRotationRows(w io.Writer, targets []workflows.TargetReport) {
 		if len(t.Published) > 0 {
 			fmt.Fprintf(w, "  repointed    %s\n", strings.Join(t.Published, ", "))
 		}
-		if len(t.Deregistered) > 0 {
+		if t.Retirement == nil && len(t.Deregistered) > 0 {
 			fmt.Fprintf(w, "  deregistered %s (with their snapshots)\n", strings.Join(t.Deregistered, ", "))
+		}
+		for _, l := range RetirementLines(t.Retirement) {
+			fmt.Fprintf(w, "  old image    %s\n", l)
 		}
 		for _, k := range t.OldKeys {
 			fmt.Fprintf(w, "  old key      %s %s\n", k.KeyARN, KeyFate(k))
