@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -306,6 +307,24 @@ var neverEmpty = map[string][]string{
 	"ec2:RunInstances":                  {"Instances"},
 }
 
+// notInTheCLI are list-returning operations newer than the AWS CLI these
+// tests drive (2.9.19): TestEmptyListsOfOperationsTheCLILacks reads their
+// lists empty through aws-sdk-go-v2 instead.
+var notInTheCLI = map[string][]string{
+	"ec2:DescribeImageReferences": {"ImageReferences"},
+}
+
+// TestEmptyListsOfOperationsTheCLILacks: aws-sdk-go-v2 gets an empty list,
+// not an absent one, from each operation in notInTheCLI.
+func TestEmptyListsOfOperationsTheCLILacks(t *testing.T) {
+	e := newTestEnv(t, "")
+	acct := e.srv.world.Accounts[0].ID
+	refs, err := e.ec2(acct, e.region).DescribeImageReferences(e.ctx, &ec2.DescribeImageReferencesInput{ImageIds: []string{"ami-0fffffffffffffff0"}, IncludeAllResourceTypes: aws.Bool(true)})
+	if err != nil || refs.ImageReferences == nil {
+		t.Errorf("DescribeImageReferences: %#v, %v; want an empty list", refs, err)
+	}
+}
+
 // TestAWSCLIPrintsEmptyLists reads, with the real AWS CLI, an empty result of
 // every list-returning operation the sandbox serves, and checks the CLI prints
 // each list as [] ({"Images": []}), as it does against AWS, rather than nothing.
@@ -369,9 +388,11 @@ faults: {throttle: false}
 			read[c.op+"."+m] = true
 		}
 	}
-	for op, members := range neverEmpty {
-		for _, m := range members {
-			read[op+"."+m] = true
+	for _, m := range []map[string][]string{neverEmpty, notInTheCLI} {
+		for op, members := range m {
+			for _, l := range members {
+				read[op+"."+l] = true
+			}
 		}
 	}
 	for _, svc := range wire.Services() {

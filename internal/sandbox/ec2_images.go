@@ -20,6 +20,7 @@ func (s *Server) registerEC2Images() {
 	s.handle("ec2", "EnableImage", s.ec2EnableImage)
 	s.handle("ec2", "EnableImageDeregistrationProtection", s.ec2EnableImageDeregistrationProtection)
 	s.handle("ec2", "DisableImageDeregistrationProtection", s.ec2DisableImageDeregistrationProtection)
+	s.handle("ec2", "DescribeImageReferences", s.ec2DescribeImageReferences)
 	s.handle("ec2", "ModifyImageAttribute", s.ec2ModifyImageAttribute)
 	s.handle("ec2", "DescribeImageAttribute", s.ec2DescribeImageAttribute)
 	s.handle("ec2", "DescribeSnapshots", s.ec2DescribeSnapshots)

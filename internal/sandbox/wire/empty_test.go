@@ -19,6 +19,7 @@ import (
 // its locationName; awsquery, by member name) or the JSON member holding [].
 var emptyOnTheWire = map[string][]string{
 	"ec2:DescribeImages":                       {"<imagesSet/>"},
+	"ec2:DescribeImageReferences":              {"<imageReferenceSet/>"},
 	"ec2:DescribeSnapshots":                    {"<snapshotSet/>"},
 	"ec2:DescribeVolumes":                      {"<volumeSet/>"},
 	"ec2:DescribeTags":                         {"<tagSet/>"},
