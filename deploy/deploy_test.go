@@ -88,10 +88,52 @@ var (
 		"aws:RequestTag/" + activities.TagRotationReason: {activities.ReasonLeaked},
 		"aws:RequestTag/" + activities.TagRotatedBy:      {"alice"},
 	}
+	// dedicatedKeyTags: key.go's CreateKey Tags on the dedicated key.
+	dedicatedKeyTags = map[string][]string{
+		"aws:TagKeys":                              {activities.TagManagedKey, activities.TagKeyAlias},
+		"aws:RequestTag/amicrypt:managed":          {"true"},
+		"aws:RequestTag/" + activities.TagKeyAlias: {"alias/amicrypt"},
+	}
+	// disabledKeyRequest: RetireOldKeys's tags on an old key just before
+	// DisableKey (rotate.go tagKeyDisabled); disabledKeyTags the same on
+	// the key, which carries the amicrypt:successor tag PrepareRotation
+	// set (rotatedKey).
+	disabledKeyRequest = map[string][]string{
+		"aws:TagKeys": {activities.TagKeyDisabledAt, activities.TagKeyDisabledReason},
+		"aws:RequestTag/" + activities.TagKeyDisabledAt:     {"2026-12-07T10:00:00Z"},
+		"aws:RequestTag/" + activities.TagKeyDisabledReason: {"key rotation: replaced by " + ownKey},
+	}
+	disabledKeyTags = merged(rotatedKey, disabledKeyRequest)
+	// reenabledKey: a key amicrypt disabled (keyretire.go reads
+	// amicrypt:disabled-at) that someone tried to use since;
+	// reenabledKeyTags: enableTriedKey's tags on it.
+	reenabledKey     = with(disabledKeyTags, "aws:ResourceTag/"+activities.TagKeyDisabledAt, "2026-12-07T10:00:00Z")
+	reenabledKeyTags = with(with(with(rotatedKey,
+		"aws:TagKeys", activities.TagKeyReenabledAt, activities.TagKeyReenabledReason),
+		"aws:RequestTag/"+activities.TagKeyReenabledAt, "2026-12-20T10:00:00Z"),
+		"aws:RequestTag/"+activities.TagKeyReenabledReason, "tried while disabled: Decrypt by arn:aws:sts::"+targetAccount+":assumed-role/app/i-1")
+	// disabledImageTags: retire's tags on an image before DisableImage
+	// (images.go), dropped again by DeleteTags when it is enabled again.
+	disabledImageTags = map[string][]string{"aws:TagKeys": {activities.TagDisabledAt, activities.TagDisabledReason}}
+	// managedTags: amicrypt:managed=true in a request, as the tags of the
+	// publish parameter (PutParameter) and template (CreateLaunchTemplate).
+	managedTags = map[string][]string{"aws:TagKeys": {activities.TagManagedKey}, "aws:RequestTag/amicrypt:managed": {"true"}}
+	// viaImageReferences: what EC2's AMI reference check
+	// (DescribeImageReferences) reads on the caller's behalf.
+	viaImageReferences = map[string][]string{"aws:CalledVia": {"ec2-images.amazonaws.com"}}
 )
 
 func grantTo(grantee string, ops ...string) map[string][]string {
 	return map[string][]string{"kms:GranteePrincipal": {grantee}, "kms:GrantOperations": ops}
+}
+
+// merged is the union of request contexts (later ones win).
+func merged(ms ...map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for _, m := range ms {
+		maps.Copy(out, m)
+	}
+	return out
 }
 
 func with(m map[string][]string, k string, v ...string) map[string][]string {
@@ -148,13 +190,14 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go"},
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slrSuffix, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go (service_linked_role_suffix)"},
 
-		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go, rotate.go, sweep.go"},
-		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Call: "kms:DescribeKey", Where: "rotate.go (RetireOldKeys: an old key's state)"},
+		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go, rotate.go (also keyHolders: the key an EBS default alias names), retention.go (configKeys), sweep.go"},
+		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Call: "kms:DescribeKey", Where: "rotate.go (RetireOldKeys: an old key's state), keyretire.go (finishKeyRetirement)"},
 		{Role: t, Action: "kms:CreateKey", Resource: "*", Context: newKey, Call: "kms:CreateKey", Where: "key.go"},
-		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: map[string][]string{"aws:TagKeys": {"amicrypt:managed"}, "aws:RequestTag/amicrypt:managed": {"true"}}, Call: "kms:CreateKey", Where: "key.go (CreateKey's Tags)"},
+		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: dedicatedKeyTags, Call: "kms:CreateKey", Where: "key.go (CreateKey's Tags: amicrypt:managed=true, amicrypt:alias)"},
 		{Role: t, Action: "kms:CreateKey", Resource: "*", Context: with(with(successorTags, "kms:KeySpec", "SYMMETRIC_DEFAULT"), "kms:KeyUsage", "ENCRYPT_DECRYPT"), Call: "kms:CreateKey", Where: "rotate.go (PrepareRotation: the successor key)"},
 		{Role: t, Action: "kms:TagResource", Resource: ownKey, Context: successorTags, Call: "kms:CreateKey", Where: "rotate.go (the successor's CreateKey Tags: managed, predecessor, rotation, reason, operator)"},
 		{Role: t, Action: "kms:TagResource", Resource: oldKey, Context: oldKeyTags, Call: "kms:TagResource", Where: "rotate.go (finishSuccessor: the old key, managed or adopted, names its successor)"},
+		{Role: t, Action: "kms:TagResource", Resource: oldKey, Context: disabledKeyTags, Call: "kms:TagResource", Where: "rotate.go (RetireOldKeys, tagKeyDisabled: when and why, just before DisableKey)"},
 		{Role: t, Action: "kms:ListKeys", Resource: "*", Call: "kms:ListKeys", Where: "rotate.go (findSuccessorByScan: a retried PrepareRotation)"},
 		{Role: t, Action: "kms:CreateAlias", Resource: alias, Call: "kms:CreateAlias", Where: "key.go"},
 		{Role: t, Action: "kms:CreateAlias", Resource: ownKey, Call: "kms:CreateAlias", Where: "key.go (checked on the key too)"},
@@ -164,20 +207,25 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "kms:GetKeyRotationStatus", Resource: ownKey, Call: "kms:GetKeyRotationStatus", Where: "key.go, rotate.go, sweep.go"},
 		{Role: t, Action: "kms:EnableKeyRotation", Resource: ownKey, Call: "kms:EnableKeyRotation", Where: "key.go, rotate.go (the successor), sweep.go (managed or manage_key_policy)"},
 		{Role: t, Action: "kms:ListResourceTags", Resource: ownKey, Call: "kms:ListResourceTags", Where: "key.go, rotate.go, sweep.go"},
-		{Role: t, Action: "kms:ListResourceTags", Resource: oldKey, Call: "kms:ListResourceTags", Where: "rotate.go (every key of the account in findSuccessorByScan; an old key's amicrypt:successor)"},
+		{Role: t, Action: "kms:ListResourceTags", Resource: oldKey, Call: "kms:ListResourceTags", Where: "rotate.go (every key of the account in findSuccessorByScan; an old key's amicrypt:successor), keyretire.go (amicrypt:disabled-at, amicrypt:reenabled-at)"},
 		{Role: t, Action: "kms:GetKeyPolicy", Resource: ownKey, Call: "kms:GetKeyPolicy", Where: "key.go, diagnose.go, sweep.go"},
 		{Role: t, Action: "kms:GetKeyPolicy", Resource: oldKey, Call: "kms:GetKeyPolicy", Where: "rotate.go (the old key's statements, kept on the successor)"},
 		{Role: t, Action: "kms:PutKeyPolicy", Resource: ownKey, Context: managedKey, Call: "kms:PutKeyPolicy", Where: "key.go, sweep.go (a key amicrypt created; any key only with ManageAdoptedKeyPolicies)"},
 		{Role: t, Action: "kms:ListGrants", Resource: ownKey, Call: "kms:ListGrants", Where: "key.go, diagnose.go"},
-		{Role: t, Action: "kms:ListGrants", Resource: oldKey, Call: "kms:ListGrants", Where: "rotate.go (revokeAmicryptGrants)"},
+		{Role: t, Action: "kms:ListGrants", Resource: oldKey, Call: "kms:ListGrants", Where: "rotate.go (revokeAmicryptGrants; keyHolders: grants other than amicrypt's hold the key)"},
 		{Role: t, Action: "kms:RevokeGrant", Resource: oldKey, Call: "kms:RevokeGrant", Where: "rotate.go (RetireOldKeys: amicrypt's grants on every old key)"},
-		{Role: t, Action: "kms:DisableKey", Resource: oldKey, Context: rotatedKey, Call: "kms:DisableKey", Where: "rotate.go (RetireOldKeys: an old key nothing holds)"},
-		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: oldKey, Context: rotatedKey, Call: "kms:ScheduleKeyDeletion", Where: "rotate.go (RetireOldKeys: an old key nothing holds)"},
+		{Role: t, Action: "kms:DisableKey", Resource: oldKey, Context: rotatedKey, Call: "kms:DisableKey", Where: "rotate.go (RetireOldKeys: an old key of the alias's line nothing holds)"},
+		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: oldKey, Context: rotatedKey, Call: "kms:ScheduleKeyDeletion", Where: "keyretire.go (finishKeyRetirement: a key of the alias's line amicrypt disabled, untried for rotation.retire_after, nothing holding it)"},
+		{Role: t, Action: "kms:EnableKey", Resource: oldKey, Context: reenabledKey, Call: "kms:EnableKey", Where: "keyretire.go (enableTriedKey: a key amicrypt disabled that someone tried to use since, CloudTrail says)"},
+		{Role: t, Action: "kms:TagResource", Resource: oldKey, Context: reenabledKeyTags, Call: "kms:TagResource", Where: "keyretire.go (enableTriedKey: amicrypt:reenabled-at, amicrypt:reenabled-reason)"},
+		{Role: t, Action: "kms:UntagResource", Resource: oldKey, Context: with(rotatedKey, "aws:TagKeys", activities.TagKeyDisabledAt, activities.TagKeyDisabledReason), Call: "kms:UntagResource", Where: "keyretire.go (enableTriedKey: the disabled-at and disabled-reason tags go)"},
+		{Role: t, Action: "kms:GetKeyLastUsage", Resource: oldKey, Call: "kms:GetKeyLastUsage", Where: "keyretire.go (lastUse: an old key's last successful use, for the report; a refusal is tolerated)"},
+		{Role: t, Action: "cloudtrail:LookupEvents", Resource: "*", Call: "cloudtrail:LookupEvents", Where: "keyretire.go (refusedAttempts: requests refused because an old key is disabled)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slr, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant_service_linked_role)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: grantTo(slrSuffix, grantOps...), Call: "kms:CreateGrant", Where: "key.go (grant to a custom-suffix role)"},
 		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: ownKey, Context: managedKey, Call: "kms:ScheduleKeyDeletion", Where: "key.go (the orphan of a lost alias race)"},
 
-		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, retention.go, rotate.go, sweep.go"},
+		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, images.go (scopedImages), publish.go (newerBuild, otherFamily), rotate.go, sweep.go"},
 		{Role: t, Action: "ec2:CopyImage", Resource: "*", Call: "ec2:CopyImage", Where: "copy.go, rotate.go (ReencryptImage: the account's own image under another key)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedSnapshot, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
@@ -194,19 +242,35 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "kms:ReEncryptFrom", Resource: oldKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
 		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: oldKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "ec2:CopyImage", Where: "rotate.go (the old key)"},
-		{Role: t, Action: "ec2:DeregisterImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, copy.go (a failed copy), rotate.go (old images; a failed re-encrypted copy)"},
-		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "retention.go, rotate.go (DeleteAssociatedSnapshots)"},
-		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go, rotate.go (snapshot keys, keyHolders), sweep.go"},
+		{Role: t, Action: "ec2:DeregisterImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "images.go (retire: retention's and a rotation's old images, disabled for the grace and unused), copy.go (a failed copy), rotate.go (a failed re-encrypted copy)"},
+		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "images.go (DeleteAssociatedSnapshots)"},
+		{Role: t, Action: "ec2:DisableImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DisableImage", Where: "images.go (retire: an image retention or a rotation retires, nothing using it; retention.go, rotate.go RetireOldKeys)"},
+		{Role: t, Action: "ec2:EnableImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:EnableImage", Where: "images.go (retire: an image amicrypt disabled that something came to use)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: disabledImageTags, Call: "ec2:CreateTags", Where: "images.go (retire: amicrypt:disabled-at, amicrypt:disabled-reason before DisableImage)"},
+		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: disabledImageTags, Call: "ec2:DeleteTags", Where: "images.go (retire: the same two tags, after EnableImage)"},
+		{Role: t, Action: "ec2:DescribeImageReferences", Resource: "*", Call: "ec2:DescribeImageReferences", Where: "images.go (imageUsers: instances, SSM parameters and Image Builder recipes using an image to retire)"},
+		// What EC2's reference check reads as the caller (AWS: "Identify your
+		// resources referencing specified AMIs", required IAM permissions).
+		{Role: t, Action: "ec2:DescribeInstances", Resource: "*", Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (ec2:Instance references)"},
+		{Role: t, Action: "ssm:DescribeParameters", Resource: "*", Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (ssm:Parameter references)"},
+		{Role: t, Action: "ssm:GetParameters", Resource: ssmParameter, Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (ssm:Parameter references)"},
+		{Role: t, Action: "imagebuilder:ListImageRecipes", Resource: "*", Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (imagebuilder:ImageRecipe references)"},
+		{Role: t, Action: "imagebuilder:ListContainerRecipes", Resource: "*", Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (imagebuilder:ContainerRecipe references)"},
+		{Role: t, Action: "imagebuilder:GetContainerRecipe", Resource: "arn:aws:imagebuilder:" + region + ":" + targetAccount + ":container-recipe/app/1.0.0", Context: viaImageReferences, Call: "ec2:DescribeImageReferences", Where: "images.go (imagebuilder:ContainerRecipe references)"},
+		{Role: t, Action: "autoscaling:DescribeLaunchConfigurations", Resource: "*", Call: "autoscaling:DescribeLaunchConfigurations", Where: "images.go (imageUsers: the image of each group's launch configuration)"},
+		{Role: t, Action: "ec2:GetEbsDefaultKmsKeyId", Resource: "*", Call: "ec2:GetEbsDefaultKmsKeyId", Where: "rotate.go (keyHolders: the account's EBS default key holds an old key)"},
+		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go, rotate.go (snapshotKeys, for images.go's scope too; keyHolders), sweep.go"},
 
 		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go, publish.go"},
-		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: map[string][]string{"ec2:CreateAction": {"CreateLaunchTemplate"}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (TagSpecifications)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: map[string][]string{"ec2:CreateAction": {"CreateLaunchTemplate"}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (TagSpecifications: amicrypt:run)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: with(managedTags, "ec2:CreateAction", "CreateLaunchTemplate"), Call: "ec2:CreateLaunchTemplate", Where: "publish.go (publishLaunchTemplate: the publish template's TagSpecifications, amicrypt:managed=true)"},
 		{Role: t, Action: "autoscaling:CreateAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go"},
 		{Role: t, Action: "ec2:RunInstances", Resource: "*", Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a group from a launch template)"},
 		{Role: t, Action: "iam:PassRole", Resource: slr, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (ServiceLinkedRoleARN)"},
 		{Role: t, Action: "iam:PassRole", Resource: slrSuffix, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a custom-suffix role)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (the template's encrypted root volume)"},
-		{Role: t, Action: "autoscaling:DescribeAutoScalingGroups", Resource: "*", Call: "autoscaling:DescribeAutoScalingGroups", Where: "bootproof.go, leftovers.go (boot proofs abandoned by terminated workflows)"},
-		{Role: t, Action: "ec2:DescribeLaunchTemplates", Resource: "*", Call: "ec2:DescribeLaunchTemplates", Where: "leftovers.go (boot-proof templates abandoned by terminated workflows)"},
+		{Role: t, Action: "autoscaling:DescribeAutoScalingGroups", Resource: "*", Call: "autoscaling:DescribeAutoScalingGroups", Where: "bootproof.go, leftovers.go (boot proofs abandoned by terminated workflows), images.go (imageUsers: groups launching an image)"},
+		{Role: t, Action: "ec2:DescribeLaunchTemplates", Resource: "*", Call: "ec2:DescribeLaunchTemplates", Where: "leftovers.go (boot-proof templates abandoned by terminated workflows), publish.go (publishOwner: who created the publish template), images.go (imageUsers), rotate.go (keyHolders)"},
 		{Role: t, Action: "autoscaling:DescribeScalingActivities", Resource: "*", Call: "autoscaling:DescribeScalingActivities", Where: "bootproof.go"},
 		{Role: t, Action: "ec2:DescribeInstances", Resource: "*", Call: "ec2:DescribeInstances", Where: "bootproof.go (F8)"},
 		{Role: t, Action: "ec2:DescribeVolumes", Resource: "*", Call: "ec2:DescribeVolumes", Where: "bootproof.go (F8), rotate.go (keyHolders: volumes still under an old key)"},
@@ -215,9 +279,11 @@ func permissions(grantOps []string) []use {
 
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
 		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: map[string][]string{"aws:TagKeys": {activities.TagProvenReason}}, Call: "ec2:DeleteTags", Where: "publish.go (MarkImage)"},
-		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go, rotate.go (SwitchKey)"},
-		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go, rotate.go (SwitchKey: repoint to the re-encrypted image)"},
-		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go, rotate.go (SwitchKey)"},
+		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go (publishOwner: PrepareTarget, FinishTarget, SwitchKey)"},
+		{Role: t, Action: "ssm:DescribeParameters", Resource: "*", Call: "ssm:DescribeParameters", Where: "publish.go (publishOwner: the parameter's last writer and data type; PrepareTarget, FinishTarget, SwitchKey)"},
+		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go (putImageParameter: FinishTarget, and SwitchKey repointing to the re-encrypted image)"},
+		{Role: t, Action: "ssm:AddTagsToResource", Resource: ssmParameter, Context: managedTags, Call: "ssm:PutParameter", Where: "publish.go (putImageParameter: a new parameter's Tags, amicrypt:managed=true)"},
+		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go, rotate.go (SwitchKey; keyHolders), images.go (imageUsers: every version naming an image)"},
 		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go, rotate.go (SwitchKey: the new image, block devices under the new key)"},
 		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go, rotate.go (SwitchKey: the new default version)"},
 
@@ -257,7 +323,11 @@ func refusals() []refusal {
 		{t, "kms:TagResource", oldKey, map[string][]string{"aws:TagKeys": {activities.TagRotationReason}, "aws:RequestTag/" + activities.TagRotationReason: {"leaked"}}, "rotation tags without the successor (on an old key) or amicrypt:managed=true (on a new key)"},
 		{t, "kms:TagResource", oldKey, with(with(oldKeyTags, "aws:TagKeys", activities.TagSuccessor, "amicrypt:managed"), "aws:RequestTag/amicrypt:managed", "true"), "marking a key both amicrypt's and rotated away from in one call"},
 		{t, "kms:TagResource", ownKey, map[string][]string{"aws:TagKeys": {activities.TagRetire}, "aws:RequestTag/" + activities.TagRetire: {"policy"}}, "amicrypt:retire, which operators set to ask a sweep for a rotation"},
-		{t, "kms:UntagResource", oldKey, map[string][]string{"aws:TagKeys": {activities.TagSuccessor}}, "never called"},
+		{t, "kms:UntagResource", oldKey, with(rotatedKey, "aws:TagKeys", activities.TagSuccessor), "removing amicrypt:successor (only amicrypt:disabled-* go, when a key is enabled again)"},
+		{t, "kms:UntagResource", ownKey, map[string][]string{"aws:TagKeys": {activities.TagKeyDisabledAt}}, "untagging a key amicrypt did not rotate away from"},
+		{t, "kms:EnableKey", oldKey, rotatedKey, "a rotated key amicrypt did not disable (no amicrypt:disabled-at)"},
+		{t, "kms:EnableKey", ownKey, map[string][]string{"aws:ResourceTag/" + activities.TagKeyDisabledAt: {"2026-12-07T10:00:00Z"}}, "a key amicrypt did not rotate away from"},
+		{t, "kms:EnableKey", otherKey, reenabledKey, "another account's key, whatever its tags"},
 		{t, "kms:CancelKeyDeletion", oldKey, rotatedKey, "never called"},
 		{t, "kms:Decrypt", ownKey, nil, "direct use of the key, not through EC2"},
 		{t, "kms:Decrypt", ownKey, map[string][]string{"kms:ViaService": {"s3." + region + ".amazonaws.com"}}, "use through another service"},
@@ -277,6 +347,16 @@ func refusals() []refusal {
 		{t, "ec2:ModifyImageAttribute", copiedImage, nil, "sharing images (the builder does that)"},
 		{t, "ec2:ModifySnapshotAttribute", copiedSnapshot, nil, "sharing snapshots"},
 		{t, "ec2:DeregisterImage", copiedImage, nil, "an image amicrypt did not make"},
+		{t, "ec2:DisableImage", copiedImage, nil, "an image amicrypt did not make"},
+		{t, "ec2:EnableImage", copiedImage, nil, "an image amicrypt did not make (someone else disabled it)"},
+		{t, "kms:TagResource", ownKey, merged(managedKey, disabledKeyRequest), "amicrypt:disabled-* on a key amicrypt did not rotate away from (no amicrypt:successor tag), even its own"},
+		{t, "kms:TagResource", otherKey, disabledKeyTags, "another account's key, whatever its tags"},
+		{t, "kms:TagResource", oldKey, with(disabledKeyTags, "aws:TagKeys", activities.TagKeyDisabledAt, "owner"), "other tags alongside amicrypt:disabled-*"},
+		{t, "ssm:AddTagsToResource", ssmParameter, map[string][]string{"aws:TagKeys": {"owner"}, "aws:RequestTag/amicrypt:managed": {"true"}}, "tags other than amicrypt:managed on a parameter"},
+		{t, "ssm:AddTagsToResource", ssmParameter, map[string][]string{"aws:TagKeys": {activities.TagManagedKey}, "aws:RequestTag/amicrypt:managed": {"false"}}, "amicrypt:managed other than true"},
+		{t, "ssm:AddTagsToResource", "arn:aws:ssm:" + region + ":" + otherAccount + ":parameter/x", managedTags, "another account's parameter"},
+		{t, "ssm:GetParameters", ssmParameter, nil, "reading parameters itself: only EC2's reference check may"},
+		{t, "imagebuilder:GetContainerRecipe", "*", map[string][]string{"aws:CalledVia": {"cloudformation.amazonaws.com"}}, "Image Builder through anything but EC2's reference check"},
 		{t, "ec2:DeleteSnapshot", copiedSnapshot, nil, "a snapshot amicrypt did not make"},
 		{t, "ec2:DeleteTags", copiedImage, map[string][]string{"aws:TagKeys": {"Name"}}, "other tags"},
 		{t, "ec2:DeleteLaunchTemplate", launchTemplate, nil, "a launch template not made by a boot proof"},
@@ -356,7 +436,7 @@ func sdkCalls(t *testing.T) map[string]string {
 		}
 		parsed = append(parsed, f)
 	}
-	services := map[string]string{"EC2API": "ec2", "KMSAPI": "kms", "IAMAPI": "iam", "AutoScalingAPI": "autoscaling", "SSMAPI": "ssm", "STSAPI": "sts"}
+	services := map[string]string{"EC2API": "ec2", "KMSAPI": "kms", "IAMAPI": "iam", "AutoScalingAPI": "autoscaling", "SSMAPI": "ssm", "STSAPI": "sts", "CloudTrailAPI": "cloudtrail"}
 	methods := map[string]string{} // method -> service
 	for _, f := range parsed {
 		ast.Inspect(f, func(n ast.Node) bool {

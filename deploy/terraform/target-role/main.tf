@@ -40,10 +40,23 @@ locals {
       Action = [
         "ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeLaunchTemplateVersions",
         "ec2:DescribeLaunchTemplates", "ec2:DescribeInstances", "ec2:DescribeVolumes",
+        "ec2:DescribeImageReferences", "ec2:GetEbsDefaultKmsKeyId",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
-        "kms:ListKeys",
+        "autoscaling:DescribeLaunchConfigurations", "ssm:DescribeParameters", "kms:ListKeys",
+        "cloudtrail:LookupEvents",
       ]
       Resource = "*"
+    },
+    {
+      # What EC2's reference check (DescribeImageReferences) reads as the caller.
+      Sid    = "ImageReferenceCheck"
+      Effect = "Allow"
+      Action = [
+        "ssm:GetParameters", "imagebuilder:ListImageRecipes",
+        "imagebuilder:ListContainerRecipes", "imagebuilder:GetContainerRecipe",
+      ]
+      Resource  = "*"
+      Condition = { "ForAnyValue:StringEquals" = { "aws:CalledVia" = "ec2-images.amazonaws.com" } }
     },
     { Sid = "CopyImage", Effect = "Allow", Action = "ec2:CopyImage", Resource = "*" },
     {
@@ -66,7 +79,7 @@ locals {
     {
       Sid       = "RetireAmicryptImages"
       Effect    = "Allow"
-      Action    = ["ec2:DeregisterImage", "ec2:DeleteSnapshot"]
+      Action    = ["ec2:DisableImage", "ec2:EnableImage", "ec2:DeregisterImage", "ec2:DeleteSnapshot"]
       Resource  = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
       Condition = { Null = { "aws:ResourceTag/amicrypt:source-image" = "false" } }
     },
@@ -116,7 +129,7 @@ locals {
       Action   = "kms:TagResource"
       Resource = local.own_keys
       Condition = {
-        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:managed", "amicrypt:predecessor", "amicrypt:rotation", "amicrypt:rotation-reason", "amicrypt:rotated-by"] }
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:managed", "amicrypt:alias", "amicrypt:predecessor", "amicrypt:rotation", "amicrypt:rotation-reason", "amicrypt:rotated-by"] }
         StringEquals                = { "aws:RequestTag/amicrypt:managed" = "true" }
       }
     },
@@ -130,13 +143,24 @@ locals {
         StringLike                  = { "aws:RequestTag/amicrypt:successor" = local.own_keys }
       }
     },
+    {
+      Sid      = "RecordKeyRetirement"
+      Effect   = "Allow"
+      Action   = ["kms:TagResource", "kms:UntagResource"]
+      Resource = local.own_keys
+      Condition = {
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:disabled-at", "amicrypt:disabled-reason", "amicrypt:reenabled-at", "amicrypt:reenabled-reason"] }
+        StringLike                  = { "aws:ResourceTag/amicrypt:successor" = local.own_keys }
+      }
+    },
     { Sid = "KeyAliases", Effect = "Allow", Action = ["kms:CreateAlias", "kms:UpdateAlias"], Resource = local.own_aliases },
     {
       Sid    = "DedicatedKeys"
       Effect = "Allow"
       Action = [
         "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags", "kms:ListGrants",
-        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:CreateAlias", "kms:RevokeGrant",
+        "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:CreateAlias", "kms:GetKeyLastUsage",
+        "kms:RevokeGrant",
       ]
       Resource = local.own_keys
     },
@@ -165,6 +189,16 @@ locals {
       Action    = ["kms:DisableKey", "kms:ScheduleKeyDeletion"]
       Resource  = local.own_keys
       Condition = { StringLike = { "aws:ResourceTag/amicrypt:successor" = local.own_keys } }
+    },
+    {
+      Sid      = "ReenableTriedKeys"
+      Effect   = "Allow"
+      Action   = "kms:EnableKey"
+      Resource = local.own_keys
+      Condition = {
+        StringLike = { "aws:ResourceTag/amicrypt:successor" = local.own_keys }
+        Null       = { "aws:ResourceTag/amicrypt:disabled-at" = "false" }
+      }
     },
     {
       Sid       = "MoveAliasFromRotatedKeys"
@@ -202,6 +236,16 @@ locals {
       Effect   = "Allow"
       Action   = ["ssm:GetParameter", "ssm:PutParameter"]
       Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter/*"
+    },
+    {
+      Sid      = "TagNewParameters"
+      Effect   = "Allow"
+      Action   = "ssm:AddTagsToResource"
+      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter/*"
+      Condition = {
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:managed"] }
+        StringEquals                = { "aws:RequestTag/amicrypt:managed" = "true" }
+      }
     },
   ]
 
