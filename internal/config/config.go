@@ -25,7 +25,7 @@
 // Every target inherits every key of defaults: and may override it: regions,
 // role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy,
 // grant_service_linked_role, service_linked_role_suffix, boot_proof, publish,
-// keep. boot_proof and publish merge key by key (a target's
+// family, keep. boot_proof and publish merge key by key (a target's
 // boot_proof: {timeout: 30m} keeps the default instance type); to switch off
 // one publish target, set it to "". A value set on the target beats one from
 // defaults; so a target's role_name beats a role_arn in defaults, and a
@@ -35,13 +35,36 @@
 // and a 15m timeout, keep 3, concurrency 20 per account and region and 1000 in
 // flight. regions has no default: give it under defaults or on each target.
 //
+// family names the line of builds a target's copies belong to: retention and
+// publishing compare images of one family only. Left out, it is the source
+// image's name without one trailing date, date-time, Unix timestamp or build
+// number and the '-', '_' or ' ' before it (base-1733500000 → base,
+// web-2026-12-07 → web, api-build-42 → api-build; a '.' is not a separator, so
+// ubuntu-22.04 stays): [activities.FamilyFromName], at run time. keep is how
+// many proven images of the family retention keeps per account and region; 0
+// turns retention off.
+//
+// # Retention
+//
+// The retention: block says how an image retention retires leaves:
+//
+//	retention:
+//	  grace: 7d  # disabled this long (EnableImage undoes it), then deregistered with its snapshots; 0s: at once
+//
+// # Durations
+//
+// Durations (boot_proof.timeout, retention.grace, rotation.retire_after,
+// rotation.every) are written as Go writes them, 90s, 15m, 1h30m, with whole
+// days allowed in front: 7d, 1d12h. 0s is zero.
+//
 // # Rotation
 //
 // The rotation: block configures key rotation ('amicrypt rotate') and the
 // sweep ('amicrypt sweep', 'amicrypt schedule'); every key is optional:
 //
 //	rotation:
-//	  deletion_window_days: 30  # an old key's PendingDeletion wait, 7–30
+//	  retire_after: 7d          # an old key stays disabled, unused and untried this long, then...
+//	  deletion_window_days: 30  # ...waits this long in PendingDeletion, 7–30
 //	  max_key_age_days: 365     # a sweep rotates older keys; 0: never for age
 //	  concurrent_rotations: 5   # rotations one sweep runs at once, ≥ 1
 //	  every: 24h                # the sweep schedule's interval, ≥ 1m
@@ -112,6 +135,15 @@ const (
 	// MinBootTimeout is the shortest boot-proof timeout accepted: an
 	// instance needs about a minute to reach InService.
 	MinBootTimeout = time.Minute
+	// DefaultRetentionGrace is how long an image retention retired stays
+	// disabled before it is deregistered with its snapshots.
+	DefaultRetentionGrace = activities.DefaultRetentionGrace
+	// DefaultRetireAfter is how long a key a rotation replaced stays
+	// disabled, unused and untried before its deletion is scheduled.
+	DefaultRetireAfter = activities.DefaultRetireAfter
+	// MaxFamilyLen is the longest family: the amicrypt:family tag's value,
+	// and EC2 takes tag values of at most 256 characters.
+	MaxFamilyLen = 256
 )
 
 // Config is a parsed config file. A Config from Parse or Load is valid and
@@ -123,6 +155,8 @@ type Config struct {
 	Defaults TargetSettings `yaml:"defaults"`
 	// Concurrency bounds the run.
 	Concurrency Concurrency `yaml:"concurrency"`
+	// Retention says how an image retention retires leaves.
+	Retention Retention `yaml:"retention"`
 	// Rotation configures key rotations and the sweep.
 	Rotation Rotation `yaml:"rotation"`
 	// Targets are the target accounts, in file order.
@@ -174,7 +208,11 @@ type TargetSettings struct {
 	BootProof *BootProof `yaml:"boot_proof"`
 	// Publish says where a proven image is announced, merged key by key.
 	Publish *Publish `yaml:"publish"`
-	// Keep is how many amicrypt images of a family to keep per target.
+	// Family names the line of builds the copies belong to; not given:
+	// derived from the source image's name (activities.FamilyFromName).
+	Family *string `yaml:"family"`
+	// Keep is how many proven amicrypt images of a family to keep per
+	// account and region; 0 turns retention off.
 	Keep *int `yaml:"keep"`
 }
 
@@ -222,11 +260,26 @@ type Concurrency struct {
 	InFlight int `yaml:"in_flight"`
 }
 
+// Retention is the retention: block. A Config from Parse has Grace filled in
+// (the default when the file leaves it out); in a Config built in Go a nil
+// Grace means the default.
+type Retention struct {
+	// Grace is how long an image retention retired stays disabled
+	// (EnableImage undoes it) before it is deregistered with its snapshots;
+	// 0 deregisters it at once (default 7 days).
+	Grace *time.Duration `yaml:"grace"`
+}
+
 // Rotation is the rotation: block: how key rotations retire old keys and
 // what the scheduled sweep looks for. A Config from Parse has every field
 // filled in (defaults for what the file leaves out); in a Config built in Go
-// a zero DeletionWindowDays, ConcurrentRotations or Every means the default.
+// a zero DeletionWindowDays, ConcurrentRotations or Every, or a nil
+// RetireAfter, means the default.
 type Rotation struct {
+	// RetireAfter is how long a key a rotation replaced stays disabled,
+	// unused and untried before amicrypt schedules its deletion; 0 schedules
+	// it as soon as it is found unused (default 7 days).
+	RetireAfter *time.Duration `yaml:"retire_after"`
 	// DeletionWindowDays is how long an old key waits in PendingDeletion
 	// after a rotation retired it: 7–30 (default 30).
 	DeletionWindowDays int `yaml:"deletion_window_days"`
@@ -240,10 +293,13 @@ type Rotation struct {
 }
 
 // WithDefaults fills in what a Config built in Go may leave zero:
-// DeletionWindowDays, ConcurrentRotations and Every (MaxKeyAgeDays 0 means
-// never, and stays).
+// RetireAfter, DeletionWindowDays, ConcurrentRotations and Every
+// (MaxKeyAgeDays 0 means never, and stays).
 func (r Rotation) WithDefaults() Rotation {
 	d := DefaultRotation()
+	if r.RetireAfter == nil {
+		r.RetireAfter = d.RetireAfter
+	}
 	if r.DeletionWindowDays == 0 {
 		r.DeletionWindowDays = d.DeletionWindowDays
 	}
@@ -285,6 +341,7 @@ var (
 	configType    = reflect.TypeOf(Config{})
 	keyARNType    = reflect.TypeOf(KeyARN{})
 	subnetIDsType = reflect.TypeOf(SubnetIDs{})
+	durationType  = reflect.TypeOf(time.Duration(0))
 )
 
 // Parse reads a config. filename is used in messages only. Every problem is
@@ -308,9 +365,11 @@ func Parse(data []byte, filename string) (cfg *Config, err error) {
 	d.Custom = map[reflect.Type]func(*yamlconf.Node, string, reflect.Value){
 		keyARNType:    func(n *yamlconf.Node, path string, v reflect.Value) { decodeKeyARN(d, n, path, v) },
 		subnetIDsType: func(n *yamlconf.Node, path string, v reflect.Value) { decodeSubnetIDs(d, n, path, v) },
+		durationType:  func(n *yamlconf.Node, path string, v reflect.Value) { decodeDuration(d, n, path, v) },
 	}
 	cfg = &Config{File: filename,
 		Concurrency: Concurrency{PerAccountRegion: DefaultPerAccountRegion, InFlight: DefaultInFlight},
+		Retention:   DefaultRetention(),
 		Rotation:    DefaultRotation(),
 	}
 	d.Decode(body, "", reflect.ValueOf(cfg).Elem())
@@ -368,9 +427,25 @@ func (c *Config) Validate() error {
 // Config built in Go); paths look like targets[1].regions[0].
 func (c *Config) Positions() *yamlconf.Positions { return c.pos }
 
+// DefaultRetention is the retention: block of a file that gives none.
+func DefaultRetention() Retention {
+	grace := DefaultRetentionGrace
+	return Retention{Grace: &grace}
+}
+
+// GraceOrDefault is Grace, or DefaultRetentionGrace when it is nil.
+func (r Retention) GraceOrDefault() time.Duration {
+	if r.Grace == nil {
+		return DefaultRetentionGrace
+	}
+	return *r.Grace
+}
+
 // DefaultRotation is the rotation: block of a file that gives none.
 func DefaultRotation() Rotation {
+	retire := DefaultRetireAfter
 	return Rotation{
+		RetireAfter:         &retire,
 		DeletionWindowDays:  DefaultDeletionWindowDays,
 		MaxKeyAgeDays:       DefaultMaxKeyAgeDays,
 		ConcurrentRotations: DefaultConcurrentRotations,

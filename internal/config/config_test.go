@@ -35,6 +35,11 @@ func mustExpand(t *testing.T, c *Config, sources map[string]string) (activities.
 	return b, src, ts
 }
 
+// dur is a pointer to d, as activities.Target holds the retirement delays.
+func dur(d time.Duration) *time.Duration { return &d }
+
+const week = 7 * 24 * time.Hour
+
 func ids(ts []activities.Target) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
@@ -124,6 +129,8 @@ func TestFullExampleExpands(t *testing.T) {
 		BootProof: activities.BootProof{Enabled: true, InstanceType: "t3.small", SubnetIDs: []string{"subnet-11111111"}, Timeout: 20 * time.Minute},
 		Publish:   activities.Publish{SSMParameter: "/amicrypt/base/ami-id"},
 		Keep:      5,
+		// Set even when they are the defaults.
+		RetentionGrace: dur(week), RetireAfter: dur(week),
 	}
 	if got := byID["222222222222/us-east-1"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("payments-prod =\n%+v\nwant\n%+v", got, want)
@@ -135,9 +142,10 @@ func TestFullExampleExpands(t *testing.T) {
 			Account: "555555555555", Name: "zeta", Region: region,
 			RoleARN: "arn:aws:iam::555555555555:role/platform/custom", ExternalID: "",
 			KeyAlias: "alias/zeta", ManageKeyPolicy: true, ServiceLinkedRoleSuffix: "CMK",
-			BootProof: activities.BootProof{Enabled: false, InstanceType: "t3.small", SubnetIDs: []string{subnet}, Timeout: 90 * time.Minute},
-			Publish:   activities.Publish{SSMParameter: "/amicrypt/base/ami-id", LaunchTemplate: "base-template"},
-			Keep:      1,
+			BootProof:      activities.BootProof{Enabled: false, InstanceType: "t3.small", SubnetIDs: []string{subnet}, Timeout: 90 * time.Minute},
+			Publish:        activities.Publish{SSMParameter: "/amicrypt/base/ami-id", LaunchTemplate: "base-template"},
+			Keep:           1,
+			RetentionGrace: dur(week), RetireAfter: dur(week),
 		}
 		if got := byID["555555555555/"+region]; !reflect.DeepEqual(got, want) {
 			t.Errorf("zeta in %s =\n%+v\nwant\n%+v", region, got, want)
@@ -190,6 +198,8 @@ targets:
 		KeyAlias:  "alias/amicrypt",
 		BootProof: activities.BootProof{Enabled: true, InstanceType: "t3.micro", Timeout: 15 * time.Minute},
 		Keep:      3,
+		// No family: derived from the source image's name at run time.
+		RetentionGrace: dur(week), RetireAfter: dur(week),
 	}}
 	if !reflect.DeepEqual(ts, want) {
 		t.Errorf("targets =\n%+v\nwant\n%+v", ts, want)
@@ -278,11 +288,11 @@ func TestBadInput(t *testing.T) {
 		want      []string
 	}{
 		{"unknown key with suggestion", head + "targets:\n  - account: \"222222222222\"\n    regoins: [us-east-1]\n",
-			[]string{`amicrypt.yaml:5:5: targets[0].regoins: unknown key "regoins" (did you mean regions?); allowed keys: account, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, keep`}},
+			[]string{`amicrypt.yaml:5:5: targets[0].regoins: unknown key "regoins" (did you mean regions?); allowed keys: account, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, family, keep`}},
 		{"unknown top-level key", head + "target:\n  - account: \"222222222222\"\n",
 			[]string{
 				`amicrypt.yaml:1:1: targets: required: list at least one target account`,
-				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, rotation, targets (and x-<anything> for anchors)`,
+				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, retention, rotation, targets (and x-<anything> for anchors)`,
 			}},
 		{"unknown nested key", head + "targets: [{account: \"222222222222\", boot_proof: {instance-type: t3.micro}}]\n",
 			[]string{`amicrypt.yaml:3:50: targets[0].boot_proof.instance-type: unknown key "instance-type" (did you mean instance_type?); allowed keys: enabled, instance_type, subnet_ids, timeout`}},
@@ -350,14 +360,14 @@ func TestBadInput(t *testing.T) {
 		{"boot proof timeout", head + "targets:\n  - account: \"222222222222\"\n    boot_proof: {timeout: 30s}\n  - account: \"333333333333\"\n    boot_proof: {timeout: soon}\n  - account: \"444444444444\"\n    boot_proof: {timeout: 15}\n",
 			[]string{
 				`amicrypt.yaml:5:27: targets[0].boot_proof.timeout: 30s is too short: give the instance at least 1m to reach InService (default 15m)`,
-				`amicrypt.yaml:7:27: targets[1].boot_proof.timeout: "soon" is not a duration such as 90s, 15m or 1h30m`,
-				`amicrypt.yaml:9:27: targets[2].boot_proof.timeout: "15" has no unit; write a duration such as 90s, 15m or 1h30m (e.g. 15m for minutes)`,
+				`amicrypt.yaml:7:27: targets[1].boot_proof.timeout: "soon" is not a duration such as 90s, 15m, 1h30m or 7d`,
+				`amicrypt.yaml:9:27: targets[2].boot_proof.timeout: "15" has no unit; write a duration such as 90s, 15m, 1h30m or 7d (e.g. 15m for minutes)`,
 			}},
-		{"keep and concurrency below 1", head + "concurrency: {per_account_region: 0, in_flight: -1}\ntargets:\n  - account: \"222222222222\"\n    keep: 0\n",
+		{"keep negative and concurrency below 1", head + "concurrency: {per_account_region: 0, in_flight: -1}\ntargets:\n  - account: \"222222222222\"\n    keep: -1\n",
 			[]string{
 				`amicrypt.yaml:3:35: concurrency.per_account_region: 0: use 1 or more (targets of one account and region at once; default 20)`,
 				`amicrypt.yaml:3:49: concurrency.in_flight: -1: use 1 or more (targets at once across the run; default 1000)`,
-				`amicrypt.yaml:6:11: targets[0].keep: 0: keep at least 1 image (the one just made; default 3)`,
+				`amicrypt.yaml:6:11: targets[0].keep: -1 is negative: give how many proven images of the family to keep per account and region (default 3), or 0 to turn retention off`,
 			}},
 		{"subnets", head + "targets:\n  - account: \"222222222222\"\n    boot_proof: {subnet_ids: [subnet-xyz, subnet-12345678, subnet-12345678]}\n  - account: \"333333333333\"\n    regions: [us-east-1, eu-west-1]\n    boot_proof:\n      subnet_ids: [subnet-12345678]\n",
 			[]string{
@@ -406,13 +416,13 @@ func TestErrorsAreSortedAndTyped(t *testing.T) {
 	_, err := Parse([]byte(`builder: {account: "1"}
 defaults:
   regions: [us-east-1]
-  keep: 0
+  keep: -2
 targets:
   - account: "2"
 `), "cfg.yaml")
 	want := strings.Join([]string{
 		`cfg.yaml:1:20: builder.account: "1" is not a 12-digit AWS account id`,
-		`cfg.yaml:4:9: defaults.keep: 0: keep at least 1 image (the one just made; default 3)`,
+		`cfg.yaml:4:9: defaults.keep: -2 is negative: give how many proven images of the family to keep per account and region (default 3), or 0 to turn retention off`,
 		`cfg.yaml:6:14: targets[0].account: "2" is not a 12-digit AWS account id`,
 	}, "\n")
 	if err == nil || err.Error() != want {
@@ -486,6 +496,10 @@ func TestValidateConfigBuiltInGo(t *testing.T) {
 	_, _, ts := mustExpand(t, c, map[string]string{"us-east-1": "ami-12345678"})
 	if len(ts) != 1 || ts[0].RoleARN != "arn:aws:iam::222222222222:role/amicrypt-target" || ts[0].Keep != 3 {
 		t.Errorf("targets = %+v", ts)
+	}
+	// A Config built in Go leaves the retirement delays nil: the defaults.
+	if g, a := ts[0].RetentionGrace, ts[0].RetireAfter; g == nil || *g != week || a == nil || *a != week {
+		t.Errorf("retention grace %v, retire after %v; want 7 days each", g, a)
 	}
 	c.Targets = append(c.Targets, TargetEntry{Account: "22"})
 	if err := c.Validate(); err == nil || err.Error() != `targets[1].account: "22" is not a 12-digit AWS account id` {
@@ -565,7 +579,8 @@ func TestExampleMatchesTheSandboxWorld(t *testing.T) {
 			t.Errorf("%s: role %s", tg.ID(), tg.RoleARN)
 		}
 		if tg.ExternalID != "amicrypt" || tg.KeyAlias != "alias/amicrypt" || !tg.BootProof.Enabled || tg.BootProof.InstanceType != "t3.micro" ||
-			tg.BootProof.Timeout != 15*time.Minute || tg.Keep != 3 || tg.KeyARN != "" || tg.ManageKeyPolicy || tg.GrantServiceLinkedRole {
+			tg.BootProof.Timeout != 15*time.Minute || tg.Keep != 3 || tg.KeyARN != "" || tg.ManageKeyPolicy || tg.GrantServiceLinkedRole ||
+			tg.Family != "" || tg.RetentionGrace == nil || *tg.RetentionGrace != week || tg.RetireAfter == nil || *tg.RetireAfter != week {
 			t.Errorf("%s = %+v", tg.ID(), tg)
 		}
 	}
@@ -592,7 +607,7 @@ func TestLoad(t *testing.T) {
 	if c.File != good || len(c.Targets) != 3 {
 		t.Errorf("Load = %+v", c)
 	}
-	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 80 {
+	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 93 {
 		t.Errorf("position of targets[2].regions = %d, %v", line, ok)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
@@ -647,7 +662,7 @@ func FuzzParse(f *testing.F) {
 
 func TestRotationDefaultsAndOverrides(t *testing.T) {
 	c := mustParse(t, "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n")
-	if want := (Rotation{DeletionWindowDays: 30, MaxKeyAgeDays: 365, ConcurrentRotations: 5, Every: 24 * time.Hour}); c.Rotation != want {
+	if want := (Rotation{RetireAfter: dur(week), DeletionWindowDays: 30, MaxKeyAgeDays: 365, ConcurrentRotations: 5, Every: 24 * time.Hour}); !reflect.DeepEqual(c.Rotation, want) {
 		t.Errorf("no rotation block: %+v, want %+v", c.Rotation, want)
 	}
 	c = mustParse(t, `builder: {account: "111111111111"}
@@ -658,18 +673,24 @@ rotation:
   every: 1h30m
 targets: [{account: "222222222222"}]
 `)
-	if want := (Rotation{DeletionWindowDays: 7, MaxKeyAgeDays: 0, ConcurrentRotations: 5, Every: 90 * time.Minute}); c.Rotation != want {
+	if want := (Rotation{RetireAfter: dur(week), DeletionWindowDays: 7, MaxKeyAgeDays: 0, ConcurrentRotations: 5, Every: 90 * time.Minute}); !reflect.DeepEqual(c.Rotation, want) {
 		t.Errorf("partial rotation block: %+v, want %+v", c.Rotation, want)
 	}
 	ex, err := Parse(Example(), "example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.Rotation != DefaultRotation() {
+	if !reflect.DeepEqual(ex.Rotation, DefaultRotation()) {
 		t.Errorf("example.yaml's rotation block is not the defaults: %+v", ex.Rotation)
 	}
-	if got := (Rotation{MaxKeyAgeDays: 0}).WithDefaults(); got != (Rotation{DeletionWindowDays: 30, ConcurrentRotations: 5, Every: 24 * time.Hour}) {
+	if !reflect.DeepEqual(ex.Retention, DefaultRetention()) {
+		t.Errorf("example.yaml's retention block is not the defaults: %+v", ex.Retention)
+	}
+	if got := (Rotation{MaxKeyAgeDays: 0}).WithDefaults(); !reflect.DeepEqual(got, Rotation{RetireAfter: dur(week), DeletionWindowDays: 30, ConcurrentRotations: 5, Every: 24 * time.Hour}) {
 		t.Errorf("WithDefaults = %+v", got)
+	}
+	if got := (Rotation{RetireAfter: dur(0)}).WithDefaults(); got.RetireAfter == nil || *got.RetireAfter != 0 {
+		t.Errorf("WithDefaults replaced a retire_after of 0: %+v", got)
 	}
 }
 
@@ -689,7 +710,7 @@ func TestRotationBadInput(t *testing.T) {
 		{"window too long", head + "rotation: {deletion_window_days: 31}\n",
 			[]string{`amicrypt.yaml:4:34: rotation.deletion_window_days: 31: KMS schedules a key's deletion 7 to 30 days ahead`}},
 		{"unknown key", head + "rotation:\n  deletion_window: 10\n",
-			[]string{`amicrypt.yaml:5:3: rotation.deletion_window: unknown key "deletion_window" (did you mean deletion_window_days?); allowed keys: deletion_window_days, max_key_age_days, concurrent_rotations, every`}},
+			[]string{`amicrypt.yaml:5:3: rotation.deletion_window: unknown key "deletion_window" (did you mean deletion_window_days?); allowed keys: retire_after, deletion_window_days, max_key_age_days, concurrent_rotations, every`}},
 		{"wrong types", head + "rotation:\n  every: daily\n  max_key_age_days: a year\n",
 			[]string{
 				`amicrypt.yaml:5:10: rotation.every: "daily" is not a duration`,
@@ -713,8 +734,11 @@ func TestValidateRotationBuiltInGo(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("a zero rotation block (the defaults) is refused: %v", err)
 	}
-	c.Rotation = Rotation{DeletionWindowDays: 3, ConcurrentRotations: -1, Every: time.Second}
+	c.Rotation = Rotation{RetireAfter: dur(-time.Hour), DeletionWindowDays: 3, ConcurrentRotations: -1, Every: time.Second}
+	c.Retention = Retention{Grace: dur(-2 * 24 * time.Hour)}
 	matchErrors(t, c.Validate(),
+		"retention.grace: -2d is negative",
+		"rotation.retire_after: -1h is negative",
 		"rotation.deletion_window_days: 3: KMS schedules",
 		"rotation.concurrent_rotations: -1: use 1 or more",
 		"rotation.every: 1s is too often",
@@ -743,4 +767,224 @@ func TestExpandTargetsNeedsNoSources(t *testing.T) {
 		t.Fatalf("ExpandTargets of a bad config = %+v, %v, %v", b, ids(ts), err)
 	}
 	matchErrors(t, err, `amicrypt.yaml:3:3: targets[2].account: "22" is not a 12-digit AWS account id`)
+}
+
+func TestFamilyInheritsAndIsOverridden(t *testing.T) {
+	c := mustParse(t, `builder: {account: "111111111111"}
+defaults:
+  regions: [us-east-1]
+  family: base
+targets:
+  - account: "222222222222"
+  - account: "333333333333"
+    family: "web app/blue"
+`)
+	_, _, ts := mustExpand(t, c, map[string]string{"us-east-1": "ami-12345678"})
+	got := map[string]string{}
+	for _, tg := range ts {
+		got[tg.ID()] = tg.Family
+	}
+	if want := map[string]string{"222222222222/us-east-1": "base", "333333333333/us-east-1": "web app/blue"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("families = %v, want %v", got, want)
+	}
+
+	// Given nowhere: empty, so the run derives it from the source's name.
+	c = mustParse(t, "builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\", regions: [us-east-1, eu-west-1]}]\n")
+	_, ts, err := c.ExpandTargets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range ts {
+		if tg.Family != "" {
+			t.Errorf("%s: family %q, want none (derived at run time)", tg.ID(), tg.Family)
+		}
+		if f := activities.FamilyOf(tg, activities.Source{ImageID: "ami-12345678", Name: "base-20261207T101500Z"}); f != "base" {
+			t.Errorf("%s: the run would derive family %q, want base", tg.ID(), f)
+		}
+	}
+
+	// 256 characters (not bytes) are fine: EC2 counts characters.
+	long := strings.Repeat("é", MaxFamilyLen)
+	c = mustParse(t, "builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\", regions: [us-east-1], family: \""+long+"\"}]\n")
+	if _, ts, err := c.ExpandTargets(); err != nil || ts[0].Family != long {
+		t.Errorf("a 256-character family: %v", err)
+	}
+}
+
+func TestFamilyBadInput(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"empty", head + "targets:\n  - account: \"222222222222\"\n    family: \"\"\n",
+			[]string{`amicrypt.yaml:5:13: targets[0].family: the family is empty: name it (e.g. family: base), or leave family out to derive it from the source image's name (base-1733500000 → base)`}},
+		{"too long", head + "targets:\n  - account: \"222222222222\"\n    family: " + strings.Repeat("a", 257) + "\n",
+			[]string{`amicrypt.yaml:5:13: targets[0].family: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"... is 257 characters; the family is the amicrypt:family tag's value, and EC2 takes at most 256`}},
+		{"aws: prefix", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  family: \"AWS:base\"\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:4:11: defaults.family: "AWS:base" begins with aws:, which AWS reserves in tag values: choose another family name`}},
+		{"wildcards", head + "targets:\n  - account: \"222222222222\"\n    family: \"base-*\"\n  - account: \"333333333333\"\n    family: base?\n",
+			[]string{
+				`amicrypt.yaml:5:13: targets[0].family: "base-*" contains '*': amicrypt finds a family's images with an EC2 tag filter, where * and ? are wildcards (and \ escapes), so retention could take another family's images for this one's; choose a name without *, ? and \`,
+				`amicrypt.yaml:7:13: targets[1].family: "base?" contains '?'`,
+			}},
+		{"line break", head + "targets:\n  - account: \"222222222222\"\n    family: \"base\\nweb\"\n",
+			[]string{`amicrypt.yaml:5:13: targets[0].family: "base\nweb" contains a control character (a line break or tab?)`}},
+		{"not a string", head + "targets:\n  - account: \"222222222222\"\n    family: [base]\n",
+			[]string{`amicrypt.yaml:5:13: targets[0].family: expected a string, got a list`}},
+		{"misspelt", head + "targets:\n  - account: \"222222222222\"\n    familiy: base\n",
+			[]string{`amicrypt.yaml:5:5: targets[0].familiy: unknown key "familiy" (did you mean family?)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectErrors(t, tc.src, tc.want...)
+		})
+	}
+}
+
+func TestKeepZeroTurnsRetentionOff(t *testing.T) {
+	c := mustParse(t, `builder: {account: "111111111111"}
+defaults:
+  regions: [us-east-1]
+  keep: 0
+targets:
+  - account: "222222222222"
+  - account: "333333333333"
+    keep: 2
+  - account: "444444444444"
+    keep: 0
+`)
+	_, ts, err := c.ExpandTargets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, tg := range ts {
+		got[tg.Account] = tg.Keep
+	}
+	if want := map[string]int{"222222222222": 0, "333333333333": 2, "444444444444": 0}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keep = %v, want %v", got, want)
+	}
+	// A target's keep: 0 beats a default's.
+	c = mustParse(t, "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1], keep: 5}\ntargets: [{account: \"222222222222\", keep: 0}]\n")
+	if _, ts, err := c.ExpandTargets(); err != nil || ts[0].Keep != 0 {
+		t.Errorf("target keep: 0 under defaults keep: 5: %+v, %v", ts, err)
+	}
+}
+
+func TestRetentionGraceAndRetireAfter(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1, eu-west-1]}\ntargets: [{account: \"222222222222\"}]\n"
+	for _, tc := range []struct {
+		name, block        string
+		grace, retireAfter time.Duration
+	}{
+		{"defaults", "", week, week},
+		{"empty blocks", "retention: {}\nrotation: {}\n", week, week},
+		{"days", "retention: {grace: 7d}\nrotation: {retire_after: 14d}\n", week, 2 * week},
+		{"zero", "retention: {grace: 0s}\nrotation: {retire_after: 0s}\n", 0, 0},
+		{"zero without a unit", "retention: {grace: 0}\nrotation: {retire_after: 0d}\n", 0, 0},
+		{"days and hours", "retention:\n  grace: 1d12h\nrotation:\n  retire_after: 36h\n", 36 * time.Hour, 36 * time.Hour},
+		{"Go's syntax", "retention: {grace: 90m}\nrotation: {retire_after: 2h30m}\n", 90 * time.Minute, 150 * time.Minute},
+		{"null is the default", "retention: {grace: ~}\nrotation: {retire_after: null}\n", week, week},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustParse(t, head+tc.block)
+			_, _, viaExpand := mustExpand(t, c, twoSources)
+			_, viaTargets, err := c.ExpandTargets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ts := range [][]activities.Target{viaExpand, viaTargets} {
+				if len(ts) != 2 {
+					t.Fatalf("targets = %v", ids(ts))
+				}
+				for _, tg := range ts {
+					if tg.RetentionGrace == nil || *tg.RetentionGrace != tc.grace {
+						t.Errorf("%s: retention grace %v, want %s", tg.ID(), tg.RetentionGrace, tc.grace)
+					}
+					if tg.RetireAfter == nil || *tg.RetireAfter != tc.retireAfter {
+						t.Errorf("%s: retire after %v, want %s", tg.ID(), tg.RetireAfter, tc.retireAfter)
+					}
+				}
+			}
+			// Each target has its own copies.
+			*viaExpand[0].RetentionGrace = time.Nanosecond
+			if *viaExpand[1].RetentionGrace != tc.grace {
+				t.Error("targets share one retention grace")
+			}
+		})
+	}
+
+	// Days work for every duration of the config.
+	c := mustParse(t, "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1], boot_proof: {timeout: 1d}}\nrotation: {every: 7d}\ntargets: [{account: \"222222222222\"}]\n")
+	_, ts, err := c.ExpandTargets()
+	if err != nil || c.Rotation.Every != week || ts[0].BootProof.Timeout != 24*time.Hour {
+		t.Errorf("every %s, boot-proof timeout %v, %v", c.Rotation.Every, ts, err)
+	}
+}
+
+func TestRetentionAndRetireAfterBadInput(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"negative", head + "retention:\n  grace: -1h\nrotation:\n  retire_after: -2d\n",
+			[]string{
+				`amicrypt.yaml:5:10: retention.grace: -1h is negative: give how long an image retention retired stays disabled before it is deregistered with its snapshots, e.g. 7d (the default), or 0s to deregister it at once`,
+				`amicrypt.yaml:7:17: rotation.retire_after: -2d is negative: give how long a key a rotation replaced stays disabled, unused and untried before its deletion is scheduled, e.g. 7d (the default), or 0s to schedule it as soon as it is found unused`,
+			}},
+		{"no unit", head + "retention: {grace: 7}\nrotation: {retire_after: 1.5}\n",
+			[]string{
+				`amicrypt.yaml:4:20: retention.grace: "7" has no unit; write a duration such as 90s, 15m, 1h30m or 7d (e.g. 7d for days)`,
+				`amicrypt.yaml:5:26: rotation.retire_after: "1.5" has no unit; write a duration such as 90s, 15m, 1h30m or 7d (e.g. 36h for 1.5 days: days are whole)`,
+			}},
+		{"not durations", head + "retention: {grace: a week}\nrotation: {retire_after: 1w, every: 7days}\n",
+			[]string{
+				`amicrypt.yaml:4:20: retention.grace: "a week" is not a duration such as 90s, 15m, 1h30m or 7d`,
+				`amicrypt.yaml:5:26: rotation.retire_after: "1w" is not a duration such as 90s, 15m, 1h30m or 7d`,
+				`amicrypt.yaml:5:37: rotation.every: "7days" is not a duration such as 90s, 15m, 1h30m or 7d`,
+			}},
+		{"fractional days", head + "retention: {grace: 1.5d}\n",
+			[]string{`amicrypt.yaml:4:20: retention.grace: "1.5d" is not a duration such as 90s, 15m, 1h30m or 7d: days are whole; write 36h for 1.5 days`}},
+		{"too long", head + "retention: {grace: 1000000d}\nrotation: {retire_after: 106751d24h}\n",
+			[]string{
+				`amicrypt.yaml:4:20: retention.grace: "1000000d" is not a duration`,
+				`amicrypt.yaml:5:26: rotation.retire_after: "106751d24h" is not a duration`,
+			}},
+		{"unknown keys", head + "retention:\n  grase: 7d\nrotation:\n  retire_afer: 7d\n",
+			[]string{
+				`amicrypt.yaml:5:3: retention.grase: unknown key "grase" (did you mean grace?); allowed keys: grace`,
+				`amicrypt.yaml:7:3: rotation.retire_afer: unknown key "retire_afer" (did you mean retire_after?); allowed keys: retire_after, deletion_window_days, max_key_age_days, concurrent_rotations, every`,
+			}},
+		{"retention not a mapping", head + "retention: 7d\n",
+			[]string{`amicrypt.yaml:4:12: retention: expected a mapping with keys grace; got "7d"`}},
+		{"grace as a target setting", head[:len(head)-len("targets: [{account: \"222222222222\"}]\n")] + "targets:\n  - account: \"222222222222\"\n    grace: 7d\n",
+			[]string{`amicrypt.yaml:5:5: targets[0].grace: unknown key "grace"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectErrors(t, tc.src, tc.want...)
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for s, want := range map[string]time.Duration{
+		"0s": 0, "0": 0, "0d": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute, "7d": week,
+		"1d12h": 36 * time.Hour, "2d30m": 48*time.Hour + 30*time.Minute, "+1d": 24 * time.Hour, "-2d": -48 * time.Hour,
+		"106751d": 106751 * 24 * time.Hour,
+	} {
+		if got, ok := parseDuration(s); !ok || got != want {
+			t.Errorf("parseDuration(%q) = %s, %v; want %s", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "d", "7", "1.5d", "7 d", "1d-1h", "1d+1h", "1dd", "d7", "106752d", "106751d24h", "99999999999999999999d"} {
+		if got, ok := parseDuration(s); ok {
+			t.Errorf("parseDuration(%q) = %s, want a failure", s, got)
+		}
+	}
+	for d, want := range map[time.Duration]string{0: "0s", time.Hour: "1h", 90 * time.Minute: "1h30m", week: "7d", 36 * time.Hour: "1d12h", -48 * time.Hour: "-2d"} {
+		if got := formatDays(d); got != want {
+			t.Errorf("formatDays(%s) = %q, want %q", d, got, want)
+		}
+	}
 }

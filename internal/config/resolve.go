@@ -40,7 +40,12 @@ type resolved struct {
 	timeout          time.Duration
 
 	ssmParameter, launchTemplate string
+	family                       string // "": derived at run time
 	keep                         int
+
+	// The config's retention.grace and rotation.retire_after, or their
+	// defaults: every target gets them.
+	grace, retireAfter time.Duration
 }
 
 // pick returns the target's value if given, else the default's, else def,
@@ -131,7 +136,10 @@ func (c *checker) resolve(i int) *resolved {
 	tpub, dpub := publishOf(t.Publish), publishOf(d.Publish)
 	rs.ssmParameter, _ = pick(tpub.SSMParameter, dpub.SSMParameter, "", "", "")
 	rs.launchTemplate, _ = pick(tpub.LaunchTemplate, dpub.LaunchTemplate, "", "", "")
+	rs.family, _ = pick(t.Family, d.Family, "", "", "")
 	rs.keep, _ = pick(t.Keep, d.Keep, "", "", DefaultKeep)
+	rs.grace = c.cfg.Retention.GraceOrDefault()
+	rs.retireAfter = *c.cfg.Rotation.WithDefaults().RetireAfter
 	return rs
 }
 
@@ -196,6 +204,9 @@ func (rs *resolved) subnetsFor(region string) []string {
 func (rs *resolved) expand() []activities.Target {
 	var out []activities.Target
 	for _, region := range rs.validRegions() {
+		// Each target its own copies: they are set even when they are the
+		// defaults, so a run's input says what it was given.
+		grace, retireAfter := rs.grace, rs.retireAfter
 		role := rs.roleARN
 		if role == "" {
 			role = "arn:" + Partition(region) + ":iam::" + rs.account + ":role/" + rs.roleName
@@ -217,8 +228,11 @@ func (rs *resolved) expand() []activities.Target {
 				SubnetIDs:    rs.subnetsFor(region),
 				Timeout:      rs.timeout,
 			},
-			Publish: activities.Publish{SSMParameter: rs.ssmParameter, LaunchTemplate: rs.launchTemplate},
-			Keep:    rs.keep,
+			Publish:        activities.Publish{SSMParameter: rs.ssmParameter, LaunchTemplate: rs.launchTemplate},
+			Keep:           rs.keep,
+			Family:         rs.family,
+			RetentionGrace: &grace,
+			RetireAfter:    &retireAfter,
 		})
 	}
 	return out

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/amicrypt/amicrypt/internal/awsregion"
 	"github.com/amicrypt/amicrypt/internal/yamlconf"
@@ -84,6 +86,7 @@ func (c *checker) check() {
 	c.builder()
 	c.settings("defaults", &c.cfg.Defaults)
 	c.concurrency()
+	c.retention()
 	c.rotation()
 	c.targets()
 }
@@ -151,10 +154,19 @@ func (c *checker) concurrency() {
 	}
 }
 
+func (c *checker) retention() {
+	if g := c.cfg.Retention.Grace; g != nil && *g < 0 {
+		c.errf("retention.grace", "%s is negative: give how long an image retention retired stays disabled before it is deregistered with its snapshots, e.g. %s (the default), or 0s to deregister it at once", formatDays(*g), formatDays(DefaultRetentionGrace))
+	}
+}
+
 func (c *checker) rotation() {
 	r := c.cfg.Rotation
 	// A Config built in Go may leave them 0: the defaults.
 	goZero := func(v int64) bool { return v == 0 && !c.fromFile() }
+	if a := r.RetireAfter; a != nil && *a < 0 {
+		c.errf("rotation.retire_after", "%s is negative: give how long a key a rotation replaced stays disabled, unused and untried before its deletion is scheduled, e.g. %s (the default), or 0s to schedule it as soon as it is found unused", formatDays(*a), formatDays(DefaultRetireAfter))
+	}
 	if d := r.DeletionWindowDays; !goZero(int64(d)) && (d < MinDeletionWindowDays || d > MaxDeletionWindowDays) {
 		c.errf("rotation.deletion_window_days", "%d: KMS schedules a key's deletion %d to %d days ahead (default %d, the longest time to notice a mistake)", d, MinDeletionWindowDays, MaxDeletionWindowDays, DefaultDeletionWindowDays)
 	}
@@ -263,9 +275,37 @@ func (c *checker) settings(p string, s *TargetSettings) {
 			}
 		}
 	}
-	if s.Keep != nil && *s.Keep < 1 {
-		c.errf(p+".keep", "%d: keep at least 1 image (the one just made; default %d)", *s.Keep, DefaultKeep)
+	if s.Family != nil {
+		if msg := familyProblem(*s.Family); msg != "" {
+			c.errf(p+".family", "%s", msg)
+		}
 	}
+	if s.Keep != nil && *s.Keep < 0 {
+		c.errf(p+".keep", "%d is negative: give how many proven images of the family to keep per account and region (default %d), or 0 to turn retention off", *s.Keep, DefaultKeep)
+	}
+}
+
+// familyProblem says what is wrong with a family name, "" when nothing. A
+// family is the value of the amicrypt:family tag, which EC2 takes up to 256
+// characters long and not beginning with aws:, and amicrypt finds a
+// family's images with a tag filter, where * and ? are wildcards and \
+// escapes one.
+func familyProblem(f string) string {
+	switch {
+	case f == "":
+		return "the family is empty: name it (e.g. family: base), or leave family out to derive it from the source image's name (base-1733500000 → base)"
+	case !utf8.ValidString(f):
+		return fmt.Sprintf("%s is not valid UTF-8, which EC2 tag values must be", quoteShort(f))
+	case utf8.RuneCountInString(f) > MaxFamilyLen:
+		return fmt.Sprintf("%s is %d characters; the family is the amicrypt:family tag's value, and EC2 takes at most %d", quoteShort(f), utf8.RuneCountInString(f), MaxFamilyLen)
+	case strings.HasPrefix(strings.ToLower(f), "aws:"):
+		return fmt.Sprintf("%s begins with aws:, which AWS reserves in tag values: choose another family name", quoteShort(f))
+	case strings.ContainsAny(f, `*?\`):
+		return fmt.Sprintf("%s contains %q: amicrypt finds a family's images with an EC2 tag filter, where * and ? are wildcards (and \\ escapes), so retention could take another family's images for this one's; choose a name without *, ? and \\", quoteShort(f), f[strings.IndexAny(f, `*?\`)])
+	case strings.IndexFunc(f, unicode.IsControl) >= 0:
+		return fmt.Sprintf("%s contains a control character (a line break or tab?): give the family on one line, printable", quoteShort(f))
+	}
+	return ""
 }
 
 // formatDuration prints 15m rather than 15m0s.
