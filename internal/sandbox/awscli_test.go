@@ -379,6 +379,7 @@ faults: {throttle: false}
 		{"ssm:GetParameters", empty, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"Parameters"}},
 		{"ssm:DescribeParameters", empty, []string{"ssm", "describe-parameters"}, []string{"Parameters"}},
 		{"ssm:GetParametersByPath", owner, []string{"ssm", "get-parameters-by-path", "--path", "/nothing"}, []string{"Parameters"}},
+		{"ssm:ListTagsForResource", owner, []string{"ssm", "list-tags-for-resource", "--resource-type", "Parameter", "--resource-id", "/base/ami"}, []string{"TagList"}},
 	}
 
 	// Every list the sandbox can answer empty is read empty by some case.

@@ -18,7 +18,9 @@ import (
 // DescribeParameters. Authorization is by identity policy only (the server
 // checks ssm:<Action> before the handler runs). Not modelled: parameter
 // history and labels, parameter policies, shared (RAM) parameters, and KMS
-// authorization of SecureString encryption.
+// authorization of SecureString encryption. Tags (PutParameter's Tags,
+// AddTagsToResource, RemoveTagsFromResource, ListTagsForResource) are
+// modelled for parameters, the only SSM resources the sandbox has.
 
 const (
 	ssmStandardValueMax = 4096
@@ -44,6 +46,9 @@ func (s *Server) registerSSM() {
 	s.handle("ssm", "DeleteParameter", ssmDeleteParameter)
 	s.handle("ssm", "DescribeParameters", ssmDescribeParameters)
 	s.handle("ssm", "GetParametersByPath", ssmGetParametersByPath)
+	s.handle("ssm", "AddTagsToResource", ssmAddTagsToResource)
+	s.handle("ssm", "ListTagsForResource", ssmListTagsForResource)
+	s.handle("ssm", "RemoveTagsFromResource", ssmRemoveTagsFromResource)
 }
 
 func ssmValidation(format string, args ...any) error {
@@ -213,6 +218,13 @@ func ssmPutParameter(c *call) (map[string]any, error) {
 	if overwrite && len(tags) > 0 {
 		return nil, ssmValidation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
 	}
+	newTags, err := ssmTags(tags)
+	if err != nil {
+		return nil, err
+	}
+	if len(newTags) > ssmMaxTags {
+		return nil, apiErr("TooManyTagsError", "A parameter can have at most %d tags (got %d)", ssmMaxTags, len(newTags))
+	}
 	typ := wire.Str(c.in, "Type")
 	if typ != "" && !contains(ssmTypes, typ) {
 		return nil, enumErr("Type", typ, ssmTypes)
@@ -340,11 +352,8 @@ func ssmPutParameter(c *call) (map[string]any, error) {
 	if hasDesc {
 		p.Description = desc
 	}
-	if len(tags) > 0 {
-		p.Tags = Tags{}
-		for _, t := range tags {
-			p.Tags[wire.Str(t, "Key")] = wire.Str(t, "Value")
-		}
+	if len(newTags) > 0 {
+		p.Tags = newTags
 	}
 	r.Parameters[name] = p
 	c.c.markDirty()
@@ -607,4 +616,109 @@ func ssmGetParametersByPath(c *call) (map[string]any, error) {
 		}
 	}
 	return paramPage(items, c.in, 1, 10, 10, "Parameters")
+}
+
+// ssmMaxTags: "Most resources can have a maximum of 50 tags" (AddTagsToResource).
+const ssmMaxTags = 50
+
+var (
+	ssmTagRE           = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	ssmTaggedResources = []string{"Document", "ManagedInstance", "MaintenanceWindow", "Parameter", "PatchBaseline", "OpsItem", "OpsMetadata", "Automation", "Association"}
+)
+
+// ssmTags validates a Tags list as the model constrains it (key 1-128
+// characters, value 0-256, letters, digits, spaces and _ . : / = + - @); keys
+// starting with aws: are reserved for AWS (the error for them is not
+// documented; the sandbox answers ValidationException).
+func ssmTags(list []map[string]any) (Tags, error) {
+	out := Tags{}
+	for _, t := range list {
+		k, v := wire.Str(t, "Key"), wire.Str(t, "Value")
+		if k == "" || len(k) > 128 || !ssmTagRE.MatchString(k) {
+			return nil, ssmValidation("1 validation error detected: Value '%s' at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$", k)
+		}
+		if len(v) > 256 || !ssmTagRE.MatchString(v) {
+			return nil, ssmValidation("1 validation error detected: Value '%s' at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$", v)
+		}
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return nil, ssmValidation("Tag keys beginning with aws: are reserved for AWS use (got %q)", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// taggedParameter resolves AddTagsToResource's ResourceType and ResourceId:
+// for Parameter, the parameter's name (or ARN). The other resource types SSM
+// tags exist in the API but not in the sandbox, so no id names one of them:
+// InvalidResourceId, as for a parameter that does not exist.
+func (c *call) taggedParameter() (*Parameter, error) {
+	rt, id := wire.Str(c.in, "ResourceType"), wire.Str(c.in, "ResourceId")
+	if !contains(ssmTaggedResources, rt) {
+		return nil, apiErr("InvalidResourceType", "The resource type %s isn't valid. Valid resource types: %s", rt, strings.Join(ssmTaggedResources, ", "))
+	}
+	if rt != "Parameter" {
+		return nil, apiErr("InvalidResourceId", "The resource ID %s isn't valid: this sandbox has no SSM %s resources.", id, rt)
+	}
+	name, _, ok := c.paramRef(id)
+	p := c.c.region(c.caller.Account, c.region).Parameters[name]
+	if !ok || p == nil {
+		return nil, apiErr("InvalidResourceId", "The resource ID %s isn't valid. Verify that you entered the correct ID and try again.", id)
+	}
+	return p, nil
+}
+
+// ssmAddTagsToResource adds or overwrites tags of a parameter.
+func ssmAddTagsToResource(c *call) (map[string]any, error) {
+	add, err := ssmTags(wire.Structs(c.in, "Tags"))
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.taggedParameter()
+	if err != nil {
+		return nil, err
+	}
+	merged := Tags{}
+	for k, v := range p.Tags {
+		merged[k] = v
+	}
+	for k, v := range add {
+		merged[k] = v
+	}
+	if len(merged) > ssmMaxTags {
+		return nil, apiErr("TooManyTagsError", "The parameter %s would have %d tags; a parameter can have at most %d.", p.Name, len(merged), ssmMaxTags)
+	}
+	p.Tags = merged
+	c.c.markDirty()
+	return nil, nil
+}
+
+// ssmRemoveTagsFromResource removes tag keys from a parameter; a key the
+// parameter does not have is ignored.
+func ssmRemoveTagsFromResource(c *call) (map[string]any, error) {
+	p, err := c.taggedParameter()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range wire.Strs(c.in, "TagKeys") {
+		delete(p.Tags, k)
+	}
+	if len(p.Tags) == 0 {
+		p.Tags = nil
+	}
+	c.c.markDirty()
+	return nil, nil
+}
+
+// ssmListTagsForResource lists a parameter's tags, by key.
+func ssmListTagsForResource(c *call) (map[string]any, error) {
+	p, err := c.taggedParameter()
+	if err != nil {
+		return nil, err
+	}
+	list := []any{}
+	for _, k := range sortedKeys(p.Tags) {
+		list = append(list, map[string]any{"Key": k, "Value": p.Tags[k]})
+	}
+	return map[string]any{"TagList": list}, nil
 }

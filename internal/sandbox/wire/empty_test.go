@@ -52,6 +52,7 @@ var emptyOnTheWire = map[string][]string{
 	"ssm:GetParameters":                        {"InvalidParameters", "Parameters"},
 	"ssm:DescribeParameters":                   {"Parameters"},
 	"ssm:GetParametersByPath":                  {"Parameters"},
+	"ssm:ListTagsForResource":                  {"TagList"},
 }
 
 // returnedOnRequest are the output lists AWS sends only when the request asks
