@@ -48,6 +48,22 @@ func (s *Server) registerAutoScaling() {
 	s.handle("autoscaling", "DescribeScalingActivities", s.asDescribeScalingActivities)
 	s.handle("autoscaling", "DeleteAutoScalingGroup", s.asDeleteAutoScalingGroup)
 	s.handle("autoscaling", "DescribeAutoScalingInstances", s.asDescribeAutoScalingInstances)
+	s.handle("autoscaling", "DescribeLaunchConfigurations", s.asDescribeLaunchConfigurations)
+}
+
+// asDescribeLaunchConfigurations lists launch configurations. The sandbox
+// models none (AWS no longer offers them to new accounts, and
+// CreateAutoScalingGroup here takes a launch template), so the list is always
+// empty; names that match nothing give an empty list too, as AWS answers for
+// names that do not exist (the API Reference documents no error for them).
+func (s *Server) asDescribeLaunchConfigurations(c *call) (map[string]any, error) {
+	if n, ok := wire.IntOK(c.in, "MaxRecords"); ok && (n < 1 || n > 100) {
+		return nil, asValidation("1 validation error detected: Value '%d' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 100", n)
+	}
+	if tok := wire.Str(c.in, "NextToken"); tok != "" {
+		return nil, asValidation("The token '%s' is invalid.", tok)
+	}
+	return map[string]any{"LaunchConfigurations": []any{}}, nil
 }
 
 func asValidation(format string, args ...any) error {

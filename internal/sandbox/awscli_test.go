@@ -375,6 +375,7 @@ faults: {throttle: false}
 		{"autoscaling:DescribeAutoScalingGroups", empty, []string{"autoscaling", "describe-auto-scaling-groups"}, []string{"AutoScalingGroups"}},
 		{"autoscaling:DescribeScalingActivities", empty, []string{"autoscaling", "describe-scaling-activities"}, []string{"Activities"}},
 		{"autoscaling:DescribeAutoScalingInstances", empty, []string{"autoscaling", "describe-auto-scaling-instances"}, []string{"AutoScalingInstances"}},
+		{"autoscaling:DescribeLaunchConfigurations", empty, []string{"autoscaling", "describe-launch-configurations"}, []string{"LaunchConfigurations"}},
 		{"ssm:GetParameters", owner, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"InvalidParameters"}},
 		{"ssm:GetParameters", empty, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"Parameters"}},
 		{"ssm:DescribeParameters", empty, []string{"ssm", "describe-parameters"}, []string{"Parameters"}},

@@ -194,3 +194,17 @@ func TestSourceImageAndLastLaunchedTime(t *testing.T) {
 		t.Fatalf("CreateImage's source: %s in %s from %s", aws.ToString(im.SourceImageId), aws.ToString(im.SourceImageRegion), aws.ToString(im.SourceInstanceId))
 	}
 }
+
+// TestDescribeLaunchConfigurationsIsEmpty: launch configurations are not
+// modelled, so none exists, by name or not.
+func TestDescribeLaunchConfigurationsIsEmpty(t *testing.T) {
+	e := newTestEnv(t, lgWorld("", "", ""))
+	as := e.autoscaling(lgAcct, lgRegion)
+	out := must(as.DescribeLaunchConfigurations(e.ctx, &autoscaling.DescribeLaunchConfigurationsInput{LaunchConfigurationNames: []string{"old"}}))
+	if out.LaunchConfigurations == nil || len(out.LaunchConfigurations) != 0 || out.NextToken != nil {
+		t.Fatalf("DescribeLaunchConfigurations: %+v", out)
+	}
+	if _, err := as.DescribeLaunchConfigurations(e.ctx, &autoscaling.DescribeLaunchConfigurationsInput{MaxRecords: aws.Int32(101)}); errCode(err) != "ValidationError" {
+		t.Fatalf("MaxRecords 101: %v", err)
+	}
+}

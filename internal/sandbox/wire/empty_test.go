@@ -45,6 +45,7 @@ var emptyOnTheWire = map[string][]string{
 	"autoscaling:DescribeAutoScalingGroups":    {"<AutoScalingGroups/>"},
 	"autoscaling:DescribeScalingActivities":    {"<Activities/>"},
 	"autoscaling:DescribeAutoScalingInstances": {"<AutoScalingInstances/>"},
+	"autoscaling:DescribeLaunchConfigurations": {"<LaunchConfigurations/>"},
 	"kms:ListKeys":                             {"Keys"},
 	"kms:ListAliases":                          {"Aliases"},
 	"kms:ListGrants":                           {"Grants"},
