@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -246,6 +247,11 @@ func (f *ClientFactory) AutoScaling(a Access) AutoScalingAPI {
 // SSM is the Systems Manager client for an access.
 func (f *ClientFactory) SSM(a Access) SSMAPI {
 	return client(f, a, "ssm", func(cfg aws.Config) SSMAPI { return ssm.NewFromConfig(cfg) })
+}
+
+// CloudTrail is the CloudTrail client for an access.
+func (f *ClientFactory) CloudTrail(a Access) CloudTrailAPI {
+	return client(f, a, "cloudtrail", func(cfg aws.Config) CloudTrailAPI { return cloudtrail.NewFromConfig(cfg) })
 }
 
 // STS is the STS client for an access: with a role, calls act as that role

@@ -13,6 +13,8 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
 )
 
 // The target's images, as resources: which of them are provably amicrypt's
@@ -59,8 +61,11 @@ type imageScope struct {
 	// Family: only images of this family ("" any).
 	Family string
 	// Keys are the keys this target's configuration manages: every
-	// snapshot of an image in scope is under one of them.
-	Keys map[string]bool
+	// snapshot of an image in scope is under one of them. OtherKey, when
+	// set, judges a key not in Keys ("" when it is the configuration's
+	// after all, else why not).
+	Keys     map[string]bool
+	OtherKey func(key string) string
 }
 
 // scopedImages lists the account's images that carry amicrypt's tags —
@@ -156,7 +161,13 @@ func (s imageScope) evidence(im ec2types.Image, tags map[string]string, keys map
 			if k == "" {
 				return "snapshot " + sn + " is not encrypted"
 			}
-			return fmt.Sprintf("snapshot %s is under key %s, not a key this target's configuration manages", sn, k)
+			why := "not a key this target's configuration manages"
+			if s.OtherKey != nil {
+				if why = s.OtherKey(k); why == "" {
+					continue
+				}
+			}
+			return fmt.Sprintf("snapshot %s is under key %s: %s", sn, k, why)
 		}
 	}
 	return ""
@@ -371,6 +382,28 @@ type Retirement struct {
 	OutOfScope []string `json:"out_of_scope,omitempty"`
 }
 
+// Lines says what was done, one line each, with how to undo it: disabled,
+// deregistered, enabled again, kept (and by what), left alone (and why).
+func (r Retirement) Lines() []string {
+	var out []string
+	for _, id := range r.Disabled {
+		out = append(out, "disabled image "+id+" (aws ec2 enable-image --image-id "+id+" undoes it)")
+	}
+	for _, id := range r.Deregistered {
+		out = append(out, "deregistered image "+id+" with its snapshots")
+	}
+	for _, id := range r.Enabled {
+		out = append(out, "enabled image "+id+" again (something uses it)")
+	}
+	for _, k := range r.Kept {
+		out = append(out, "kept image "+k)
+	}
+	for _, o := range r.OutOfScope {
+		out = append(out, "left alone image "+o)
+	}
+	return out
+}
+
 // Empty says nothing was done, kept or left alone.
 func (r Retirement) Empty() bool {
 	return len(r.Disabled)+len(r.Deregistered)+len(r.Enabled)+len(r.Kept)+len(r.OutOfScope) == 0
@@ -383,7 +416,8 @@ func (r Retirement) Empty() bool {
 // ones, in disabled) whose grace is over and that nothing uses is
 // deregistered with its snapshots; one that something came to use is
 // enabled again. why says why retire's images go.
-func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []familyImage, why string, res *Retirement) error {
+// With dry, nothing is changed: res says what would be done.
+func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []familyImage, why string, dry bool, res *Retirement) error {
 	ec := a.clients.EC2(targetAccess(t))
 	log := a.logFor(t.Account, t.Region)
 	w := where{Account: t.Account, Region: t.Region}
@@ -407,6 +441,10 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 			continue
 		}
 		w.Resource = "image " + im.ID
+		if dry {
+			res.Disabled = append(res.Disabled, im.ID)
+			continue
+		}
 		if _, err := ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{im.ID}, Tags: []ec2types.Tag{
 			{Key: aws.String(TagDisabledAt), Value: aws.String(now.Format(time.RFC3339))},
 			{Key: aws.String(TagDisabledReason), Value: aws.String(truncate(why, 256))},
@@ -428,6 +466,10 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 		if since.IsZero() {
 			continue
 		}
+		if u := users[im.ID]; len(u) > 0 && dry {
+			res.Enabled = append(res.Enabled, im.ID)
+			continue
+		}
 		if u := users[im.ID]; len(u) > 0 {
 			if _, err := ec.EnableImage(ctx, &ec2.EnableImageInput{ImageId: aws.String(im.ID)}); err != nil && !IsNotFound(err) {
 				return diagnose(err, "ec2:EnableImage", w)
@@ -444,6 +486,10 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 			res.Kept = append(res.Kept, fmt.Sprintf("%s: disabled %s; deregistered once the retention grace (%s) is over, in %s", im.ID, since.Format(time.RFC3339), grace, left.Round(time.Minute)))
 			continue
 		}
+		if dry {
+			res.Deregistered = append(res.Deregistered, im.ID)
+			continue
+		}
 		_, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(im.ID), DeleteAssociatedSnapshots: aws.Bool(true)})
 		if err != nil && !IsNotFound(err) {
 			return diagnose(err, "ec2:DeregisterImage", w)
@@ -452,4 +498,48 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 		res.Deregistered = append(res.Deregistered, im.ID)
 	}
 	return nil
+}
+
+// formerKeys judges the keys of the target's images that are not in the
+// alias's line: a key is the configuration's still when amicrypt made it
+// for this alias (tagged amicrypt:managed and amicrypt:alias with it) and
+// its policy carries amicrypt's statements for the service-linked role —
+// which only a principal allowed kms:PutKeyPolicy on the key can write, not
+// one that may only tag. The alias moved off it by hand, say. Answers are
+// remembered for the call.
+func (a *Activities) formerKeys(ctx context.Context, t Target) func(string) string {
+	kc := a.clients.KMS(targetAccess(t))
+	seen := map[string]string{}
+	return func(key string) string {
+		if why, ok := seen[key]; ok {
+			return why
+		}
+		why := a.formerKey(ctx, kc, t, key)
+		seen[key] = why
+		return why
+	}
+}
+
+func (a *Activities) formerKey(ctx context.Context, kc KMSAPI, t Target, key string) string {
+	const not = "not a key this target's configuration manages"
+	if owner := accountOfARN(key); owner != t.Account {
+		return not + " (a key of account " + owner + ")"
+	}
+	tags, err := keyTags(ctx, kc, key)
+	if err != nil {
+		return not + " (its tags cannot be read: " + apiMessageOr(err) + ")"
+	}
+	if tags[TagManagedKey] != "true" || tags[TagKeyAlias] != keyAlias(t) {
+		return not
+	}
+	doc, err := a.keyPolicy(ctx, kc, key)
+	if err != nil {
+		return not + " (its policy cannot be read: " + apiMessageOr(err) + ")"
+	}
+	for _, st := range doc.Statements {
+		if st.Sid == policy.SidServiceLinkedRoleUse {
+			return ""
+		}
+	}
+	return not + " (tagged as amicrypt's, but its policy has none of amicrypt's statements)"
 }

@@ -31,11 +31,19 @@ const (
 // proof's timeout.
 const proofLeftoverAge = 24 * time.Hour
 
-// WorkflowChecker tells whether a workflow run is still running (runID
-// empty: the latest run of the id): the worker answers it from Temporal
-// (worker.TemporalWorkflows).
+// WorkflowChecker answers the activities' questions about other workflows
+// from Temporal (worker.TemporalWorkflows).
 type WorkflowChecker interface {
+	// WorkflowRunning tells whether a workflow run is still running (runID
+	// empty: the latest run of the id).
 	WorkflowRunning(ctx context.Context, workflowID, runID string) (bool, error)
+	// BatchShares lists the Batch workflows running now, other than the
+	// workflow except, that shared source image imageID with one of
+	// accounts: what each holds, read from its history (see BatchShare).
+	// Every batch started before asOf is among those it looks at: it waits
+	// out the lag of Temporal's visibility past asOf (zero: no wait, the
+	// batches visible now).
+	BatchShares(ctx context.Context, imageID string, accounts []string, except string, asOf time.Time) ([]BatchShare, error)
 }
 
 // proofPrefix starts every boot-proof group's and template's name

@@ -20,6 +20,12 @@ func (w workflowsRunning) WorkflowRunning(_ context.Context, id, _ string) (bool
 	return w[id], nil
 }
 
+// BatchShares: no other batch shares anything (share_test.go has a
+// checker that says otherwise).
+func (w workflowsRunning) BatchShares(context.Context, string, []string, string, time.Time) ([]BatchShare, error) {
+	return nil, nil
+}
+
 // abandonProof makes a boot proof's template and group as a workflow would
 // have (named from run, tagged with its workflow and expiry), and returns
 // the name.

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -141,6 +142,10 @@ func (a *Activities) newerBuild(ctx context.Context, ec EC2API, cur string, in P
 	return fmt.Sprintf("a newer build of family %s (built %s; this one %s)", f, order[cur], order[in.ImageID]), nil
 }
 
+// errNotAmicrypts is the cause of publishOwner's refusal of a pointer that
+// is not amicrypt's (as against a failure to look).
+var errNotAmicrypts = errors.New("the publish target is not amicrypt's")
+
 // publishTargets is what the target's publish pointers name now, once
 // publishOwner found them amicrypt's (or absent).
 type publishTargets struct {
@@ -202,7 +207,7 @@ func (a *Activities) publishOwner(ctx context.Context, t Target, caller, family 
 					Code:  Other,
 					Cause: fmt.Sprintf("the SSM parameter %s in account %s, %s exists and is not amicrypt's: %s; amicrypt does not overwrite it", name, t.Account, t.Region, why),
 					Fix:   fmt.Sprintf("Name a parameter of amicrypt's own in publish.ssm_parameter (amicrypt creates it), or delete %s if nothing reads it (aws ssm delete-parameter --name %s --region %s), then run again.", name, name, t.Region),
-				}, nil))
+				}, errNotAmicrypts))
 			}
 		}
 	}
@@ -221,7 +226,7 @@ func (a *Activities) publishOwner(ctx context.Context, t Target, caller, family 
 					Code:  Other,
 					Cause: fmt.Sprintf("the launch template %s (%s) in account %s, %s was created by %s, not by amicrypt (%s); amicrypt does not add versions to it nor change its default", name, aws.ToString(lt.LaunchTemplateId), t.Account, t.Region, orUnknown(by), caller),
 					Fix:   "Name a launch template of amicrypt's own in publish.launch_template (amicrypt creates it), and point the template you own at its image through the SSM parameter amicrypt publishes (image id resolve:ssm:NAME), then run again.",
-				}, nil))
+				}, errNotAmicrypts))
 			}
 			v, err := ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplateId, Versions: []string{"$Default"}})
 			if err != nil && !IsNotFound(err) {

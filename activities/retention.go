@@ -34,7 +34,7 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 		w.Resource = "the keys of " + keyAlias(t)
 		return res, diagnose(err, "kms:ListResourceTags", w)
 	}
-	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: family, Keys: keys})
+	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: family, Keys: keys, OtherKey: a.formerKeys(ctx, t)})
 	if err != nil {
 		return res, diagnose(err, "ec2:DescribeImages", w)
 	}
@@ -63,7 +63,7 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 		}
 	}
 	why := fmt.Sprintf("retention: older than the %d newest proven builds of family %s", t.Keep, family)
-	return res, a.retire(ctx, t, retire, disabled, why, &res)
+	return res, a.retire(ctx, t, retire, disabled, why, false, &res)
 }
 
 // proven says whether an image counts as proven for retention: its boot
@@ -78,42 +78,49 @@ func (im familyImage) proven(t Target) bool {
 // naming it back by its own amicrypt:successor tag (a tag on one key alone
 // proves nothing).
 func (a *Activities) configKeys(ctx context.Context, t Target, key string) (map[string]bool, error) {
+	keys, _, err := a.keyLine(ctx, t, key)
+	return keys, err
+}
+
+// keyLine is configKeys, and the alias's current key ("" when none, or for
+// key_arn).
+func (a *Activities) keyLine(ctx context.Context, t Target, key string) (map[string]bool, string, error) {
 	keys := map[string]bool{}
 	if key != "" {
 		keys[key] = true
 	}
 	if t.KeyARN != "" {
 		keys[t.KeyARN] = true
-		return keys, nil
+		return keys, "", nil
 	}
 	kc := a.clients.KMS(targetAccess(t))
 	md, err := describeKey(ctx, kc, keyAlias(t))
 	if IsNotFound(err) {
-		return keys, nil
+		return keys, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	cur := aws.ToString(md.Arn)
-	keys[cur] = true
-	for range 20 {
+	current := aws.ToString(md.Arn)
+	keys[current] = true
+	for cur, n := current, 0; n < 20; n++ {
 		tags, err := keyTags(ctx, kc, cur)
 		if err != nil || tags[TagPredecessor] == "" {
-			return keys, err
+			return keys, current, err
 		}
 		prev := tags[TagPredecessor]
 		ptags, err := keyTags(ctx, kc, prev)
 		if IsNotFound(err) {
-			return keys, nil
+			return keys, current, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if ptags[TagSuccessor] != cur || keys[prev] {
-			return keys, nil
+			return keys, current, nil
 		}
 		keys[prev] = true
 		cur = prev
 	}
-	return keys, nil
+	return keys, current, nil
 }

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -179,6 +180,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 		Policy:      aws.String(string(text)),
 		Tags: kmsTags(map[string]string{
 			TagManagedKey:     "true",
+			TagKeyAlias:       alias,
 			TagPredecessor:    cur,
 			TagRotation:       in.RotationID,
 			TagRotationReason: in.Reason,
@@ -228,6 +230,25 @@ func liveKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
 		return "", err
 	}
 	if md.KeyState == kmstypes.KeyStatePendingDeletion || md.KeyState == kmstypes.KeyStatePendingReplicaDeletion {
+		return "", nil
+	}
+	return arn, nil
+}
+
+// enabledKey returns arn when that key exists and is enabled ("" for an
+// empty arn).
+func enabledKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
+	if arn == "" {
+		return "", nil
+	}
+	md, err := describeKey(ctx, kc, arn)
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if md.KeyState != kmstypes.KeyStateEnabled {
 		return "", nil
 	}
 	return arn, nil
@@ -315,7 +336,7 @@ func (a *Activities) FindKeyedImages(ctx context.Context, in FindKeyedImagesInpu
 	if err != nil {
 		return res, atStep(StepFindImages, diagnose(err, "kms:ListResourceTags", w))
 	}
-	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: keys})
+	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: keys, OtherKey: a.formerKeys(ctx, t)})
 	if err != nil {
 		return res, atStep(StepFindImages, diagnose(err, "ec2:DescribeImages", w))
 	}
@@ -579,7 +600,7 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 		return res, atStep(StepSwitch, err)
 	}
 	owner, err := a.publishOwner(ctx, t, assumed.Arn, "")
-	if d, ok := DiagnosisOf(err); ok {
+	if d, ok := DiagnosisOf(err); ok && errors.Is(err, errNotAmicrypts) {
 		res.Warnings = append(res.Warnings, d.Cause)
 		t.Publish = Publish{}
 	} else if err != nil {
@@ -740,7 +761,7 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		}
 	}
 	why := "key rotation: re-encrypted under " + in.NewKey
-	if err := a.retire(ctx, t, retire, disabled, why, &res.Images); err != nil {
+	if err := a.retire(ctx, t, retire, disabled, why, false, &res.Images); err != nil {
 		return res, atStep(StepRetire, err)
 	}
 	res.Deregistered = res.Images.Deregistered
@@ -802,7 +823,9 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		case len(fate.HeldBy) > 0:
 			fate.Note = fmt.Sprintf("left enabled, with its grants: %d holder(s) still use it; move or delete them, then sweep (or rotate) again", len(fate.HeldBy))
 			log.Warn().Str("key", key).Strs("held_by", fate.HeldBy).Msg("old key still in use: left enabled")
+		case md.KeyState == kmstypes.KeyStateEnabled && a.inUseSinceReenabled(ctx, kc, t, key, &fate):
 		case md.KeyState == kmstypes.KeyStateEnabled:
+			fate.Actions = append(fate.Actions, Action{Do: ActDisableKey, Resource: key, Evidence: "replaced by " + in.NewKey + "; nothing holds it"})
 			fate.RevokedGrants, err = revokeAmicryptGrants(ctx, kc, key)
 			if err != nil {
 				return res, atStep(StepRetire, diagnose(err, "kms:RevokeGrant", w))
@@ -821,7 +844,39 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		}
 		res.Keys = append(res.Keys, fate)
 	}
+	// The line's keys disabled by earlier rotations: their second step.
+	line, err := a.lineKeys(ctx, t, in.NewKey)
+	if err != nil {
+		return res, atStep(StepRetire, diagnose(err, "kms:ListResourceTags", where{Account: t.Account, Region: t.Region, Resource: "the keys of " + keyAlias(t)}))
+	}
+	line = slices.DeleteFunc(line, func(k string) bool { return slices.Contains(in.OldKeys, k) })
+	earlier, err := a.finishKeyRetirement(ctx, t, line, in.DeletionWindowDays, false)
+	if err != nil {
+		return res, atStep(StepRetire, err)
+	}
+	res.Keys = append(res.Keys, earlier...)
 	return res, nil
+}
+
+// inUseSinceReenabled says whether key, which amicrypt enabled again after
+// someone tried it while disabled, was used successfully within
+// retire_after (then it is not disabled again), noting it on fate.
+func (a *Activities) inUseSinceReenabled(ctx context.Context, kc KMSAPI, t Target, key string, fate *OldKeyFate) bool {
+	tags, err := keyTags(ctx, kc, key)
+	if err != nil || tags[TagKeyReenabledAt] == "" {
+		return false
+	}
+	use, at, err := lastUse(ctx, kc, key)
+	if err != nil {
+		fate.Note = "enabled again by amicrypt after someone tried it; its last use cannot be read (" + apiMessageOr(err) + "): left enabled"
+		return true
+	}
+	fate.LastUsed = use
+	if !at.IsZero() && time.Since(at) < t.KeyRetireAfter() {
+		fate.Note = fmt.Sprintf("enabled again by amicrypt (%s) and used since (%s): not disabled again while in use", tags[TagKeyReenabledReason], use)
+		return true
+	}
+	return false
 }
 
 // Tags of a key amicrypt disabled: when (RFC 3339) and why.

@@ -175,6 +175,13 @@ type OldKeyFate struct {
 	// RevokedGrants are amicrypt's grants on the key that were revoked.
 	RevokedGrants []string `json:"revoked_grants,omitempty"`
 	Note          string   `json:"note,omitempty"`
+	// Tried: requests refused while the key was disabled (CloudTrail),
+	// newest first; LastUsed: its last successful use (GetKeyLastUsage).
+	Tried    []string `json:"tried,omitempty"`
+	LastUsed string   `json:"last_used,omitempty"`
+	// Actions: what was done to the key (or, in a dry run, would be), with
+	// the evidence.
+	Actions []Action `json:"actions,omitempty"`
 }
 
 // RetireOldKeysResult is what was retired.
@@ -191,6 +198,10 @@ type InspectKeyInput struct {
 	Target        Target `json:"target"`
 	MaxKeyAgeDays int    `json:"max_key_age_days,omitempty"`
 	Pipeline      string `json:"pipeline_role_arn,omitempty"`
+	// DeletionWindowDays is the window of a retired key's deletion.
+	DeletionWindowDays int `json:"deletion_window_days,omitempty"`
+	// DryRun changes nothing: the findings say what would be done.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // KeyHealth is what a sweep found on one target's key, and what it repaired
@@ -223,6 +234,13 @@ type KeyHealth struct {
 	// LeftoversRemoved are boot proofs terminated workflows abandoned in
 	// the account and region, removed by the sweep.
 	LeftoversRemoved []string `json:"leftovers_removed,omitempty"`
+	// Retirement: the target's images retired earlier whose grace ended
+	// (deregistered) or that came back into use (enabled), and images left
+	// alone for want of evidence.
+	Retirement Retirement `json:"retirement"`
+	// OldKeys: the keys a rotation disabled, and what became of them now
+	// (enabled again when tried, deletion scheduled when due).
+	OldKeys []OldKeyFate `json:"old_keys,omitempty"`
 	// Writes counts the AWS calls that changed something (0 for a healthy key).
 	Writes int `json:"writes"`
 	// Error is set when the key could not be inspected.

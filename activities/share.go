@@ -4,23 +4,249 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"go.temporal.io/sdk/activity"
 )
 
 // shareChunk is the most account ids amicrypt puts in one permission change.
 const shareChunk = 100
 
+// SourcePermissions are accounts' permissions on a source image: launch
+// permission on the image, create-volume permission on each of its
+// snapshots.
+type SourcePermissions struct {
+	Launch []string `json:"launch,omitempty"`
+	// Snapshots has an entry per snapshot of the image when read by
+	// FindPreexistingShares, with or without accounts.
+	Snapshots []SnapshotAccounts `json:"snapshots,omitempty"`
+}
+
+// SnapshotAccounts are the accounts with create-volume permission on one
+// snapshot.
+type SnapshotAccounts struct {
+	SnapshotID string   `json:"snapshot_id"`
+	Accounts   []string `json:"accounts,omitempty"`
+}
+
+// imageResource names the image among a source's resources; the others are
+// its snapshots' ids.
+const imageResource = ""
+
+// has tells whether account has the permission on resource: the image
+// (imageResource) or a snapshot.
+func (p SourcePermissions) has(resource, account string) bool {
+	if resource == imageResource {
+		return slices.Contains(p.Launch, account)
+	}
+	for _, s := range p.Snapshots {
+		if s.SnapshotID == resource {
+			return slices.Contains(s.Accounts, account)
+		}
+	}
+	return false
+}
+
+// Only is p for accounts only, without the snapshots left with none.
+// Deterministic: the Batch workflow calls it.
+func (p SourcePermissions) Only(accounts []string) SourcePermissions {
+	keep := func(list []string) []string {
+		var out []string
+		for _, a := range list {
+			if slices.Contains(accounts, a) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	out := SourcePermissions{Launch: keep(p.Launch)}
+	for _, s := range p.Snapshots {
+		if kept := keep(s.Accounts); len(kept) > 0 {
+			out.Snapshots = append(out.Snapshots, SnapshotAccounts{SnapshotID: s.SnapshotID, Accounts: kept})
+		}
+	}
+	return out
+}
+
+// HasAll tells whether p holds every permission of account: launch, and
+// create-volume on every snapshot listed (a Keep FindPreexistingShares read
+// lists every snapshot).
+func (p SourcePermissions) HasAll(account string) bool {
+	if !slices.Contains(p.Launch, account) {
+		return false
+	}
+	for _, s := range p.Snapshots {
+		if !slices.Contains(s.Accounts, account) {
+			return false
+		}
+	}
+	return true
+}
+
+// BatchShare is what one running Batch workflow holds of a source image,
+// read from its history (worker.TemporalWorkflows).
+type BatchShare struct {
+	WorkflowID string `json:"workflow_id"`
+	// Needed are the accounts its ShareSource calls shared the image with
+	// and it has not handed to UnshareSource yet: their targets may still
+	// copy the source.
+	Needed []string `json:"needed,omitempty"`
+	// Held are Needed and the accounts whose UnshareSource has not
+	// completed: their permissions may still be its doing.
+	Held []string `json:"held,omitempty"`
+	// Keep are the permissions its ShareSource calls were told the source
+	// had before amicrypt (their inputs' Keep).
+	Keep SourcePermissions `json:"keep,omitzero"`
+}
+
+// PreexistingShares is what FindPreexistingShares found.
+type PreexistingShares struct {
+	// Keep are the permissions of the request's accounts that the source
+	// had before amicrypt shared it, with an entry per snapshot.
+	Keep SourcePermissions `json:"keep"`
+	// Calls counts the builder calls made.
+	Calls int `json:"calls"`
+}
+
+// FindPreexistingShares reads, before ShareSource, which of the accounts
+// already have the source's launch permission and each snapshot's
+// create-volume permission, and returns those amicrypt did not add — given
+// by hand (a tools account), or before amicrypt ran at all. The Batch
+// passes them to ShareSource and UnshareSource as Keep: they are never
+// added, never removed.
+//
+// A permission in place is amicrypt's when another running Batch holds the
+// account (see BatchShare: it shared the image with it, and its revocation
+// has not completed), unless one of them was told it predates amicrypt.
+// Temporal is asked before and after the permissions are read (see below).
+// The activity only reads, so its retries read the same facts (ShareSource
+// itself, retried after it shared, could no longer tell its own share from
+// an older one).
+func (a *Activities) FindPreexistingShares(ctx context.Context, in ShareSourceInput) (PreexistingShares, error) {
+	ctx, stop := a.keepAlive(ctx)
+	defer stop()
+	b, src := in.Builder, in.Source
+	ec := a.clients.EC2(builderAccess(b, src.Region))
+	w := where{Account: b.Account, Region: src.Region, Resource: "source image " + src.ImageID}
+	var res PreexistingShares
+
+	accounts := shareAccounts(in.Accounts, b.Account)
+	if len(accounts) == 0 {
+		return res, nil
+	}
+	res.Calls++
+	im, found, err := describeSource(ctx, ec, src, w)
+	if err != nil {
+		return res, err
+	}
+	if !found {
+		return res, sourceMissing(src, b)
+	}
+	snapshots := imageSnapshots(im)
+	// Who holds the accounts' shares, asked before and after reading the
+	// permissions: a batch that held one while it was read, and let go of
+	// it before the second question, is in the first answer; one that
+	// shared before the read had scheduled its ShareSource by then, and is
+	// in the second — which, before calling a permission pre-existing (it
+	// is then never revoked), waits until every batch started before the
+	// read is listed (Temporal's visibility lags).
+	others, err := a.batchShares(ctx, src.ImageID, accounts, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	read := time.Now()
+	now, calls, err := readPermissions(ctx, ec, src.ImageID, snapshots, w)
+	res.Calls += calls
+	if err != nil {
+		return res, err
+	}
+	var present []string
+	for _, acct := range accounts {
+		if now.has(imageResource, acct) || slices.ContainsFunc(snapshots, func(s string) bool { return now.has(s, acct) }) {
+			present = append(present, acct)
+		}
+	}
+	keep := func(r, acct string) bool { return now.has(r, acct) && !amicrypts(r, acct, others) }
+	if kept := permissionsOf(present, snapshots, keep); !kept.empty() {
+		after, err := a.batchShares(ctx, src.ImageID, kept.accounts(), read)
+		if err != nil {
+			return res, err
+		}
+		others = append(others, after...)
+	}
+	res.Keep = permissionsOf(present, snapshots, keep)
+	if len(present) > 0 {
+		log := a.logFor(b.Account, src.Region)
+		log.Info().Str("image", src.ImageID).Strs("preexisting", res.Keep.Launch).Strs("present", present).
+			Strs("other_batches", batchIDs(others)).Msg("permissions the source had before amicrypt are kept")
+	}
+	return res, nil
+}
+
+// amicrypts tells whether account's permission on resource, in place, is
+// amicrypt's: a running batch holds the account, and none was told the
+// permission predates amicrypt.
+func amicrypts(resource, account string, others []BatchShare) bool {
+	held := false
+	for _, o := range others {
+		if o.Keep.has(resource, account) {
+			return false
+		}
+		held = held || slices.Contains(o.Held, account)
+	}
+	return held
+}
+
+// stillNeeded tells whether another running batch needs account's
+// permission on resource: it needs the account's share, or was told the
+// permission predates amicrypt.
+func stillNeeded(resource, account string, others []BatchShare) bool {
+	for _, o := range others {
+		if slices.Contains(o.Needed, account) || o.Keep.has(resource, account) {
+			return true
+		}
+	}
+	return false
+}
+
+func batchIDs(others []BatchShare) []string {
+	ids := make([]string, len(others))
+	for i, o := range others {
+		ids[i] = o.WorkflowID
+	}
+	return ids
+}
+
+// batchShares asks Temporal what the other running batches hold of the
+// image (nothing without a checker: tests of single activities). The
+// caller's own workflow is left out: what it holds is its input.
+func (a *Activities) batchShares(ctx context.Context, imageID string, accounts []string, asOf time.Time) ([]BatchShare, error) {
+	if a.workflows == nil || len(accounts) == 0 {
+		return nil, nil
+	}
+	self := ""
+	if activity.IsActivity(ctx) {
+		self = activity.GetInfo(ctx).WorkflowExecution.ID
+	}
+	others, err := a.workflows.BatchShares(ctx, imageID, accounts, self, asOf)
+	if err != nil {
+		return nil, fmt.Errorf("asking Temporal which running batches share %s, %w", imageID, err)
+	}
+	return others, nil
+}
+
 // ShareSource lets the accounts launch the source image and create volumes
 // from its snapshots (step 4), in as few builder calls as possible: one
 // ModifyImageAttribute per 100 accounts, and one ModifySnapshotAttribute per
-// snapshot and 100 accounts. Adding a permission that exists is harmless. A
-// source whose snapshots are under the AWS managed key cannot be shared: F1,
-// refused before any change.
+// snapshot and 100 accounts. Adding a permission that exists is harmless;
+// those in in.Keep (they predate amicrypt) are not added. A source whose
+// snapshots are under the AWS managed key cannot be shared: F1, refused
+// before any change.
 func (a *Activities) ShareSource(ctx context.Context, in ShareSourceInput) (ShareSourceResult, error) {
 	return a.changeShares(ctx, in, true)
 }
@@ -29,6 +255,20 @@ func (a *Activities) ShareSource(ctx context.Context, in ShareSourceInput) (Shar
 // batching; removing a permission that is not there, or from an image that
 // is gone, is harmless. The workflow calls it on success, failure and
 // cancellation.
+//
+// It never removes a permission in in.Keep, nor one another running batch
+// of the same source still needs or was told predates amicrypt. How it
+// knows: at the moment of the call it asks the WorkflowChecker, which asks
+// Temporal — the running Batch workflows from its visibility, and from each
+// one's history its ShareSource inputs (accounts, Keep) minus the accounts
+// it has handed to an UnshareSource (see BatchShare, and
+// workflows.RunningShares). The caller's own workflow is left out. After
+// removing, it asks again and gives back what a batch that shared the
+// source meanwhile needs: between the two questions its share may have
+// been removed. What is left: a batch that started and shared within the
+// lag of Temporal's visibility before the second question is not listed,
+// and loses its share; and a copy started between the removal and the
+// giving back is refused.
 func (a *Activities) UnshareSource(ctx context.Context, in ShareSourceInput) (ShareSourceResult, error) {
 	return a.changeShares(ctx, in, false)
 }
@@ -48,22 +288,18 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 		return res, nil
 	}
 	res.Calls++
-	out, err := ec.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
-	if err != nil || len(out.Images) == 0 {
-		if !add && (err == nil || IsNotFound(err)) {
+	im, found, err := describeSource(ctx, ec, src, w)
+	if err != nil {
+		return res, err
+	}
+	if !found {
+		if !add {
 			return res, nil // nothing left to revoke
 		}
-		if err == nil || IsNotFound(err) {
-			return res, Diagnosed(Diagnosis{
-				Code:  Other,
-				Cause: fmt.Sprintf("source image %s does not exist in builder account %s, %s", src.ImageID, b.Account, src.Region),
-				Fix:   "Check the source image id and region (the Packer artifact's region:ami-id), then run again.",
-			}, err)
-		}
-		return res, diagnose(err, "ec2:DescribeImages", w)
+		return res, sourceMissing(src, b)
 	}
-	snapshots := imageSnapshots(out.Images[0])
-	res.Name = aws.ToString(out.Images[0].Name)
+	snapshots := imageSnapshots(im)
+	res.Name = aws.ToString(im.Name)
 
 	if add {
 		n, err := a.refuseAWSManagedSource(ctx, acc, src, snapshots)
@@ -71,25 +307,142 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 		if err != nil {
 			return res, err
 		}
+		change := permissionsOf(accounts, snapshots, func(r, acct string) bool { return !in.Keep.has(r, acct) })
 		// Volumes first, so a target that sees the image can also copy it.
-		if err := a.changeSnapshotShares(ctx, ec, snapshots, accounts, add, &res, w); err != nil {
+		if err := a.changeSnapshotShares(ctx, ec, change, add, &res, w); err != nil {
 			return res, err
 		}
-		if err := changeImageShares(ctx, ec, src.ImageID, accounts, add, &res, w); err != nil {
+		if err := changeImageShares(ctx, ec, src.ImageID, change.Launch, add, &res, w); err != nil {
 			return res, err
 		}
-		log.Info().Int("accounts", len(accounts)).Int("calls", res.Calls).Msg("source shared")
+		log.Info().Int("accounts", len(change.Launch)).Strs("preexisting", in.Keep.Only(accounts).Launch).Int("calls", res.Calls).Msg("source shared")
 		return res, nil
 	}
+
+	others, err := a.batchShares(ctx, src.ImageID, accounts, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	change := permissionsOf(accounts, snapshots, func(r, acct string) bool {
+		return !in.Keep.has(r, acct) && !stillNeeded(r, acct, others)
+	})
 	// Revoke visibility first.
-	if err := changeImageShares(ctx, ec, src.ImageID, accounts, add, &res, w); err != nil {
+	if err := changeImageShares(ctx, ec, src.ImageID, change.Launch, add, &res, w); err != nil {
 		return res, err
 	}
-	if err := a.changeSnapshotShares(ctx, ec, snapshots, accounts, add, &res, w); err != nil {
+	if err := a.changeSnapshotShares(ctx, ec, change, add, &res, w); err != nil {
 		return res, err
 	}
-	log.Info().Int("accounts", len(accounts)).Int("calls", res.Calls).Msg("source unshared")
+	kept := slices.DeleteFunc(slices.Clone(accounts), func(acct string) bool { return slices.Contains(change.Launch, acct) })
+	log.Info().Int("accounts", len(change.Launch)).Strs("kept", kept).Strs("other_batches", batchIDs(others)).Int("calls", res.Calls).Msg("source unshared")
+
+	// A batch that shared the source after the question above may have
+	// lost its share: give it back.
+	removed := change.accounts()
+	again, err := a.batchShares(ctx, src.ImageID, removed, time.Time{})
+	if err != nil {
+		return res, err
+	}
+	back := permissionsOf(removed, snapshots, func(r, acct string) bool { return change.has(r, acct) && stillNeeded(r, acct, again) })
+	if back.empty() {
+		return res, nil
+	}
+	if err := a.changeSnapshotShares(ctx, ec, back, true, &res, w); err != nil {
+		return res, err
+	}
+	if err := changeImageShares(ctx, ec, src.ImageID, back.Launch, true, &res, w); err != nil {
+		return res, err
+	}
+	log.Warn().Strs("accounts", back.accounts()).Strs("other_batches", batchIDs(again)).Msg("shared again: a batch that started meanwhile needs them")
 	return res, nil
+}
+
+// permissionsOf are the permissions (launch; create-volume on each
+// snapshot) of accounts that pass keep.
+func permissionsOf(accounts, snapshots []string, keep func(resource, account string) bool) SourcePermissions {
+	var p SourcePermissions
+	for _, acct := range accounts {
+		if keep(imageResource, acct) {
+			p.Launch = append(p.Launch, acct)
+		}
+	}
+	for _, s := range snapshots {
+		sa := SnapshotAccounts{SnapshotID: s}
+		for _, acct := range accounts {
+			if keep(s, acct) {
+				sa.Accounts = append(sa.Accounts, acct)
+			}
+		}
+		p.Snapshots = append(p.Snapshots, sa)
+	}
+	return p
+}
+
+// accounts are the accounts with any permission in p, sorted.
+func (p SourcePermissions) accounts() []string {
+	out := slices.Clone(p.Launch)
+	for _, s := range p.Snapshots {
+		out = append(out, s.Accounts...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (p SourcePermissions) empty() bool { return len(p.accounts()) == 0 }
+
+// describeSource reads the source image; found is false when it does not
+// exist.
+func describeSource(ctx context.Context, ec EC2API, src Source, w where) (im ec2types.Image, found bool, err error) {
+	out, err := ec.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
+	if err != nil && !IsNotFound(err) {
+		return im, false, diagnose(err, "ec2:DescribeImages", w)
+	}
+	if err != nil || len(out.Images) == 0 {
+		return im, false, nil
+	}
+	return out.Images[0], true, nil
+}
+
+func sourceMissing(src Source, b Builder) error {
+	return Diagnosed(Diagnosis{
+		Code:  Other,
+		Cause: fmt.Sprintf("source image %s does not exist in builder account %s, %s", src.ImageID, b.Account, src.Region),
+		Fix:   "Check the source image id and region (the Packer artifact's region:ami-id), then run again.",
+	}, nil)
+}
+
+// readPermissions reads the accounts with launch permission on the image
+// and create-volume permission on each snapshot (groups, such as "all",
+// are not accounts and are left out). It returns the number of calls.
+func readPermissions(ctx context.Context, ec EC2API, imageID string, snapshots []string, w where) (SourcePermissions, int, error) {
+	var p SourcePermissions
+	calls := 1
+	out, err := ec.DescribeImageAttribute(ctx, &ec2.DescribeImageAttributeInput{ImageId: aws.String(imageID), Attribute: ec2types.ImageAttributeNameLaunchPermission})
+	if err != nil {
+		return p, calls, diagnose(err, "ec2:DescribeImageAttribute", w)
+	}
+	for _, lp := range out.LaunchPermissions {
+		if id := aws.ToString(lp.UserId); id != "" {
+			p.Launch = append(p.Launch, id)
+		}
+	}
+	for _, snap := range snapshots {
+		calls++
+		out, err := ec.DescribeSnapshotAttribute(ctx, &ec2.DescribeSnapshotAttributeInput{SnapshotId: aws.String(snap), Attribute: ec2types.SnapshotAttributeNameCreateVolumePermission})
+		if err != nil {
+			sw := w
+			sw.Resource += ", snapshot " + snap
+			return p, calls, diagnose(err, "ec2:DescribeSnapshotAttribute", sw)
+		}
+		sa := SnapshotAccounts{SnapshotID: snap}
+		for _, cv := range out.CreateVolumePermissions {
+			if id := aws.ToString(cv.UserId); id != "" {
+				sa.Accounts = append(sa.Accounts, id)
+			}
+		}
+		p.Snapshots = append(p.Snapshots, sa)
+	}
+	return p, calls, nil
 }
 
 // shareAccounts is the sorted, de-duplicated list of accounts to share with,
@@ -121,6 +474,9 @@ func chunks(ids []string) [][]string {
 }
 
 func changeImageShares(ctx context.Context, ec EC2API, imageID string, accounts []string, add bool, res *ShareSourceResult, w where) error {
+	if len(accounts) == 0 {
+		return nil
+	}
 	for _, part := range chunks(accounts) {
 		perms := make([]ec2types.LaunchPermission, len(part))
 		for i, acct := range part {
@@ -141,9 +497,13 @@ func changeImageShares(ctx context.Context, ec EC2API, imageID string, accounts 
 	return nil
 }
 
-func (a *Activities) changeSnapshotShares(ctx context.Context, ec EC2API, snapshots, accounts []string, add bool, res *ShareSourceResult, w where) error {
-	for _, snap := range snapshots {
-		for _, part := range chunks(accounts) {
+func (a *Activities) changeSnapshotShares(ctx context.Context, ec EC2API, change SourcePermissions, add bool, res *ShareSourceResult, w where) error {
+	for _, sa := range change.Snapshots {
+		if len(sa.Accounts) == 0 {
+			continue
+		}
+		snap := sa.SnapshotID
+		for _, part := range chunks(sa.Accounts) {
 			perms := make([]ec2types.CreateVolumePermission, len(part))
 			for i, acct := range part {
 				perms[i] = ec2types.CreateVolumePermission{UserId: aws.String(acct)}

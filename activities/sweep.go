@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
@@ -156,25 +157,74 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 		}
 	}
 
-	// Live amicrypt images under another key than the alias's.
+	// The target's own images (by evidence, not tags) under another key
+	// than the alias's: re-encryption due. Those retention or a rotation
+	// disabled: deregistered once their grace is over (enabled again if
+	// something came to use them).
 	ec := a.clients.EC2(targetAccess(t))
-	images, keys, err := amicryptImageKeys(ctx, ec)
+	line, err := a.configKeys(ctx, t, key)
+	if err != nil {
+		return fail(diagnose(err, "kms:ListResourceTags", w))
+	}
+	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: line, OtherKey: a.formerKeys(ctx, t)})
 	if err != nil {
 		return fail(diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: t.Region, Resource: "amicrypt images"}))
 	}
 	stale := map[string]bool{}
+	var disabled []familyImage
 	for _, im := range images {
-		if k := imageKeyOff(im, keys, key); k != nil {
-			h.StaleImages = append(h.StaleImages, aws.ToString(im.ImageId))
-			stale[*k] = true
+		switch {
+		case im.State == ec2types.ImageStateDisabled && !im.disabledAt().IsZero():
+			disabled = append(disabled, im)
+		case im.State != ec2types.ImageStateAvailable || !im.proven(t):
+		default:
+			for _, k := range im.SnapshotKeys {
+				if k != key {
+					h.StaleImages = append(h.StaleImages, im.ID)
+					stale[k] = true
+					break
+				}
+			}
 		}
 	}
-	if p, err := liveKey(ctx, kc, tags[TagPredecessor]); err != nil {
+	h.Retirement.OutOfScope = outside
+	if err := a.retire(ctx, t, nil, disabled, "", in.DryRun, &h.Retirement); err != nil {
+		return fail(err)
+	}
+	if !in.DryRun {
+		h.Writes += len(h.Retirement.Deregistered) + len(h.Retirement.Enabled)
+	}
+	for _, l := range h.Retirement.Lines() {
+		h.Findings = append(h.Findings, l)
+	}
+	if p, err := enabledKey(ctx, kc, tags[TagPredecessor]); err != nil {
 		return fail(diagnose(err, "kms:DescribeKey", w))
 	} else if p != "" {
 		stale[p] = true
 		h.Rekey = true
-		h.Findings = append(h.Findings, fmt.Sprintf("the key rotated away from, %s, is not retired yet (something held it then): retirement due", p))
+		h.Findings = append(h.Findings, fmt.Sprintf("the key rotated away from, %s, is still enabled (something held it, or tried it, then): retirement due", p))
+	}
+	// The keys a rotation disabled: enabled again if something tried them,
+	// their deletion scheduled once retire_after is over and nothing holds
+	// them.
+	if tags[TagPredecessor] != "" {
+		line, err := a.lineKeys(ctx, t, key)
+		if err != nil {
+			return fail(diagnose(err, "kms:ListResourceTags", w))
+		}
+		fates, err := a.finishKeyRetirement(ctx, t, line, in.DeletionWindowDays, in.DryRun)
+		if err != nil {
+			return fail(err)
+		}
+		h.OldKeys = fates
+		for _, f := range fates {
+			for _, act := range f.Actions {
+				if !in.DryRun {
+					h.Writes++
+				}
+				h.Findings = append(h.Findings, act.String())
+			}
+		}
 	}
 	for k := range stale {
 		h.StaleKeys = append(h.StaleKeys, k)

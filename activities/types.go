@@ -197,6 +197,10 @@ type ShareSourceInput struct {
 	Builder  Builder  `json:"builder"`
 	Source   Source   `json:"source"`
 	Accounts []string `json:"accounts"`
+	// Keep are permissions the source had before amicrypt shared it
+	// (FindPreexistingShares): ShareSource does not add them, UnshareSource
+	// never removes them. Inputs recorded before it existed have none.
+	Keep SourcePermissions `json:"keep,omitzero"`
 }
 
 // ShareSourceResult counts the builder calls made.

@@ -177,6 +177,8 @@ func permissions(grantOps []string) []use {
 		// builder's access), and the worker's own credentials (aws.go).
 		{Role: b, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "share.go"},
 		{Role: b, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "share.go"},
+		{Role: b, Action: "ec2:DescribeImageAttribute", Resource: sourceImage, Call: "ec2:DescribeImageAttribute", Where: "share.go (FindPreexistingShares: launch permissions before amicrypt)"},
+		{Role: b, Action: "ec2:DescribeSnapshotAttribute", Resource: sourceSnapshot, Call: "ec2:DescribeSnapshotAttribute", Where: "share.go (FindPreexistingShares: create-volume permissions before amicrypt)"},
 		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go"},
 		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Remove/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go (unshare)"},
 		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifySnapshotAttribute", Where: "share.go"},

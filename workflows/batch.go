@@ -15,7 +15,9 @@ import (
 
 // Batch runs the targets of a slice of a run's accounts. It shares each
 // source image once with all the batch's accounts that need it (one
-// ShareSource per source region), runs a Target child per target with a
+// ShareSource per source region, after FindPreexistingShares read what the
+// source had before amicrypt: that is kept, never added nor revoked), runs
+// a Target child per target with a
 // sliding window of in.InFlight (and at most in.PerAccountRegion per account
 // and region), revokes an account's shares as soon as all its targets are
 // done (one UnshareSource per source region for the accounts that finished
@@ -57,6 +59,9 @@ type batchRun struct {
 	// shared[source region][account]: shares in place (or maybe in place,
 	// after a failed call); revoked entries are deleted.
 	shared map[string]map[string]bool
+	// keep[source region]: the permissions the source had before amicrypt
+	// (FindPreexistingShares): never added, never revoked.
+	keep map[string]activities.SourcePermissions
 	// left[account]: the account's targets not final yet.
 	left map[string]int
 	// finished: accounts whose targets all became final since the last
@@ -95,6 +100,7 @@ func newBatchRun(ctx workflow.Context, in BatchInput) *batchRun {
 		log:       log.With(workflow.GetLogger(ctx), "batch", in.Index),
 		targets:   sortTargets(in.Targets),
 		shared:    map[string]map[string]bool{},
+		keep:      map[string]activities.SourcePermissions{},
 		left:      map[string]int{},
 		perKey:    map[string]int{},
 		revoking:  map[string][]string{},
@@ -150,10 +156,13 @@ func (b *batchRun) share(ctx workflow.Context) {
 		b.shared[r][t.Account] = true
 	}
 	regions := sortedKeys(b.shared)
-	futures := make([]workflow.Future, len(regions))
 	sctx := withStep(ctx, StepShare, activities.Target{})
+	if workflow.GetVersion(ctx, keepPreexistingVersion, workflow.DefaultVersion, 1) == 1 {
+		regions = b.findPreexisting(ctx, sctx, regions)
+	}
+	futures := make([]workflow.Future, len(regions))
 	for k, r := range regions {
-		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: sortedKeys(b.shared[r])}
+		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: sortedKeys(b.shared[r]), Keep: b.keep[r]}
 		futures[k] = workflow.ExecuteActivity(sctx, a.ShareSource, in)
 	}
 	for k, r := range regions {
@@ -180,6 +189,47 @@ func (b *batchRun) share(ctx workflow.Context) {
 		}
 		b.log.Warn("sharing the source failed", "source", src.ImageID, "region", r, "error", err)
 	}
+}
+
+// keepPreexistingVersion gates FindPreexistingShares before the
+// ShareSource calls: a batch started before it shares and revokes without
+// Keep, and revokes what its source had before amicrypt too.
+const keepPreexistingVersion = "keep-preexisting-shares"
+
+// findPreexisting reads, per source region, the permissions the source had
+// before amicrypt (FindPreexistingShares) into b.keep, and returns the
+// regions to share. Their results are in the history, so a replay has
+// them back. A region whose read fails shares nothing — its targets fail at
+// the share, and nothing is revoked there: without the read, a revocation
+// could remove what the source had before.
+func (b *batchRun) findPreexisting(ctx, sctx workflow.Context, regions []string) []string {
+	var a *activities.Activities
+	futures := make([]workflow.Future, len(regions))
+	for k, r := range regions {
+		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: sortedKeys(b.shared[r])}
+		futures[k] = workflow.ExecuteActivity(sctx, a.FindPreexistingShares, in)
+	}
+	var share []string
+	for k, r := range regions {
+		var res activities.PreexistingShares
+		err := futures[k].Get(ctx, &res)
+		if err == nil {
+			b.keep[r] = res.Keep
+			share = append(share, r)
+			continue
+		}
+		delete(b.shared, r)
+		if canceled(ctx, err) {
+			continue
+		}
+		for i, t := range b.targets {
+			if b.served[i] && b.sources[i].Region == r {
+				b.end(ctx, i, b.failedReport(i, StepShare, diagnose(err, StepShare, t)))
+			}
+		}
+		b.log.Warn("reading the source's permissions failed", "source", b.sourceIn(r).ImageID, "region", r, "error", err)
+	}
+	return share
 }
 
 func (b *batchRun) sourceIn(region string) activities.Source {
@@ -366,7 +416,7 @@ func (b *batchRun) revokeFinished(ctx workflow.Context) {
 		}
 		delete(b.revoking, r)
 		sort.Strings(revoke)
-		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: revoke}
+		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: revoke, Keep: b.keep[r].Only(revoke)}
 		b.pending++
 		b.unsharing[r] = true
 		b.selector.AddFuture(workflow.ExecuteActivity(uctx, a.UnshareSource, in), func(f workflow.Future) {
@@ -402,7 +452,7 @@ func (b *batchRun) revokeAll(ctx workflow.Context) {
 		if len(accounts) == 0 {
 			continue
 		}
-		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: accounts}
+		in := activities.ShareSourceInput{Builder: b.in.Builder, Source: b.sourceIn(r), Accounts: accounts, Keep: b.keep[r].Only(accounts)}
 		calls = append(calls, call{r, accounts, workflow.ExecuteActivity(uctx, a.UnshareSource, in)})
 	}
 	for _, c := range calls {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -261,4 +262,78 @@ func TestBatchProgressQuery(t *testing.T) {
 	assert.Equal(t, 1, during.Summary[StatusPending])
 	assert.Equal(t, 3, during.Summary["total"])
 	assert.Equal(t, useast1.ImageID, during.Sources["us-east-1"])
+}
+
+// The source had acctA's launch and create-volume permission before
+// amicrypt (FindPreexistingShares says so, before any share): the Batch
+// passes them as Keep to ShareSource and to acctA's UnshareSource (once
+// acctA is done, while acctB's targets run), and to no other account's.
+func TestBatchPassesWhatTheSourceHadBeforeAmicryptToUnshareSource(t *testing.T) {
+	f := newFake()
+	f.waitDelay = time.Hour
+	f.preexisting = map[string]activities.SourcePermissions{
+		"us-east-1": {Launch: []string{acctA}, Snapshots: []activities.SnapshotAccounts{{SnapshotID: "snap-0a", Accounts: []string{acctA}}}},
+	}
+	env := newEnv(t, f)
+	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), target(acctB, "eu-west-1")}
+	_, err := runBatch(t, env, batchInput(tgs, 1))
+	require.NoError(t, err)
+
+	assert.ElementsMatch(t, []string{
+		"FindPreexistingShares eu-west-1 " + acctB,
+		"FindPreexistingShares us-east-1 " + acctA + " " + acctB,
+	}, f.callsTo("FindPreexistingShares"))
+	for _, r := range []string{"eu-west-1", "us-east-1"} {
+		assert.Less(t, f.index("FindPreexistingShares "+r), f.index("ShareSource "+r), "the source's permissions are read before it is shared")
+	}
+	assert.ElementsMatch(t, []string{
+		"ShareSource eu-west-1 " + acctB,
+		"ShareSource us-east-1 " + acctA + " " + acctB + " keep=" + acctA,
+	}, f.callsTo("ShareSource"))
+	assert.ElementsMatch(t, []string{
+		"UnshareSource us-east-1 " + acctA + " keep=" + acctA,
+		"UnshareSource eu-west-1 " + acctB,
+		"UnshareSource us-east-1 " + acctB,
+	}, f.callsTo("UnshareSource"))
+	var keeps []activities.SourcePermissions
+	for _, in := range f.unshares {
+		if in.Source.Region == "us-east-1" && slices.Contains(in.Accounts, acctA) {
+			keeps = append(keeps, in.Keep)
+		}
+	}
+	require.Len(t, keeps, 1)
+	assert.Equal(t, f.preexisting["us-east-1"], keeps[0], "the snapshot's create-volume permission is kept too")
+}
+
+// Cancelled, the Batch revokes everything in a disconnected context — still
+// keeping what the source had before amicrypt.
+func TestBatchCancelledKeepsWhatTheSourceHadBefore(t *testing.T) {
+	f := newFake()
+	f.bootDelay = time.Hour
+	f.preexisting = map[string]activities.SourcePermissions{"us-east-1": {Launch: []string{acctB}}}
+	env := newEnv(t, f)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 10*time.Minute)
+	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1")}
+	_, err := runBatch(t, env, batchInput(tgs, 2))
+	require.Error(t, err)
+	assert.Equal(t, []string{"UnshareSource us-east-1 " + acctA + " " + acctB + " keep=" + acctB}, f.callsTo("UnshareSource"))
+}
+
+// Without the source's permissions read, the Batch cannot tell what it may
+// revoke: the region's targets fail at the share, and nothing there is
+// shared or revoked.
+func TestBatchThatCannotReadTheSourcesPermissionsSharesNothing(t *testing.T) {
+	f := newFake()
+	f.errs["FindPreexistingShares us-east-1"] = diagnosed(activities.F7, "not authorized to perform ec2:DescribeImageAttribute")
+	env := newEnv(t, f)
+	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctA, "eu-west-1")}
+	reports, err := runBatch(t, env, batchInput(tgs, 10))
+	require.NoError(t, err)
+	rs := byID(reports)
+	assert.Equal(t, StatusFailed, rs[acctA+"/us-east-1"].Status)
+	assert.Equal(t, StepShare, rs[acctA+"/us-east-1"].Step)
+	assert.Equal(t, StatusSucceeded, rs[acctA+"/eu-west-1"].Status)
+	assert.Empty(t, f.callsTo("ShareSource us-east-1"))
+	assert.Empty(t, f.callsTo("UnshareSource us-east-1"))
+	assert.Equal(t, []string{"UnshareSource eu-west-1 " + acctA}, f.callsTo("UnshareSource"))
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,10 @@ type fakeAWS struct {
 	waitDelay, bootDelay time.Duration
 	// stale is what FindStaleShares finds.
 	stale []StaleShare
+	// preexisting is what FindPreexistingShares finds per source region;
+	// unshares are UnshareSource's inputs, in order.
+	preexisting map[string]activities.SourcePermissions
+	unshares    []activities.ShareSourceInput
 	// sleep delays a call ("<Activity> <account>/<region>") in real time,
 	// heartbeating, for recordings on a real server (record_history_test.go);
 	// a cancellation ends it.
@@ -126,12 +131,32 @@ func (f *fakeAWS) PrepareTarget(_ context.Context, in activities.PrepareTargetIn
 	}, err
 }
 
+func (f *fakeAWS) FindPreexistingShares(_ context.Context, in activities.ShareSourceInput) (activities.PreexistingShares, error) {
+	f.mu.Lock()
+	keep := f.preexisting[in.Source.Region]
+	f.mu.Unlock()
+	return activities.PreexistingShares{Keep: keep}, f.record("FindPreexistingShares", in.Source.Region, in.Accounts...)
+}
+
+// shareWords are a share's accounts, then "keep=<accounts>" when it keeps
+// launch permissions that predate amicrypt.
+func shareWords(in activities.ShareSourceInput) []string {
+	words := slices.Clone(in.Accounts)
+	if len(in.Keep.Launch) > 0 {
+		words = append(words, "keep="+strings.Join(in.Keep.Launch, ","))
+	}
+	return words
+}
+
 func (f *fakeAWS) ShareSource(_ context.Context, in activities.ShareSourceInput) (activities.ShareSourceResult, error) {
-	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("ShareSource", in.Source.Region, in.Accounts...)
+	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("ShareSource", in.Source.Region, shareWords(in)...)
 }
 
 func (f *fakeAWS) UnshareSource(_ context.Context, in activities.ShareSourceInput) (activities.ShareSourceResult, error) {
-	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("UnshareSource", in.Source.Region, in.Accounts...)
+	f.mu.Lock()
+	f.unshares = append(f.unshares, in)
+	f.mu.Unlock()
+	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("UnshareSource", in.Source.Region, shareWords(in)...)
 }
 
 func (f *fakeAWS) CopyEncrypted(_ context.Context, in activities.CopyImageInput) (activities.CopyImageResult, error) {
@@ -217,6 +242,7 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(hk.FindStaleShares, mock.Anything).Return(f.FindStaleShares).Maybe()
 	var a *activities.Activities
 	env.OnActivity(a.PrepareTarget, mock.Anything, mock.Anything).Return(f.PrepareTarget)
+	env.OnActivity(a.FindPreexistingShares, mock.Anything, mock.Anything).Return(f.FindPreexistingShares)
 	env.OnActivity(a.ShareSource, mock.Anything, mock.Anything).Return(f.ShareSource)
 	env.OnActivity(a.UnshareSource, mock.Anything, mock.Anything).Return(f.UnshareSource)
 	env.OnActivity(a.CopyEncrypted, mock.Anything, mock.Anything).Return(f.CopyEncrypted)
@@ -302,7 +328,9 @@ func (f *fakeAWS) revoked() map[string]int {
 	for _, c := range f.callsTo("UnshareSource ") {
 		fields := strings.Fields(c)
 		for _, a := range fields[2:] {
-			out[fields[1]+" "+a]++
+			if !strings.HasPrefix(a, "keep=") {
+				out[fields[1]+" "+a]++
+			}
 		}
 	}
 	return out

@@ -3,8 +3,10 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -54,27 +56,29 @@ const runningBatches = `WorkflowType = 'Batch' AND ExecutionStatus = 'Running'`
 // FindStaleShares lists the shares abandoned batches left in place — each
 // batch's ShareSource calls minus its completed UnshareSource calls, read
 // from its history — except those a running batch of the same source and
-// account still needs. Only Temporal is read; the caller revokes.
+// account still needs, and the permissions the batch was told the source
+// had before amicrypt (its ShareSource's Keep, which the revocation keeps).
+// Only Temporal is read; the caller revokes.
 func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error) {
 	ctx, stop := heartbeat.Start(ctx, 0)
 	defer stop()
 	// The abandoned batches first: almost always there are none, and then
 	// no running batch's history need be read.
-	abandoned, err := h.list(ctx, abandonedBatches)
+	abandoned, err := listWorkflows(ctx, h.Client, abandonedBatches)
 	if err != nil || len(abandoned) == 0 {
 		return nil, err
 	}
 	needed := map[string]bool{} // source image/account
-	running, err := h.list(ctx, runningBatches)
+	running, err := listWorkflows(ctx, h.Client, runningBatches)
 	if err != nil {
 		return nil, err
 	}
 	for _, ex := range running {
-		shared, _, err := h.shares(ctx, ex.ID, ex.RunID)
+		bh, err := readBatchHistory(ctx, h.Client, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range shared {
+		for _, s := range bh.shared {
 			for _, a := range s.Accounts {
 				needed[s.Source.ImageID+"/"+a] = true
 			}
@@ -83,21 +87,22 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 	var out []StaleShare
 	for _, ex := range abandoned {
 		heartbeat.Progress(ctx, ex.ID)
-		shared, revoked, err := h.shares(ctx, ex.ID, ex.RunID)
+		bh, err := readBatchHistory(ctx, h.Client, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range shared {
+		for _, s := range bh.shared {
 			var left []string
 			for _, a := range s.Accounts {
 				key := s.Source.ImageID + "/" + a
-				if !revoked[key] && !needed[key] {
+				if !bh.revoked[key] && !needed[key] && !s.Keep.HasAll(a) {
 					left = append(left, a)
 				}
 			}
 			if len(left) > 0 {
 				sort.Strings(left)
 				s.Accounts = left
+				s.Keep = s.Keep.Only(left)
 				out = append(out, StaleShare{Batch: ex.ID, Share: s})
 			}
 		}
@@ -105,13 +110,154 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 	return out, nil
 }
 
+// RunningShares answers the activities' question "which running batches
+// hold this source image's share with these accounts?"
+// (activities.WorkflowChecker's BatchShares; worker.TemporalWorkflows) from
+// Temporal: the running batches are listed from its visibility, and what
+// each holds is read from its history — its ShareSource inputs (accounts,
+// Keep), and which of those accounts it handed to UnshareSource, and which
+// of those calls completed.
+//
+// A batch's input (the first event of its history: its targets and
+// sources) says which source images and accounts it can share at all; it is
+// read once per batch and kept, so the batches of the same run, whose
+// accounts never overlap, cost one call each, once — only a batch that can
+// share the image with one of the accounts has its whole history read.
+type RunningShares struct {
+	Client client.Client
+	// VisibilityLag bounds how long after a workflow starts Temporal's
+	// visibility may still not list it (0: DefaultVisibilityLag).
+	VisibilityLag time.Duration
+
+	mu sync.Mutex
+	// reach[run id]: "<source image>/<account>" the batch run can share;
+	// nil when its input could not be read (its history is read instead).
+	reach map[string]map[string]bool
+}
+
+// DefaultVisibilityLag is RunningShares' VisibilityLag by default. A SQL
+// visibility store (the embedded server's SQLite, PostgreSQL, MySQL) lists
+// a workflow within milliseconds; Elasticsearch refreshes every second.
+const DefaultVisibilityLag = 2 * time.Second
+
+// BatchShares lists what the running batches other than the workflow except
+// hold of imageID for one of accounts; every batch started before asOf is
+// looked at (it waits until VisibilityLag has passed since asOf).
+func (r *RunningShares) BatchShares(ctx context.Context, imageID string, accounts []string, except string, asOf time.Time) ([]activities.BatchShare, error) {
+	if !asOf.IsZero() {
+		lag := r.VisibilityLag
+		if lag <= 0 {
+			lag = DefaultVisibilityLag
+		}
+		t := time.NewTimer(time.Until(asOf.Add(lag)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	running, err := listWorkflows(ctx, r.Client, runningBatches)
+	if err != nil {
+		return nil, err
+	}
+	r.forget(running)
+	var out []activities.BatchShare
+	for _, ex := range running {
+		if ex.ID == except {
+			continue
+		}
+		reach, err := r.reachOf(ctx, ex)
+		if err != nil {
+			return nil, err
+		}
+		if reach != nil && !slices.ContainsFunc(accounts, func(a string) bool { return reach[imageID+"/"+a] }) {
+			continue
+		}
+		bh, err := readBatchHistory(ctx, r.Client, ex.ID, ex.RunID)
+		if err != nil {
+			return nil, err
+		}
+		bs := activities.BatchShare{WorkflowID: ex.ID}
+		for _, s := range bh.shared {
+			if s.Source.ImageID != imageID {
+				continue
+			}
+			for _, a := range s.Accounts {
+				key := imageID + "/" + a
+				if !bh.revoked[key] && !slices.Contains(bs.Held, a) {
+					bs.Held = append(bs.Held, a)
+				}
+				if !bh.unsharing[key] && !slices.Contains(bs.Needed, a) {
+					bs.Needed = append(bs.Needed, a)
+				}
+			}
+			bs.Keep.Launch = append(bs.Keep.Launch, s.Keep.Launch...)
+			bs.Keep.Snapshots = append(bs.Keep.Snapshots, s.Keep.Snapshots...)
+		}
+		if len(bs.Held) > 0 || len(bs.Keep.Launch) > 0 || len(bs.Keep.Snapshots) > 0 {
+			out = append(out, bs)
+		}
+	}
+	return out, nil
+}
+
+// forget drops what it knows of the batches no longer running.
+func (r *RunningShares) forget(running []execution) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keep := map[string]bool{}
+	for _, ex := range running {
+		keep[ex.RunID] = true
+	}
+	for run := range r.reach {
+		if !keep[run] {
+			delete(r.reach, run)
+		}
+	}
+}
+
+// reachOf is what batch run ex can share, from its input.
+func (r *RunningShares) reachOf(ctx context.Context, ex execution) (map[string]bool, error) {
+	r.mu.Lock()
+	reach, ok := r.reach[ex.RunID]
+	r.mu.Unlock()
+	if ok {
+		return reach, nil
+	}
+	it := r.Client.GetWorkflowHistory(ctx, ex.ID, ex.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return nil, nil
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading the history of %s, %w", ex.ID, err)
+	}
+	var in BatchInput
+	if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in) == nil {
+		reach = map[string]bool{}
+		for _, t := range in.Targets {
+			if src, ok := NearestSource(in.Sources, t.Region); ok {
+				reach[src.ImageID+"/"+t.Account] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	if r.reach == nil {
+		r.reach = map[string]map[string]bool{}
+	}
+	r.reach[ex.RunID] = reach
+	r.mu.Unlock()
+	return reach, nil
+}
+
 type execution struct{ ID, RunID string }
 
-func (h *Housekeeping) list(ctx context.Context, query string) ([]execution, error) {
+func listWorkflows(ctx context.Context, c client.Client, query string) ([]execution, error) {
 	var out []execution
 	var token []byte
 	for {
-		resp, err := h.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query: query, NextPageToken: token,
 		})
 		if err != nil {
@@ -126,18 +272,27 @@ func (h *Housekeeping) list(ctx context.Context, query string) ([]execution, err
 	}
 }
 
-// shares reads a batch's history: the ShareSource inputs it scheduled, and
-// the source/account pairs its completed UnshareSource calls revoked.
-func (h *Housekeeping) shares(ctx context.Context, id, runID string) ([]activities.ShareSourceInput, map[string]bool, error) {
+// batchHistory is what a batch's history says of its shares.
+type batchHistory struct {
+	// shared are its ShareSource inputs (accounts, Keep).
+	shared []activities.ShareSourceInput
+	// unsharing: "<source image>/<account>" handed to an UnshareSource;
+	// revoked: those whose UnshareSource completed.
+	unsharing, revoked map[string]bool
+}
+
+// readBatchHistory reads a batch's history: the ShareSource inputs it
+// scheduled, and the source/account pairs its UnshareSource calls were
+// given and, once completed, revoked.
+func readBatchHistory(ctx context.Context, c client.Client, id, runID string) (batchHistory, error) {
 	dc := converter.GetDefaultDataConverter()
-	var shared []activities.ShareSourceInput
+	bh := batchHistory{unsharing: map[string]bool{}, revoked: map[string]bool{}}
 	unshares := map[int64]activities.ShareSourceInput{}
-	revoked := map[string]bool{}
-	it := h.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the history of %s, %w", id, err)
+			return bh, fmt.Errorf("reading the history of %s, %w", id, err)
 		}
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -148,22 +303,25 @@ func (h *Housekeeping) shares(ctx context.Context, id, runID string) ([]activiti
 			}
 			var in activities.ShareSourceInput
 			if err := dc.FromPayloads(a.GetInput(), &in); err != nil {
-				return nil, nil, fmt.Errorf("decoding %s's input in the history of %s, %w", name, id, err)
+				return bh, fmt.Errorf("decoding %s's input in the history of %s, %w", name, id, err)
 			}
 			if name == "ShareSource" {
-				shared = append(shared, in)
-			} else {
-				unshares[ev.GetEventId()] = in
+				bh.shared = append(bh.shared, in)
+				continue
+			}
+			unshares[ev.GetEventId()] = in
+			for _, acct := range in.Accounts {
+				bh.unsharing[in.Source.ImageID+"/"+acct] = true
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if in, ok := unshares[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]; ok {
-				for _, a := range in.Accounts {
-					revoked[in.Source.ImageID+"/"+a] = true
+				for _, acct := range in.Accounts {
+					bh.revoked[in.Source.ImageID+"/"+acct] = true
 				}
 			}
 		}
 	}
-	return shared, revoked, nil
+	return bh, nil
 }
 
 // staleSharesVersion gates the Pipeline's and the Sweep's look for shares

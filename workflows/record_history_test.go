@@ -55,6 +55,7 @@ var recordings = []recording{
 	{"a failed share", recordFailedShare},
 	{"a run and a sweep revoking what a terminated batch left shared (revoke-stale-shares v1)", recordStaleShares},
 	{"a run revoking what a terminated batch left shared beside its batches (revoke-stale-shares v2)", recordStaleSharesBeside},
+	{"a batch keeping what its source had before amicrypt (keep-preexisting-shares v1)", recordKeepPreexisting},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -350,5 +351,30 @@ func recordStaleSharesBeside(ctx context.Context, t *testing.T, c client.Client,
 	require.NoError(t, wr.Get(ctx, &rep))
 	require.Len(t, rep.Housekeeping, 1, rep)
 	require.NotContains(t, rep.Housekeeping[0], acctC)
+	return files
+}
+
+// recordKeepPreexisting: a batch that reads what its sources had before
+// amicrypt (FindPreexistingShares, the keep-preexisting-shares version
+// marker), shares and revokes with it as Keep.
+func recordKeepPreexisting(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-keep"
+	files := map[string]string{"batch_keep_preexisting_history.json": BatchWorkflowID(run, 0)}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.preexisting = map[string]activities.SourcePermissions{"us-east-1": {Launch: []string{acctA},
+		Snapshots: []activities.SnapshotAccounts{{SnapshotID: "snap-0a", Accounts: []string{acctA}}}}}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.preexisting = nil; f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
+		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), target(acctB, "eu-west-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
+	require.Contains(t, strings.Join(f.callsTo("UnshareSource us-east-1"), "\n"), " keep="+acctA)
 	return files
 }

@@ -95,7 +95,7 @@ func (s *sweepRun) inspect(ctx workflow.Context) {
 				return
 			}
 			defer sem.Release(1)
-			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN}
+			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays}
 			var h activities.KeyHealth
 			if err := workflow.ExecuteActivity(withStep(ctx, stepInspect, tg), a.InspectKey, in).Get(ctx, &h); err != nil {
 				if canceled(ctx, err) {

@@ -50,7 +50,8 @@ defaults:
   regions: [us-east-1, eu-west-1]
   external_id: amicrypt
   publish: {ssm_parameter: ` + rotParam + `, launch_template: ` + rotTemplate + `}
-rotation: {deletion_window_days: 7}
+rotation: {deletion_window_days: 7, retire_after: 0s}
+retention: {grace: 0s}
 targets:
 ` + targets
 	path := filepath.Join(t.TempDir(), "amicrypt.yaml")
@@ -209,8 +210,8 @@ func rowsByRegion(r *workflows.Report) map[string]workflows.TargetReport {
 // template, is rotated with 'amicrypt rotate --wait --json'. Afterwards, in
 // each region, no live amicrypt AMI or snapshot and no published pointer
 // refers to the old key, the alias names the new key (tagged as the old one's
-// successor), every new AMI was proven to boot under it, and the old key is
-// pending deletion after the configured window.
+// successor), every new AMI was proven to boot under it, the old images are
+// gone (retention grace 0s) and the old key is disabled, not yet deleted.
 func TestRotateMovesEverythingToTheNewKeyAndRetiresTheOldOne(t *testing.T) {
 	env := startE2E(t, world.Default())
 	path, cfg := rotationConfig(t, "  - {account: \"222222222222\", name: payments-prod}\n")
@@ -269,11 +270,13 @@ func TestRotateMovesEverythingToTheNewKeyAndRetiresTheOldOne(t *testing.T) {
 		if len(tr.Published) != 2 || len(tr.Deregistered) != 1 || tr.Deregistered[0] != oldImages[region] {
 			t.Errorf("%s: published %v, deregistered %v", region, tr.Published, tr.Deregistered)
 		}
+		// The rotation only disables the old key (reversible); its
+		// deletion is a later sweep's, once it stayed disabled and untried.
 		k := keyByARN(st, "222222222222", region, old)
-		if k == nil || k.State != string(kmstypes.KeyStatePendingDeletion) || k.PendingWindowInDays != 7 || k.Tags[activities.TagSuccessor] != tr.KeyARN {
-			t.Errorf("%s: the old key is not pending deletion after 7 days, tagged with its successor: %+v", region, k)
+		if k == nil || k.State != string(kmstypes.KeyStateDisabled) || k.Tags[activities.TagSuccessor] != tr.KeyARN || k.Tags[activities.TagKeyDisabledAt] == "" {
+			t.Errorf("%s: the old key is not disabled, tagged with its successor and when: %+v", region, k)
 		}
-		if len(tr.OldKeys) != 1 || tr.OldKeys[0].State != string(kmstypes.KeyStatePendingDeletion) || tr.OldKeys[0].DeletionDate == nil {
+		if len(tr.OldKeys) != 1 || tr.OldKeys[0].State != string(kmstypes.KeyStateDisabled) || tr.OldKeys[0].DeletionDate != nil {
 			t.Errorf("%s: old keys reported %+v", region, tr.OldKeys)
 		}
 	}
@@ -283,7 +286,7 @@ func TestRotateMovesEverythingToTheNewKeyAndRetiresTheOldOne(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	mustContain(t, stdout, "rotation "+r.RunID+" (reason leaked, by e2e)", "(alias moved)", "PendingDeletion until", "boot InService", "ssm:"+rotParam, "2 targets: 2 succeeded")
+	mustContain(t, stdout, "rotation "+r.RunID+" (reason leaked, by e2e)", "(alias moved)", "Disabled", "enable-key", "boot InService", "ssm:"+rotParam, "2 targets: 2 succeeded")
 }
 
 // TestRotateKeepsAnOldKeyAnInUseVolumeHolds: an instance launched from the
@@ -623,12 +626,13 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 	if k := aliasKey(after, "222222222222", "us-east-1"); k.ARN != driftKey.ARN || !strings.Contains(k.Policy, policy.SidServiceLinkedRoleUse) {
 		t.Errorf("us-east-1's key after the sweep: %s, policy %s", k.ARN, k.Policy)
 	}
-	// The retired key was rotated: a new key under the alias, the old one pending deletion.
+	// The retired key was rotated: a new key under the alias, the old one
+	// disabled (its deletion is the next sweep's).
 	if k := aliasKey(after, "222222222222", "eu-west-1"); k.ARN == retireKey.ARN || k.Tags[activities.TagPredecessor] != retireKey.ARN {
 		t.Errorf("eu-west-1's alias after the sweep: %+v", k)
 	}
-	if k := keyByARN(after, "222222222222", "eu-west-1", retireKey.ARN); k.State != string(kmstypes.KeyStatePendingDeletion) {
-		t.Errorf("the retired key is %s", k.State)
+	if k := keyByARN(after, "222222222222", "eu-west-1", retireKey.ARN); k.State != string(kmstypes.KeyStateDisabled) {
+		t.Errorf("the retired key is %s, want Disabled", k.State)
 	}
 	if left := nothingOnKey(after, "222222222222", "eu-west-1", retireKey.ARN); len(left) > 0 {
 		t.Errorf("still on the retired key: %s", strings.Join(left, "; "))
@@ -644,12 +648,34 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 		imageKeys(after.Accounts["555555555555"].Regions["us-east-1"].Images[p])[0] != aliasNow {
 		t.Errorf("%s in 555555555555 names %s, not an image under %s", rotParam, p, aliasNow)
 	}
-	// A second sweep finds nothing to do: no rotation, no write.
+	// The second sweep finishes the retired key's retirement (retire_after
+	// 0s: disabled long enough, nothing holds it, nothing tried it) and
+	// does nothing else.
 	code, stdout, stderr = runCLI(env, "sweep", "--config", path, "--wait", "--json")
 	if code != 0 {
 		t.Fatalf("second sweep: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	r2 := decodeReport(t, stdout, stderr)
+	for _, k := range r2.Keys {
+		if k.Account+"/"+k.Region == "222222222222/eu-west-1" {
+			if len(k.OldKeys) != 1 || k.OldKeys[0].KeyARN != retireKey.ARN || k.OldKeys[0].State != string(kmstypes.KeyStatePendingDeletion) || k.Writes != 1 {
+				t.Errorf("second sweep, the retired key: %+v", k)
+			}
+			continue
+		}
+		if k.Writes != 0 || k.Due != "" || k.Rekey {
+			t.Errorf("second sweep, %s/%s: %+v", k.Account, k.Region, k)
+		}
+	}
+	if k := keyByARN(sandboxState(t, env), "222222222222", "eu-west-1", retireKey.ARN); k.State != string(kmstypes.KeyStatePendingDeletion) || k.PendingWindowInDays != 7 {
+		t.Errorf("after the second sweep the retired key is %s (window %d), want PendingDeletion in 7 days", k.State, k.PendingWindowInDays)
+	}
+	// A third finds nothing to do: no rotation, no write.
+	code, stdout, stderr = runCLI(env, "sweep", "--config", path, "--wait", "--json")
+	if code != 0 {
+		t.Fatalf("third sweep: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r2 = decodeReport(t, stdout, stderr)
 	for _, k := range r2.Keys {
 		if k.Writes != 0 || k.Due != "" || k.Rekey {
 			t.Errorf("second sweep, %s/%s: %+v", k.Account, k.Region, k)

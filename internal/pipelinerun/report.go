@@ -185,27 +185,10 @@ func (p *ProgressTracker) Changes(r *workflows.Report) []string {
 }
 
 // RetirementLines says what retention (or a rotation) did with images, one
-// line each, with how to undo it: disabled, deregistered, enabled again,
-// kept (and by what), left alone (and why).
+// line each (activities.Retirement.Lines).
 func RetirementLines(r *activities.Retirement) []string {
 	if r == nil {
 		return nil
 	}
-	var out []string
-	for _, id := range r.Disabled {
-		out = append(out, "disabled "+id+" (aws ec2 enable-image --image-id "+id+" undoes it)")
-	}
-	for _, id := range r.Deregistered {
-		out = append(out, "deregistered "+id+" with its snapshots")
-	}
-	for _, id := range r.Enabled {
-		out = append(out, "enabled "+id+" again (something uses it)")
-	}
-	for _, k := range r.Kept {
-		out = append(out, "kept "+k)
-	}
-	for _, o := range r.OutOfScope {
-		out = append(out, "left alone "+o)
-	}
-	return out
+	return r.Lines()
 }

@@ -43,7 +43,7 @@ locals {
       {
         Sid      = "DescribeSource"
         Effect   = "Allow"
-        Action   = ["ec2:DescribeImages", "ec2:DescribeSnapshots"]
+        Action   = ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute"]
         Resource = "*"
       },
       {
