@@ -24,7 +24,7 @@ import (
 //	GET  /_sandbox/behaviour  timing, faults and limits in force
 //	PUT  /_sandbox/behaviour  change them while a run is under way (a partial JSON document merges;
 //	                          seconds and milliseconds as in the world file)
-//	POST /_sandbox/reset      back to the world as loaded; counters and buckets cleared
+//	POST /_sandbox/reset      back to the world as loaded; counters, buckets and CloudTrail's event history cleared
 //	GET  /_sandbox/health     200 when serving
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch {
@@ -77,6 +77,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		s.cloud.mu.Lock()
 		s.cloud.state, s.cloud.cfg = st, cfg
+		s.cloud.trail = newTrail()
 		s.cloud.reindex()
 		s.cloud.markDirty()
 		s.cloud.mu.Unlock()
@@ -343,24 +344,29 @@ type persistedState struct {
 	Saved     time.Time `json:"saved"`
 	State     *State    `json:"state"`
 	Behaviour Behaviour `json:"behaviour"`
+	// Trail is CloudTrail's event history (absent from files written before it).
+	Trail *Trail `json:"trail,omitempty"`
 }
 
-func (p *persister) load() (*State, Behaviour, error) {
+func (p *persister) load() (*State, Behaviour, *Trail, error) {
 	b, err := os.ReadFile(p.path)
 	if os.IsNotExist(err) {
-		return nil, Behaviour{}, nil
+		return nil, Behaviour{}, nil, nil
 	}
 	if err != nil {
-		return nil, Behaviour{}, fmt.Errorf("reading sandbox state %s: %w", p.path, err)
+		return nil, Behaviour{}, nil, fmt.Errorf("reading sandbox state %s: %w", p.path, err)
 	}
 	var ps persistedState
 	if err := json.Unmarshal(b, &ps); err != nil {
-		return nil, Behaviour{}, fmt.Errorf("sandbox state %s is not a state file this version wrote (%v); move it away to start from the world", p.path, err)
+		return nil, Behaviour{}, nil, fmt.Errorf("sandbox state %s is not a state file this version wrote (%v); move it away to start from the world", p.path, err)
 	}
 	if ps.State == nil || ps.Version != 1 {
-		return nil, Behaviour{}, fmt.Errorf("sandbox state %s has version %d, want 1; move it away to start from the world", p.path, ps.Version)
+		return nil, Behaviour{}, nil, fmt.Errorf("sandbox state %s has version %d, want 1; move it away to start from the world", p.path, ps.Version)
 	}
-	return ps.State, ps.Behaviour, nil
+	if ps.Trail != nil && ps.Trail.Events == nil {
+		ps.Trail.Events = map[string][]*TrailEvent{}
+	}
+	return ps.State, ps.Behaviour, ps.Trail, nil
 }
 
 // schedule asks for a write within a second; called with the cloud lock held.
@@ -379,7 +385,7 @@ func (p *persister) flush() error {
 	p.pending = false
 	p.mu.Unlock()
 	p.cloud.mu.Lock()
-	b, err := json.Marshal(persistedState{Version: 1, Saved: p.cloud.clock().UTC(), State: p.cloud.state, Behaviour: p.cloud.cfg})
+	b, err := json.Marshal(persistedState{Version: 1, Saved: p.cloud.clock().UTC(), State: p.cloud.state, Behaviour: p.cloud.cfg, Trail: p.cloud.trail})
 	p.cloud.dirty = false
 	p.cloud.mu.Unlock()
 	if err != nil {

@@ -991,7 +991,7 @@ func (c *Cloud) resolveActivity(r *Region, g *Group, a *ScalingActivity) {
 	if code == "" {
 		if role := c.groupRole(g); role == nil {
 			code, msg = launchFailCode, launchFailMessage
-		} else if prob := c.instanceKeyProblem(c.rolePrincipal(g.Owner, role), "", in); prob != nil {
+		} else if prob := c.instanceKeyProblem(&kmsUse{actor: serviceRoleActor(g.Owner, role, "AutoScaling", asgService, at), at: at}, c.rolePrincipal(g.Owner, role), "", in); prob != nil {
 			code, msg = launchFailure(prob)
 		}
 	}

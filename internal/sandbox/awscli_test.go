@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -283,6 +284,52 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 	if _, err := cli.try(targetID, region, "ec2", "describe-images", "--image-ids", "ami-0fffffffffffffff0"); err == nil || !strings.Contains(err.Error(), "InvalidAMIID.NotFound") {
 		t.Fatalf("missing image: want InvalidAMIID.NotFound from the CLI, got %v", err)
 	}
+
+	// 7. CloudTrail: a Decrypt refused because its key is disabled, read back
+	// with lookup-events by the key's ARN.
+	trailKey := digStr(cli.run(targetID, region, "kms", "create-key", "--description", "audited"), "KeyMetadata", "Arn")
+	dk := cli.run(targetID, region, "kms", "generate-data-key-without-plaintext", "--key-id", trailKey, "--key-spec", "AES_256")
+	blob, err := base64.StdEncoding.DecodeString(digStr(dk, "CiphertextBlob"))
+	if err != nil || len(blob) == 0 {
+		t.Fatalf("generate-data-key-without-plaintext: %v %v", dk, err)
+	}
+	blobFile := filepath.Join(cli.home, "data-key.bin")
+	if err := os.WriteFile(blobFile, blob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli.run(targetID, region, "kms", "disable-key", "--key-id", trailKey)
+	if _, err := cli.try(targetID, region, "kms", "decrypt", "--ciphertext-blob", "fileb://"+blobFile); err == nil || !strings.Contains(err.Error(), "DisabledException") {
+		t.Fatalf("decrypt under a disabled key: want DisabledException, got %v", err)
+	}
+	trail := cli.run(targetID, region, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=ResourceName,AttributeValue="+trailKey)
+	events, _ := dig(trail, "Events").([]any)
+	var seen []string
+	for _, ev := range events {
+		seen = append(seen, digStr(ev, "EventName"))
+	}
+	if strings.Join(seen, ",") != "Decrypt,DisableKey,GenerateDataKeyWithoutPlaintext,CreateKey" {
+		t.Fatalf("lookup-events by the key's ARN, newest first: %v", seen)
+	}
+	refused := events[0]
+	var rec struct {
+		EventSource       string         `json:"eventSource"`
+		ErrorCode         string         `json:"errorCode"`
+		ErrorMessage      string         `json:"errorMessage"`
+		RequestParameters map[string]any `json:"requestParameters"`
+		UserIdentity      struct {
+			Type      string `json:"type"`
+			AccountID string `json:"accountId"`
+		} `json:"userIdentity"`
+	}
+	if err := json.Unmarshal([]byte(digStr(refused, "CloudTrailEvent")), &rec); err != nil {
+		t.Fatalf("CloudTrailEvent: %v", err)
+	}
+	if rec.EventSource != "kms.amazonaws.com" || rec.ErrorCode != "DisabledException" || !strings.Contains(rec.ErrorMessage, trailKey) ||
+		rec.RequestParameters["keyId"] != trailKey || rec.UserIdentity.Type != "Root" || rec.UserIdentity.AccountID != targetID ||
+		digStr(refused, "EventSource") != "kms.amazonaws.com" || digStr(refused, "Username") != "root" || digStr(refused, "ReadOnly") != "true" ||
+		digStr(refused, "EventTime") == "" || digStr(refused, "Resources", 0, "ResourceType") != "AWS::KMS::Key" || digStr(refused, "Resources", 0, "ResourceName") != trailKey {
+		t.Fatalf("the refused Decrypt's event: %v\n%+v", refused, rec)
+	}
 }
 
 // emptyCLICase is one AWS CLI command that finds nothing, and the members of
@@ -380,6 +427,7 @@ faults: {throttle: false}
 		{"ssm:GetParameters", empty, []string{"ssm", "get-parameters", "--names", "/base/ami"}, []string{"Parameters"}},
 		{"ssm:DescribeParameters", empty, []string{"ssm", "describe-parameters"}, []string{"Parameters"}},
 		{"ssm:GetParametersByPath", owner, []string{"ssm", "get-parameters-by-path", "--path", "/nothing"}, []string{"Parameters"}},
+		{"cloudtrail:LookupEvents", empty, []string{"cloudtrail", "lookup-events", "--end-time", "2000-01-01T00:00:00Z"}, []string{"Events"}},
 		{"ssm:ListTagsForResource", owner, []string{"ssm", "list-tags-for-resource", "--resource-type", "Parameter", "--resource-id", "/base/ami"}, []string{"TagList"}},
 	}
 

@@ -26,6 +26,10 @@ type Cloud struct {
 	userKeys   map[string]userRef   // IAM user access key id -> user
 	regionList []regionRef          // every account's regions, in a fixed order
 
+	// trail is CloudTrail's event history (cloudtrail.go): persisted with the
+	// state, not part of it.
+	trail *Trail
+
 	dirty bool
 }
 
@@ -168,7 +172,7 @@ func newCloud(st *State, cfg Behaviour, clock func() time.Time) *Cloud {
 	if clock == nil {
 		clock = time.Now
 	}
-	c := &Cloud{state: st, clock: clock, cfg: cfg}
+	c := &Cloud{state: st, clock: clock, cfg: cfg, trail: newTrail()}
 	c.reindex()
 	return c
 }

@@ -352,13 +352,13 @@ func imageAttr(im *Image, name string) ([]string, bool) {
 
 // copyKeyProblem says whether EBS, acting for the caller, can read every
 // snapshot of the source and write the copy under the destination key.
-func (c *Cloud) copyKeyProblem(cl *Caller, srcRegion, dstRegion string, src *Image, dstKey func(BlockDevice) string) *KeyUseProblem {
+func (c *Cloud) copyKeyProblem(use *kmsUse, cl *Caller, srcRegion, dstRegion string, src *Image, dstKey func(BlockDevice) string) *KeyUseProblem {
 	for _, bd := range src.BlockDevices {
 		srcKey := ""
 		if bd.Encrypted {
 			srcKey = bd.KMSKeyID
 		}
-		if prob := c.ebsKeyProblem(cl.principal(), cl.UserID, srcRegion, srcKey, dstRegion, dstKey(bd), false); prob != nil {
+		if prob := c.ebsKeyProblem(use, cl.principal(), cl.UserID, srcRegion, srcKey, dstRegion, dstKey(bd), false); prob != nil {
 			return prob
 		}
 	}
@@ -480,7 +480,7 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 	}
 
 	failure := ""
-	if prob := c.c.copyKeyProblem(c.caller, srcRegion, c.region, src, dstKey); prob != nil {
+	if prob := c.c.copyKeyProblem(c.ec2Use(), c.caller, srcRegion, c.region, src, dstKey); prob != nil {
 		if prob.State != "" {
 			failure = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state (" + prob.Error() + ")"
 		} else {

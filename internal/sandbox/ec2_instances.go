@@ -425,7 +425,7 @@ func dnsSuffix(region string, public bool) string {
 }
 
 // instanceKeyProblem checks every encrypted volume of an instance for principal p.
-func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Instance) *KeyUseProblem {
+func (c *Cloud) instanceKeyProblem(use *kmsUse, p policy.Principal, userID string, inst *Instance) *KeyUseProblem {
 	r := c.region(inst.Owner, inst.Region)
 	for _, dev := range sortedKeys(inst.VolumeIDs) {
 		v := r.Volumes[inst.VolumeIDs[dev]]
@@ -436,7 +436,7 @@ func (c *Cloud) instanceKeyProblem(p policy.Principal, userID string, inst *Inst
 		if sn := c.snapIndex[v.SnapshotID]; sn != nil && sn.Encrypted {
 			src = sn.KMSKeyID
 		}
-		if prob := c.ebsKeyProblem(p, userID, inst.Region, src, inst.Region, v.KMSKeyID, true); prob != nil {
+		if prob := c.ebsKeyProblem(use, p, userID, inst.Region, src, inst.Region, v.KMSKeyID, true); prob != nil {
 			return prob
 		}
 	}
@@ -501,10 +501,10 @@ func (s *Server) ec2RunInstances(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := c.caller.principal()
+	p, use := c.caller.principal(), c.ec2Use()
 	for _, inst := range insts {
 		if inst.FailCode == "" {
-			if prob := c.c.instanceKeyProblem(p, c.caller.UserID, inst); prob != nil {
+			if prob := c.c.instanceKeyProblem(use, p, c.caller.UserID, inst); prob != nil {
 				inst.FailCode, inst.FailMessage = launchFailure(prob)
 			}
 		}
@@ -880,7 +880,7 @@ func (s *Server) ec2StartInstances(c *call) (map[string]any, error) {
 			return nil, apiErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", in.ID)
 		}
 	}
-	p := c.caller.principal()
+	p, use := c.caller.principal(), c.ec2Use()
 	var changes []any
 	for _, in := range insts {
 		prev := in.State
@@ -891,7 +891,7 @@ func (s *Server) ec2StartInstances(c *call) (map[string]any, error) {
 			if sn := c.c.region(in.Owner, in.Region).Subnets[in.SubnetID]; sn != nil && sn.IsDefault {
 				in.PublicIP = publicIPFor(in.ID + "/" + c.now.String())
 			}
-			if prob := c.c.instanceKeyProblem(p, c.caller.UserID, in); prob != nil {
+			if prob := c.c.instanceKeyProblem(use, p, c.caller.UserID, in); prob != nil {
 				in.Next = "stopped"
 				in.FailCode, in.FailMessage = launchFailure(prob)
 			}

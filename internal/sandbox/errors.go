@@ -46,6 +46,9 @@ func accessDenied(service, callerARN, action, resource, why string) *wire.APIErr
 		return &wire.APIError{Code: "UnauthorizedOperation", Message: fmt.Sprintf("You are not authorized to perform this operation. User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why), Status: 403}
 	case "kms", "ssm":
 		return &wire.APIError{Code: "AccessDeniedException", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why)}
+	case "cloudtrail":
+		// CloudTrail's AccessDeniedException is HTTP 403 (its Smithy model).
+		return &wire.APIError{Code: "AccessDeniedException", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why), Status: 403}
 	default:
 		return &wire.APIError{Code: "AccessDenied", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why), Status: 403}
 	}
@@ -56,7 +59,7 @@ func throttled(service string) *wire.APIError {
 	switch service {
 	case "ec2":
 		return &wire.APIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Status: 503, Retryable: true}
-	case "kms", "ssm":
+	case "kms", "ssm", "cloudtrail":
 		return &wire.APIError{Code: "ThrottlingException", Message: "Rate exceeded", Status: 400, Retryable: true}
 	default:
 		return &wire.APIError{Code: "Throttling", Message: "Rate exceeded", Status: 400, Retryable: true}

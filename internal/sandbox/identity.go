@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
@@ -23,6 +24,15 @@ type Caller struct {
 	RoleARN string
 	// Policies are the caller's identity-based policies (JSON).
 	Policies []string
+	// What CloudTrail's userIdentity says of the caller: the access key id
+	// that signed the request, the IAM user's name, and for a role session the
+	// role's name and id, the session's name and when it was issued.
+	AccessKeyID   string
+	UserName      string
+	RoleName      string
+	RoleID        string
+	SessionName   string
+	SessionIssued time.Time
 }
 
 var accountKeyRE = regexp.MustCompile(`^\d{12}$`)
@@ -37,10 +47,11 @@ func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
 		if _, ok := c.state.Accounts[key]; !ok {
 			return nil, apiErrStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid. (account %s is not in this sandbox's world)", key)
 		}
-		return &Caller{Account: key, ARN: "arn:aws:iam::" + key + ":root", UserID: key, IsRoot: true}, nil
+		return &Caller{Account: key, ARN: "arn:aws:iam::" + key + ":root", UserID: key, IsRoot: true, AccessKeyID: key}, nil
 	}
 	if ref, ok := c.userKeys[key]; ok {
-		return &Caller{Account: ref.account, ARN: ref.user.ARN, UserID: ref.user.UserID, Policies: policyList(ref.user.Policies)}, nil
+		return &Caller{Account: ref.account, ARN: ref.user.ARN, UserID: ref.user.UserID, Policies: policyList(ref.user.Policies),
+			AccessKeyID: key, UserName: ref.user.Name}, nil
 	}
 	s, ok := c.state.Sessions[key]
 	if !ok {
@@ -63,6 +74,8 @@ func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
 		UserID:   role.RoleID + ":" + s.SessionName,
 		RoleARN:  role.ARN,
 		Policies: policyList(role.Policies),
+
+		AccessKeyID: key, RoleName: role.Name, RoleID: role.RoleID, SessionName: s.SessionName, SessionIssued: s.Issued,
 	}, nil
 }
 

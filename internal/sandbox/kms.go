@@ -113,6 +113,7 @@ func (s *Server) registerKMS() {
 	h("ListResourceTags", kmsListResourceTags)
 	h("GenerateDataKeyWithoutPlaintext", kmsGenerateDataKeyWithoutPlaintext)
 	h("Decrypt", kmsDecrypt)
+	h("GetKeyLastUsage", kmsGetKeyLastUsage)
 }
 
 // ---------------------------------------------------------------------------
@@ -219,6 +220,7 @@ func (c *call) kmsKey(member, op string, aliasOK bool) (keyRef, error) {
 		// sandbox's choice.
 		return keyRef{}, notFound(fmt.Sprintf("Key '%s' does not exist", k.ARN))
 	}
+	c.noteKMSKey(k)
 	if k.Account != c.caller.Account && !kmsCrossAccountOps[op] {
 		// The API Reference says "Cross-account use: No" for op; the error AWS
 		// returns is not documented. AccessDeniedException is the sandbox's choice.
@@ -802,6 +804,7 @@ func kmsCreateKey(c *call) (map[string]any, error) {
 	r := c.c.region(c.caller.Account, c.region)
 	r.Keys[id] = k
 	c.c.keyIndex[id] = k
+	c.noteKMSKey(k)
 	c.c.markDirty()
 	return map[string]any{"KeyMetadata": keyMetadata(k)}, nil
 }
@@ -1251,6 +1254,7 @@ func kmsDeleteAlias(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	if k := c.c.keyIndex[id]; k != nil {
+		c.noteKMSKey(k)
 		if err := c.kmsAuthorize(k, "DeleteAlias", nil); err != nil {
 			return nil, err
 		}
@@ -1561,6 +1565,7 @@ func kmsRetireGrant(c *call) (map[string]any, error) {
 			// The code is documented; the message is the sandbox's.
 			return nil, apiErr("InvalidGrantTokenException", "The grant token is not valid or its grant no longer exists")
 		}
+		c.noteKMSKey(k)
 	} else {
 		if wire.Str(c.in, "KeyId") == "" || wire.Str(c.in, "GrantId") == "" {
 			return nil, validationf("Specify either GrantToken, or both KeyId and GrantId")
@@ -1883,6 +1888,7 @@ func kmsDecrypt(c *call) (map[string]any, error) {
 		// not documented.
 		return nil, apiErr("InvalidCiphertextException", "")
 	}
+	c.noteKMSKey(k)
 	ref := keyRef{k: k}
 	if wire.Str(c.in, "KeyId") != "" {
 		given, err := c.kmsKey("KeyId", "Decrypt", true)
@@ -1914,4 +1920,42 @@ func kmsDecrypt(c *call) (map[string]any, error) {
 		"Plaintext":           dataKey(k.ARN, ct.nonce, ct.n),
 		"EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
 	}, nil
+}
+
+// ---------------------------------------------------------------------------
+// Last usage
+
+// kmsGetKeyLastUsage reports a key's last successful cryptographic operation
+// (Decrypt, GenerateDataKeyWithoutPlaintext, ReEncrypt... the
+// KeyLastUsageTrackingOperation values), whether the caller made it or EC2
+// made it for a principal, with its time, the CloudTrail event id in the key
+// owner's account and the KMS request id. "Cross-account use: No"; it needs
+// kms:GetKeyLastUsage in the key policy; alias names are not supported. The
+// API Reference lists no KMSInvalidStateException, so it answers in every
+// key state. TrackingStartDate is when the sandbox began tracking (its
+// world's start) or the key's creation, whichever is later. AWS does not say
+// whether KeyId is the key id or its ARN ("the globally unique identifier"):
+// the sandbox answers the key id.
+func kmsGetKeyLastUsage(c *call) (map[string]any, error) {
+	ref, err := c.kmsKey("KeyId", "GetKeyLastUsage", false)
+	if err != nil {
+		return nil, err
+	}
+	k := ref.k
+	if err := c.kmsAuthorize(k, "GetKeyLastUsage", nil); err != nil {
+		return nil, err
+	}
+	tracking := k.Created
+	if start := c.c.state.TrackingStart; start.After(tracking) {
+		tracking = start
+	}
+	out := map[string]any{"KeyId": k.ID, "KeyCreationDate": k.Created, "TrackingStartDate": tracking}
+	// "If the key has not been used since tracking began, this response
+	// element is empty": present, without members.
+	last := map[string]any{}
+	if u := k.LastUsage; u != nil {
+		last = map[string]any{"Operation": u.Operation, "Timestamp": u.Time, "CloudTrailEventId": u.EventID, "KmsRequestId": u.RequestID}
+	}
+	out["KeyLastUsage"] = last
+	return out, nil
 }

@@ -30,16 +30,16 @@ var (
 // dstRegion ("" = unencrypted): read the source, write (or re-encrypt into) the
 // destination, and — when attach is set, for a volume an instance uses — decrypt
 // the destination's data key.
-func (c *Cloud) ebsKeyProblem(p policy.Principal, userID, srcRegion, srcKey, dstRegion, dstKey string, attach bool) *KeyUseProblem {
+func (c *Cloud) ebsKeyProblem(use *kmsUse, p policy.Principal, userID, srcRegion, srcKey, dstRegion, dstKey string, attach bool) *KeyUseProblem {
 	if dstKey == "" {
 		return nil
 	}
 	if srcKey == dstKey {
-		return c.useKeyViaEC2(p, userID, dstRegion, dstKey, ebsReadActions)
+		return c.useKeyViaEC2(use, p, userID, dstRegion, dstKey, ebsReadActions)
 	}
 	dstActions := slices.Clone(ebsWriteActions)
 	if srcKey != "" {
-		if prob := c.useKeyViaEC2(p, userID, srcRegion, srcKey, slices.Concat(ebsReadActions, ebsReEncryptFrom)); prob != nil {
+		if prob := c.useKeyViaEC2(use, p, userID, srcRegion, srcKey, slices.Concat(ebsReadActions, ebsReEncryptFrom)); prob != nil {
 			return prob
 		}
 		dstActions = append(dstActions, ebsReEncryptTo...)
@@ -47,8 +47,57 @@ func (c *Cloud) ebsKeyProblem(p policy.Principal, userID, srcRegion, srcKey, dst
 	if attach {
 		dstActions = append(dstActions, "kms:Decrypt")
 	}
-	return c.useKeyViaEC2(p, userID, dstRegion, dstKey, dstActions)
+	return c.useKeyViaEC2(use, p, userID, dstRegion, dstKey, dstActions)
 }
+
+// kmsUse is who EC2 makes its KMS requests for, and when: each request is
+// recorded in CloudTrail (cloudtrail.go) as that principal's, invoked by the
+// service, and a successful cryptographic one is the key's last usage.
+type kmsUse struct {
+	actor trailActor
+	at    time.Time
+}
+
+// ec2Use is EC2 acting for the request's caller (CopyImage, RunInstances,
+// StartInstances).
+func (cl *call) ec2Use() *kmsUse {
+	return &kmsUse{actor: callerActor(cl.caller, cl.sourceIP, cl.userAgent).invokedBy("ec2.amazonaws.com"), at: cl.now}
+}
+
+// kmsAPIName is the KMS operation behind a permission EC2 needs:
+// kms:ReEncryptFrom and kms:ReEncryptTo are the two keys' sides of ReEncrypt.
+func kmsAPIName(action string) string {
+	op := strings.TrimPrefix(action, "kms:")
+	if strings.HasPrefix(op, "ReEncrypt") {
+		return "ReEncrypt"
+	}
+	return op
+}
+
+// record writes the event of one KMS request EC2 made (use may be nil: nothing is recorded).
+func (u *kmsUse) record(c *Cloud, region, action, keyID string, k *Key, errCode, errMsg string) {
+	if u == nil {
+		return
+	}
+	op := kmsAPIName(action)
+	params := map[string]any{"keyId": keyID}
+	switch op {
+	case "GenerateDataKeyWithoutPlaintext":
+		params["keySpec"] = "AES_256"
+	case "Decrypt", "ReEncrypt":
+		params["encryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+	case "CreateGrant":
+		params["operations"] = ebsGrantOperations
+	}
+	var keys []*Key
+	if k != nil {
+		keys = []*Key{k}
+	}
+	c.recordKMS(kmsEvent{actor: u.actor, at: u.at, region: region, name: op, params: params, keys: keys, errCode: errCode, errMsg: errMsg})
+}
+
+// ebsGrantOperations are the operations of the grants EC2 creates for EBS.
+var ebsGrantOperations = []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "CreateGrant", "DescribeKey"}
 
 // KeyUseProblem explains why EC2 could not use a key for a principal.
 type KeyUseProblem struct {
@@ -101,20 +150,26 @@ func keyUsable(k *Key) string {
 // the principal's account, against the key policy, the key's grants and the
 // principal's identity policies. CreateGrant is evaluated with
 // kms:GrantIsForAWSResource = true, as EC2's grants are.
-func (c *Cloud) useKeyViaEC2(p policy.Principal, userID, region, keyARN string, actions []string) *KeyUseProblem {
+//
+// Each request EC2 makes is recorded with use: for a key that does not exist,
+// the first one fails (NotFoundException); for a key that is not usable,
+// DescribeKey (which answers in every key state) succeeds and the next
+// request fails with the key state's error (DisabledException,
+// KMSInvalidStateException), or — for an asymmetric key, which EBS sees from
+// DescribeKey it cannot use — no further request is made; otherwise each
+// request succeeds until one is denied (AccessDeniedException).
+func (c *Cloud) useKeyViaEC2(use *kmsUse, p policy.Principal, userID, region, keyARN string, actions []string) *KeyUseProblem {
 	k := c.keyByARN(keyARN)
 	if k == nil {
+		use.record(c, region, actions[0], keyARN, nil, "NotFoundException", fmt.Sprintf("Key '%s' does not exist", keyARN))
 		return &KeyUseProblem{KeyARN: keyARN, State: "not found"}
-	}
-	if st := keyUsable(k); st != "" {
-		return &KeyUseProblem{KeyARN: keyARN, State: st}
 	}
 	doc, err := parsePolicy(k.Policy)
 	if err != nil {
 		return &KeyUseProblem{KeyARN: keyARN, Principal: p.ARN, Reason: "the key policy does not parse: " + err.Error()}
 	}
 	grants := policyGrants(k)
-	for _, action := range actions {
+	decide := func(action string) policy.Decision {
 		ctx := map[string][]string{
 			"kms:ViaService":       {"ec2." + region + ".amazonaws.com"},
 			"kms:CallerAccount":    {p.Account},
@@ -131,10 +186,36 @@ func (c *Cloud) useKeyViaEC2(p policy.Principal, userID, region, keyARN string, 
 			ctx["kms:GrantIsForAWSResource"] = []string{"true"}
 			ctx["kms:GrantOperations"] = []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "CreateGrant", "DescribeKey"}
 		}
-		d := policy.EvaluateKMS(doc, k.Account, grants, policy.Request{Principal: p, Action: action, Resource: k.ARN, Context: ctx})
+		return policy.EvaluateKMS(doc, k.Account, grants, policy.Request{Principal: p, Action: action, Resource: k.ARN, Context: ctx})
+	}
+	denied := func(action string, d policy.Decision) {
+		use.record(c, region, action, k.ARN, k, "AccessDeniedException", accessDenied("kms", p.ARN, action, k.ARN, d.Reason).Message)
+	}
+	if st := keyUsable(k); st != "" {
+		for _, action := range actions {
+			if d := decide(action); !d.Allowed {
+				denied(action, d)
+				break
+			}
+			if action == "kms:DescribeKey" {
+				use.record(c, region, action, k.ARN, k, "", "")
+				continue
+			}
+			if k.Spec == "SYMMETRIC_DEFAULT" {
+				e := asAPIError(requireUsable(k))
+				use.record(c, region, action, k.ARN, k, e.Code, e.Message)
+			}
+			break
+		}
+		return &KeyUseProblem{KeyARN: keyARN, State: st}
+	}
+	for _, action := range actions {
+		d := decide(action)
 		if !d.Allowed {
+			denied(action, d)
 			return &KeyUseProblem{KeyARN: keyARN, Principal: p.ARN, Action: action, Reason: d.Reason}
 		}
+		use.record(c, region, action, k.ARN, k, "", "")
 	}
 	return nil
 }

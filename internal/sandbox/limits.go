@@ -55,8 +55,18 @@ func bucketClass(service, action string) string {
 		return "kms:control"
 	case "sts":
 		return world.BucketSTS
+	case "cloudtrail":
+		if action == "LookupEvents" {
+			return "cloudtrail:LookupEvents"
+		}
 	}
 	return ""
+}
+
+// cloudtrailBuckets: "The rate of lookup requests is limited to two per
+// second, per account, per Region" (LookupEvents).
+var cloudtrailBuckets = map[string]world.Bucket{
+	"cloudtrail:LookupEvents": {Burst: 2, Rate: 2},
 }
 
 var defaultBuckets = func() map[string]BucketSetting {
@@ -65,6 +75,9 @@ var defaultBuckets = func() map[string]BucketSetting {
 		m[k] = BucketSetting{Burst: float64(b.Burst), Rate: b.Rate}
 	}
 	for k, b := range kmsExtraBuckets {
+		m[k] = BucketSetting{Burst: float64(b.Burst), Rate: b.Rate}
+	}
+	for k, b := range cloudtrailBuckets {
 		m[k] = BucketSetting{Burst: float64(b.Burst), Rate: b.Rate}
 	}
 	return m

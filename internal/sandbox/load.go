@@ -22,7 +22,8 @@ func init() {
 
 // stateFromWorld builds the initial state and behaviour a world describes.
 func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
-	st := &State{Regions: append([]string{}, w.Regions...), OrganizationID: w.OrganizationID, Accounts: map[string]*Account{}, Sessions: map[string]*Session{}}
+	st := &State{Regions: append([]string{}, w.Regions...), OrganizationID: w.OrganizationID, Accounts: map[string]*Account{}, Sessions: map[string]*Session{},
+		TrackingStart: now.UTC().Truncate(time.Second)}
 	c := newCloud(st, Behaviour{}, func() time.Time { return now })
 	created := now.UTC().Add(-24 * time.Hour).Truncate(time.Second)
 

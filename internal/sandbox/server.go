@@ -57,6 +57,11 @@ type call struct {
 	in        map[string]any
 	now       time.Time
 	requestID string
+	// sourceIP and userAgent are what CloudTrail records of the request.
+	sourceIP  string
+	userAgent string
+	// kmsKeys are the keys a KMS request acts on, for its CloudTrail event.
+	kmsKeys []*Key
 }
 
 type handler func(*call) (map[string]any, error)
@@ -76,7 +81,7 @@ func New(w *world.World, opts Options) (*Server, error) {
 		log:      opts.Logger,
 		rnd:      newLockedRand(opts.Seed),
 	}
-	for _, name := range []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm"} {
+	for _, name := range []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm", "cloudtrail"} {
 		svc, err := wire.Load(name)
 		if err != nil {
 			return nil, fmt.Errorf("loading the %s service model: %w", name, err)
@@ -90,22 +95,27 @@ func New(w *world.World, opts Options) (*Server, error) {
 	s.registerKMS()
 	s.registerAutoScaling()
 	s.registerSSM()
+	s.registerCloudTrail()
 
 	st, cfg, err := stateFromWorld(w, clock())
 	if err != nil {
 		return nil, err
 	}
+	var trail *Trail
 	if opts.StateFile != "" {
 		s.persist = &persister{path: opts.StateFile}
-		loaded, lcfg, err := s.persist.load()
+		loaded, lcfg, ltrail, err := s.persist.load()
 		if err != nil {
 			return nil, err
 		}
 		if loaded != nil {
-			st, cfg = loaded, lcfg
+			st, cfg, trail = loaded, lcfg, ltrail
 		}
 	}
 	s.cloud = newCloud(st, cfg, clock)
+	if trail != nil {
+		s.cloud.trail = trail
+	}
 	if s.persist != nil {
 		s.persist.cloud = s.cloud
 	}
@@ -137,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	svc, ok := s.services[scope.Service]
 	if !ok {
-		http.Error(w, fmt.Sprintf("the sandbox does not serve the %q service (it serves ec2, kms, iam, sts, autoscaling, ssm)", scope.Service), http.StatusBadRequest)
+		http.Error(w, fmt.Sprintf("the sandbox does not serve the %q service (it serves ec2, kms, iam, sts, autoscaling, ssm, cloudtrail)", scope.Service), http.StatusBadRequest)
 		return
 	}
 	op, in, err := svc.DecodeRequest(r)
@@ -149,7 +159,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if scope.Service == "iam" {
 		region = "us-east-1" // IAM is global; its scope says us-east-1
 	}
-	out, apiErr := s.serve(r.Context(), scope, svc.Name, op.Name, region, in, reqID)
+	meta := requestMeta{sourceIP: r.RemoteAddr, userAgent: r.Header.Get("User-Agent")}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		meta.sourceIP = host
+	}
+	out, apiErr := s.serve(r.Context(), scope, svc.Name, op.Name, region, in, reqID, meta)
 	if apiErr != nil {
 		s.log.Debug().Str("service", scope.Service).Str("action", op.Name).Str("region", region).Str("code", apiErr.Code).Msg(apiErr.Message)
 		svc.WriteError(w, apiErr, reqID)
@@ -160,8 +174,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// requestMeta is what a request says of its sender beyond its signature.
+type requestMeta struct {
+	sourceIP, userAgent string
+}
+
 // serve runs one decoded request through identity, faults, limits and its handler.
-func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, region string, in map[string]any, reqID string) (map[string]any, *wire.APIError) {
+func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, region string, in map[string]any, reqID string, meta requestMeta) (map[string]any, *wire.APIError) {
 	s.cloud.mu.Lock()
 	cfg := s.cloud.cfg
 	s.cloud.mu.Unlock()
@@ -212,13 +231,20 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	if h == nil {
 		return nil, notImplemented(service, "the sandbox models %s:%s in its wire format but does not implement it yet", service, action)
 	}
-	cl := &call{s: s, c: c, caller: caller, service: service, action: action, region: region, in: in, now: now, requestID: reqID}
+	cl := &call{s: s, c: c, caller: caller, service: service, action: action, region: region, in: in, now: now, requestID: reqID,
+		sourceIP: meta.sourceIP, userAgent: meta.userAgent}
 	if !selfAuthorized(service, action) {
 		if e := c.authorize(caller, service, action, "*"); e != nil {
 			return nil, e
 		}
 	}
 	out, err := h(cl)
+	if service == "kms" {
+		c.recordKMSCall(cl, err)
+		if s.persist != nil && c.dirty {
+			s.persist.schedule()
+		}
+	}
 	if err != nil {
 		return nil, asAPIError(err)
 	}
@@ -241,7 +267,7 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 // notImplemented answers an operation the sandbox has not implemented.
 func notImplemented(service, format string, args ...any) *wire.APIError {
 	code := "InvalidAction"
-	if service == "kms" || service == "ssm" {
+	if service == "kms" || service == "ssm" || service == "cloudtrail" {
 		code = "UnknownOperationException"
 	}
 	return &wire.APIError{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -264,6 +290,8 @@ func asAPIError(err error) *wire.APIError {
 func (s *Server) guessService(r *http.Request) *wire.Service {
 	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "AmazonSSM.") {
 		return s.services["ssm"]
+	} else if i := strings.LastIndexByte(t, '.'); i > 0 && s.services["cloudtrail"].HasTargetPrefix(t[:i]) {
+		return s.services["cloudtrail"]
 	} else if t != "" {
 		return s.services["kms"]
 	}

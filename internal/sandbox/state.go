@@ -17,6 +17,9 @@ type State struct {
 	Sessions map[string]*Session `json:"sessions,omitempty"`
 	// Seq numbers every generated id so ids are unique and repeatable for a world.
 	Seq uint64 `json:"seq"`
+	// TrackingStart is when the sandbox began recording keys' cryptographic
+	// use (GetKeyLastUsage's TrackingStartDate for older keys).
+	TrackingStart time.Time `json:"tracking_start,omitempty"`
 }
 
 // Account is one AWS account.
@@ -62,6 +65,7 @@ type Session struct {
 	SessionName  string    `json:"session_name"`
 	Expires      time.Time `json:"expires"`
 	SourceARN    string    `json:"source_arn"`
+	Issued       time.Time `json:"issued,omitempty"`
 }
 
 // Region holds one account's resources in one region.
@@ -203,6 +207,18 @@ type Key struct {
 	Created             time.Time   `json:"created"`
 	DeletionDate        time.Time   `json:"deletion_date,omitempty"`
 	PendingWindowInDays int64       `json:"pending_window_in_days,omitempty"`
+	// LastUsage is the key's last successful cryptographic operation
+	// (GetKeyLastUsage), nil when none since tracking started.
+	LastUsage *KeyUsage `json:"last_usage,omitempty"`
+}
+
+// KeyUsage is one successful cryptographic use of a key: the operation, when,
+// the CloudTrail event id in the key owner's account and the KMS request id.
+type KeyUsage struct {
+	Operation string    `json:"operation"`
+	Time      time.Time `json:"time"`
+	EventID   string    `json:"event_id"`
+	RequestID string    `json:"request_id"`
 }
 
 // Grant is a KMS grant.

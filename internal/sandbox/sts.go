@@ -78,6 +78,7 @@ func (s *Server) stsAssumeRole(c *call) (map[string]any, error) {
 		SessionName:  session,
 		Expires:      now.Add(time.Duration(duration) * time.Second),
 		SourceARN:    c.caller.ARN,
+		Issued:       now.UTC().Truncate(time.Second),
 	}
 	if c.c.state.Sessions == nil {
 		c.c.state.Sessions = map[string]*Session{}

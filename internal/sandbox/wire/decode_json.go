@@ -13,7 +13,7 @@ import (
 func (s *Service) decodeJSONRequest(r *http.Request, body []byte) (*Operation, map[string]any, error) {
 	target := r.Header.Get("X-Amz-Target")
 	i := strings.LastIndexByte(target, '.')
-	if i < 0 || target[:i] != s.TargetPrefix {
+	if i < 0 || !s.HasTargetPrefix(target[:i]) {
 		return nil, nil, s.unknownOperation("")
 	}
 	name := target[i+1:]
@@ -41,6 +41,22 @@ func (s *Service) decodeJSONRequest(r *http.Request, body []byte) (*Operation, m
 		return op, nil, err
 	}
 	return op, in, nil
+}
+
+// HasTargetPrefix reports whether an X-Amz-Target prefix addresses the
+// service: the model's targetPrefix ("com.amazonaws.cloudtrail.v20131101.
+// CloudTrail_20131101", what botocore and the AWS CLI send) or its last
+// dotted part, the service shape's name ("CloudTrail_20131101", what
+// aws-sdk-go-v2's schema-driven clients send).
+func (s *Service) HasTargetPrefix(prefix string) bool {
+	if prefix == "" || s.TargetPrefix == "" {
+		return false
+	}
+	if prefix == s.TargetPrefix {
+		return true
+	}
+	i := strings.LastIndexByte(s.TargetPrefix, '.')
+	return i >= 0 && prefix == s.TargetPrefix[i+1:]
 }
 
 func lowerFirst(s string) string {

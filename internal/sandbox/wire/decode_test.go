@@ -339,6 +339,7 @@ func TestModelsMatchOperationList(t *testing.T) {
 		"sts":         {"sts", "query", "", "https://sts.amazonaws.com/doc/2011-06-15/"},
 		"autoscaling": {"autoscaling", "query", "", "http://autoscaling.amazonaws.com/doc/2011-01-01/"},
 		"ssm":         {"ssm", "json", "AmazonSSM", ""},
+		"cloudtrail":  {"cloudtrail", "json", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", ""},
 	}
 	for name, m := range wantMeta {
 		s := MustLoad(name)

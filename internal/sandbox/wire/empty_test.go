@@ -54,6 +54,7 @@ var emptyOnTheWire = map[string][]string{
 	"ssm:DescribeParameters":                   {"Parameters"},
 	"ssm:GetParametersByPath":                  {"Parameters"},
 	"ssm:ListTagsForResource":                  {"TagList"},
+	"cloudtrail:LookupEvents":                  {"Events"},
 }
 
 // returnedOnRequest are the output lists AWS sends only when the request asks

@@ -80,6 +80,10 @@ var wellKnownStatus = map[string]int{
 	"AccessDeniedException":       http.StatusBadRequest,
 }
 
+// jsonMessageKey is the error message member of JSON services that do not
+// use "message" (see WriteError).
+var jsonMessageKey = map[string]string{"cloudtrail": "Message"}
+
 // HTTPStatus is the status WriteError uses for e on service s (s may be nil).
 func (s *Service) HTTPStatus(e *APIError) int {
 	if e.Status != 0 {
@@ -106,6 +110,12 @@ func (s *Service) HTTPStatus(e *APIError) int {
 //	json:  {"__type":"Code","message":"…"} with X-Amzn-ErrorType: Code
 //
 // Every response also carries the x-amzn-RequestId header.
+//
+// The member holding a JSON service's error message is "message" for KMS and
+// SSM (their models' exception shapes) and "Message" for CloudTrail, whose
+// botocore exceptions declare no member but whose Smithy model (what
+// aws-sdk-go-v2 decodes errors with) names it Message, as its error snapshots
+// show.
 func (s *Service) WriteError(w http.ResponseWriter, e *APIError, requestID string) {
 	if e == nil {
 		e = InternalError("nil error")
@@ -115,10 +125,11 @@ func (s *Service) WriteError(w http.ResponseWriter, e *APIError, requestID strin
 	var ctype string
 	switch s.Protocol {
 	case ProtocolJSON:
-		b, _ := json.Marshal(struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}{e.Code, e.Message})
+		key := "message"
+		if k, ok := jsonMessageKey[s.Name]; ok {
+			key = k
+		}
+		b, _ := json.Marshal(map[string]string{"__type": e.Code, key: e.Message})
 		body, ctype = b, "application/x-amz-json-"+s.JSONVersion
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
 	case ProtocolEC2:

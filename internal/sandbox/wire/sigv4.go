@@ -91,7 +91,7 @@ func ServiceForRequest(r *http.Request) (*Service, error) {
 		if i := strings.LastIndexByte(target, '.'); i > 0 {
 			for _, name := range Services() {
 				s, err := Load(name)
-				if err == nil && s.Protocol == ProtocolJSON && s.TargetPrefix == target[:i] {
+				if err == nil && s.Protocol == ProtocolJSON && s.HasTargetPrefix(target[:i]) {
 					return s, nil
 				}
 			}

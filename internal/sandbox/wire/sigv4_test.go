@@ -62,6 +62,22 @@ func TestServiceForRequest(t *testing.T) {
 	if s, err := ServiceForRequest(r); err != nil || s.Name != "ssm" {
 		t.Errorf("ssm: %v %v", s, err)
 	}
+	// CloudTrail's target prefix in full (botocore, the AWS CLI) and as the
+	// service shape's name (aws-sdk-go-v2).
+	for _, target := range []string{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "CloudTrail_20131101.LookupEvents"} {
+		r := jsonRequest(target, "{}")
+		s, err := ServiceForRequest(r)
+		if err != nil || s.Name != "cloudtrail" {
+			t.Errorf("%s: %v %v", target, s, err)
+			continue
+		}
+		if op, _, err := s.DecodeRequest(r); err != nil || op.Name != "LookupEvents" {
+			t.Errorf("%s decodes to %v, %v", target, op, err)
+		}
+	}
+	if s := MustLoad("cloudtrail"); s.HasTargetPrefix("20131101.CloudTrail_20131101") || s.HasTargetPrefix("") {
+		t.Error("HasTargetPrefix accepts a partial prefix")
+	}
 	r = formRequest("Action=GetUser")
 	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00")
 	if s, err := ServiceForRequest(r); err != nil || s.Name != "iam" {
