@@ -40,6 +40,9 @@ import (
 //     session named AutoScaling, invokedBy "autoscaling.amazonaws.com".
 //   - KMS's own internal operations (DeleteKey at the end of a deletion
 //     waiting period, RotateKey) are not recorded.
+//   - CreateImage makes no KMS request: the snapshots of an instance's
+//     encrypted volumes keep the volumes' key (what EBS asks KMS for when it
+//     snapshots an encrypted volume is not modelled).
 //   - An account keeps its last 10,000 events per region, and 90 days
 //     ("You can look up events that occurred in a Region within the last 90
 //     days").

@@ -326,3 +326,54 @@ func TestCloudTrailHistoryPersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("events after a restart: %+v", evs)
 	}
 }
+
+// TestCloudTrailCrossAccountLaunch: a group launching an image under another
+// account's key. Refused for access (the role has no grant yet), the requests
+// are the group's account's events only; once granted, both accounts see them.
+func TestCloudTrailCrossAccountLaunch(t *testing.T) {
+	otherPolicy := lgPolicy(lgRootStatement(lgOther),
+		`{"Sid":"Allow use of the key","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::`+lgAcct+`:root"]},"Action":["kms:Decrypt","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"}`,
+		`{"Sid":"Allow attachment of persistent resources","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::`+lgAcct+`:root"]},"Action":["kms:CreateGrant"],"Resource":"*"}`)
+	e := newTestEnv(t, lgWorld("", "", `
+  - id: "`+lgOther+`"
+    images:
+      - {id: `+lgShared+`, region: us-east-1, name: shared, encrypted: alias/shared, launch_permissions: ["`+lgAcct+`"]}
+    keys:
+      - alias: alias/shared
+        region: us-east-1
+        policy: `+otherPolicy))
+	key := describe(t, e, e.kms(lgOther, lgRegion), "alias/shared")
+	mine, theirs := e.cloudtrail(lgAcct, lgRegion), e.cloudtrail(lgOther, lgRegion)
+	lgCreateGroup(t, e, "x", lgGroupOpts{image: lgShared})
+	e.clock.Advance(5 * time.Second)
+	lgExpectFailed(t, e, "x", lgClientError)
+	denied := lookup(t, e, mine, cttypes.LookupAttributeKeyUsername, "AutoScaling")
+	if len(denied) != 1 || record(t, denied[0]).ErrorCode != "AccessDeniedException" || record(t, denied[0]).EventName != "DescribeKey" {
+		t.Fatalf("the refused launch in the group's account: %s", names(denied))
+	}
+	if evs := lookup(t, e, theirs, cttypes.LookupAttributeKeyUsername, "AutoScaling"); len(evs) != 0 {
+		t.Fatalf("the key owner sees a cross-account request refused for access: %s", names(evs))
+	}
+
+	must(e.kms(lgAcct, lgRegion).CreateGrant(e.ctx, &kms.CreateGrantInput{KeyId: key.Arn, GranteePrincipal: aws.String(lgDefaultSLR),
+		Operations: []kmstypes.GrantOperation{"Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKeyWithoutPlaintext", "DescribeKey", "CreateGrant"}}))
+	e.clock.Advance(15 * time.Second)
+	if acts := lgActivities(t, e, "x"); acts[0].StatusCode != "Successful" {
+		t.Fatalf("after the grant: %+v", acts[0])
+	}
+	theirEvents := lookup(t, e, theirs, cttypes.LookupAttributeKeyResourceName, *key.Arn)
+	if names(theirEvents) != "Decrypt,CreateGrant,DescribeKey,CreateGrant,DescribeKey" {
+		t.Fatalf("the key owner's events: %s", names(theirEvents))
+	}
+	myEvents := lookup(t, e, mine, cttypes.LookupAttributeKeyResourceName, *key.Arn)
+	if names(myEvents) != "Decrypt,CreateGrant,DescribeKey,CreateGrant,DescribeKey" || record(t, myEvents[4]).ErrorCode != "AccessDeniedException" {
+		t.Fatalf("the group's account's events of the key: %s", names(myEvents))
+	}
+	if a, b := record(t, theirEvents[0]), record(t, myEvents[0]); a.Shared == "" || a.Shared != b.Shared || a.Recipient != lgOther || b.Recipient != lgAcct ||
+		a.UserIdentity.AccountID != lgAcct || a.UserIdentity.InvokedBy != "autoscaling.amazonaws.com" {
+		t.Fatalf("the launch's Decrypt in both accounts: %+v %+v", a, b)
+	}
+	if u := must(e.kms(lgOther, lgRegion).GetKeyLastUsage(e.ctx, &kms.GetKeyLastUsageInput{KeyId: key.KeyId})).KeyLastUsage; aws.ToString(u.CloudTrailEventId) != aws.ToString(theirEvents[0].EventId) {
+		t.Fatalf("the key's last usage names the owner's event: %+v", u)
+	}
+}
