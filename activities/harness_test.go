@@ -57,7 +57,7 @@ x-target-role: &target-role
       Version: "2012-10-17"
       Statement:
         - Effect: Allow
-          Action: ["ec2:*", "autoscaling:*", "kms:*", "ssm:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "iam:PassRole"]
+          Action: ["ec2:*", "autoscaling:*", "kms:*", "ssm:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "iam:PassRole", "cloudtrail:LookupEvents"]
           Resource: "*"
 
 x-root-only: &root-only

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -212,7 +213,10 @@ func (a *Activities) imageUsers(ctx context.Context, t Target, caller string, im
 	for len(ids) > 0 {
 		n := min(len(ids), 10) // DescribeImageReferences takes 10 images at a time
 		p := ec2.NewDescribeImageReferencesPaginator(ec, &ec2.DescribeImageReferencesInput{ImageIds: ids[:n], ResourceTypes: []ec2types.ResourceTypeRequest{
-			{ResourceType: ec2types.ImageReferenceResourceTypeEc2Instance},
+			// A terminated instance uses nothing.
+			{ResourceType: ec2types.ImageReferenceResourceTypeEc2Instance, ResourceTypeOptions: []ec2types.ResourceTypeOption{
+				{OptionName: ec2types.ImageReferenceOptionNameStateName, OptionValues: []string{"pending", "running", "shutting-down", "stopping", "stopped"}},
+			}},
 			{ResourceType: ec2types.ImageReferenceResourceTypeSsmParameter},
 			{ResourceType: ec2types.ImageReferenceResourceTypeImageBuilderImageRecipe},
 			{ResourceType: ec2types.ImageReferenceResourceTypeImageBuilderContainerRecipe},
@@ -417,7 +421,9 @@ func (r Retirement) Empty() bool {
 // deregistered with its snapshots; one that something came to use is
 // enabled again. why says why retire's images go.
 // With dry, nothing is changed: res says what would be done.
-func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []familyImage, why string, dry bool, res *Retirement) error {
+// ignore, when set, names uses that do not count (in a dry run of a
+// rotation: the pointers the rotation would repoint first).
+func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []familyImage, why string, dry bool, ignore func(string) bool, res *Retirement) error {
 	ec := a.clients.EC2(targetAccess(t))
 	log := a.logFor(t.Account, t.Region)
 	w := where{Account: t.Account, Region: t.Region}
@@ -432,6 +438,11 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 	if err != nil {
 		w.Resource = "what uses the images to retire"
 		return diagnose(err, "ec2:DescribeImageReferences", w)
+	}
+	if ignore != nil {
+		for id, u := range users {
+			users[id] = slices.DeleteFunc(u, ignore)
+		}
 	}
 	now := time.Now().UTC()
 	grace := t.Grace()

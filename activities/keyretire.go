@@ -289,6 +289,7 @@ const (
 	ActReencrypt           = "re-encrypt image"
 	ActRepoint             = "repoint"
 	ActMoveAlias           = "move alias"
+	ActCreate              = "create"
 )
 
 // Action is one destructive or overwriting step amicrypt took (or, in a dry

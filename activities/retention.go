@@ -63,7 +63,7 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 		}
 	}
 	why := fmt.Sprintf("retention: older than the %d newest proven builds of family %s", t.Keep, family)
-	return res, a.retire(ctx, t, retire, disabled, why, false, &res)
+	return res, a.retire(ctx, t, retire, disabled, why, false, nil, &res)
 }
 
 // proven says whether an image counts as proven for retention: its boot

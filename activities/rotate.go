@@ -55,9 +55,12 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	if _, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
 		return res, atStep(StepAssume, err)
 	}
-	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t})
+	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t, DryRun: in.DryRun})
 	if err != nil {
 		return res, atStep(StepServiceLinkedRole, err)
+	}
+	if slr.Planned || slr.Created {
+		res.Actions = append(res.Actions, Action{Do: ActCreate, Resource: "service-linked role " + slr.RoleARN, Evidence: "it did not exist; the boot proof launches through it"})
 	}
 	res.SLRARN = slr.RoleARN
 	if res.SLRARN == "" {
@@ -113,6 +116,9 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 		} else if ok {
 			log.Info().Str("key", next).Msg("successor key found")
 			res.NewKey = next
+			if in.DryRun {
+				return res, nil
+			}
 			if err := ensureRotation(ctx, kc, next); err != nil {
 				return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", w))
 			}
@@ -128,6 +134,10 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	})
 	if err != nil {
 		return res, atStep(StepSuccessorKey, diagnose(err, "kms:ListKeys", w))
+	}
+	if len(made) > 0 && in.DryRun {
+		res.NewKey = aws.ToString(made[0].Arn)
+		return res, nil
 	}
 	if len(made) > 0 {
 		next := aws.ToString(made[0].Arn)
@@ -173,6 +183,13 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 			Cause: fmt.Sprintf("the new key's policy (the old key %s's, merged) in account %s, %s cannot be written: %v", cur, t.Account, t.Region, err),
 			Fix:   "Correct the old key's statements amicrypt cannot write back, then run the rotation again."}, err))
 	}
+	create := Action{Do: ActCreate, Resource: "key (successor of " + cur + ", alias " + alias + ")",
+		Evidence: fmt.Sprintf("amicrypt's required policy merged with the old key's, keeping %v; predicted usable by %s", res.Kept, res.SLRARN)}
+	if in.DryRun {
+		res.NewKey = ""
+		res.Actions = append(res.Actions, create)
+		return res, nil
+	}
 	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
 		Description: aws.String(truncate(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s), successor of %s (%s)", t.Account, alias, cur, in.Reason), 8192)),
 		KeySpec:     kmstypes.KeySpecSymmetricDefault,
@@ -192,6 +209,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	}
 	next := aws.ToString(out.KeyMetadata.Arn)
 	res.NewKey, res.Created = next, true
+	res.Actions = append(res.Actions, create)
 	log.Info().Str("key", next).Strs("kept", res.Kept).Msg("successor key created")
 	if err := ensureRotation(ctx, kc, next); err != nil {
 		return res, atStep(StepSuccessorKey, diagnose(err, "kms:EnableKeyRotation", where{Account: t.Account, Region: t.Region, Resource: "key " + next}))
@@ -607,24 +625,33 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 		return res, atStep(StepSwitch, err)
 	}
 	if name := t.Publish.SSMParameter; name != "" {
-		w := where{Account: t.Account, Region: t.Region, Resource: "parameter " + name}
 		if next, ok := in.Images[owner.parameterValue]; ok {
-			if err := putImageParameter(ctx, a.clients.SSM(acc), name, next, false); err != nil {
-				return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", w))
+			res.Actions = append(res.Actions, Action{Do: ActRepoint, Resource: "ssm:" + name, Evidence: owner.parameterValue + " → " + next})
+			if !in.DryRun {
+				if err := putImageParameter(ctx, a.clients.SSM(acc), name, next, false); err != nil {
+					return res, atStep(StepSwitch, diagnose(err, "ssm:PutParameter", where{Account: t.Account, Region: t.Region, Resource: "parameter " + name}))
+				}
+				log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
 			}
-			log.Info().Str("parameter", name).Str("image", next).Msg("parameter repointed")
 			res.Repointed = append(res.Repointed, "ssm:"+name)
 		}
 	}
 	if name := t.Publish.LaunchTemplate; name != "" && owner.templateImage != "" {
-		w := where{Account: t.Account, Region: t.Region, Resource: "launch template " + name}
-		ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), name, in)
-		if err != nil {
-			return res, atStep(StepSwitch, diagnose(err, "ec2:CreateLaunchTemplateVersion", w))
+		if next, ok := in.Images[owner.templateImage]; ok {
+			res.Actions = append(res.Actions, Action{Do: ActRepoint, Resource: "launch template " + name, Evidence: owner.templateImage + " → " + next})
+			if in.DryRun {
+				res.Repointed = append(res.Repointed, "launch template "+name)
+			}
 		}
-		if ref != "" {
-			log.Info().Str("template", ref).Msg("launch template repointed")
-			res.Repointed = append(res.Repointed, ref)
+		if !in.DryRun {
+			ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), name, in)
+			if err != nil {
+				return res, atStep(StepSwitch, diagnose(err, "ec2:CreateLaunchTemplateVersion", where{Account: t.Account, Region: t.Region, Resource: "launch template " + name}))
+			}
+			if ref != "" {
+				log.Info().Str("template", ref).Msg("launch template repointed")
+				res.Repointed = append(res.Repointed, ref)
+			}
 		}
 	}
 
@@ -637,6 +664,9 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 			return res, atStep(StepSwitch, diagnose(err, "kms:DescribeKey", w))
 		}
 		if aws.ToString(md.Arn) != in.NewKey {
+			res.Actions = append(res.Actions, Action{Do: ActMoveAlias, Resource: alias, Evidence: aws.ToString(md.Arn) + " → " + orNew(in.NewKey)})
+		}
+		if aws.ToString(md.Arn) != in.NewKey && !in.DryRun {
 			if _, err := kc.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(in.NewKey)}); err != nil {
 				return res, atStep(StepSwitch, tagConditionedError(err, "kms:UpdateAlias", w))
 			}
@@ -760,8 +790,8 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 			retire = append(retire, im)
 		}
 	}
-	why := "key rotation: re-encrypted under " + in.NewKey
-	if err := a.retire(ctx, t, retire, disabled, why, false, &res.Images); err != nil {
+	why := "key rotation: re-encrypted under " + orNew(in.NewKey)
+	if err := a.retire(ctx, t, retire, disabled, why, in.DryRun, ownPointers(t, in.DryRun), &res.Images); err != nil {
 		return res, atStep(StepRetire, err)
 	}
 	res.Deregistered = res.Images.Deregistered
@@ -825,7 +855,11 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 			log.Warn().Str("key", key).Strs("held_by", fate.HeldBy).Msg("old key still in use: left enabled")
 		case md.KeyState == kmstypes.KeyStateEnabled && a.inUseSinceReenabled(ctx, kc, t, key, &fate):
 		case md.KeyState == kmstypes.KeyStateEnabled:
-			fate.Actions = append(fate.Actions, Action{Do: ActDisableKey, Resource: key, Evidence: "replaced by " + in.NewKey + "; nothing holds it"})
+			fate.Actions = append(fate.Actions, Action{Do: ActDisableKey, Resource: key, Evidence: "replaced by " + orNew(in.NewKey) + "; nothing holds it"})
+			if in.DryRun {
+				fate.Note = "would be disabled"
+				break
+			}
 			fate.RevokedGrants, err = revokeAmicryptGrants(ctx, kc, key)
 			if err != nil {
 				return res, atStep(StepRetire, diagnose(err, "kms:RevokeGrant", w))
@@ -850,12 +884,36 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		return res, atStep(StepRetire, diagnose(err, "kms:ListResourceTags", where{Account: t.Account, Region: t.Region, Resource: "the keys of " + keyAlias(t)}))
 	}
 	line = slices.DeleteFunc(line, func(k string) bool { return slices.Contains(in.OldKeys, k) })
-	earlier, err := a.finishKeyRetirement(ctx, t, line, in.DeletionWindowDays, false)
+	earlier, err := a.finishKeyRetirement(ctx, t, line, in.DeletionWindowDays, in.DryRun)
 	if err != nil {
 		return res, atStep(StepRetire, err)
 	}
 	res.Keys = append(res.Keys, earlier...)
 	return res, nil
+}
+
+// orNew names a key, or the successor a dry run did not make.
+func orNew(key string) string {
+	if key == "" {
+		return "the new key"
+	}
+	return key
+}
+
+// ownPointers, in a dry run, are the uses of an old image a rotation
+// repoints before it retires anything: the target's own SSM parameter and
+// launch template (publishOwner decides whether they are amicrypt's).
+func ownPointers(t Target, dry bool) func(string) bool {
+	if !dry {
+		return nil
+	}
+	return func(use string) bool {
+		if p := t.Publish.SSMParameter; p != "" && use == "parameter "+p {
+			return true
+		}
+		lt := t.Publish.LaunchTemplate
+		return lt != "" && strings.HasPrefix(use, "launch template "+lt+" version ") && !strings.Contains(use, "Auto Scaling group")
+	}
 }
 
 // inUseSinceReenabled says whether key, which amicrypt enabled again after
@@ -1021,7 +1079,7 @@ func (a *Activities) keyHolders(ctx context.Context, t Target, keys []string, re
 	}
 	if ref := aws.ToString(def.KmsKeyId); ref != "" {
 		k := keyNamed(ref, keys)
-		if k == "" && strings.Contains(ref, "alias/") {
+		if k == "" && strings.Contains(ref, "alias/") && !strings.HasSuffix(ref, "alias/aws/ebs") {
 			// An alias: which key it names now.
 			if md, err := describeKey(ctx, kc, ref); err == nil {
 				k = keyNamed(aws.ToString(md.Arn), keys)

@@ -56,6 +56,9 @@ type PrepareRotationInput struct {
 	// NewKey: make (or find) the successor of the alias's key; false
 	// re-encrypts under the alias's key itself.
 	NewKey bool `json:"new_key"`
+	// DryRun creates nothing: Actions says what would be (a successor not
+	// made yet leaves NewKey empty).
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // PrepareRotationResult is the region's keys: Current is the alias's key,
@@ -75,6 +78,8 @@ type PrepareRotationResult struct {
 	// RetiredKeys are further successors earlier attempts made and nothing
 	// used, scheduled for deletion (7 days).
 	RetiredKeys []string `json:"retired_keys,omitempty"`
+	// Actions a dry run would take.
+	Actions []Action `json:"actions,omitempty"`
 }
 
 // KeyedImage is a live amicrypt image and the key its snapshots are under.
@@ -135,6 +140,8 @@ type SwitchKeyInput struct {
 	OldKeys   []string          `json:"old_keys,omitempty"`
 	Images    map[string]string `json:"images,omitempty"`
 	MoveAlias bool              `json:"move_alias"`
+	// DryRun changes nothing: Actions says what would be.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // SwitchKeyResult says what moved.
@@ -143,6 +150,8 @@ type SwitchKeyResult struct {
 	Repointed  []string `json:"repointed,omitempty"`
 	// Warnings: configured pointers that are not amicrypt's, left alone.
 	Warnings []string `json:"warnings,omitempty"`
+	// Actions: what moved (or, in a dry run, would).
+	Actions []Action `json:"actions,omitempty"`
 }
 
 // RetireOldKeysInput retires what the rotation replaced: the old images
@@ -161,6 +170,8 @@ type RetireOldKeysInput struct {
 	Retire []string `json:"retire,omitempty"`
 	// DeletionWindowDays is the window a later deletion is scheduled with.
 	DeletionWindowDays int `json:"deletion_window_days"`
+	// DryRun changes nothing: the result says what would be done.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // OldKeyFate is what became of an old key.

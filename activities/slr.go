@@ -20,6 +20,9 @@ const autoScalingService = "autoscaling.amazonaws.com"
 // it before EnsureKey: a key policy or grant naming a role that does not
 // exist is refused.
 func (a *Activities) ensureServiceLinkedRole(ctx context.Context, in EnsureServiceLinkedRoleInput) (EnsureServiceLinkedRoleResult, error) {
+	if in.DryRun {
+		return a.getOrCreateServiceLinkedRole(ctx, in) // a plan is never remembered as done
+	}
 	// IAM is global: the account's regions ask once (see memo).
 	var res EnsureServiceLinkedRoleResult
 	arn, _, err := a.accounts.get("slr\x00"+in.Target.Account+"\x00"+in.Target.RoleARN+"\x00"+in.Target.ServiceLinkedRoleName(), func() (string, error) {
@@ -48,6 +51,9 @@ func (a *Activities) getOrCreateServiceLinkedRole(ctx context.Context, in Ensure
 	}
 	if !IsNotFound(err) {
 		return EnsureServiceLinkedRoleResult{}, diagnose(err, "iam:GetRole", w)
+	}
+	if in.DryRun {
+		return EnsureServiceLinkedRoleResult{RoleARN: t.ServiceLinkedRoleARN(), Planned: true}, nil
 	}
 	req := &iam.CreateServiceLinkedRoleInput{
 		AWSServiceName: aws.String(autoScalingService),

@@ -44,7 +44,9 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	if _, err := a.assumeTarget(ctx, AssumeTargetInput{Target: t}); err != nil {
 		return fail(err)
 	}
-	if removed, err := a.removeAbandonedProofs(ctx, t, true); err != nil {
+	if in.DryRun {
+		// Abandoned boot proofs are looked for (and removed) by a real sweep.
+	} else if removed, err := a.removeAbandonedProofs(ctx, t, true); err != nil {
 		h.Findings = append(h.Findings, fmt.Sprintf("could not look for abandoned boot proofs: %v", err))
 	} else if len(removed) > 0 {
 		h.LeftoversRemoved = removed
@@ -96,6 +98,8 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 		return fail(diagnose(err, "kms:GetKeyRotationStatus", w))
 	case err == nil && st.KeyRotationEnabled:
 		h.RotationEnabled = true
+	case err == nil && manage && in.DryRun:
+		h.Findings = append(h.Findings, "automatic rotation is off: would be turned on")
 	case err == nil && manage:
 		if _, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(key)}); err != nil {
 			return fail(diagnose(err, "kms:EnableKeyRotation", w))
@@ -140,7 +144,9 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 		if rep.Changed {
 			h.PolicyDrift = append(append([]string(nil), rep.Added...), rep.Corrected...)
 			sort.Strings(h.PolicyDrift)
-			if manage {
+			if manage && in.DryRun {
+				h.Findings = append(h.Findings, fmt.Sprintf("key policy drifted (%v): would be reconciled, the owner's statements kept", h.PolicyDrift))
+			} else if manage {
 				text, err := merged.Marshal()
 				if err == nil {
 					_, err = kc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(key), Policy: aws.String(string(text)), PolicyName: aws.String("default")})
@@ -188,7 +194,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 		}
 	}
 	h.Retirement.OutOfScope = outside
-	if err := a.retire(ctx, t, nil, disabled, "", in.DryRun, &h.Retirement); err != nil {
+	if err := a.retire(ctx, t, nil, disabled, "", in.DryRun, nil, &h.Retirement); err != nil {
 		return fail(err)
 	}
 	if !in.DryRun {

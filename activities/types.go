@@ -160,12 +160,15 @@ type AssumeTargetResult struct {
 // EnsureServiceLinkedRoleInput ensures the Auto Scaling service-linked role.
 type EnsureServiceLinkedRoleInput struct {
 	Target Target `json:"target"`
+	// DryRun creates nothing: Planned says the role would be created.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // EnsureServiceLinkedRoleResult names the role.
 type EnsureServiceLinkedRoleResult struct {
 	RoleARN string `json:"role_arn"`
 	Created bool   `json:"created"`
+	Planned bool   `json:"planned,omitempty"`
 }
 
 // EnsureKeyInput ensures the dedicated key (or the grant on another account's

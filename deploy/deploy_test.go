@@ -74,8 +74,9 @@ var (
 	rotatedKey = map[string][]string{"aws:ResourceTag/" + activities.TagSuccessor: {ownKey}}
 	// successorTags: CreateKey's Tags on a rotation's new key (rotate.go).
 	successorTags = map[string][]string{
-		"aws:TagKeys":                                    {"amicrypt:managed", activities.TagPredecessor, activities.TagRotation, activities.TagRotationReason, activities.TagRotatedBy},
+		"aws:TagKeys":                                    {"amicrypt:managed", activities.TagKeyAlias, activities.TagPredecessor, activities.TagRotation, activities.TagRotationReason, activities.TagRotatedBy},
 		"aws:RequestTag/amicrypt:managed":                {"true"},
+		"aws:RequestTag/" + activities.TagKeyAlias:       {"alias/amicrypt"},
 		"aws:RequestTag/" + activities.TagPredecessor:    {oldKey},
 		"aws:RequestTag/" + activities.TagRotation:       {"rot-1"},
 		"aws:RequestTag/" + activities.TagRotationReason: {activities.ReasonLeaked},

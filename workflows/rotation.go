@@ -113,6 +113,7 @@ func (r *rotationRun) report() Report {
 	return Report{
 		RunID:    r.in.RotationID,
 		Kind:     KindRotation,
+		DryRun:   r.in.DryRun,
 		Reason:   r.in.Reason,
 		Operator: r.in.Operator,
 		Targets:  rows,
@@ -157,6 +158,9 @@ func (r *rotationRun) exec(ctx workflow.Context, step string, tg activities.Targ
 }
 
 func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
+	if r.in.DryRun {
+		return r.planRegion(ctx, i)
+	}
 	var a *activities.Activities
 	tg, row := r.in.Targets[i], &r.rows[i]
 	enter := func(step string) {
@@ -172,6 +176,7 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 		return err
 	}
 	row.KeyARN, row.OldKeyARN = prep.NewKey, prep.CurrentKey
+	row.Actions = append(row.Actions, prep.Actions...)
 
 	enter(StepFindImages)
 	var found activities.FindKeyedImagesResult
@@ -255,6 +260,10 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 	}
 	row.AliasMoved, row.Published = sw.AliasMoved, sw.Repointed
 	row.Warnings = append(row.Warnings, sw.Warnings...)
+	for _, im := range found.Images {
+		row.Actions = append(row.Actions, reencryptAction(im, prep.NewKey))
+	}
+	row.Actions = append(row.Actions, sw.Actions...)
 
 	enter(StepRetire)
 	var ret activities.RetireOldKeysResult
@@ -263,6 +272,7 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 		return err
 	}
 	row.Deregistered, row.OldKeys = ret.Deregistered, ret.Keys
+	row.Actions = append(row.Actions, retireActions(ret)...)
 	if !ret.Images.Empty() {
 		r := ret.Images
 		if row.Retirement != nil {
@@ -338,4 +348,117 @@ func (r *rotationRun) rekeyImage(ctx workflow.Context, i, j int, old activities.
 	}
 	img.Status = "proven"
 	return "", nil
+}
+
+// planRegion is a dry run of rotateRegion: the same look at the region —
+// the successor key (found, or the one that would be made), the images in
+// scope, the pointers, what would be retired and what keeps what — with
+// no change in AWS. The row lists every action with its evidence.
+func (r *rotationRun) planRegion(ctx workflow.Context, i int) error {
+	var a *activities.Activities
+	tg, row := r.in.Targets[i], &r.rows[i]
+	row.Step = StepSuccessorKey
+	var prep activities.PrepareRotationResult
+	prepIn := activities.PrepareRotationInput{Target: tg, RotationID: r.in.RotationID, Reason: r.in.Reason, Operator: r.in.Operator,
+		Pipeline: r.in.PipelineRoleARN, NewKey: !r.rekey(tg.Region), DryRun: true}
+	if err := r.exec(ctx, StepSuccessorKey, tg, a.PrepareRotation, prepIn, &prep); err != nil {
+		return err
+	}
+	row.KeyARN, row.OldKeyARN = prep.NewKey, prep.CurrentKey
+	row.Actions = append(row.Actions, prep.Actions...)
+
+	row.Step = StepFindImages
+	var found activities.FindKeyedImagesResult
+	if err := r.exec(ctx, StepFindImages, tg, a.FindKeyedImages, activities.FindKeyedImagesInput{Target: tg, Keep: prep.NewKey}, &found); err != nil {
+		return err
+	}
+	for _, sk := range found.Skipped {
+		row.Warnings = append(row.Warnings, "would not re-encrypt: "+sk)
+	}
+	images := map[string]string{}
+	oldKeys := map[string]bool{}
+	var oldImages []string
+	for _, im := range found.Images {
+		row.Images = append(row.Images, activities.RekeyedImage{OldImageID: im.ImageID, Family: im.Family, Status: "planned"})
+		row.Actions = append(row.Actions, reencryptAction(im, prep.NewKey))
+		images[im.ImageID] = "(its re-encrypted copy)"
+		oldImages = append(oldImages, im.ImageID)
+		if im.KeyARN != "" && im.KeyARN != prep.NewKey {
+			oldKeys[im.KeyARN] = true
+		}
+	}
+	var retire []string
+	if prep.Predecessor != "" && prep.Predecessor != prep.NewKey {
+		oldKeys[prep.Predecessor] = true
+	}
+	if prep.CurrentKey != prep.NewKey {
+		oldKeys[prep.CurrentKey] = true
+		retire = []string{prep.CurrentKey}
+	}
+	keys := make([]string, 0, len(oldKeys))
+	for k := range oldKeys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	row.Step = StepSwitch
+	var sw activities.SwitchKeyResult
+	swIn := activities.SwitchKeyInput{Target: tg, NewKey: prep.NewKey, OldKeys: keys, Images: images, MoveAlias: prep.CurrentKey != prep.NewKey, DryRun: true}
+	if err := r.exec(ctx, StepSwitch, tg, a.SwitchKey, swIn, &sw); err != nil {
+		return err
+	}
+	row.Published = sw.Repointed
+	row.Warnings = append(row.Warnings, sw.Warnings...)
+	row.Actions = append(row.Actions, sw.Actions...)
+
+	row.Step = StepRetire
+	var ret activities.RetireOldKeysResult
+	retIn := activities.RetireOldKeysInput{Target: tg, OldImages: oldImages, NewKey: prep.NewKey, OldKeys: keys, Retire: retire, DeletionWindowDays: r.in.DeletionWindowDays, DryRun: true}
+	if err := r.exec(ctx, StepRetire, tg, a.RetireOldKeys, retIn, &ret); err != nil {
+		return err
+	}
+	row.OldKeys = ret.Keys
+	if !ret.Images.Empty() || len(found.OutOfScope) > 0 {
+		rt := ret.Images
+		rt.OutOfScope = found.OutOfScope
+		row.Retirement = &rt
+	}
+	row.Actions = append(row.Actions, retireActions(ret)...)
+	row.Step = StepDone
+	return nil
+}
+
+// reencryptAction is the re-encryption of an image under the new key.
+func reencryptAction(im activities.KeyedImage, newKey string) activities.Action {
+	to := newKey
+	if to == "" {
+		to = "the new key"
+	}
+	return activities.Action{Do: activities.ActReencrypt, Resource: im.ImageID,
+		Evidence: fmt.Sprintf("proven, amicrypt's copy of %s, under %s; copied under %s", im.SourceImage, im.KeyARN, to)}
+}
+
+// retireActions are a retirement's actions: the old images' (disable,
+// deregister, enable again) and the old keys'.
+func retireActions(ret activities.RetireOldKeysResult) []activities.Action {
+	out := ImageActions(ret.Images)
+	for _, k := range ret.Keys {
+		out = append(out, k.Actions...)
+	}
+	return out
+}
+
+// ImageActions are the actions a retirement of images took (or would).
+func ImageActions(r activities.Retirement) []activities.Action {
+	var out []activities.Action
+	for _, id := range r.Disabled {
+		out = append(out, activities.Action{Do: activities.ActDisableImage, Resource: id, Evidence: "amicrypt's, retired, nothing uses it"})
+	}
+	for _, id := range r.Deregistered {
+		out = append(out, activities.Action{Do: activities.ActDeregisterImage, Resource: id, Evidence: "disabled for the retention grace, nothing uses it"})
+	}
+	for _, id := range r.Enabled {
+		out = append(out, activities.Action{Do: activities.ActEnableImage, Resource: id, Evidence: "disabled, but something uses it"})
+	}
+	return out
 }

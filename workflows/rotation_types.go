@@ -58,6 +58,9 @@ type RotationInput struct {
 	// ImagesPerRegion caps the images re-encrypted at once per region.
 	ImagesPerRegion int    `json:"images_per_region,omitempty"`
 	PipelineRoleARN string `json:"pipeline_role_arn,omitempty"`
+	// DryRun changes nothing in AWS: each row lists the actions the
+	// rotation would take, with their evidence.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // SweepInput is one sweep over the configured targets.
@@ -74,11 +77,20 @@ type SweepInput struct {
 	PipelineRoleARN     string `json:"pipeline_role_arn,omitempty"`
 	// Operator is recorded on the rotations the sweep starts.
 	Operator string `json:"operator,omitempty"`
+	// DryRun changes nothing in AWS: the keys' findings and the dry runs
+	// of the rotations that are due list every action a sweep would take.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // RotationWorkflowID is the id of an account's rotation: one at a time per
 // account, whoever starts it (an operator or a sweep).
 func RotationWorkflowID(account string) string { return "amicrypt-rotate-" + account }
+
+// DryRunRotationWorkflowID is the id of a dry run of an account's rotation
+// (by id): it never blocks, nor attaches to, a real one.
+func DryRunRotationWorkflowID(account, id string) string {
+	return "amicrypt-rotate-dryrun-" + account + "-" + id
+}
 
 // SweepWorkflowID is the id of a one-off sweep.
 func SweepWorkflowID(id string) string { return "amicrypt-sweep-" + id }

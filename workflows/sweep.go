@@ -39,7 +39,7 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return s.report(), nil }); err != nil {
 		return s.report(), err
 	}
-	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion && !in.DryRun {
 		s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log, nil)
 	}
 	s.inspect(ctx)
@@ -69,6 +69,7 @@ func (s *sweepRun) report() Report {
 	return Report{
 		RunID:     s.in.SweepID,
 		Kind:      KindSweep,
+		DryRun:    s.in.DryRun,
 		Operator:  s.in.Operator,
 		Keys:      append([]activities.KeyHealth(nil), s.keys...),
 		Rotations: append([]string(nil), s.rotations...),
@@ -95,7 +96,7 @@ func (s *sweepRun) inspect(ctx workflow.Context) {
 				return
 			}
 			defer sem.Release(1)
-			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays}
+			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
 			var h activities.KeyHealth
 			if err := workflow.ExecuteActivity(withStep(ctx, stepInspect, tg), a.InspectKey, in).Get(ctx, &h); err != nil {
 				if canceled(ctx, err) {
@@ -131,6 +132,7 @@ func (s *sweepRun) plan() []RotationInput {
 				Operator:           s.in.Operator,
 				DeletionWindowDays: s.in.DeletionWindowDays,
 				PipelineRoleARN:    s.in.PipelineRoleARN,
+				DryRun:             s.in.DryRun,
 			}
 			byAccount[tg.Account] = ri
 			order = append(order, tg.Account)
@@ -177,6 +179,9 @@ func (s *sweepRun) rotate(ctx workflow.Context) {
 
 func (s *sweepRun) runRotation(ctx workflow.Context, ri RotationInput) {
 	id := RotationWorkflowID(ri.Account)
+	if ri.DryRun {
+		id = DryRunRotationWorkflowID(ri.Account, s.in.SweepID)
+	}
 	cctx := workflow.WithChildOptions(ctx, childOptions(id))
 	f := workflow.ExecuteChildWorkflow(cctx, Rotation, ri)
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"sort"
 	"strconv"
 	"time"
 
@@ -95,6 +96,9 @@ type TargetReport struct {
 	AliasMoved   bool                      `json:"alias_moved,omitempty"`
 	Deregistered []string                  `json:"deregistered,omitempty"`
 	OldKeys      []activities.OldKeyFate   `json:"old_keys,omitempty"`
+	// Actions are the destructive or overwriting steps a rotation took (or,
+	// in a dry run, would take), each with its evidence.
+	Actions []activities.Action `json:"actions,omitempty"`
 }
 
 // Report is what a run returns and what `amicrypt status` prints.
@@ -110,6 +114,8 @@ type Report struct {
 
 	// Kind is "" for a run, "rotation" or "sweep".
 	Kind string `json:"kind,omitempty"`
+	// DryRun: nothing was changed; the rows and keys list what would be.
+	DryRun bool `json:"dry_run,omitempty"`
 	// Reason and Operator of a rotation (a sweep's: the operator).
 	Reason   string `json:"reason,omitempty"`
 	Operator string `json:"operator,omitempty"`
@@ -196,4 +202,29 @@ func BatchWorkflowID(runID string, n int) string {
 // source image share the target's workflow, so the work is done once.
 func TargetWorkflowID(sourceImageID, account, region string) string {
 	return "amicrypt-target-" + sourceImageID + "-" + account + "-" + region
+}
+
+// Actions lists every destructive or overwriting action a report's rows
+// and keys record — a rotation's re-encryptions, pointer moves, image and
+// key retirements, a sweep's second steps — as "do resource", sorted: a
+// dry run's list is what the real command then does.
+func (r Report) Actions() []string {
+	var out []string
+	for _, t := range r.Targets {
+		for _, a := range t.Actions {
+			out = append(out, a.Do+" "+a.Resource)
+		}
+	}
+	for _, k := range r.Keys {
+		for _, a := range ImageActions(k.Retirement) {
+			out = append(out, a.Do+" "+a.Resource)
+		}
+		for _, f := range k.OldKeys {
+			for _, a := range f.Actions {
+				out = append(out, a.Do+" "+a.Resource)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -32,6 +32,7 @@ type rotateFlags struct {
 	deletionWindow int
 	wait           bool
 	json           bool
+	dryRun         bool
 	conn           temporalconn.Options
 }
 
@@ -52,12 +53,23 @@ time, that
      re-encrypting CopyImage) and proves each copy boots, as the pipeline does;
   3. moves the alias to the new key and repoints the SSM parameter and launch
      template amicrypt published to the new AMIs;
-  4. retires: deregisters the old AMIs and deletes their snapshots, revokes
-     amicrypt's grants on the old key and — when nothing else is encrypted
-     under it (an in-use volume, say) — disables the old key and schedules its
-     deletion after the deletion window (rotation.deletion_window_days, 7–30,
-     default 30). When something still holds it, the old key stays Enabled and
-     the report names what holds it.
+  4. retires, each step reversible first: the old AMIs are disabled (aws ec2
+     enable-image undoes it) and deregistered with their snapshots once the
+     retention grace (retention.grace, default 7d) is over — never while
+     anything uses them (an instance, a launch template version or Auto
+     Scaling group amicrypt does not own, a parameter): the report names what
+     kept each; the old key, when nothing holds it (volumes, snapshots, AMIs,
+     launch template versions naming it, the EBS default key, grants other
+     than amicrypt's), is only disabled. A later sweep schedules its deletion
+     (rotation.deletion_window_days, 7–30) once it has stayed disabled for
+     rotation.retire_after (default 7d) with nothing holding it and no request
+     refused since (CloudTrail) — or enables it again, naming the caller, if
+     something tried it.
+
+Only AMIs provably amicrypt's for this target are touched: made by CopyImage
+from the image their tags name (EC2's SourceImageId), every snapshot under a key
+of the alias's line, of the configured family. An unproven AMI is skipped, and
+one that only carries amicrypt's tags is left alone: both are named.
 
 Any failure leaves the account usable: the alias stays on a key whose AMIs are
 proven and nothing published points at an unproven AMI. Fix the cause and run
@@ -75,6 +87,9 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
 		Example: `  # a key that leaked: rotate it everywhere, now, and watch
   amicrypt rotate --config amicrypt.yaml --account 222222222222 --reason leaked --wait
 
+  # what a rotation would do, changing nothing
+  amicrypt rotate --config amicrypt.yaml --account 222222222222 --reason scheduled --dry-run
+
   # one region, a shorter deletion window, the report as JSON
   amicrypt rotate --config amicrypt.yaml --account 222222222222 --region eu-west-1 \
       --reason policy --deletion-window-days 7 --wait --json`,
@@ -84,7 +99,8 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
 			if err != nil {
 				return err
 			}
-			return startRotationAndReport(cmd, g, f.conn, in, f.wait, f.json)
+			in.DryRun = f.dryRun
+			return startRotationAndReport(cmd, g, f.conn, in, f.wait || f.dryRun, f.json)
 		},
 	}
 	fl := cmd.Flags()
@@ -95,6 +111,7 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
 	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded in tags and the report)")
 	fl.IntVar(&f.deletionWindow, "deletion-window-days", 0, fmt.Sprintf("days the old key waits in PendingDeletion, %d-%d (default: the config's rotation.deletion_window_days, else %d)", activities.MinDeletionWindowDays, activities.MaxDeletionWindowDays, config.DefaultDeletionWindowDays))
 	fl.BoolVar(&f.wait, "wait", false, "wait for the rotation, showing progress, then print the report")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: list every action the rotation would take (create the key, re-encrypt, repoint, move the alias, disable or deregister images, disable keys), each with its evidence; implies --wait")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON (the workflow id, or with --wait the report)")
 	f.conn.BindFlags(fl)
 	return cmd
@@ -233,6 +250,9 @@ func regionsOf(targets []activities.Target) string {
 // already running (attached = true; its input is what that one does).
 func startRotation(ctx context.Context, c client.Client, taskQueue string, in workflows.RotationInput) (client.WorkflowRun, *workflows.RotationInput, error) {
 	id := workflows.RotationWorkflowID(in.Account)
+	if in.DryRun {
+		id = workflows.DryRunRotationWorkflowID(in.Account, in.RotationID)
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                taskQueue,
@@ -318,6 +338,7 @@ type sweepFlags struct {
 	operator string
 	wait     bool
 	json     bool
+	dryRun   bool
 	conn     temporalconn.Options
 }
 
@@ -335,7 +356,12 @@ does at every interval. For each target account and region the sweep asks:
   - is the key older than rotation.max_key_age_days, or tagged amicrypt:retire
     (a rotation is due);
   - are there live amicrypt AMIs under a key other than the alias's current key
-    (they are re-encrypted under it).
+    (they are re-encrypted under it);
+  - the second steps of retirement: AMIs retired earlier are deregistered once
+    their grace is over (enabled again if something came to use them); a key a
+    rotation disabled has its deletion scheduled once it has stayed disabled for
+    rotation.retire_after with nothing holding it, or is enabled again when
+    CloudTrail shows someone tried it (the report names them).
 
 It starts the rotations that are due, at most rotation.concurrent_rotations at
 once, and reports every key, the AWS calls that changed something (a healthy
@@ -344,7 +370,8 @@ key gets none), and the rotations started ('amicrypt status amicrypt-rotate-ACCO
 Exit status: 0 when every key was inspected (or, without --wait, when the sweep
 started), 1 when a key could not be inspected or a rotation failed, 2 for bad
 input (nothing is started).`,
-		Example: `  amicrypt sweep --config amicrypt.yaml --wait
+		Example: `  amicrypt sweep --config amicrypt.yaml --dry-run
+  amicrypt sweep --config amicrypt.yaml --wait
   amicrypt sweep --config amicrypt.yaml --wait --json | jq '.keys[] | select(.writes > 0)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -358,13 +385,17 @@ input (nothing is started).`,
 			}
 			in := sweepInput(cfg, targets, operator)
 			in.SweepID = pipelinerun.SweepID(time.Now())
-			return startSweepAndReport(cmd, g, f.conn, in, f.wait, f.json)
+			if f.dryRun {
+				in.DryRun, in.SweepID = true, "dryrun-"+in.SweepID
+			}
+			return startSweepAndReport(cmd, g, f.conn, in, f.wait || f.dryRun, f.json)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "amicrypt config file (YAML): the targets and the rotation: block (required)")
 	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded on the rotations the sweep starts)")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the sweep, showing progress, then print the report")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: inspect every key and dry-run the rotations that are due, listing every action (re-encrypt, repoint, disable or deregister images, disable, enable or schedule the deletion of keys) with its evidence; implies --wait")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON (the workflow id, or with --wait the report)")
 	f.conn.BindFlags(fl)
 	return cmd

@@ -485,8 +485,7 @@ func writeCalls(env *devEnv, account string) map[string]int64 {
 		if r.Account != account {
 			continue
 		}
-		action := r.Action[strings.Index(r.Action, ":")+1:]
-		if strings.HasPrefix(r.Action, "sts:") || strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Get") || strings.HasPrefix(action, "List") {
+		if strings.HasPrefix(r.Action, "sts:") || sandbox.ReadOnlyAction(r.Action) {
 			continue
 		}
 		out[r.Region+" "+r.Action] += r.Calls
@@ -784,5 +783,71 @@ func TestScheduleCreateDescribePauseTriggerDelete(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "no schedule amicrypt-sweep in this namespace: create it with 'amicrypt schedule create --config FILE'") {
 			t.Errorf("%s of a deleted schedule: exit %d, %s", sub, code, stderr)
 		}
+	}
+}
+
+// TestDryRunsChangeNothingAndListWhatTheRealCommandsDo: 'rotate --dry-run'
+// and 'sweep --dry-run' make no mutating AWS call in the target account (the
+// sandbox's counters), and the actions they list — create the successor,
+// re-encrypt, repoint, move the alias, disable and deregister the old image,
+// disable the old key; then schedule its deletion — are exactly what the
+// real commands then do.
+func TestDryRunsChangeNothingAndListWhatTheRealCommandsDo(t *testing.T) {
+	env := startE2E(t, world.Default())
+	path, cfg := rotationConfig(t, "  - {account: \"222222222222\", name: payments-prod, regions: [us-east-1]}\n")
+	pipelineFirst(t, env, cfg)
+
+	dry := func(args ...string) *workflows.Report {
+		t.Helper()
+		before := writeCalls(env, "222222222222")
+		code, stdout, stderr := runCLI(env, append(args, "--dry-run", "--json")...)
+		if code != 0 {
+			t.Fatalf("%s --dry-run: exit %d\nstdout: %s\nstderr: %s", args[0], code, stdout, stderr)
+		}
+		if after := writeCalls(env, "222222222222"); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("%s --dry-run made mutating calls: before %v, after %v", args[0], before, after)
+		}
+		r := decodeReport(t, stdout, stderr)
+		if !r.DryRun {
+			t.Errorf("%s --dry-run: the report is not marked as a dry run", args[0])
+		}
+		return r
+	}
+	real := func(args ...string) *workflows.Report {
+		t.Helper()
+		code, stdout, stderr := runCLI(env, append(args, "--wait", "--json")...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", args[0], code, stdout, stderr)
+		}
+		return decodeReport(t, stdout, stderr)
+	}
+
+	rotate := []string{"rotate", "--config", path, "--account", "222222222222", "--reason", "scheduled"}
+	planned := dry(rotate...).Actions()
+	for _, want := range []string{activities.ActCreate + " key", activities.ActReencrypt, activities.ActRepoint + " ssm:" + rotParam,
+		activities.ActRepoint + " launch template " + rotTemplate, activities.ActMoveAlias, activities.ActDisableImage, activities.ActDeregisterImage, activities.ActDisableKey} {
+		found := false
+		for _, a := range planned {
+			found = found || strings.HasPrefix(a, want)
+		}
+		if !found {
+			t.Errorf("the rotation's dry run lists no %q: %v", want, planned)
+		}
+	}
+	// The dry run's successor does not exist yet: the real one is named
+	// after it is made; the rest must be the same actions on the same
+	// resources.
+	did := real(rotate...).Actions()
+	if fmt.Sprint(planned) != fmt.Sprint(did) {
+		t.Errorf("rotate --dry-run listed\n  %v\nthe rotation did\n  %v", strings.Join(planned, "\n  "), strings.Join(did, "\n  "))
+	}
+
+	sweep := []string{"sweep", "--config", path}
+	planned = dry(sweep...).Actions()
+	if len(planned) != 1 || !strings.HasPrefix(planned[0], activities.ActScheduleKeyDeletion+" ") {
+		t.Errorf("the sweep's dry run: %v, want the old key's deletion scheduled", planned)
+	}
+	if did := real(sweep...).Actions(); fmt.Sprint(planned) != fmt.Sprint(did) {
+		t.Errorf("sweep --dry-run listed %v, the sweep did %v", planned, did)
 	}
 }

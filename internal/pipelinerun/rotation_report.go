@@ -17,6 +17,7 @@ import (
 // with its boot proof, the pointers repointed, the images retired and what
 // became of each old key — each failure's diagnosis, and a summary line.
 func WriteRotation(w io.Writer, r *workflows.Report) {
+	writeDryRun(w, r)
 	fmt.Fprintf(w, "rotation %s", r.RunID)
 	if who := reasonAndOperator(r); who != "" {
 		fmt.Fprintf(w, " (%s)", who)
@@ -93,6 +94,16 @@ func writeRotationRows(w io.Writer, targets []workflows.TargetReport) {
 		for _, warn := range t.Warnings {
 			fmt.Fprintf(w, "  warning      %s\n", warn)
 		}
+		for _, a := range t.Actions {
+			fmt.Fprintf(w, "  action       %s\n", a)
+		}
+	}
+}
+
+// writeDryRun heads a dry run's report: nothing was changed.
+func writeDryRun(w io.Writer, r *workflows.Report) {
+	if r.DryRun {
+		fmt.Fprintln(w, "DRY RUN: nothing was changed in AWS; every action below is what the real command would do, with its evidence")
 	}
 }
 
@@ -160,6 +171,7 @@ func ShortKey(arn string) string {
 // sweep made), each key's findings, the rotations the sweep started and, when
 // it reports them, their regions.
 func WriteSweep(w io.Writer, r *workflows.Report) {
+	writeDryRun(w, r)
 	fmt.Fprintf(w, "sweep %s", r.RunID)
 	if r.Operator != "" {
 		fmt.Fprintf(w, " (by %s)", r.Operator)
@@ -188,10 +200,14 @@ func WriteSweep(w io.Writer, r *workflows.Report) {
 		}
 	}
 	fmt.Fprintln(w)
+	started := "rotations started"
+	if r.DryRun {
+		started = "rotations due (dry runs)"
+	}
 	if len(r.Rotations) == 0 {
-		fmt.Fprintln(w, "rotations started: none")
+		fmt.Fprintf(w, "%s: none\n", started)
 	} else {
-		fmt.Fprintf(w, "rotations started: %s\n", strings.Join(r.Rotations, ", "))
+		fmt.Fprintf(w, "%s: %s\n", started, strings.Join(r.Rotations, ", "))
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(w)

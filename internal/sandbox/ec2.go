@@ -19,6 +19,7 @@ func (s *Server) registerEC2() {
 	s.registerEC2Instances()
 	s.registerEC2LaunchTemplates()
 	s.registerEC2Network()
+	s.registerEC2EBSDefaultKey()
 	for action, h := range s.handlers["ec2"] {
 		s.handlers["ec2"][action] = withDryRun(h)
 	}

@@ -411,3 +411,30 @@ limits: {buckets: {"kms:CreateGrant": {burst: 2, rate: 1}}}`, 1))
 	}
 	must(k.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/dedicated")}))
 }
+
+// The account's default EBS key: a customer managed key becomes it (its
+// ARN answered), an unknown key is refused, and a reset gives the AWS
+// managed key back.
+func TestEBSDefaultKeyCanBeNamedAndReset(t *testing.T) {
+	e := newTestEnv(t, imagesWorld)
+	ec := e.ec2(target, "us-east-1")
+	k := must(e.kms(target, "us-east-1").CreateKey(e.ctx, &kms.CreateKeyInput{}))
+	arn := aws.ToString(k.KeyMetadata.Arn)
+	out, err := ec.ModifyEbsDefaultKmsKeyId(e.ctx, &ec2.ModifyEbsDefaultKmsKeyIdInput{KmsKeyId: k.KeyMetadata.KeyId})
+	if err != nil || aws.ToString(out.KmsKeyId) != arn {
+		t.Fatalf("modify: %v, %v", out, err)
+	}
+	got, err := ec.GetEbsDefaultKmsKeyId(e.ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})
+	if err != nil || aws.ToString(got.KmsKeyId) != arn {
+		t.Fatalf("get: %v, %v", got, err)
+	}
+	if _, err := ec.ModifyEbsDefaultKmsKeyId(e.ctx, &ec2.ModifyEbsDefaultKmsKeyIdInput{KmsKeyId: aws.String("alias/nope")}); errCode(err) != "InvalidParameterValue" {
+		t.Errorf("an unknown key: %v", err)
+	}
+	if _, err := ec.ResetEbsDefaultKmsKeyId(e.ctx, &ec2.ResetEbsDefaultKmsKeyIdInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(ec.GetEbsDefaultKmsKeyId(e.ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})); aws.ToString(got.KmsKeyId) != "alias/aws/ebs" {
+		t.Errorf("after reset: %v", aws.ToString(got.KmsKeyId))
+	}
+}
