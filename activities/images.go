@@ -14,8 +14,6 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
-	"github.com/amicrypt/amicrypt/internal/policy"
 )
 
 // The target's images, as resources: which of them are provably amicrypt's
@@ -543,14 +541,12 @@ func (a *Activities) formerKey(ctx context.Context, kc KMSAPI, t Target, key str
 	if tags[TagManagedKey] != "true" || tags[TagKeyAlias] != keyAlias(t) {
 		return not
 	}
-	doc, err := a.keyPolicy(ctx, kc, key)
+	ok, err := a.carriesAmicryptStatements(ctx, kc, key)
 	if err != nil {
 		return not + " (its policy cannot be read: " + apiMessageOr(err) + ")"
 	}
-	for _, st := range doc.Statements {
-		if st.Sid == policy.SidServiceLinkedRoleUse {
-			return ""
-		}
+	if !ok {
+		return not + " (tagged as amicrypt's, but its policy has none of amicrypt's statements)"
 	}
-	return not + " (tagged as amicrypt's, but its policy has none of amicrypt's statements)"
+	return ""
 }

@@ -116,3 +116,39 @@ func TestAnOldKeyThatIsTheEBSDefaultKeyStaysEnabled(t *testing.T) {
 		t.Errorf("old key %s", st)
 	}
 }
+
+// Tags do not decide: a principal who may only tag puts amicrypt's tags on
+// another team's key — managed, the alias, a successor link both ways, even
+// "disabled by amicrypt" — and neither a sweep nor a rotation disables,
+// deletes or re-encrypts anything because of them.
+func TestAnotherTeamsKeyWithAmicryptsTagsIsLeftAlone(t *testing.T) {
+	h, tg, cur, _ := rotationSetup(t)
+	zero := time.Duration(0)
+	tg.RetireAfter, tg.RetentionGrace = &zero, &zero
+	kc := h.rootKMS(payments)
+	team, err := kc.CreateKey(h.ctx, &kms.CreateKeyInput{Description: aws.String("another team's key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := aws.ToString(team.KeyMetadata.Arn)
+	tag := func(key string, kv map[string]string) {
+		if _, err := kc.TagResource(h.ctx, &kms.TagResourceInput{KeyId: aws.String(key), Tags: kmsTags(kv)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tag(victim, map[string]string{TagManagedKey: "true", TagKeyAlias: "alias/amicrypt", TagSuccessor: cur, TagKeyDisabledAt: "2020-01-01T00:00:00Z"})
+	tag(cur, map[string]string{TagPredecessor: victim})
+
+	health := must[KeyHealth](h, h.acts.InspectKey, InspectKeyInput{Target: tg, Pipeline: pipelineARN, DeletionWindowDays: 7})
+	if health.Rekey || len(health.OldKeys) != 0 || health.Writes != 0 {
+		t.Errorf("sweep: %+v, want nothing due and nothing done", health)
+	}
+	prep := must[PrepareRotationResult](h, h.acts.PrepareRotation, PrepareRotationInput{Target: tg, RotationID: "rot-1", Reason: ReasonScheduled, Operator: "alice", Pipeline: pipelineARN, NewKey: false})
+	ret := must[RetireOldKeysResult](h, h.acts.RetireOldKeys, RetireOldKeysInput{Target: tg, NewKey: prep.NewKey, OldKeys: []string{victim}, DeletionWindowDays: 7})
+	if len(ret.Keys) != 1 || ret.Keys[0].State != "Enabled" || !strings.Contains(ret.Keys[0].Note, "not amicrypt's") {
+		t.Errorf("retirement: %+v, want the team's key left as it is", ret.Keys)
+	}
+	if st := h.keyState(payments, victim); st != kmstypes.KeyStateEnabled {
+		t.Errorf("the team's key is %s", st)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
 )
 
 // applyRetention keeps, of the family's images provably amicrypt's in the
@@ -74,9 +76,9 @@ func (im familyImage) proven(t Target) bool {
 
 // configKeys are the keys whose images are this target's: key (the run's:
 // the alias's key, or key_arn's), the alias's key, and the keys it replaced
-// — each predecessor named by the newer key's amicrypt:predecessor tag and
-// naming it back by its own amicrypt:successor tag (a tag on one key alone
-// proves nothing).
+// — each predecessor named by the newer key's amicrypt:predecessor tag,
+// naming it back by its own amicrypt:successor tag, and whose policy carries
+// amicrypt's statements (tags alone prove nothing).
 func (a *Activities) configKeys(ctx context.Context, t Target, key string) (map[string]bool, error) {
 	keys, _, err := a.keyLine(ctx, t, key)
 	return keys, err
@@ -119,8 +121,33 @@ func (a *Activities) keyLine(ctx context.Context, t Target, key string) (map[str
 		if ptags[TagSuccessor] != cur || keys[prev] {
 			return keys, current, nil
 		}
+		// Tags anyone allowed kms:TagResource can set on both keys; the
+		// policy of a key amicrypt made or managed carries its statements,
+		// which only a principal allowed kms:PutKeyPolicy can write.
+		if ok, err := a.carriesAmicryptStatements(ctx, kc, prev); err != nil || !ok {
+			return keys, current, err
+		}
 		keys[prev] = true
 		cur = prev
 	}
 	return keys, current, nil
+}
+
+// carriesAmicryptStatements says whether a key's policy has amicrypt's
+// statement for the service-linked role (a policy amicrypt wrote); an
+// unreadable policy counts as not.
+func (a *Activities) carriesAmicryptStatements(ctx context.Context, kc KMSAPI, key string) (bool, error) {
+	doc, err := a.keyPolicy(ctx, kc, key)
+	if IsAccessDenied(err) || IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, st := range doc.Statements {
+		if st.Sid == policy.SidServiceLinkedRoleUse {
+			return true, nil
+		}
+	}
+	return false, nil
 }

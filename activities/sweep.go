@@ -205,7 +205,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	}
 	if p, err := enabledKey(ctx, kc, tags[TagPredecessor]); err != nil {
 		return fail(diagnose(err, "kms:DescribeKey", w))
-	} else if p != "" {
+	} else if p != "" && line[p] {
 		stale[p] = true
 		h.Rekey = true
 		h.Findings = append(h.Findings, fmt.Sprintf("the key rotated away from, %s, is still enabled (something held it, or tried it, then): retirement due", p))
