@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,19 +27,21 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 	log := a.logFor(t.Account, t.Region).With().Str("source", src.ImageID).Logger()
 	w := where{Account: t.Account, Region: t.Region, Resource: "copy of " + src.ImageID}
 
-	if id, err := findCopy(ctx, ec, src.ImageID, in.KeyARN); err != nil {
-		return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", w)
-	} else if id != "" {
-		log.Info().Str("image", id).Msg("existing copy reused")
-		return CopyImageResult{ImageID: id, Reused: true}, nil
-	}
-
 	// The copy's name comes from the source's, its family from the
 	// configuration or the source's name, its build order from the
 	// source's creation date: ShareSource read them in the builder account;
 	// otherwise read them as the target sees the source (shared with it by
-	// ShareSource).
+	// ShareSource) — unless the copy exists already.
+	find := []ec2types.Filter{tagFilter(TagSourceImage, src.ImageID), tagFilter(TagKey, in.KeyARN)}
+	looked := false
 	if src.Name == "" || src.Created == "" {
+		looked = true
+		if id, err := findImageCopy(ctx, ec, find); err != nil {
+			return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", w)
+		} else if id != "" {
+			log.Info().Str("image", id).Msg("existing copy reused")
+			return CopyImageResult{ImageID: id, Reused: true}, nil
+		}
 		srcOut, err := a.clients.EC2(acc.inRegion(src.Region)).DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{src.ImageID}})
 		if err != nil && !IsNotFound(err) {
 			return CopyImageResult{}, diagnose(err, "ec2:DescribeImages", where{Account: t.Account, Region: src.Region, Resource: "source image " + src.ImageID})
@@ -54,112 +55,40 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 		}
 		src.Name = aws.ToString(srcOut.Images[0].Name)
 		src.Created = aws.ToString(srcOut.Images[0].CreationDate)
-		in.Source = src
 	}
 	base := src.Name
 	if base == "" {
 		base = src.ImageID
 	}
-
 	names := []string{in.Name}
 	if in.Name == "" {
 		names = []string{copyName(base, src.ImageID, ""), copyName(base, src.ImageID, in.KeyARN)}
 	}
-	for i, name := range names {
-		parts := []string{src.ImageID, t.Account, t.Region, in.KeyARN, in.RunID}
-		if i > 0 {
-			parts = append(parts, name)
-		}
-		id, err := a.copyNamed(ctx, ec, in, base, name, Token("copy", parts...))
-		if err == nil {
-			log.Info().Str("image", id).Str("name", name).Msg("encrypted copy started")
-			return CopyImageResult{ImageID: id}, nil
-		}
-		if APICode(err) != "InvalidAMIName.Duplicate" {
-			return CopyImageResult{}, diagnose(err, "ec2:CopyImage", w)
-		}
-		// The name is taken: reuse the image if it is this very copy, clear
-		// it away if it is a failed copy of ours, else try the next name.
-		dup, derr := imageByName(ctx, ec, name)
-		if derr != nil {
-			return CopyImageResult{}, diagnose(derr, "ec2:DescribeImages", w)
-		}
-		if dup == nil {
-			continue
-		}
-		tags := tagMap(dup.Tags)
-		ours := tags[TagSourceImage] == src.ImageID
-		switch {
-		case ours && tags[TagKey] == in.KeyARN && (dup.State == ec2types.ImageStatePending || dup.State == ec2types.ImageStateAvailable):
-			return CopyImageResult{ImageID: aws.ToString(dup.ImageId), Reused: true}, nil
-		case ours && dup.State == ec2types.ImageStateFailed:
-			if _, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: dup.ImageId, DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil && !IsNotFound(err) {
-				return CopyImageResult{}, diagnose(err, "ec2:DeregisterImage", w)
+	tags := map[string]string{
+		TagSourceImage: src.ImageID,
+		TagKey:         in.KeyARN,
+		TagFamily:      FamilyOf(t, src),
+		TagRun:         in.RunID,
+	}
+	if src.Created != "" {
+		tags[TagSourceCreated] = src.Created
+	}
+	return a.copyImage(ctx, ec, imageCopy{
+		From: src.ImageID, FromRegion: src.Region, KeyARN: in.KeyARN, Names: names,
+		Token: func(i int, name string) string {
+			parts := []string{src.ImageID, t.Account, t.Region, in.KeyARN, in.RunID}
+			if i > 0 {
+				parts = append(parts, name)
 			}
-			log.Info().Str("image", aws.ToString(dup.ImageId)).Msg("failed copy deregistered")
-			id, err := a.copyNamed(ctx, ec, in, base, name, Token("copy", append(parts, "retry", aws.ToString(dup.ImageId))...))
-			if err != nil {
-				return CopyImageResult{}, diagnose(err, "ec2:CopyImage", w)
-			}
-			return CopyImageResult{ImageID: id}, nil
-		}
-	}
-	return CopyImageResult{}, Diagnosed(Diagnosis{
-		Code:  Other,
-		Cause: fmt.Sprintf("every AMI name amicrypt would give the copy of %s in account %s, %s is taken by another image (%s)", src.ImageID, t.Account, t.Region, strings.Join(names, ", ")),
-		Fix:   "Deregister or rename the image holding the name, or give the copy a name of its own, then replay the target.",
-	}, nil)
-}
-
-func (a *Activities) copyNamed(ctx context.Context, ec EC2API, in CopyImageInput, base, name, token string) (string, error) {
-	tags := []ec2types.Tag{
-		{Key: aws.String(TagSourceImage), Value: aws.String(in.Source.ImageID)},
-		{Key: aws.String(TagKey), Value: aws.String(in.KeyARN)},
-		{Key: aws.String(TagFamily), Value: aws.String(truncate(FamilyOf(in.Target, in.Source), 256))},
-		{Key: aws.String(TagRun), Value: aws.String(in.RunID)},
-		{Key: aws.String("Name"), Value: aws.String(name)},
-	}
-	if in.Source.Created != "" {
-		tags = append(tags, ec2types.Tag{Key: aws.String(TagSourceCreated), Value: aws.String(in.Source.Created)})
-	}
-	out, err := ec.CopyImage(ctx, &ec2.CopyImageInput{
-		Name:          aws.String(name),
-		Description:   aws.String(truncate(fmt.Sprintf("amicrypt: %s (%s, %s) encrypted for account %s", base, in.Source.ImageID, in.Source.Region, in.Target.Account), 255)),
-		SourceImageId: aws.String(in.Source.ImageID),
-		SourceRegion:  aws.String(in.Source.Region),
-		Encrypted:     aws.Bool(true),
-		KmsKeyId:      aws.String(in.KeyARN),
-		ClientToken:   aws.String(token),
-		TagSpecifications: []ec2types.TagSpecification{
-			{ResourceType: ec2types.ResourceTypeImage, Tags: tags},
-			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags},
+			return Token("copy", parts...)
 		},
-	})
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(out.ImageId), nil
-}
-
-// findCopy finds an own image copied from src under key that is pending or
-// available, preferring available, then the newest.
-func findCopy(ctx context.Context, ec EC2API, src, keyARN string) (string, error) {
-	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{
-		{Name: aws.String("tag:" + TagSourceImage), Values: []string{src}},
-		{Name: aws.String("tag:" + TagKey), Values: []string{keyARN}},
-		{Name: aws.String("state"), Values: []string{string(ec2types.ImageStatePending), string(ec2types.ImageStateAvailable)}},
-	})
-	if err != nil || len(images) == 0 {
-		return "", err
-	}
-	sort.SliceStable(images, func(i, j int) bool {
-		ai, aj := images[i].State == ec2types.ImageStateAvailable, images[j].State == ec2types.ImageStateAvailable
-		if ai != aj {
-			return ai
-		}
-		return aws.ToString(images[i].CreationDate) > aws.ToString(images[j].CreationDate)
-	})
-	return aws.ToString(images[0].ImageId), nil
+		Tags:        tags,
+		Description: fmt.Sprintf("amicrypt: %s (%s, %s) encrypted for account %s", base, src.ImageID, src.Region, t.Account),
+		Find:        find,
+		Looked:      looked,
+		Is:          func(tags map[string]string) bool { return tags[TagSourceImage] == src.ImageID && tags[TagKey] == in.KeyARN },
+		What:        "copy of " + src.ImageID,
+	}, w)
 }
 
 // describeOwnImages lists the caller's images matching filters, every page.

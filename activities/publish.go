@@ -344,15 +344,23 @@ func (a *Activities) publishLaunchTemplate(ctx context.Context, ec EC2API, name,
 	if len(cur.LaunchTemplateVersions) > 0 {
 		source = strconv.FormatInt(aws.ToInt64(cur.LaunchTemplateVersions[0].VersionNumber), 10)
 	}
-	out, err := ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+	return newDefaultVersion(ctx, ec, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateName: aws.String(name),
 		SourceVersion:      aws.String(source),
 		VersionDescription: aws.String("amicrypt: " + imageID),
 		LaunchTemplateData: data,
-		// A retry after a lost answer, or of the activity before the new
-		// version became the default, gets the same version, not another.
-		ClientToken: aws.String(Token("lt-publish", name, source, imageID)),
+		ClientToken:        aws.String(Token("lt-publish", name, source, imageID)),
 	})
+}
+
+// newDefaultVersion is the one way amicrypt moves a launch template it owns
+// (publish, rotation repoint): a new version from the given one's settings
+// (SourceVersion) with what changes, made the default. The ClientToken makes
+// a retry after a lost answer, or of an activity stopped before the new
+// version became the default, get the same version, not another. It returns
+// the template's id and the new version.
+func newDefaultVersion(ctx context.Context, ec EC2API, in *ec2.CreateLaunchTemplateVersionInput) (string, int64, error) {
+	out, err := ec.CreateLaunchTemplateVersion(ctx, in)
 	if err != nil {
 		return "", 0, err
 	}

@@ -410,27 +410,6 @@ func (a *Activities) FindKeyedImages(ctx context.Context, in FindKeyedImagesInpu
 // StepFindImages names FindKeyedImages in a diagnosis.
 const StepFindImages = "find-images"
 
-// amicryptImageKeys lists the account's available amicrypt images (oldest
-// first) and the key of each of their snapshots ("" for an unencrypted one).
-func amicryptImageKeys(ctx context.Context, ec EC2API) ([]ec2types.Image, map[string]string, error) {
-	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{
-		{Name: aws.String("tag-key"), Values: []string{TagSourceImage}},
-		{Name: aws.String("state"), Values: []string{string(ec2types.ImageStateAvailable)}},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	sort.SliceStable(images, func(i, j int) bool {
-		return aws.ToString(images[i].CreationDate) < aws.ToString(images[j].CreationDate)
-	})
-	var snaps []string
-	for _, im := range images {
-		snaps = append(snaps, imageSnapshots(im)...)
-	}
-	keys, err := snapshotKeys(ctx, ec, snaps)
-	return images, keys, err
-}
-
 // snapshotKeys reads the key of each snapshot, a few hundred at a time.
 func snapshotKeys(ctx context.Context, ec EC2API, ids []string) (map[string]string, error) {
 	keys := make(map[string]string, len(ids))
@@ -454,21 +433,6 @@ func snapshotKeys(ctx context.Context, ec EC2API, ids []string) (map[string]stri
 	return keys, nil
 }
 
-// imageKeyOff returns the key an image is under when it is not (entirely)
-// keep, nil when it is keep.
-func imageKeyOff(im ec2types.Image, keys map[string]string, keep string) *string {
-	tagged := tagMap(im.Tags)[TagKey]
-	for _, sn := range imageSnapshots(im) {
-		key, ok := keys[sn]
-		if !ok {
-			key = tagged
-		}
-		if key != keep {
-			return &key
-		}
-	}
-	return nil
-}
 
 // ReencryptImage copies an image under the new key, in its own region
 // (CopyImage with Encrypted and KmsKeyId re-encrypts every snapshot). A copy
@@ -480,108 +444,30 @@ func imageKeyOff(im ec2types.Image, keys map[string]string, keep string) *string
 // rotation.
 func (a *Activities) ReencryptImage(ctx context.Context, in ReencryptImageInput) (CopyImageResult, error) {
 	t, old := in.Target, in.Image
-	ec := a.clients.EC2(targetAccess(t))
-	log := a.logFor(t.Account, t.Region).With().Str("image", old.ImageID).Str("key", in.NewKey).Logger()
 	w := where{Account: t.Account, Region: t.Region, Resource: "re-encrypted copy of " + old.ImageID}
-
-	if id, err := findRekeyed(ctx, ec, old.ImageID, in.NewKey); err != nil {
-		return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:DescribeImages", w))
-	} else if id != "" {
-		log.Info().Str("copy", id).Msg("existing re-encrypted copy reused")
-		return CopyImageResult{ImageID: id, Reused: true}, nil
-	}
-	name := rekeyName(old.Name, old.KeyARN, in.NewKey)
-	token := Token("rekey", old.ImageID, in.NewKey, t.Account, t.Region)
-	id, err := a.rekeyCopy(ctx, ec, in, name, token)
-	if APICode(err) == "InvalidAMIName.Duplicate" {
-		dup, derr := imageByName(ctx, ec, name)
-		if derr != nil {
-			return CopyImageResult{}, atStep(StepCopy, diagnose(derr, "ec2:DescribeImages", w))
-		}
-		tags := map[string]string{}
-		if dup != nil {
-			tags = tagMap(dup.Tags)
-		}
-		ours := tags[TagRekeyedFrom] == old.ImageID && tags[TagKey] == in.NewKey
-		switch {
-		case ours && (dup.State == ec2types.ImageStatePending || dup.State == ec2types.ImageStateAvailable):
-			return CopyImageResult{ImageID: aws.ToString(dup.ImageId), Reused: true}, nil
-		case ours && dup.State == ec2types.ImageStateFailed:
-			if _, err := ec.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: dup.ImageId, DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil && !IsNotFound(err) {
-				return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:DeregisterImage", w))
-			}
-			id, err = a.rekeyCopy(ctx, ec, in, name, Token("rekey", old.ImageID, in.NewKey, t.Account, t.Region, "retry", aws.ToString(dup.ImageId)))
-		case dup != nil:
-			return CopyImageResult{}, atStep(StepCopy, Diagnosed(Diagnosis{
-				Code:  Other,
-				Cause: fmt.Sprintf("the name %q amicrypt gives the re-encrypted copy of %s in account %s, %s is taken by image %s", name, old.ImageID, t.Account, t.Region, aws.ToString(dup.ImageId)),
-				Fix:   "Deregister or rename that image, then run the rotation again.",
-			}, err))
-		}
-	}
-	if err != nil {
-		return CopyImageResult{}, atStep(StepCopy, diagnose(err, "ec2:CopyImage", w))
-	}
-	log.Info().Str("copy", id).Str("name", name).Msg("re-encrypting copy started")
-	return CopyImageResult{ImageID: id}, nil
-}
-
-func (a *Activities) rekeyCopy(ctx context.Context, ec EC2API, in ReencryptImageInput, name, token string) (string, error) {
-	old := in.Image
-	m := map[string]string{}
+	tags := map[string]string{}
 	for k, v := range old.Tags {
 		switch k {
-		case TagProven, TagProvenReason, TagKey, TagRekeyedFrom, TagRotation:
+		case TagProven, TagProvenReason, TagKey, TagRekeyedFrom, TagRotation, TagDisabledAt, TagDisabledReason:
 		default:
-			m[k] = v
+			tags[k] = v
 		}
 	}
-	m[TagKey] = in.NewKey
-	m[TagRekeyedFrom] = old.ImageID
-	m[TagRotation] = in.RotationID
-	m["Name"] = name
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	tags := make([]ec2types.Tag, 0, len(keys))
-	for _, k := range keys {
-		tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(truncate(m[k], 256))})
-	}
-	out, err := ec.CopyImage(ctx, &ec2.CopyImageInput{
-		Name:          aws.String(name),
-		Description:   aws.String(truncate(fmt.Sprintf("amicrypt: %s re-encrypted from %s for account %s", old.Family, old.ImageID, in.Target.Account), 255)),
-		SourceImageId: aws.String(old.ImageID),
-		SourceRegion:  aws.String(in.Target.Region),
-		Encrypted:     aws.Bool(true),
-		KmsKeyId:      aws.String(in.NewKey),
-		ClientToken:   aws.String(token),
-		TagSpecifications: []ec2types.TagSpecification{
-			{ResourceType: ec2types.ResourceTypeImage, Tags: tags},
-			{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags},
+	tags[TagKey] = in.NewKey
+	tags[TagRekeyedFrom] = old.ImageID
+	tags[TagRotation] = in.RotationID
+	return a.copyImage(ctx, a.clients.EC2(targetAccess(t)), imageCopy{
+		From: old.ImageID, FromRegion: t.Region, KeyARN: in.NewKey,
+		Names:       []string{rekeyName(old.Name, old.KeyARN, in.NewKey)},
+		Token:       func(int, string) string { return Token("rekey", old.ImageID, in.NewKey, t.Account, t.Region) },
+		Tags:        tags,
+		Description: fmt.Sprintf("amicrypt: %s re-encrypted from %s for account %s", old.Family, old.ImageID, t.Account),
+		Find:        []ec2types.Filter{tagFilter(TagRekeyedFrom, old.ImageID), tagFilter(TagKey, in.NewKey)},
+		Is: func(tags map[string]string) bool {
+			return tags[TagRekeyedFrom] == old.ImageID && tags[TagKey] == in.NewKey
 		},
-	})
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(out.ImageId), nil
-}
-
-// findRekeyed finds a pending or available copy of image under key.
-func findRekeyed(ctx context.Context, ec EC2API, image, keyARN string) (string, error) {
-	images, err := describeOwnImages(ctx, ec, []ec2types.Filter{
-		{Name: aws.String("tag:" + TagRekeyedFrom), Values: []string{image}},
-		{Name: aws.String("tag:" + TagKey), Values: []string{keyARN}},
-		{Name: aws.String("state"), Values: []string{string(ec2types.ImageStatePending), string(ec2types.ImageStateAvailable)}},
-	})
-	if err != nil || len(images) == 0 {
-		return "", err
-	}
-	sort.SliceStable(images, func(i, j int) bool {
-		return images[i].State == ec2types.ImageStateAvailable && images[j].State != ec2types.ImageStateAvailable
-	})
-	return aws.ToString(images[0].ImageId), nil
+		What: "re-encrypted copy of " + old.ImageID,
+	}, w)
 }
 
 // rekeyName is the re-encrypted copy's AMI name: the old name with its key
@@ -721,27 +607,17 @@ func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, name 
 		data.BlockDeviceMappings = bdms
 	}
 	source := strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)
-	out, err := ec.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+	id, version, err := newDefaultVersion(ctx, ec, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateId:   v.LaunchTemplateId,
 		SourceVersion:      aws.String(source),
 		VersionDescription: aws.String("amicrypt: " + next + " (key rotation)"),
 		LaunchTemplateData: data,
-		// A retry after a lost answer, or of the activity, gets the same
-		// version instead of a second one.
-		ClientToken: aws.String(Token("lt-rekey", aws.ToString(v.LaunchTemplateId), source, next, in.NewKey)),
+		ClientToken:        aws.String(Token("lt-rekey", aws.ToString(v.LaunchTemplateId), source, next, in.NewKey)),
 	})
 	if err != nil {
 		return "", err
 	}
-	nv := out.LaunchTemplateVersion
-	version := aws.ToInt64(nv.VersionNumber)
-	if _, err := ec.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
-		LaunchTemplateId: nv.LaunchTemplateId,
-		DefaultVersion:   aws.String(strconv.FormatInt(version, 10)),
-	}); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("launch-template:%s:%d", aws.ToString(nv.LaunchTemplateId), version), nil
+	return fmt.Sprintf("launch-template:%s:%d", id, version), nil
 }
 
 // RetireOldKeys retires what the rotation replaced, each step reversible

@@ -299,7 +299,7 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 		return res, sourceMissing(src, b)
 	}
 	snapshots := imageSnapshots(im)
-	res.Name = aws.ToString(im.Name)
+	res.Name, res.Created = aws.ToString(im.Name), aws.ToString(im.CreationDate)
 
 	if add {
 		n, err := a.refuseAWSManagedSource(ctx, acc, src, snapshots)

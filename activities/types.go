@@ -209,8 +209,10 @@ type ShareSourceInput struct {
 // ShareSourceResult counts the builder calls made.
 type ShareSourceResult struct {
 	Calls int `json:"calls"`
-	// Name is the source image's name, read while sharing.
-	Name string `json:"name,omitempty"`
+	// Name and Created are the source image's name and creation date,
+	// read while sharing.
+	Name    string `json:"name,omitempty"`
+	Created string `json:"created,omitempty"`
 }
 
 // CopyImageInput copies the source into the target, encrypted under KeyARN,

@@ -173,7 +173,7 @@ func (b *batchRun) share(ctx workflow.Context) {
 			// read it again.
 			for i := range b.targets {
 				if b.served[i] && b.sources[i].Region == r && b.sources[i].Name == "" {
-					b.sources[i].Name = res.Name
+					b.sources[i].Name, b.sources[i].Created = res.Name, res.Created
 				}
 			}
 			continue
