@@ -86,8 +86,10 @@ func (a *Activities) CopyEncrypted(ctx context.Context, in CopyImageInput) (Copy
 		Description: fmt.Sprintf("amicrypt: %s (%s, %s) encrypted for account %s", base, src.ImageID, src.Region, t.Account),
 		Find:        find,
 		Looked:      looked,
-		Is:          func(tags map[string]string) bool { return tags[TagSourceImage] == src.ImageID && tags[TagKey] == in.KeyARN },
-		What:        "copy of " + src.ImageID,
+		Is: func(tags map[string]string) bool {
+			return tags[TagSourceImage] == src.ImageID && tags[TagKey] == in.KeyARN
+		},
+		What: "copy of " + src.ImageID,
 	}, w)
 }
 

@@ -433,7 +433,6 @@ func snapshotKeys(ctx context.Context, ec EC2API, ids []string) (map[string]stri
 	return keys, nil
 }
 
-
 // ReencryptImage copies an image under the new key, in its own region
 // (CopyImage with Encrypted and KmsKeyId re-encrypts every snapshot). A copy
 // of the same image under the same key that is pending or available (found
