@@ -237,25 +237,20 @@ func (a *Activities) finishSuccessor(ctx context.Context, kc KMSAPI, t Target, c
 // liveKey returns arn when that key exists and is not pending deletion
 // ("" for an empty arn).
 func liveKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
-	if arn == "" {
-		return "", nil
-	}
-	md, err := describeKey(ctx, kc, arn)
-	if IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if md.KeyState == kmstypes.KeyStatePendingDeletion || md.KeyState == kmstypes.KeyStatePendingReplicaDeletion {
-		return "", nil
-	}
-	return arn, nil
+	return keyIn(ctx, kc, arn, func(st kmstypes.KeyState) bool {
+		return st != kmstypes.KeyStatePendingDeletion && st != kmstypes.KeyStatePendingReplicaDeletion
+	})
 }
 
 // enabledKey returns arn when that key exists and is enabled ("" for an
 // empty arn).
 func enabledKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
+	return keyIn(ctx, kc, arn, func(st kmstypes.KeyState) bool { return st == kmstypes.KeyStateEnabled })
+}
+
+// keyIn returns arn when that key exists and its state is one ok accepts
+// ("" for an empty arn).
+func keyIn(ctx context.Context, kc KMSAPI, arn string, ok func(kmstypes.KeyState) bool) (string, error) {
 	if arn == "" {
 		return "", nil
 	}
@@ -263,11 +258,8 @@ func enabledKey(ctx context.Context, kc KMSAPI, arn string) (string, error) {
 	if IsNotFound(err) {
 		return "", nil
 	}
-	if err != nil {
+	if err != nil || !ok(md.KeyState) {
 		return "", err
-	}
-	if md.KeyState != kmstypes.KeyStateEnabled {
-		return "", nil
 	}
 	return arn, nil
 }

@@ -230,29 +230,10 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 	// Every image proven: the alias and the pointers move.
 	enter(StepSwitch)
 	images := map[string]string{}
-	oldKeys := map[string]bool{}
-	var oldImages []string
 	for j, im := range found.Images {
 		images[im.ImageID] = row.Images[j].NewImageID
-		oldImages = append(oldImages, im.ImageID)
-		if im.KeyARN != "" && im.KeyARN != prep.NewKey {
-			oldKeys[im.KeyARN] = true
-		}
 	}
-	var retire []string
-	if prep.Predecessor != "" && prep.Predecessor != prep.NewKey {
-		// Left enabled by an earlier rotation: retired now if nothing holds it.
-		oldKeys[prep.Predecessor] = true
-	}
-	if prep.CurrentKey != prep.NewKey {
-		oldKeys[prep.CurrentKey] = true
-		retire = []string{prep.CurrentKey}
-	}
-	keys := make([]string, 0, len(oldKeys))
-	for k := range oldKeys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	oldImages, keys, retire := replaced(found, prep)
 	var sw activities.SwitchKeyResult
 	swIn := activities.SwitchKeyInput{Target: tg, NewKey: prep.NewKey, OldKeys: keys, Images: images, MoveAlias: prep.CurrentKey != prep.NewKey}
 	if err := r.exec(ctx, StepSwitch, tg, a.SwitchKey, swIn, &sw); err != nil {
@@ -376,30 +357,12 @@ func (r *rotationRun) planRegion(ctx workflow.Context, i int) error {
 		row.Warnings = append(row.Warnings, "would not re-encrypt: "+sk)
 	}
 	images := map[string]string{}
-	oldKeys := map[string]bool{}
-	var oldImages []string
 	for _, im := range found.Images {
 		row.Images = append(row.Images, activities.RekeyedImage{OldImageID: im.ImageID, Family: im.Family, Status: "planned"})
 		row.Actions = append(row.Actions, reencryptAction(im, prep.NewKey))
 		images[im.ImageID] = "(its re-encrypted copy)"
-		oldImages = append(oldImages, im.ImageID)
-		if im.KeyARN != "" && im.KeyARN != prep.NewKey {
-			oldKeys[im.KeyARN] = true
-		}
 	}
-	var retire []string
-	if prep.Predecessor != "" && prep.Predecessor != prep.NewKey {
-		oldKeys[prep.Predecessor] = true
-	}
-	if prep.CurrentKey != prep.NewKey {
-		oldKeys[prep.CurrentKey] = true
-		retire = []string{prep.CurrentKey}
-	}
-	keys := make([]string, 0, len(oldKeys))
-	for k := range oldKeys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	oldImages, keys, retire := replaced(found, prep)
 
 	row.Step = StepSwitch
 	var sw activities.SwitchKeyResult
@@ -426,6 +389,32 @@ func (r *rotationRun) planRegion(ctx workflow.Context, i int) error {
 	row.Actions = append(row.Actions, retireActions(ret)...)
 	row.Step = StepDone
 	return nil
+}
+
+// replaced is what a region's rotation replaces: the old images, every key
+// they (or the alias, or its predecessor left enabled by an earlier
+// rotation) were under, and the key the alias named, which is retired.
+func replaced(found activities.FindKeyedImagesResult, prep activities.PrepareRotationResult) (oldImages, keys, retire []string) {
+	oldKeys := map[string]bool{}
+	for _, im := range found.Images {
+		oldImages = append(oldImages, im.ImageID)
+		if im.KeyARN != "" && im.KeyARN != prep.NewKey {
+			oldKeys[im.KeyARN] = true
+		}
+	}
+	if prep.Predecessor != "" && prep.Predecessor != prep.NewKey {
+		// Left enabled by an earlier rotation: retired now if nothing holds it.
+		oldKeys[prep.Predecessor] = true
+	}
+	if prep.CurrentKey != prep.NewKey {
+		oldKeys[prep.CurrentKey] = true
+		retire = []string{prep.CurrentKey}
+	}
+	for k := range oldKeys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return oldImages, keys, retire
 }
 
 // reencryptAction is the re-encryption of an image under the new key.
