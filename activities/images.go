@@ -452,6 +452,9 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 		w.Resource = "image " + im.ID
 		if dry {
 			res.Disabled = append(res.Disabled, im.ID)
+			im.State = ec2types.ImageStateDisabled
+			im.Tags[TagDisabledAt] = now.Format(time.RFC3339)
+			disabled = append(disabled, im)
 			continue
 		}
 		if _, err := ec.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{im.ID}, Tags: []ec2types.Tag{

@@ -88,7 +88,7 @@ func (p Plan) WorldYAML(o WorldOptions) []byte {
       Version: "2012-10-17"
       Statement:
         - Effect: Allow
-          Action: ["ec2:*", "autoscaling:*", "kms:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "ssm:PutParameter", "ssm:GetParameter", "ssm:DescribeParameters", "ssm:AddTagsToResource", "cloudtrail:LookupEvents"]
+          Action: ["ec2:*", "autoscaling:*", "kms:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DescribeParameters", "ssm:AddTagsToResource", "cloudtrail:LookupEvents"]
           Resource: "*"
 
 accounts:

@@ -290,8 +290,9 @@ func TestRotateMovesEverythingToTheNewKeyAndRetiresTheOldOne(t *testing.T) {
 }
 
 // TestRotateKeepsAnOldKeyAnInUseVolumeHolds: an instance launched from the
-// old AMI keeps a volume under the old key. The rotation moves everything
-// else, but leaves the old key Enabled and names the volume.
+// old AMI keeps a volume under the old key. The rotation moves the alias and
+// the pointers, keeps the old AMI (the instance uses it) and the old key
+// Enabled, and names the volume and the instance.
 func TestRotateKeepsAnOldKeyAnInUseVolumeHolds(t *testing.T) {
 	env := startE2E(t, world.Default())
 	path, cfg := rotationConfig(t, "  - {account: \"222222222222\", name: payments-prod, regions: [us-east-1]}\n")
@@ -338,9 +339,13 @@ func TestRotateKeepsAnOldKeyAnInUseVolumeHolds(t *testing.T) {
 	if k := aliasKey(st, "222222222222", "us-east-1"); k == nil || k.ARN != tr.KeyARN {
 		t.Errorf("the alias did not move to %s", tr.KeyARN)
 	}
-	// The AMIs and pointers moved all the same: only the volume holds the key.
-	if left := nothingOnKey(st, "222222222222", "us-east-1", oldKey); len(left) > 0 {
-		t.Errorf("still on the old key: %s", strings.Join(left, "; "))
+	// The pointers moved all the same; the old AMI an instance runs from is
+	// kept (never retired while used), and the report says what keeps it.
+	if tr.Retirement == nil || len(tr.Retirement.Kept) != 1 || !strings.Contains(tr.Retirement.Kept[0], oldImage) || !strings.Contains(tr.Retirement.Kept[0], "instance "+instance) {
+		t.Errorf("retirement %+v: want %s kept, used by instance %s", tr.Retirement, oldImage, instance)
+	}
+	if left := nothingOnKey(st, "222222222222", "us-east-1", oldKey); len(left) != 2 || !strings.Contains(strings.Join(left, " "), oldImage) {
+		t.Errorf("still on the old key: %s; want only the kept image %s and its snapshot", strings.Join(left, "; "), oldImage)
 	}
 	code, stdout, _ = runCLI(env, "status", workflows.RotationWorkflowID("222222222222"))
 	if code != 0 {
@@ -677,7 +682,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 	r2 = decodeReport(t, stdout, stderr)
 	for _, k := range r2.Keys {
 		if k.Writes != 0 || k.Due != "" || k.Rekey {
-			t.Errorf("second sweep, %s/%s: %+v", k.Account, k.Region, k)
+			t.Errorf("third sweep, %s/%s: %+v", k.Account, k.Region, k)
 		}
 	}
 	if len(r2.Rotations) != 0 {

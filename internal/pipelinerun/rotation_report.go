@@ -375,5 +375,7 @@ func RotationID(account string, now time.Time) string {
 	return "rotation-" + account + "-" + now.UTC().Format("20060102T150405")
 }
 
-// SweepID names a one-off sweep by its start second (UTC).
-func SweepID(now time.Time) string { return now.UTC().Format("20060102T150405Z") }
+// SweepID names a one-off sweep by its start time (UTC, to the
+// millisecond: two sweeps started in the same second are two sweeps, not the
+// second one attached to the first's report).
+func SweepID(now time.Time) string { return now.UTC().Format("20060102T150405.000Z") }

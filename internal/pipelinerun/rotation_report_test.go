@@ -123,7 +123,7 @@ func TestRotationAndSweepIDs(t *testing.T) {
 	if got := RotationID("222222222222", now); got != "rotation-222222222222-20261123T160405" {
 		t.Errorf("RotationID = %s", got)
 	}
-	if got := SweepID(now); got != "20261123T160405Z" {
+	if got := SweepID(now); got != "20261123T160405.000Z" {
 		t.Errorf("SweepID = %s", got)
 	}
 }
