@@ -76,6 +76,16 @@ type imageScope struct {
 // key the configuration manages. Tags find the candidates; they never
 // decide alone. The others come back as "ami-…: why", newest build first.
 func scopedImages(ctx context.Context, ec EC2API, s imageScope) ([]familyImage, []string, error) {
+	images, err := candidateImages(ctx, ec, s.Family)
+	if err != nil {
+		return nil, nil, err
+	}
+	return judgeImages(ctx, ec, s, images)
+}
+
+// candidateImages lists the account's images that carry amicrypt's tags,
+// disabled ones included, of family ("" any): the candidates, on tags alone.
+func candidateImages(ctx context.Context, ec EC2API, family string) ([]ec2types.Image, error) {
 	var images []ec2types.Image
 	p := ec2.NewDescribeImagesPaginator(ec, &ec2.DescribeImagesInput{
 		Owners:          []string{"self"},
@@ -85,10 +95,20 @@ func scopedImages(ctx context.Context, ec EC2API, s imageScope) ([]familyImage, 
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		images = append(images, page.Images...)
+		for _, im := range page.Images {
+			if family == "" || sameFamily(tagMap(im.Tags)[TagFamily], family) {
+				images = append(images, im)
+			}
+		}
 	}
+	return images, nil
+}
+
+// judgeImages keeps the candidates the evidence shows are the scope's (see
+// scopedImages).
+func judgeImages(ctx context.Context, ec EC2API, s imageScope, images []ec2types.Image) ([]familyImage, []string, error) {
 	var snaps []string
 	for _, im := range images {
 		snaps = append(snaps, imageSnapshots(im)...)
@@ -101,9 +121,6 @@ func scopedImages(ctx context.Context, ec EC2API, s imageScope) ([]familyImage, 
 	var out []string
 	for _, im := range images {
 		tags := tagMap(im.Tags)
-		if s.Family != "" && !sameFamily(tags[TagFamily], s.Family) {
-			continue // another family's: not this configuration's business
-		}
 		fi := familyImage{
 			ID: aws.ToString(im.ImageId), Name: aws.ToString(im.Name), State: im.State,
 			Order: tags[TagSourceCreated], Proven: tags[TagProven], Snapshots: imageSnapshots(im), Tags: tags,

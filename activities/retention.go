@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 )
@@ -31,14 +32,21 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 	acc := targetAccess(t)
 	ec := a.clients.EC2(acc)
 	w := where{Account: t.Account, Region: t.Region, Resource: "images of family " + family}
+	candidates, err := candidateImages(ctx, ec, family)
+	if err != nil {
+		return res, diagnose(err, "ec2:DescribeImages", w)
+	}
+	if !mayRetire(candidates, t.Keep) {
+		return res, nil // no more builds than keep, none waiting out its grace
+	}
 	keys, err := a.configKeys(ctx, t, in.KeyARN)
 	if err != nil {
 		w.Resource = "the keys of " + keyAlias(t)
 		return res, diagnose(err, "kms:ListResourceTags", w)
 	}
-	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: family, Keys: keys, OtherKey: a.formerKeys(ctx, t)})
+	images, outside, err := judgeImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: family, Keys: keys, OtherKey: a.formerKeys(ctx, t)}, candidates)
 	if err != nil {
-		return res, diagnose(err, "ec2:DescribeImages", w)
+		return res, diagnose(err, "ec2:DescribeSnapshots", w)
 	}
 	res.OutOfScope = outside
 	var retire, disabled []familyImage
@@ -66,6 +74,23 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 	}
 	why := fmt.Sprintf("retention: older than the %d newest proven builds of family %s", t.Keep, family)
 	return res, a.retire(ctx, t, retire, disabled, why, false, nil, &res)
+}
+
+// mayRetire says whether the family's candidates (tags alone) leave
+// retention anything to do: more available builds than keep, or one
+// amicrypt disabled waiting out its grace. A first build of a family costs
+// one call.
+func mayRetire(candidates []ec2types.Image, keep int) bool {
+	available := 0
+	for _, im := range candidates {
+		switch {
+		case im.State == ec2types.ImageStateAvailable:
+			available++
+		case im.State == ec2types.ImageStateDisabled && tagMap(im.Tags)[TagDisabledAt] != "":
+			return true
+		}
+	}
+	return available > keep
 }
 
 // proven says whether an image counts as proven for retention: its boot
