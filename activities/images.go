@@ -489,12 +489,14 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 		im.Tags[TagDisabledAt] = now.Format(time.RFC3339)
 		disabled = append(disabled, im)
 	}
+	now1 := now.Format(time.RFC3339)
 	for _, im := range disabled {
 		w.Resource = "image " + im.ID
 		since := im.disabledAt()
 		if since.IsZero() {
 			continue
 		}
+		justNow := im.Tags[TagDisabledAt] == now1 && slices.Contains(res.Disabled, im.ID)
 		if u := users[im.ID]; len(u) > 0 && dry {
 			res.Enabled = append(res.Enabled, im.ID)
 			continue
@@ -512,6 +514,9 @@ func (a *Activities) retire(ctx context.Context, t Target, retire, disabled []fa
 			continue
 		}
 		if left := since.Add(grace).Sub(now); left > 0 {
+			if justNow {
+				continue // listed as disabled: its grace starts now
+			}
 			res.Kept = append(res.Kept, fmt.Sprintf("%s: disabled %s; deregistered once the retention grace (%s) is over, in %s", im.ID, since.Format(time.RFC3339), grace, left.Round(time.Minute)))
 			continue
 		}

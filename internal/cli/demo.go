@@ -179,7 +179,7 @@ const demoAccount = "222222222222"
 // demoRotation rotates demoAccount's key (reason scheduled) and checks what
 // a rotation promises in the sandbox: in every region the alias names the
 // new key, the AMI was re-encrypted and proven under it, and the old key is
-// pending deletion. It returns the result line.
+// disabled (its deletion is a later sweep's). It returns the result line.
 func demoRotation(ctx context.Context, env *devEnv, cfg *config.Config, out io.Writer, step func(string, ...any)) (string, error) {
 	_, all, err := cfg.ExpandTargets()
 	if err != nil {
@@ -230,8 +230,8 @@ func demoRotation(ctx context.Context, env *devEnv, cfg *config.Config, out io.W
 		if err != nil {
 			return "", fmt.Errorf("reading %s's old key: %w", id, err)
 		}
-		if old.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion {
-			wrong = append(wrong, fmt.Sprintf("%s: the old key is %s, not PendingDeletion", id, old.KeyMetadata.KeyState))
+		if old.KeyMetadata.KeyState != kmstypes.KeyStateDisabled {
+			wrong = append(wrong, fmt.Sprintf("%s: the old key is %s, not Disabled", id, old.KeyMetadata.KeyState))
 		}
 	}
 	if len(r.Targets) != len(targets) {
@@ -240,7 +240,7 @@ func demoRotation(ctx context.Context, env *devEnv, cfg *config.Config, out io.W
 	if len(wrong) > 0 {
 		return "", &exitError{code: 1, err: fmt.Errorf("the rotation of %s did not end as it should: %s", demoAccount, strings.Join(wrong, "; "))}
 	}
-	return fmt.Sprintf("the rotation moved %s's alias and AMIs to new keys in %d regions, each AMI proven to boot; the old keys are pending deletion (%d days)",
+	return fmt.Sprintf("the rotation moved %s's alias and AMIs to new keys in %d regions, each AMI proven to boot; the old AMIs and keys are disabled (reversible): a sweep deregisters the AMIs after the retention grace and schedules the keys' deletion (%d days' window) once they stayed disabled, unheld and untried for rotation.retire_after",
 		demoAccount, len(r.Targets), in.DeletionWindowDays), nil
 }
 
