@@ -38,7 +38,7 @@ plugin: ## Build the Packer plugin into ./bin/packer-plugin-amicrypt
 
 .PHONY: test
 test: deps packer-tools ## Run every test (unit, sandbox over aws-sdk-go-v2, the real AWS CLI and the real Packer + amazon-ebs against the sandbox)
-	AMICRYPT_AWSCLI=$(AWSCLI) AMICRYPT_PACKER_BIN=$(BIN) $(GO) test -count=1 ./...
+	AMICRYPT_AWSCLI=$(AWSCLI) AMICRYPT_PACKER_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
 .PHONY: demo
 demo: build ## The whole story: embedded Temporal + sandbox + worker, a pipeline, an F2 diagnosis, its fix and a replay
