@@ -23,6 +23,10 @@
 //     type (UnauthorizedOperation otherwise), takes MaxResults 5-1000, and
 //     finds nothing for the Image Builder types, which are not modelled.
 //
+// EBS default key (ec2_ebs_default.go): ModifyEbsDefaultKmsKeyId with a key
+// that does not exist in the account and region is InvalidParameterValue at
+// once (AWS documents that such a call can appear to complete and fail later).
+//
 // SSM (ssm.go): tag keys starting with aws: are ValidationException; the SSM
 // resource types other than Parameter exist in the API but not here, so their
 // ids are InvalidResourceId.
