@@ -287,50 +287,33 @@ func (a *Activities) imageUsers(ctx context.Context, t Target, caller string, im
 	}
 
 	// Every launch template version.
-	tp := ec2.NewDescribeLaunchTemplatesPaginator(ec, &ec2.DescribeLaunchTemplatesInput{})
-	for tp.HasMorePages() {
-		page, err := tp.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ec2:DescribeLaunchTemplates: %w", err)
+	err := eachTemplateVersion(ctx, ec, func(lt ec2types.LaunchTemplate, v ec2types.LaunchTemplateVersion) {
+		if v.LaunchTemplateData == nil || !want[aws.ToString(v.LaunchTemplateData.ImageId)] {
+			return
 		}
-		for _, lt := range page.LaunchTemplates {
-			name, id := aws.ToString(lt.LaunchTemplateName), aws.ToString(lt.LaunchTemplateId)
-			own := name == t.Publish.LaunchTemplate && sameRole(aws.ToString(lt.CreatedBy), caller)
-			groups := append(append([]ltUse(nil), byTemplate[id]...), byTemplate[name]...)
-			vp := ec2.NewDescribeLaunchTemplateVersionsPaginator(ec, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplateId})
-			for vp.HasMorePages() {
-				vpage, err := vp.NextPage(ctx)
-				if IsNotFound(err) {
-					break // deleted meanwhile
-				}
-				if err != nil {
-					return nil, fmt.Errorf("ec2:DescribeLaunchTemplateVersions: %w", err)
-				}
-				for _, v := range vpage.LaunchTemplateVersions {
-					if v.LaunchTemplateData == nil || !want[aws.ToString(v.LaunchTemplateData.ImageId)] {
-						continue
-					}
-					image, n := aws.ToString(v.LaunchTemplateData.ImageId), aws.ToInt64(v.VersionNumber)
-					current := aws.ToBool(v.DefaultVersion) || n == aws.ToInt64(lt.LatestVersionNumber)
-					var launching []string
-					for _, g := range groups {
-						if g.version == strconv.FormatInt(n, 10) ||
-							(g.version == "$Default" && aws.ToBool(v.DefaultVersion)) ||
-							(g.version == "$Latest" && n == aws.ToInt64(lt.LatestVersionNumber)) {
-							launching = append(launching, g.group)
-						}
-					}
-					if own && !current && len(launching) == 0 && sameRole(aws.ToString(v.CreatedBy), caller) {
-						continue // an earlier publication of amicrypt's own template
-					}
-					what := fmt.Sprintf("launch template %s version %d", name, n)
-					if len(launching) > 0 {
-						what += " (Auto Scaling group " + strings.Join(launching, ", ") + ")"
-					}
-					add(image, what)
-				}
+		name, id := aws.ToString(lt.LaunchTemplateName), aws.ToString(lt.LaunchTemplateId)
+		own := name == t.Publish.LaunchTemplate && sameRole(aws.ToString(lt.CreatedBy), caller)
+		image, n := aws.ToString(v.LaunchTemplateData.ImageId), aws.ToInt64(v.VersionNumber)
+		current := aws.ToBool(v.DefaultVersion) || n == aws.ToInt64(lt.LatestVersionNumber)
+		var launching []string
+		for _, g := range append(append([]ltUse(nil), byTemplate[id]...), byTemplate[name]...) {
+			if g.version == strconv.FormatInt(n, 10) ||
+				(g.version == "$Default" && aws.ToBool(v.DefaultVersion)) ||
+				(g.version == "$Latest" && n == aws.ToInt64(lt.LatestVersionNumber)) {
+				launching = append(launching, g.group)
 			}
 		}
+		if own && !current && len(launching) == 0 && sameRole(aws.ToString(v.CreatedBy), caller) {
+			return // an earlier publication of amicrypt's own template
+		}
+		what := fmt.Sprintf("launch template %s version %d", name, n)
+		if len(launching) > 0 {
+			what += " (Auto Scaling group " + strings.Join(launching, ", ") + ")"
+		}
+		add(image, what)
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	if len(byConfig) > 0 {
@@ -574,4 +557,34 @@ func (a *Activities) formerKey(ctx context.Context, kc KMSAPI, t Target, key str
 		return not + " (tagged as amicrypt's, but its policy has none of amicrypt's statements)"
 	}
 	return ""
+}
+
+// eachTemplateVersion calls fn with every version of every launch template of
+// the account and region (a template deleted meanwhile is skipped). EC2 has no
+// filter by image or key across templates: what names an image or a key is
+// found here.
+func eachTemplateVersion(ctx context.Context, ec EC2API, fn func(ec2types.LaunchTemplate, ec2types.LaunchTemplateVersion)) error {
+	tp := ec2.NewDescribeLaunchTemplatesPaginator(ec, &ec2.DescribeLaunchTemplatesInput{})
+	for tp.HasMorePages() {
+		page, err := tp.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("ec2:DescribeLaunchTemplates: %w", err)
+		}
+		for _, lt := range page.LaunchTemplates {
+			vp := ec2.NewDescribeLaunchTemplateVersionsPaginator(ec, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplateId})
+			for vp.HasMorePages() {
+				vpage, err := vp.NextPage(ctx)
+				if IsNotFound(err) {
+					break // deleted meanwhile
+				}
+				if err != nil {
+					return fmt.Errorf("ec2:DescribeLaunchTemplateVersions: %w", err)
+				}
+				for _, v := range vpage.LaunchTemplateVersions {
+					fn(lt, v)
+				}
+			}
+		}
+	}
+	return nil
 }

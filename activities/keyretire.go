@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -267,14 +268,19 @@ func (a *Activities) lineKeys(ctx context.Context, t Target, key string) ([]stri
 	if err != nil {
 		return nil, err
 	}
+	return othersOf(line, current, key, t.KeyARN), nil
+}
+
+// othersOf are the keys of line but the ones named, sorted.
+func othersOf(line map[string]bool, but ...string) []string {
 	var out []string
 	for k := range line {
-		if k != current && k != key && k != t.KeyARN {
+		if !slices.Contains(but, k) {
 			out = append(out, k)
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }
 
 // What amicrypt does to AWS resources that cannot be taken back at once, as

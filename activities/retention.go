@@ -130,32 +130,50 @@ func (a *Activities) keyLine(ctx context.Context, t Target, key string) (map[str
 	}
 	current := aws.ToString(md.Arn)
 	keys[current] = true
-	for cur, n := current, 0; n < 20; n++ {
-		tags, err := keyTags(ctx, kc, cur)
-		if err != nil || tags[TagPredecessor] == "" {
-			return keys, current, err
+	if err := a.walkLine(ctx, kc, current, nil, keys); err != nil {
+		return nil, "", err
+	}
+	return keys, current, nil
+}
+
+// walkLine adds to keys the keys current replaced, newest first: each
+// predecessor named by the newer key's amicrypt:predecessor tag, naming it
+// back by its own amicrypt:successor tag, and whose policy carries amicrypt's
+// statements. tags are current's tags when the caller has read them (nil:
+// read here); each key's tags are read once.
+func (a *Activities) walkLine(ctx context.Context, kc KMSAPI, current string, tags map[string]string, keys map[string]bool) error {
+	cur := current
+	for range 20 {
+		if tags == nil {
+			var err error
+			if tags, err = keyTags(ctx, kc, cur); err != nil {
+				return err
+			}
 		}
 		prev := tags[TagPredecessor]
+		if prev == "" || keys[prev] {
+			return nil
+		}
 		ptags, err := keyTags(ctx, kc, prev)
 		if IsNotFound(err) {
-			return keys, current, nil
+			return nil
 		}
 		if err != nil {
-			return nil, "", err
+			return err
 		}
-		if ptags[TagSuccessor] != cur || keys[prev] {
-			return keys, current, nil
+		if ptags[TagSuccessor] != cur {
+			return nil
 		}
 		// Tags anyone allowed kms:TagResource can set on both keys; the
 		// policy of a key amicrypt made or managed carries its statements,
 		// which only a principal allowed kms:PutKeyPolicy can write.
 		if ok, err := a.carriesAmicryptStatements(ctx, kc, prev); err != nil || !ok {
-			return keys, current, err
+			return err
 		}
 		keys[prev] = true
-		cur = prev
+		cur, tags = prev, ptags
 	}
-	return keys, current, nil
+	return nil
 }
 
 // carriesAmicryptStatements says whether a key's policy has amicrypt's

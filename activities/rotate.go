@@ -907,37 +907,21 @@ func (a *Activities) keyHolders(ctx context.Context, t Target, keys []string, re
 		}
 	}
 	// Launch template versions naming a key for their volumes.
-	tp := ec2.NewDescribeLaunchTemplatesPaginator(ec, &ec2.DescribeLaunchTemplatesInput{})
-	for tp.HasMorePages() {
-		page, err := tp.NextPage(ctx)
-		if err != nil {
-			return nil, err
+	err := eachTemplateVersion(ctx, ec, func(lt ec2types.LaunchTemplate, v ec2types.LaunchTemplateVersion) {
+		if v.LaunchTemplateData == nil {
+			return
 		}
-		for _, lt := range page.LaunchTemplates {
-			vp := ec2.NewDescribeLaunchTemplateVersionsPaginator(ec, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplateId})
-			for vp.HasMorePages() {
-				vpage, err := vp.NextPage(ctx)
-				if IsNotFound(err) {
-					break
-				}
-				if err != nil {
-					return nil, err
-				}
-				for _, v := range vpage.LaunchTemplateVersions {
-					if v.LaunchTemplateData == nil {
-						continue
-					}
-					for _, m := range v.LaunchTemplateData.BlockDeviceMappings {
-						if m.Ebs == nil {
-							continue
-						}
-						if k := keyNamed(aws.ToString(m.Ebs.KmsKeyId), keys); k != "" {
-							out[k] = append(out[k], fmt.Sprintf("launch template %s version %d", aws.ToString(lt.LaunchTemplateName), aws.ToInt64(v.VersionNumber)))
-						}
-					}
-				}
+		for _, m := range v.LaunchTemplateData.BlockDeviceMappings {
+			if m.Ebs == nil {
+				continue
+			}
+			if k := keyNamed(aws.ToString(m.Ebs.KmsKeyId), keys); k != "" {
+				out[k] = append(out[k], fmt.Sprintf("launch template %s version %d", aws.ToString(lt.LaunchTemplateName), aws.ToInt64(v.VersionNumber)))
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The account's default key for new EBS volumes.
 	def, err := ec.GetEbsDefaultKmsKeyId(ctx, &ec2.GetEbsDefaultKmsKeyIdInput{})

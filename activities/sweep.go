@@ -168,8 +168,9 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	// disabled: deregistered once their grace is over (enabled again if
 	// something came to use them).
 	ec := a.clients.EC2(targetAccess(t))
-	line, err := a.configKeys(ctx, t, key)
-	if err != nil {
+	// The alias's line, from the tags already read.
+	line := map[string]bool{key: true}
+	if err := a.walkLine(ctx, kc, key, tags, line); err != nil {
 		return fail(diagnose(err, "kms:ListResourceTags", w))
 	}
 	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: line, OtherKey: a.formerKeys(ctx, t)})
@@ -200,9 +201,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	if !in.DryRun {
 		h.Writes += len(h.Retirement.Deregistered) + len(h.Retirement.Enabled)
 	}
-	for _, l := range h.Retirement.Lines() {
-		h.Findings = append(h.Findings, l)
-	}
+	h.Findings = append(h.Findings, h.Retirement.Lines()...)
 	if p, err := enabledKey(ctx, kc, tags[TagPredecessor]); err != nil {
 		return fail(diagnose(err, "kms:DescribeKey", w))
 	} else if p != "" && line[p] {
@@ -213,12 +212,8 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	// The keys a rotation disabled: enabled again if something tried them,
 	// their deletion scheduled once retire_after is over and nothing holds
 	// them.
-	if tags[TagPredecessor] != "" {
-		line, err := a.lineKeys(ctx, t, key)
-		if err != nil {
-			return fail(diagnose(err, "kms:ListResourceTags", w))
-		}
-		fates, err := a.finishKeyRetirement(ctx, t, line, in.DeletionWindowDays, in.DryRun)
+	if old := othersOf(line, key); len(old) > 0 {
+		fates, err := a.finishKeyRetirement(ctx, t, old, in.DeletionWindowDays, in.DryRun)
 		if err != nil {
 			return fail(err)
 		}
