@@ -93,7 +93,7 @@ func (a *Activities) publishImage(ctx context.Context, in PublishInput) (Publish
 		case newer != "":
 			res.Kept = append(res.Kept, fmt.Sprintf("launch template %s stays on %s: %s", name, cur, newer))
 		default:
-			id, version, err := a.publishLaunchTemplate(ctx, ec, name, in.ImageID)
+			id, version, err := a.publishLaunchTemplate(ctx, ec, name, in.ImageID, owner.templateDefault)
 			if err != nil {
 				return res, diagnose(err, "ec2:CreateLaunchTemplateVersion", w)
 			}
@@ -152,6 +152,8 @@ type publishTargets struct {
 	parameterExists bool
 	parameterValue  string // the image the parameter names
 	templateImage   string // the image the template's default version names
+	// templateDefault is the template's default version (nil: no template).
+	templateDefault *ec2types.LaunchTemplateVersion
 }
 
 // publishOwner checks, before anything is written, that the pointers the
@@ -233,7 +235,8 @@ func (a *Activities) publishOwner(ctx context.Context, t Target, caller, family 
 				return pt, diagnose(err, "ec2:DescribeLaunchTemplateVersions", w)
 			}
 			if err == nil && len(v.LaunchTemplateVersions) > 0 && v.LaunchTemplateVersions[0].LaunchTemplateData != nil {
-				pt.templateImage = aws.ToString(v.LaunchTemplateVersions[0].LaunchTemplateData.ImageId)
+				pt.templateDefault = &v.LaunchTemplateVersions[0]
+				pt.templateImage = aws.ToString(pt.templateDefault.LaunchTemplateData.ImageId)
 			}
 		}
 	}
@@ -305,13 +308,14 @@ func putImageParameter(ctx context.Context, sc SSMAPI, name, imageID string, cre
 	return err
 }
 
-// publishLaunchTemplate makes a version of the template pointing at the image
-// (its other settings copied from the default version) and makes it the
-// default; a default version already on the image is kept as it is.
-func (a *Activities) publishLaunchTemplate(ctx context.Context, ec EC2API, name, imageID string) (string, int64, error) {
+// publishLaunchTemplate makes a version of the template pointing at the
+// image (its other settings copied from the default version, cur, as
+// publishOwner read it) and makes it the default; a default version already
+// on the image is kept as it is. With no template (cur nil) it creates one,
+// tagged as amicrypt's.
+func (a *Activities) publishLaunchTemplate(ctx context.Context, ec EC2API, name, imageID string, cur *ec2types.LaunchTemplateVersion) (string, int64, error) {
 	data := &ec2types.RequestLaunchTemplateData{ImageId: aws.String(imageID)}
-	cur, err := ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
-	if IsNotFound(err) {
+	if cur == nil {
 		out, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 			LaunchTemplateName: aws.String(name),
 			VersionDescription: aws.String("amicrypt: " + imageID),
@@ -327,22 +331,21 @@ func (a *Activities) publishLaunchTemplate(ctx context.Context, ec EC2API, name,
 		if APICode(err) != "InvalidLaunchTemplateName.AlreadyExistsException" {
 			return "", 0, err
 		}
-		cur, err = ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
+		// Made meanwhile (a retry after a lost answer): its default version.
+		got, err := ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
 		if err != nil {
 			return "", 0, err
 		}
-	} else if err != nil {
-		return "", 0, err
-	}
-	if len(cur.LaunchTemplateVersions) > 0 {
-		v := cur.LaunchTemplateVersions[0]
-		if v.LaunchTemplateData != nil && aws.ToString(v.LaunchTemplateData.ImageId) == imageID {
-			return aws.ToString(v.LaunchTemplateId), aws.ToInt64(v.VersionNumber), nil
+		if len(got.LaunchTemplateVersions) > 0 {
+			cur = &got.LaunchTemplateVersions[0]
 		}
 	}
 	source := "$Default"
-	if len(cur.LaunchTemplateVersions) > 0 {
-		source = strconv.FormatInt(aws.ToInt64(cur.LaunchTemplateVersions[0].VersionNumber), 10)
+	if cur != nil {
+		if cur.LaunchTemplateData != nil && aws.ToString(cur.LaunchTemplateData.ImageId) == imageID {
+			return aws.ToString(cur.LaunchTemplateId), aws.ToInt64(cur.VersionNumber), nil
+		}
+		source = strconv.FormatInt(aws.ToInt64(cur.VersionNumber), 10)
 	}
 	return newDefaultVersion(ctx, ec, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateName: aws.String(name),

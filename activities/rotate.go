@@ -521,7 +521,7 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 			}
 		}
 		if !in.DryRun {
-			ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), name, in)
+			ref, err := a.repointLaunchTemplate(ctx, a.clients.EC2(acc), owner.templateDefault, in)
 			if err != nil {
 				return res, atStep(StepSwitch, diagnose(err, "ec2:CreateLaunchTemplateVersion", where{Account: t.Account, Region: t.Region, Resource: "launch template " + name}))
 			}
@@ -558,17 +558,13 @@ func (a *Activities) SwitchKey(ctx context.Context, in SwitchKeyInput) (SwitchKe
 const StepSwitch = "alias-and-repoint"
 
 // repointLaunchTemplate gives the template a new default version on the new
-// image when its default version names an old one; it returns
-// "launch-template:<id>:<version>", or "" when there was nothing to do.
-func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, name string, in SwitchKeyInput) (string, error) {
-	cur, err := ec.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
-	if IsNotFound(err) {
+// image when its default version (v, as publishOwner read it) names an old
+// one; it returns "launch-template:<id>:<version>", or "" when there was
+// nothing to do.
+func (a *Activities) repointLaunchTemplate(ctx context.Context, ec EC2API, v *ec2types.LaunchTemplateVersion, in SwitchKeyInput) (string, error) {
+	if v == nil || v.LaunchTemplateData == nil {
 		return "", nil
 	}
-	if err != nil || len(cur.LaunchTemplateVersions) == 0 || cur.LaunchTemplateVersions[0].LaunchTemplateData == nil {
-		return "", err
-	}
-	v := cur.LaunchTemplateVersions[0]
 	next, ok := in.Images[aws.ToString(v.LaunchTemplateData.ImageId)]
 	if !ok {
 		return "", nil
