@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -24,6 +25,13 @@ func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (As
 	})
 	if err != nil {
 		return AssumeTargetResult{}, diagnose(err, "sts:AssumeRole", w)
+	}
+	if got := accountOfARN(arn); got != "" && got != t.Account {
+		return AssumeTargetResult{}, Diagnosed(Diagnosis{
+			Code:  F7,
+			Cause: fmt.Sprintf("role %s of target %s is in account %s, not %s: amicrypt would act in the wrong account (it is %s there)", t.RoleARN, t.ID(), got, t.Account, arn),
+			Fix:   fmt.Sprintf("Set the target's role_arn to amicrypt's role in account %s (arn:aws:iam::%s:role/...), then run again.", t.Account, t.Account),
+		}, nil)
 	}
 	if fresh {
 		log := a.logFor(t.Account, t.Region)

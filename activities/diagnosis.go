@@ -9,15 +9,20 @@ import (
 
 // Diagnosis codes: the failure modes of DESIGN.md, or "other".
 const (
-	F1    = "F1" // builder snapshots under the AWS managed key
-	F2    = "F2" // key policy lacks the Auto Scaling service-linked role
-	F3    = "F3" // custom-suffix service-linked role not in the key policy
-	F4    = "F4" // principal without kms:CreateGrant (GrantIsForAWSResource)
-	F5    = "F5" // asymmetric, disabled or pending-deletion key
-	F6    = "F6" // key of another account, no grant for the service-linked role
-	F7    = "F7" // target role cannot be assumed
-	F8    = "F8" // root volume not under the dedicated key
-	Other = "other"
+	F1 = "F1" // builder snapshots under the AWS managed key
+	F2 = "F2" // key policy lacks the Auto Scaling service-linked role
+	F3 = "F3" // custom-suffix service-linked role not in the key policy
+	F4 = "F4" // principal without kms:CreateGrant (GrantIsForAWSResource)
+	F5 = "F5" // asymmetric, disabled or pending-deletion key
+	F6 = "F6" // key of another account, no grant for the service-linked role
+	F7 = "F7" // target role cannot be assumed
+	F8 = "F8" // root volume not under the dedicated key
+	// What a plan also predicts, beyond DESIGN.md's failure modes.
+	SourceUnusable = "source"       // source missing, instance-store backed
+	Architecture   = "architecture" // boot-proof instance type cannot run the image
+	NoSubnet       = "subnet"       // no subnet for the boot proof
+	Quota          = "quota"        // an AWS quota the run would exceed
+	Other          = "other"
 )
 
 // Diagnosis explains a failure: which known failure it is, its cause in one
@@ -42,7 +47,7 @@ func ErrorType(code string) string { return "amicrypt." + code }
 
 // NonRetryableErrorTypes lists every diagnosed error type, for retry policies.
 func NonRetryableErrorTypes() []string {
-	codes := []string{F1, F2, F3, F4, F5, F6, F7, F8, Other}
+	codes := []string{F1, F2, F3, F4, F5, F6, F7, F8, SourceUnusable, Architecture, NoSubnet, Quota, Other}
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {
 		out = append(out, ErrorType(c))

@@ -384,6 +384,21 @@ type Retirement struct {
 	OutOfScope []string `json:"out_of_scope,omitempty"`
 }
 
+// Actions are the retirement's steps as actions (the image's evidence).
+func (r Retirement) Actions() []Action {
+	var out []Action
+	for _, id := range r.Disabled {
+		out = append(out, Action{Do: ActDisableImage, Resource: id, Evidence: "amicrypt's, retired, nothing uses it"})
+	}
+	for _, id := range r.Deregistered {
+		out = append(out, Action{Do: ActDeregisterImage, Resource: id, Evidence: "disabled for the retention grace, nothing uses it"})
+	}
+	for _, id := range r.Enabled {
+		out = append(out, Action{Do: ActEnableImage, Resource: id, Evidence: "disabled, but something uses it"})
+	}
+	return out
+}
+
 // Lines says what was done, one line each, with how to undo it: disabled,
 // deregistered, enabled again, kept (and by what), left alone (and why).
 func (r Retirement) Lines() []string {

@@ -44,7 +44,7 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 		slr = t.ServiceLinkedRoleARN()
 	}
 	if t.KeyARN != "" {
-		return a.ensureForeignKey(ctx, t, slr)
+		return a.ensureForeignKey(ctx, in, slr)
 	}
 	alias := keyAlias(t)
 	log := a.logFor(t.Account, t.Region).With().Str("alias", alias).Logger()
@@ -55,6 +55,9 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 	// fresh: the policy of a key created just now (nil for a key found).
 	var fresh *policy.Document
 	md, err := describeKey(ctx, kc, alias)
+	if IsNotFound(err) && in.DryRun {
+		return planKeyCreation(t, alias, slr, in.Pipeline)
+	}
 	if IsNotFound(err) {
 		md, fresh, res.RetiredKeys, err = a.createKey(ctx, kc, t, alias, slr, in.Pipeline, log)
 		res.Created = err == nil && fresh != nil
@@ -81,6 +84,7 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 		// Created just now with amicrypt's required policy, rotation on and
 		// no grants: nothing to read back or reconcile, only to predict.
 		res.Managed = true
+		res.doc = fresh
 		if ok, act, reason := evaluateSLRUse(fresh, nil, t, arn, slr); !ok {
 			log.Warn().Str("action", act).Str("reason", reason).Msg("the service-linked role could not use the key")
 			return EnsureKeyResult{}, Diagnosed(slrKeyDiagnosis(t, arn, slr, fresh, nil, nil,
@@ -101,6 +105,7 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 	res.Managed = managed
 
 	doc, readErr := a.keyPolicy(ctx, kc, arn)
+	var planned []policy.Grant // a grant a dry run would create
 	switch {
 	case managed || t.ManageKeyPolicy:
 		if readErr != nil {
@@ -114,18 +119,32 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 					Cause: fmt.Sprintf("the reconciled policy of key %s in account %s, %s cannot be written: %v", arn, t.Account, t.Region, err),
 					Fix:   "Correct the key policy's statements that amicrypt cannot write back, then replay the target."}, err)
 			}
-			if _, err := kc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(arn), Policy: aws.String(string(text)), PolicyName: aws.String("default")}); err != nil {
-				return EnsureKeyResult{}, keyPolicyWriteError(err, "kms:PutKeyPolicy", w)
+			if in.DryRun {
+				res.Actions = append(res.Actions, policyUpdateAction(arn, alias, merged, report))
+			} else {
+				if _, err := kc.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(arn), Policy: aws.String(string(text)), PolicyName: aws.String("default")}); err != nil {
+					return EnsureKeyResult{}, keyPolicyWriteError(err, "kms:PutKeyPolicy", w)
+				}
+				res.PolicyChanged = true
+				log.Info().Strs("added", report.Added).Strs("corrected", report.Corrected).Msg("key policy reconciled")
 			}
-			res.PolicyChanged = true
-			log.Info().Strs("added", report.Added).Strs("corrected", report.Corrected).Msg("key policy reconciled")
 		}
 		doc = merged
-		if managed {
+		switch {
+		case !managed:
+		case in.DryRun:
+			if on, err := rotationOn(ctx, kc, arn); err == nil && !on {
+				res.Actions = append(res.Actions, Action{Do: ActEnableRotation, Resource: "key " + arn, Evidence: "amicrypt's keys rotate yearly"})
+			}
+		default:
 			if err := ensureRotation(ctx, kc, arn); err != nil {
 				return EnsureKeyResult{}, diagnose(err, "kms:EnableKeyRotation", w)
 			}
 		}
+	case t.GrantServiceLinkedRole && in.DryRun:
+		g, act := plannedSLRGrant(t, arn, slr)
+		planned = append(planned, g)
+		res.Actions = append(res.Actions, act)
 	case t.GrantServiceLinkedRole:
 		id, err := createSLRGrant(ctx, kc, t, arn, slr)
 		if err != nil {
@@ -144,12 +163,71 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 	if err != nil {
 		log.Warn().Err(err).Msg("key grants unreadable: predicting from the key policy alone")
 	}
+	grants = append(grants, planned...)
+	res.doc, res.grants = doc, grants
 	if ok, act, reason := evaluateSLRUse(doc, grants, t, arn, slr); !ok {
 		log.Warn().Str("action", act).Str("reason", reason).Msg("the service-linked role could not use the key")
 		return EnsureKeyResult{}, Diagnosed(slrKeyDiagnosis(t, arn, slr, doc, grants, nil,
 			fmt.Sprintf("predicted before copying: %s would be refused", act)), nil)
 	}
 	return res, nil
+}
+
+// planKeyCreation is what a run would do where the alias names no key:
+// create one with amicrypt's required policy (given in full), alias it and
+// turn its rotation on — predicted usable by the service-linked role first,
+// as the run predicts it.
+func planKeyCreation(t Target, alias, slr, pipeline string) (EnsureKeyResult, error) {
+	doc := policy.RequiredKeyPolicy(requiredParams(t, "", slr, pipeline))
+	placeholder := plannedKeyARN(t)
+	if ok, act, _ := evaluateSLRUse(doc, nil, t, placeholder, slr); !ok {
+		return EnsureKeyResult{}, Diagnosed(slrKeyDiagnosis(t, placeholder, slr, doc, nil, nil,
+			fmt.Sprintf("predicted before creating the key: %s would be refused", act)), nil)
+	}
+	text, _ := doc.Marshal()
+	return EnsureKeyResult{Managed: true, doc: doc, Actions: []Action{
+		{Do: ActCreate, Resource: "key " + alias, Evidence: "no key has the alias; symmetric, rotation on, tagged amicrypt:managed, with amicrypt's policy", Detail: string(text)},
+	}}, nil
+}
+
+// plannedKeyARN stands for a key a dry run would create (no ARN yet).
+func plannedKeyARN(t Target) string {
+	return fmt.Sprintf("arn:%s:kms:%s:%s:key/00000000-0000-0000-0000-000000000000", policy.PartitionForRegion(t.Region), t.Region, t.Account)
+}
+
+// policyUpdateAction lists the statements a reconciliation adds or corrects,
+// as the JSON it would write (the owner's statements are kept).
+func policyUpdateAction(arn, alias string, merged *policy.Document, report policy.MergeReport) Action {
+	changed := map[string]bool{}
+	for _, sid := range append(append([]string{}, report.Added...), report.Corrected...) {
+		changed[sid] = true
+	}
+	part := &policy.Document{Version: merged.Version}
+	for _, st := range merged.Statements {
+		if changed[st.Sid] {
+			part.Statements = append(part.Statements, st)
+		}
+	}
+	text, _ := part.Marshal()
+	ev := fmt.Sprintf("adds %v, corrects %v; keeps the other %d statements as they are", orNone(report.Added), orNone(report.Corrected), len(report.Kept))
+	return Action{Do: ActUpdatePolicy, Resource: fmt.Sprintf("key %s (%s)", arn, alias), Evidence: ev, Detail: string(text)}
+}
+
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{}
+	}
+	return s
+}
+
+// plannedSLRGrant is the grant a run would create for the service-linked
+// role, and the action naming the exact call.
+func plannedSLRGrant(t Target, keyARN, slr string) (policy.Grant, Action) {
+	name := slrGrantName(t, keyARN, slr)
+	g := policy.Grant{ID: "planned", KeyARN: keyARN, GranteePrincipal: slr, Operations: grantOperationNames()}
+	call := fmt.Sprintf("aws kms create-grant --region %s --key-id %s --grantee-principal %s --operations %s --name %s",
+		t.Region, keyARN, slr, strings.Join(grantOperationNames(), " "), name)
+	return g, Action{Do: ActCreateGrant, Resource: "key " + keyARN, Evidence: "lets the Auto Scaling service-linked role use the key", Detail: call}
 }
 
 // keyAlias is the target's alias in its full "alias/..." form.
@@ -338,12 +416,20 @@ func keyPolicyWriteError(err error, call string, w where) error {
 }
 
 func ensureRotation(ctx context.Context, kc KMSAPI, keyARN string) error {
-	st, err := kc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(keyARN)})
-	if err == nil && st.KeyRotationEnabled {
+	if on, err := rotationOn(ctx, kc, keyARN); err == nil && on {
 		return nil
 	}
-	_, err = kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(keyARN)})
+	_, err := kc.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(keyARN)})
 	return err
+}
+
+// rotationOn says whether the key's automatic rotation is on.
+func rotationOn(ctx context.Context, kc KMSAPI, keyARN string) (bool, error) {
+	st, err := kc.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(keyARN)})
+	if err != nil {
+		return false, err
+	}
+	return st.KeyRotationEnabled, nil
 }
 
 // isManagedKey reports whether amicrypt created the key (tag amicrypt:managed=true).
@@ -415,7 +501,8 @@ func createSLRGrant(ctx context.Context, kc KMSAPI, t Target, keyARN, slr string
 
 // ensureForeignKey handles a key of another account: check it, and grant the
 // target's service-linked role its use from the target account.
-func (a *Activities) ensureForeignKey(ctx context.Context, t Target, slr string) (EnsureKeyResult, error) {
+func (a *Activities) ensureForeignKey(ctx context.Context, in EnsureKeyInput, slr string) (EnsureKeyResult, error) {
+	t := in.Target
 	arn := t.KeyARN
 	log := a.logFor(t.Account, t.Region).With().Str("key", arn).Logger()
 	kc := a.clients.KMS(targetAccess(t))
@@ -444,23 +531,35 @@ func (a *Activities) ensureForeignKey(ctx context.Context, t Target, slr string)
 	if d, bad := keyStateDiagnosis(t, md, ""); bad {
 		return EnsureKeyResult{}, Diagnosed(d, nil)
 	}
-	id, err := createSLRGrant(ctx, kc, t, arn, slr)
-	if err != nil {
-		if IsAccessDenied(err) {
-			return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:CreateGrant from account "+t.Account+" refused: "+apiMessage(err)), err)
+	var res EnsureKeyResult
+	var grants []policy.Grant
+	if in.DryRun {
+		// Whether the key's owner lets this account create the grant is in
+		// a policy this account cannot read: the run finds out (F6).
+		g, act := plannedSLRGrant(t, arn, slr)
+		act.Evidence += "; the key's owner must allow kms:CreateGrant to account " + t.Account + " (its policy is not readable from here)"
+		res.Actions = append(res.Actions, act)
+		grants = []policy.Grant{g}
+	} else {
+		id, err := createSLRGrant(ctx, kc, t, arn, slr)
+		if err != nil {
+			if IsAccessDenied(err) {
+				return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:CreateGrant from account "+t.Account+" refused: "+apiMessage(err)), err)
+			}
+			return EnsureKeyResult{}, diagnose(err, "kms:CreateGrant", w)
 		}
-		return EnsureKeyResult{}, diagnose(err, "kms:CreateGrant", w)
-	}
-	log.Info().Str("grant", id).Msg("service-linked role granted another account's key")
-
-	// Predict from the grants (the key policy of another account cannot be
-	// read from here; the grant alone lets the role use the key).
-	grants, err := a.keyGrants(ctx, kc, arn)
-	if err != nil {
-		grants = []policy.Grant{{ID: id, KeyARN: arn, GranteePrincipal: slr, Operations: grantOperationNames()}}
+		log.Info().Str("grant", id).Msg("service-linked role granted another account's key")
+		res.GrantID = id
+		// Predict from the grants (the key policy of another account cannot be
+		// read from here; the grant alone lets the role use the key).
+		grants, err = a.keyGrants(ctx, kc, arn)
+		if err != nil {
+			grants = []policy.Grant{{ID: id, KeyARN: arn, GranteePrincipal: slr, Operations: grantOperationNames()}}
+		}
 	}
 	if ok, act, _ := evaluateSLRUse(&policy.Document{Version: policy.Version2012}, grants, t, arn, slr); !ok {
 		return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "predicted before copying: "+act+" would be refused"), nil)
 	}
-	return EnsureKeyResult{KeyARN: aws.ToString(md.Arn), GrantID: id}, nil
+	res.KeyARN, res.grants = aws.ToString(md.Arn), grants
+	return res, nil
 }

@@ -296,6 +296,11 @@ const (
 	ActRepoint             = "repoint"
 	ActMoveAlias           = "move alias"
 	ActCreate              = "create"
+	ActUpdatePolicy        = "update key policy"
+	ActEnableRotation      = "enable key rotation"
+	ActCreateGrant         = "create grant"
+	ActShare               = "share"
+	ActPublish             = "publish"
 )
 
 // Action is one destructive or overwriting step amicrypt took (or, in a dry
@@ -304,6 +309,9 @@ type Action struct {
 	Do       string `json:"do"`
 	Resource string `json:"resource"`
 	Evidence string `json:"evidence,omitempty"`
+	// Detail is what exactly would be written, for a plan: the key policy
+	// statements as JSON, the CreateGrant call.
+	Detail string `json:"detail,omitempty"`
 }
 
 // String is "disable key arn:… (evidence)".

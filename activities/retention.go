@@ -36,7 +36,11 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 	if err != nil {
 		return res, diagnose(err, "ec2:DescribeImages", w)
 	}
-	if !mayRetire(candidates, t.Keep) {
+	room := t.Keep
+	if in.Incoming {
+		room-- // the copy to come is the newest, and kept
+	}
+	if !mayRetire(candidates, room) {
 		return res, nil // no more builds than keep, none waiting out its grace
 	}
 	keys, err := a.configKeys(ctx, t, in.KeyARN)
@@ -53,7 +57,7 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 	// In build order, newest first: the run's own image takes a place
 	// among the kept when it is among the newest, and is kept anyway when
 	// it is not (a replay of an old build retires nothing newer).
-	kept := 0
+	kept := t.Keep - room
 	for _, im := range images {
 		switch {
 		case im.State == "disabled":
@@ -73,7 +77,7 @@ func (a *Activities) applyRetention(ctx context.Context, in RetentionInput) (Ret
 		}
 	}
 	why := fmt.Sprintf("retention: older than the %d newest proven builds of family %s", t.Keep, family)
-	return res, a.retire(ctx, t, retire, disabled, why, false, nil, &res)
+	return res, a.retire(ctx, t, retire, disabled, why, in.DryRun, nil, &res)
 }
 
 // mayRetire says whether the family's candidates (tags alone) leave

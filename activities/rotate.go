@@ -170,7 +170,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	res.Kept = ownerStatements(oldDoc, required)
 	// Predict, before anything exists: a Deny the owner kept could still
 	// lock the service-linked role out.
-	placeholder := fmt.Sprintf("arn:%s:kms:%s:%s:key/00000000-0000-0000-0000-000000000000", policy.PartitionForRegion(t.Region), t.Region, t.Account)
+	placeholder := plannedKeyARN(t)
 	if ok, act, reason := evaluateSLRUse(merged, nil, t, placeholder, res.SLRARN); !ok {
 		d := slrKeyDiagnosis(t, placeholder, res.SLRARN, merged, nil, nil,
 			fmt.Sprintf("predicted before creating the successor of %s: %s would be refused (%s)", cur, act, reason))

@@ -490,6 +490,11 @@ func changeImageShares(ctx context.Context, ec EC2API, imageID string, accounts 
 		}
 		res.Calls++
 		_, err := ec.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{ImageId: aws.String(imageID), LaunchPermission: mods})
+		if err != nil && add && APICode(err) == "ResourceLimitExceeded" {
+			// Not the concurrent-copy limit waiting would lift: the image's
+			// sharing quota.
+			return Diagnosed(shareLimitDiagnosis(w, apiMessage(err)), err)
+		}
 		if err != nil && !(IsNotFound(err) && !add) {
 			return diagnose(err, "ec2:ModifyImageAttribute", w)
 		}
@@ -566,4 +571,84 @@ func (a *Activities) refuseAWSManagedSource(ctx context.Context, acc Access, src
 		}
 	}
 	return calls, nil
+}
+
+// ImageShareLimit is how many accounts one image may be shared with (the
+// EC2 quota "AMI sharing", per image and region).
+const ImageShareLimit = 1000
+
+// shareLimitDiagnosis: sharing the source with every target account would
+// pass the image's sharing quota.
+func shareLimitDiagnosis(w where, detail string) Diagnosis {
+	return Diagnosis{
+		Code:  Quota,
+		Cause: fmt.Sprintf("the %s cannot be shared with more accounts (%s): EC2 allows sharing one image with %d accounts", w, detail, ImageShareLimit),
+		Fix:   "Run the targets in slices of fewer accounts (amicrypt shares the source only for the run, and revokes it after), or share through an AWS Organization or OU; then run again.",
+	}
+}
+
+// SourcePlan is what a run would do to one source image in the builder
+// account: share it with the accounts that do not have it yet.
+type SourcePlan struct {
+	Region  string `json:"region"`
+	ImageID string `json:"image_id"`
+	Name    string `json:"name,omitempty"`
+	// AlreadyShared: target accounts that can launch it already (their
+	// permission predates the run and is left as it is).
+	AlreadyShared int `json:"already_shared"`
+	// Share is the change, when there is one.
+	Share *Action `json:"share,omitempty"`
+	// Failure is why sharing it would fail: every target copying it
+	// would fail with it.
+	Failure *Diagnosis `json:"failure,omitempty"`
+}
+
+// PlanShare plans ShareSource with reads only: the image must exist, and
+// the accounts it would be shared with, with those it is shared with
+// already, must stay within the image's sharing quota.
+func (a *Activities) PlanShare(ctx context.Context, in ShareSourceInput) (SourcePlan, error) {
+	b, src := in.Builder, in.Source
+	ec := a.clients.EC2(builderAccess(b, src.Region))
+	w := where{Account: b.Account, Region: src.Region, Resource: "source image " + src.ImageID}
+	plan := SourcePlan{Region: src.Region, ImageID: src.ImageID}
+	im, found, err := describeSource(ctx, ec, src, w)
+	if err == nil && !found {
+		err = sourceMissing(src, b)
+	}
+	if d, ok := DiagnosisOf(err); ok {
+		d.Step = StepShare
+		plan.Failure = &d
+		return plan, nil
+	}
+	if err != nil {
+		return plan, err
+	}
+	plan.Name = aws.ToString(im.Name)
+	have, _, err := readPermissions(ctx, ec, src.ImageID, nil, w)
+	if err != nil {
+		return plan, err
+	}
+	shared := map[string]bool{}
+	for _, acct := range have.Launch {
+		shared[acct] = true
+	}
+	var add []string
+	for _, acct := range shareAccounts(in.Accounts, b.Account) {
+		if shared[acct] {
+			plan.AlreadyShared++
+		} else {
+			add = append(add, acct)
+		}
+	}
+	if total := len(shared) + len(add); total > ImageShareLimit {
+		d := shareLimitDiagnosis(w, fmt.Sprintf("shared with %d accounts, %d more to add", len(shared), len(add)))
+		d.Step = StepShare
+		plan.Failure = &d
+		return plan, nil
+	}
+	if len(add) > 0 {
+		plan.Share = &Action{Do: ActShare, Resource: "source image " + src.ImageID + " (" + src.Region + ") and its snapshots",
+			Evidence: fmt.Sprintf("with %d accounts for the run (revoked after it); %d already have it", len(add), plan.AlreadyShared)}
+	}
+	return plan, nil
 }

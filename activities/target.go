@@ -27,6 +27,7 @@ import (
 
 // Steps, as Diagnosis.Step and the Target workflow's progress name them.
 const (
+	StepShare             = "share"
 	StepAssume            = "assume-role"
 	StepServiceLinkedRole = "service-linked-role"
 	StepKey               = "key"
@@ -44,6 +45,11 @@ type PrepareTargetInput struct {
 	Target   Target `json:"target"`
 	RunID    string `json:"run_id"`
 	Pipeline string `json:"pipeline_role_arn,omitempty"`
+	// Builder and Source, when given, are checked for this target too
+	// (the source's storage, keys and architecture); inputs recorded
+	// before they were passed have neither.
+	Builder *Builder `json:"builder,omitempty"`
+	Source  *Source  `json:"source,omitempty"`
 }
 
 // PrepareTargetResult is who amicrypt is in the target, the service-linked
@@ -59,32 +65,19 @@ type PrepareTargetResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// PrepareTarget assumes the target's role, ensures its service-linked role
+// PrepareTarget runs the target's preflight (preflight.go) for real: it
+// assumes the target's role, checks the source for it, the pointers it
+// publishes to and the boot proof's room, ensures its service-linked role
 // and its key, and predicts whether the role can use the key — all before
-// anything is copied.
+// anything is copied. A plan runs the same checks without writing.
 func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (PrepareTargetResult, error) {
-	var res PrepareTargetResult
-	assumed, err := a.assumeTarget(ctx, AssumeTargetInput{Target: in.Target})
+	res, plan, err := a.prepare(ctx, in, false)
 	if err != nil {
-		return res, atStep(StepAssume, err)
+		return res, err
 	}
-	res.AssumedARN = assumed.Arn
-	// The pointers the run would publish to must be amicrypt's: refused
-	// before anything is created or copied.
-	if _, err := a.publishOwner(ctx, in.Target, assumed.Arn, ""); err != nil {
-		return res, atStep(StepPublish, err)
-	}
-	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: in.Target})
-	if err != nil {
-		return res, atStep(StepServiceLinkedRole, err)
-	}
-	res.SLRARN = slr.RoleARN
-	if res.SLRARN == "" {
-		res.SLRARN = in.Target.ServiceLinkedRoleARN()
-	}
-	res.Key, err = a.ensureKey(ctx, EnsureKeyInput{Target: in.Target, RunID: in.RunID, SLRARN: res.SLRARN, Pipeline: in.Pipeline})
-	if err != nil {
-		return res, atStep(StepKey, err)
+	log := a.logFor(in.Target.Account, in.Target.Region)
+	for _, w := range plan.Warnings {
+		log.Warn().Msg(w)
 	}
 	// Housekeeping, not a step. An account and region whose key amicrypt
 	// just created never had a boot proof (a proof needs the key): nothing
@@ -97,7 +90,6 @@ func (a *Activities) PrepareTarget(ctx context.Context, in PrepareTargetInput) (
 		switch {
 		case err == nil:
 		case isRetryable(err):
-			log := a.logFor(in.Target.Account, in.Target.Region)
 			log.Warn().Err(err).Msg("could not look for abandoned boot proofs now; the next run or sweep will")
 		default:
 			res.Warnings = append(res.Warnings, fmt.Sprintf("could not look for abandoned boot proofs in account %s, %s: %v", in.Target.Account, in.Target.Region, err))

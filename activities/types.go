@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/amicrypt/amicrypt/internal/policy"
 )
 
 // Tags amicrypt puts on everything it makes.
@@ -93,6 +95,10 @@ type Target struct {
 	// RetireAfter is how long an old key stays disabled, unused and
 	// untried, before its deletion is scheduled; nil: DefaultRetireAfter.
 	RetireAfter *time.Duration `json:"retire_after,omitempty"`
+	// LaunchPrincipals are the role ARNs that will launch instances from
+	// the copies (seed 002): each must be able to use the key through EC2,
+	// kms:CreateGrant with kms:GrantIsForAWSResource included (F4).
+	LaunchPrincipals []string `json:"launch_principals,omitempty"`
 }
 
 // Defaults of the retirement delays (the retention: and rotation: blocks).
@@ -179,6 +185,10 @@ type EnsureKeyInput struct {
 	RunID    string `json:"run_id"`
 	SLRARN   string `json:"slr_arn"`
 	Pipeline string `json:"pipeline_role_arn,omitempty"`
+	// DryRun changes nothing: Actions says what would be created, written
+	// or granted, and the prediction is made on the policy and grants the
+	// key would then have.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // EnsureKeyResult is the key the copy is encrypted under.
@@ -191,6 +201,14 @@ type EnsureKeyResult struct {
 	// RetiredKeys are keys earlier attempts made for the alias and nothing
 	// used, scheduled for deletion (7 days) when one of them was adopted.
 	RetiredKeys []string `json:"retired_keys,omitempty"`
+	// Actions a dry run would take (the key, its policy, its rotation, a
+	// grant), each with the exact policy statements or call.
+	Actions []Action `json:"actions,omitempty"`
+
+	// doc and grants are the key's policy and grants as the prediction saw
+	// them (nil: unreadable), for the launch principals' check.
+	doc    *policy.Document
+	grants []policy.Grant
 }
 
 // ShareSourceInput adds (or, for Unshare, removes) launch permission on the
@@ -312,4 +330,8 @@ type RetentionInput struct {
 	KeyARN string `json:"key_arn,omitempty"`
 	// Family, when known (FamilyOf otherwise).
 	Family string `json:"family,omitempty"`
+	// DryRun changes nothing; Incoming: a plan's preview, before the copy
+	// exists, counting it as the newest build.
+	DryRun   bool `json:"dry_run,omitempty"`
+	Incoming bool `json:"incoming,omitempty"`
 }

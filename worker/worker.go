@@ -103,6 +103,9 @@ func Activities(acts *activities.Activities, attach *workflows.Attach, hk *workf
 		acts.RetireOldKeys,
 		// Sweep (workflows/sweep.go).
 		acts.InspectKey,
+		// Plan (workflows/plan.go): reads only.
+		acts.PlanShare,
+		acts.PlanTargets,
 		// A child of the same id already running (another run of the same
 		// source, a replay beside its run): its parent waits for it.
 		attach.AwaitTarget,
@@ -121,6 +124,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Target)
 	r.RegisterWorkflow(workflows.Rotation)
 	r.RegisterWorkflow(workflows.Sweep)
+	r.RegisterWorkflow(workflows.Plan)
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

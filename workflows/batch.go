@@ -300,7 +300,7 @@ func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
 	future, settable := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var r TargetReport
-		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN}
+		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder}
 		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(id)), Target, in).Get(ctx, &r)
 		if err != nil && alreadyStarted(err) {
 			b.log.Info("target already running, attaching to it", "workflow_id", id)

@@ -430,24 +430,9 @@ func reencryptAction(im activities.KeyedImage, newKey string) activities.Action 
 // retireActions are a retirement's actions: the old images' (disable,
 // deregister, enable again) and the old keys'.
 func retireActions(ret activities.RetireOldKeysResult) []activities.Action {
-	out := ImageActions(ret.Images)
+	out := ret.Images.Actions()
 	for _, k := range ret.Keys {
 		out = append(out, k.Actions...)
-	}
-	return out
-}
-
-// ImageActions are the actions a retirement of images took (or would).
-func ImageActions(r activities.Retirement) []activities.Action {
-	var out []activities.Action
-	for _, id := range r.Disabled {
-		out = append(out, activities.Action{Do: activities.ActDisableImage, Resource: id, Evidence: "amicrypt's, retired, nothing uses it"})
-	}
-	for _, id := range r.Deregistered {
-		out = append(out, activities.Action{Do: activities.ActDeregisterImage, Resource: id, Evidence: "disabled for the retention grace, nothing uses it"})
-	}
-	for _, id := range r.Enabled {
-		out = append(out, activities.Action{Do: activities.ActEnableImage, Resource: id, Evidence: "disabled, but something uses it"})
 	}
 	return out
 }

@@ -91,7 +91,11 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	// F6) before anything is copied.
 	t.enter(StepPrepare)
 	var prep activities.PrepareTargetResult
-	prepIn := activities.PrepareTargetInput{Target: tg, RunID: t.in.RunID, Pipeline: t.in.PipelineRoleARN}
+	prepIn := activities.PrepareTargetInput{Target: tg, RunID: t.in.RunID, Pipeline: t.in.PipelineRoleARN, Builder: t.in.Builder}
+	if t.in.Builder != nil {
+		src := t.in.Source
+		prepIn.Source = &src
+	}
 	if err := t.execLocal(ctx, StepPrepare, a.PrepareTarget, prepIn, &prep); err != nil {
 		return err
 	}

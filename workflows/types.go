@@ -147,6 +147,9 @@ type TargetInput struct {
 	Source          activities.Source `json:"source"`
 	Target          activities.Target `json:"target"`
 	PipelineRoleARN string            `json:"pipeline_role_arn,omitempty"`
+	// Builder owns the source; PrepareTarget checks the source for the
+	// target with it (inputs recorded before it was passed have none).
+	Builder *activities.Builder `json:"builder,omitempty"`
 }
 
 // BatchInput is one Batch workflow: a slice of a run's accounts with all
@@ -174,7 +177,7 @@ const QueryReport = "report"
 // copy, wait-available, verify-snapshots, boot-proof, mark, publish,
 // retention).
 const (
-	StepShare             = "share"
+	StepShare             = activities.StepShare
 	StepPrepare           = "prepare"
 	StepAssume            = activities.StepAssume
 	StepServiceLinkedRole = activities.StepServiceLinkedRole
@@ -216,7 +219,7 @@ func (r Report) Actions() []string {
 		}
 	}
 	for _, k := range r.Keys {
-		for _, a := range ImageActions(k.Retirement) {
+		for _, a := range k.Retirement.Actions() {
 			out = append(out, a.Do+" "+a.Resource)
 		}
 		for _, f := range k.OldKeys {

@@ -27,12 +27,14 @@ import (
 func runIDFor(in workflows.PipelineInput) string { return pipelinerun.RunID(in) }
 
 type runFlags struct {
-	config  string
-	sources []string
-	runID   string
-	wait    bool
-	json    bool
-	conn    temporalconn.Options
+	config    string
+	sources   []string
+	runID     string
+	wait      bool
+	json      bool
+	preflight bool
+	allowFail bool
+	conn      temporalconn.Options
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -64,6 +66,14 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
 			if in.RunID == "" {
 				in.RunID = runIDFor(in)
 			}
+			if f.preflight {
+				return withTemporal(cmd, g, f.conn, func(ctx context.Context, c client.Client) error {
+					if err := preflightRun(ctx, cmd, c, f.conn.TaskQueue, in, f.allowFail, f.json); err != nil {
+						return err
+					}
+					return startAndReport(cmd, g, f.conn, in, f.wait, f.json)
+				})
+			}
 			return startAndReport(cmd, g, f.conn, in, f.wait, f.json)
 		},
 	}
@@ -72,8 +82,32 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
 	cmd.Flags().StringVar(&f.runID, "run-id", "", "name the run (default: derived from sources and targets)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the run, showing progress, then print the report")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print machine-readable JSON (the run id, or with --wait the report)")
+	cmd.Flags().BoolVar(&f.preflight, "preflight", false, "plan first ('amicrypt plan', reads only) and start nothing when a target is predicted to fail")
+	cmd.Flags().BoolVar(&f.allowFail, "allow-predicted-failures", false, "with --preflight: start the run even when targets are predicted to fail (they are listed)")
 	f.conn.BindFlags(cmd.Flags())
 	return cmd
+}
+
+// preflightRun plans the run and refuses to start it when a target is
+// predicted to fail (listing them, exit 1), unless allowed.
+func preflightRun(ctx context.Context, cmd *cobra.Command, c client.Client, taskQueue string, in workflows.PipelineInput, allow, asJSON bool) error {
+	rep, err := pipelinerun.Plan(ctx, c, taskQueue, in)
+	if err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	errOut := cmd.ErrOrStderr()
+	if !asJSON {
+		pipelinerun.WritePlan(errOut, rep)
+	}
+	bad := pipelinerun.PredictedFailures(rep)
+	if len(bad) == 0 {
+		return nil
+	}
+	if allow {
+		fmt.Fprintf(errOut, "preflight: %d targets are predicted to fail (%s); starting anyway (--allow-predicted-failures)\n", len(bad), strings.Join(bad, ", "))
+		return nil
+	}
+	return &exitError{code: 1, err: fmt.Errorf("preflight: nothing was started: %d of %d targets are predicted to fail: %s (fix them as the plan says, or add --allow-predicted-failures)", len(bad), len(rep.Targets), strings.Join(bad, ", "))}
 }
 
 // pipelineInputFromFlags validates the config and the sources before anything

@@ -214,6 +214,10 @@ type TargetSettings struct {
 	// Keep is how many proven amicrypt images of a family to keep per
 	// account and region; 0 turns retention off.
 	Keep *int `yaml:"keep"`
+	// LaunchPrincipals are the role ARNs that will launch instances from
+	// the copies: plan and run check each may use the key through EC2
+	// (kms:CreateGrant for AWS resources included, F4).
+	LaunchPrincipals []string `yaml:"launch_principals"`
 }
 
 // BootProof is the boot_proof: block; nil fields are inherited.

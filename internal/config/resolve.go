@@ -41,6 +41,7 @@ type resolved struct {
 
 	ssmParameter, launchTemplate string
 	family                       string // "": derived at run time
+	launchPrincipals             []string
 	keep                         int
 
 	// The config's retention.grace and rotation.retire_after, or their
@@ -138,6 +139,10 @@ func (c *checker) resolve(i int) *resolved {
 	rs.launchTemplate, _ = pick(tpub.LaunchTemplate, dpub.LaunchTemplate, "", "", "")
 	rs.family, _ = pick(t.Family, d.Family, "", "", "")
 	rs.keep, _ = pick(t.Keep, d.Keep, "", "", DefaultKeep)
+	rs.launchPrincipals = d.LaunchPrincipals
+	if t.LaunchPrincipals != nil {
+		rs.launchPrincipals = t.LaunchPrincipals
+	}
 	rs.grace = c.cfg.Retention.GraceOrDefault()
 	rs.retireAfter = *c.cfg.Rotation.WithDefaults().RetireAfter
 	return rs
@@ -228,11 +233,12 @@ func (rs *resolved) expand() []activities.Target {
 				SubnetIDs:    rs.subnetsFor(region),
 				Timeout:      rs.timeout,
 			},
-			Publish:        activities.Publish{SSMParameter: rs.ssmParameter, LaunchTemplate: rs.launchTemplate},
-			Keep:           rs.keep,
-			Family:         rs.family,
-			RetentionGrace: &grace,
-			RetireAfter:    &retireAfter,
+			Publish:          activities.Publish{SSMParameter: rs.ssmParameter, LaunchTemplate: rs.launchTemplate},
+			Keep:             rs.keep,
+			Family:           rs.family,
+			RetentionGrace:   &grace,
+			RetireAfter:      &retireAfter,
+			LaunchPrincipals: rs.launchPrincipals,
 		})
 	}
 	return out

@@ -280,6 +280,11 @@ func (c *checker) settings(p string, s *TargetSettings) {
 			c.errf(p+".family", "%s", msg)
 		}
 	}
+	for i, lp := range s.LaunchPrincipals {
+		if !roleARNRe.MatchString(lp) {
+			c.errf(fmt.Sprintf("%s.launch_principals[%d]", p, i), "%q is not an IAM role ARN like arn:aws:iam::222222222222:role/app-deployer (the role that launches instances from the copies)", lp)
+		}
+	}
 	if s.Keep != nil && *s.Keep < 0 {
 		c.errf(p+".keep", "%d is negative: give how many proven images of the family to keep per account and region (default %d), or 0 to turn retention off", *s.Keep, DefaultKeep)
 	}
