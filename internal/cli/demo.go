@@ -19,6 +19,7 @@ import (
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
+	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -105,6 +106,10 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 
 	in := workflows.PipelineInput{Builder: builder, Sources: src, Targets: targets, InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion}
 	in.RunID = runIDFor(in)
+	step("Plan %s: %d targets checked with reads only, before anything is shared, copied or created", in.RunID, len(targets))
+	if err := demoPlan(ctx, env, in, expected, out); err != nil {
+		return err
+	}
 	step("Run %s: %d targets from %s", in.RunID, len(targets), describeSources(sources))
 	report, err := runAndFollow(ctx, env, in, out)
 	if err != nil {
@@ -171,6 +176,63 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 		}
 	}
 	return nil
+}
+
+// demoPlan plans the run and checks the plan against the world: the
+// targets expected to fail are predicted to, with the same code, the
+// others are not, and the sandbox saw no mutating call meanwhile.
+func demoPlan(ctx context.Context, env *devEnv, in workflows.PipelineInput, expected map[string]string, out io.Writer) error {
+	before := writeCalls(env.Sandbox.Counters())
+	rep, err := pipelinerun.Plan(ctx, env.Client, env.TaskQueue, in)
+	if err != nil {
+		return err
+	}
+	pipelinerun.WritePlan(out, rep)
+	if writes := newWrites(before, writeCalls(env.Sandbox.Counters())); len(writes) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("the plan made mutating AWS calls, and a plan makes none: %s", strings.Join(writes, ", "))}
+	}
+	var wrong []string
+	for _, t := range rep.Targets {
+		want, got := expected[t.Account+"/"+t.Region], workflows.StatusSucceeded
+		if len(t.Failures) > 0 {
+			got = t.Failures[0].Code
+		}
+		if got != want {
+			wrong = append(wrong, fmt.Sprintf("%s/%s: predicted %s, the world implies %s", t.Account, t.Region, got, want))
+		}
+	}
+	if len(rep.Targets) != len(expected) {
+		wrong = append(wrong, fmt.Sprintf("%d targets planned, %d expected", len(rep.Targets), len(expected)))
+	}
+	if len(wrong) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("the plan does not predict what the default world implies: %s", strings.Join(wrong, "; "))}
+	}
+	return nil
+}
+
+// writeCalls counts the sandbox's mutating calls by account, region and
+// action — sts:AssumeRole aside, the one a plan makes (it changes nothing
+// in AWS but hands out credentials).
+func writeCalls(rows []sandbox.CounterRow) map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range rows {
+		if r.Mutating && r.Action != "sts:AssumeRole" {
+			out[r.Account+"/"+r.Region+" "+r.Action] += r.Calls
+		}
+	}
+	return out
+}
+
+// newWrites lists the mutating calls made between two counts.
+func newWrites(before, after map[string]int64) []string {
+	var out []string
+	for k, n := range after {
+		if d := n - before[k]; d > 0 {
+			out = append(out, fmt.Sprintf("%s ×%d", k, d))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // demoAccount is the account the demo rotates.

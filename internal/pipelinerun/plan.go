@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -163,7 +162,7 @@ func writePlanDetails(w io.Writer, targets []activities.TargetPlan) {
 				fmt.Fprintf(w, "  would fail%s: %s %s\n  fix: %s\n", step, d.Code, d.Cause, indent(d.Fix, "       "))
 			}
 			for _, x := range t.Changes {
-				fmt.Fprintf(w, "  %-12s %s\n", "would "+verb(x), x.String())
+				fmt.Fprintf(w, "  would %s\n", x.String())
 				if x.Detail != "" {
 					fmt.Fprintf(w, "      %s\n", indent(x.Detail, "      "))
 				}
@@ -173,12 +172,4 @@ func writePlanDetails(w io.Writer, targets []activities.TargetPlan) {
 			}
 		}
 	}
-}
-
-// verb is the first word of an action ("create", "update", "disable").
-func verb(x activities.Action) string {
-	if i := strings.IndexByte(x.Do, ' '); i > 0 {
-		return x.Do[:i]
-	}
-	return x.Do
 }
