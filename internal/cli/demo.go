@@ -19,8 +19,8 @@ import (
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
-	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/policy"
+	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
 )
