@@ -473,31 +473,6 @@ func TestRotateWhoseBootProofFailsLeavesTheAliasAndPointers(t *testing.T) {
 	}
 }
 
-// writeCalls counts an account's calls that change something (not
-// Describe*, Get*, List* or STS).
-func writeCalls(env *devEnv, account string) map[string]int64 {
-	resp, err := http.Get(env.SandboxEndpoint + "/_sandbox/counters")
-	if err != nil {
-		return map[string]int64{"counters unreadable: " + err.Error(): 1}
-	}
-	defer resp.Body.Close()
-	var rows []sandbox.CounterRow
-	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
-		return map[string]int64{"counters undecodable: " + err.Error(): 1}
-	}
-	out := map[string]int64{}
-	for _, r := range rows {
-		if r.Account != account {
-			continue
-		}
-		if strings.HasPrefix(r.Action, "sts:") || sandbox.ReadOnlyAction(r.Action) {
-			continue
-		}
-		out[r.Region+" "+r.Action] += r.Calls
-	}
-	return out
-}
-
 // sweepWorld is the default world and an account whose AMI ends up under a
 // key other than its alias's.
 func sweepWorld(t *testing.T) *world.World {
@@ -585,7 +560,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 		t.Fatal(err)
 	}
 
-	healthyBefore := writeCalls(env, "333333333333")
+	healthyBefore := writeCalls(env.Sandbox.Counters(), "333333333333")
 	code, stdout, stderr := runCLI(env, "sweep", "--config", path, "--wait", "--json")
 	if code != 0 {
 		t.Fatalf("sweep: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
@@ -612,7 +587,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 			t.Errorf("the healthy account in %s: %+v", region, h)
 		}
 	}
-	if got := writeCalls(env, "333333333333"); fmt.Sprint(got) != fmt.Sprint(healthyBefore) {
+	if got := writeCalls(env.Sandbox.Counters(), "333333333333"); fmt.Sprint(got) != fmt.Sprint(healthyBefore) {
 		t.Errorf("the healthy account got write calls during the sweep: before %v, after %v", healthyBefore, got)
 	}
 	wantRotations := []string{workflows.RotationWorkflowID("222222222222"), workflows.RotationWorkflowID("555555555555")}
@@ -804,12 +779,12 @@ func TestDryRunsChangeNothingAndListWhatTheRealCommandsDo(t *testing.T) {
 
 	dry := func(args ...string) *workflows.Report {
 		t.Helper()
-		before := writeCalls(env, "222222222222")
+		before := writeCalls(env.Sandbox.Counters(), "222222222222")
 		code, stdout, stderr := runCLI(env, append(args, "--dry-run", "--json")...)
 		if code != 0 {
 			t.Fatalf("%s --dry-run: exit %d\nstdout: %s\nstderr: %s", args[0], code, stdout, stderr)
 		}
-		if after := writeCalls(env, "222222222222"); fmt.Sprint(after) != fmt.Sprint(before) {
+		if after := writeCalls(env.Sandbox.Counters(), "222222222222"); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Errorf("%s --dry-run made mutating calls: before %v, after %v", args[0], before, after)
 		}
 		r := decodeReport(t, stdout, stderr)
