@@ -318,7 +318,7 @@ accounts:
         name: base
         encryption: false
 `)
-	want := `world.yaml:8:9: accounts[0].images[0].encryption: unknown key "encryption" (did you mean encrypted?); allowed keys: id, region, name, description, encrypted, public, launch_permissions, architecture, root_device_name, volume_size, snapshot_id, tags, state`
+	want := `world.yaml:8:9: accounts[0].images[0].encryption: unknown key "encryption" (did you mean encrypted?); allowed keys: id, region, name, description, encrypted, public, launch_permissions, architecture, root_device_name, root_device_type, volume_size, snapshot_id, tags, state`
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("got\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), want)
 	}
@@ -353,7 +353,7 @@ accounts:
 	want := []string{
 		`world.yaml:3:17: timing.copy_seconds: -5 is not a duration: give a number of seconds, 0 or more`,
 		`world.yaml:5:9: accounts[0].id: "1" is not a 12-digit AWS account id`,
-		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters`,
+		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters, default_vpc, autoscaling_group_limit`,
 		`world.yaml:8:19: accounts[1].images[0].id: "ami-1" is not an AMI id (ami- and 8-17 lowercase hex digits)`,
 		`world.yaml:8:51: accounts[1].images[0].name: "x" is not a valid AMI name (3-128 of A-Z a-z 0-9 ( ) [ ] space . / - ' @ _)`,
 	}

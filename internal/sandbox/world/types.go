@@ -61,6 +61,42 @@ type Account struct {
 	Keys []Key `yaml:"keys,omitempty"`
 	// Parameters are SSM parameters of the account.
 	Parameters []Parameter `yaml:"parameters,omitempty"`
+	// DefaultVPC says, per region of the world, whether the account has its
+	// default VPC there (the default VPC, its default subnets and its
+	// "default" security group). A region not listed has one, as every AWS
+	// account does until it deletes it. In a world file:
+	//
+	//	default_vpc: {us-east-1: false}          # none in us-east-1
+	//	default_vpc: {us-east-1: false, eu-west-1: false}
+	//
+	// Keys are regions of the world; values true or false.
+	DefaultVPC map[string]bool `yaml:"default_vpc,omitempty"`
+	// AutoScalingGroupLimit is the account's Amazon EC2 Auto Scaling quota
+	// "Auto Scaling groups per region": CreateAutoScalingGroup is refused
+	// (LimitExceeded) in a region that already has this many groups, and
+	// DescribeAccountLimits answers it as MaxNumberOfAutoScalingGroups.
+	// Default 500, AWS's default quota (0 in a World built in Go means the
+	// default). In a world file: autoscaling_group_limit: 2.
+	AutoScalingGroupLimit int `yaml:"autoscaling_group_limit"`
+}
+
+// DefaultAutoScalingGroupLimit is AWS's default quota of Auto Scaling groups
+// per account and region ("Quotas for Auto Scaling resources and groups").
+const DefaultAutoScalingGroupLimit = 500
+
+// HasDefaultVPC reports whether the account has its default VPC in region
+// (every region not set to false in DefaultVPC).
+func (a *Account) HasDefaultVPC(region string) bool {
+	has, ok := a.DefaultVPC[region]
+	return !ok || has
+}
+
+// GroupLimit is AutoScalingGroupLimit, or AWS's default when it is 0.
+func (a *Account) GroupLimit() int {
+	if a.AutoScalingGroupLimit > 0 {
+		return a.AutoScalingGroupLimit
+	}
+	return DefaultAutoScalingGroupLimit
 }
 
 // Role is an IAM role.
@@ -96,7 +132,8 @@ type NamedPolicy struct {
 	Document json.RawMessage `yaml:"document"`
 }
 
-// Image is an AMI with one EBS root snapshot.
+// Image is an AMI: EBS-backed, with one root snapshot, unless RootDeviceType
+// says instance-store.
 type Image struct {
 	// ID is the AMI id (ami- and 8-17 hex digits), unique across the world.
 	ID string `yaml:"id"`
@@ -117,9 +154,15 @@ type Image struct {
 	Architecture string `yaml:"architecture"`
 	// RootDeviceName, default /dev/xvda.
 	RootDeviceName string `yaml:"root_device_name"`
-	// VolumeSize of the root volume in GiB, default 8.
+	// RootDeviceType: ebs (default; the root device is an EBS volume made
+	// from the image's snapshot) or instance-store (an instance
+	// store-backed AMI: no snapshot, so no encrypted, snapshot_id or
+	// volume_size). "" in a World built in Go is ebs.
+	RootDeviceType string `yaml:"root_device_type"`
+	// VolumeSize of the root volume in GiB, default 8 (EBS-backed images).
 	VolumeSize int `yaml:"volume_size"`
-	// SnapshotID of the root snapshot; derived from the image id when not given.
+	// SnapshotID of the root snapshot; derived from the image id when not
+	// given (EBS-backed images).
 	SnapshotID string `yaml:"snapshot_id"`
 	// Tags of the image.
 	Tags map[string]string `yaml:"tags,omitempty"`
@@ -346,10 +389,36 @@ type Limits struct {
 	// ConcurrentCopies is the number of CopyImage operations that may be in
 	// progress per destination account and region (default 100).
 	ConcurrentCopies int `yaml:"concurrent_copies"`
+	// ImageShareAccounts is EC2's "AMI sharing" quota: how many accounts an
+	// AMI may be shared with (launch permissions) in a region; adding more
+	// with ModifyImageAttribute is refused (ResourceLimitExceeded). Default
+	// 1000, AWS's default quota (0 in a World built in Go means the default).
+	ImageShareAccounts int `yaml:"image_share_accounts"`
 	// Buckets overrides request-rate token buckets by class (see
 	// DefaultBuckets for the classes and AWS's values).
 	Buckets map[string]Bucket `yaml:"buckets,omitempty"`
 }
+
+// Root device types of an image.
+const (
+	RootDeviceEBS           = "ebs"
+	RootDeviceInstanceStore = "instance-store"
+)
+
+// DefaultImageShareAccounts is AWS's default "AMI sharing" quota: the
+// entities an AMI can be shared with in a region (EC2 User Guide, AMI quotas).
+const DefaultImageShareAccounts = 1000
+
+// ShareAccounts is ImageShareAccounts, or AWS's default when it is 0.
+func (l Limits) ShareAccounts() int {
+	if l.ImageShareAccounts > 0 {
+		return l.ImageShareAccounts
+	}
+	return DefaultImageShareAccounts
+}
+
+// IsInstanceStore reports whether the image is instance store-backed.
+func (i *Image) IsInstanceStore() bool { return i.RootDeviceType == RootDeviceInstanceStore }
 
 // Bucket is a request-rate token bucket, applied per account and region.
 type Bucket struct {

@@ -61,6 +61,7 @@ var (
 	}
 	keyStates      = []string{"Enabled", "Disabled", "PendingDeletion"}
 	imageStates    = []string{"available", "pending", "failed"}
+	rootDevices    = []string{RootDeviceEBS, RootDeviceInstanceStore}
 	architectures  = []string{"x86_64", "arm64", "i386", "x86_64_mac", "arm64_mac"}
 	parameterTypes = []string{"String", "StringList", "SecureString"}
 	faultServices  = []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm"}
@@ -124,6 +125,13 @@ type checker struct {
 // fromFile reports whether the World was read from a file (and so has
 // positions, and every default filled in).
 func (c *checker) fromFile() bool { return c.r.Pos != nil }
+
+// written reports whether the world file gave a value at path (false for a
+// default, and for a World built in Go).
+func (c *checker) written(path string) bool {
+	_, _, ok := c.r.Pos.At(path)
+	return ok
+}
 
 func (c *checker) errf(path, format string, args ...any) {
 	c.r.Errorf(path, format, args...)
@@ -284,6 +292,19 @@ func (c *checker) account(w *World, p string, a *Account, regions, accounts map[
 			c.errf(sp, "service-linked role %s is listed twice", name)
 		}
 		slrs[name] = true
+	}
+
+	for _, r := range sortedKeys(a.DefaultVPC) {
+		dp := yamlconf.Child(p+".default_vpc", r)
+		switch {
+		case len(c.regions) == 0:
+			// No valid region at all: the error at regions says it.
+		case !regions[r]:
+			c.errKey(dp, "%q is not a region of the world (%s); default_vpc maps regions to true or false, e.g. default_vpc: {%s: false}", r, oneOf(c.regions), c.regions[0])
+		}
+	}
+	if a.AutoScalingGroupLimit < 1 && (c.fromFile() || a.AutoScalingGroupLimit < 0) {
+		c.errf(p+".autoscaling_group_limit", "%d: use 1 or more (AWS's default quota is %d Auto Scaling groups per region)", a.AutoScalingGroupLimit, DefaultAutoScalingGroupLimit)
 	}
 
 	roleNames := map[string]string{}
@@ -619,17 +640,37 @@ func (c *checker) image(w *World, p string, a *Account, img *Image, regions, acc
 		}
 		shared[acct] = true
 	}
+	if limit := w.Limits.ShareAccounts(); len(img.LaunchPermissions) > limit && w.Limits.ImageShareAccounts >= 0 {
+		c.errf(p+".launch_permissions", "the image is shared with %d accounts; limits.image_share_accounts allows at most %d per image", len(img.LaunchPermissions), limit)
+	}
 	if img.Architecture != "" && !slices.Contains(architectures, img.Architecture) {
 		c.errf(p+".architecture", "%q is not an architecture; use %s", img.Architecture, oneOf(architectures))
 	}
 	if img.RootDeviceName != "" && !deviceNameRe.MatchString(img.RootDeviceName) {
 		c.errf(p+".root_device_name", "%q is not a device name like /dev/xvda or /dev/sda1", img.RootDeviceName)
 	}
-	if img.VolumeSize < 0 || img.VolumeSize > maxVolumeSize || (img.VolumeSize == 0 && c.fromFile()) {
-		c.errf(p+".volume_size", "%d GiB is out of range: use 1 to %d", img.VolumeSize, maxVolumeSize)
-	}
-	if img.SnapshotID != "" && !snapshotIDRe.MatchString(img.SnapshotID) {
-		c.errf(p+".snapshot_id", "%q is not a snapshot id (snap- and 8-17 lowercase hex digits)", img.SnapshotID)
+	switch {
+	case img.RootDeviceType != "" && !slices.Contains(rootDevices, img.RootDeviceType):
+		c.errf(p+".root_device_type", "%q is not a root device type; use %s", img.RootDeviceType, oneOf(rootDevices))
+	case img.IsInstanceStore():
+		// An instance store-backed AMI has no EBS snapshot: nothing to
+		// encrypt, no snapshot id, no root volume size.
+		if img.Encrypted.IsEncrypted() {
+			c.errf(ep, "an instance store-backed image (root_device_type: instance-store) has no EBS snapshot to encrypt; use encrypted: false or leave it out")
+		}
+		if c.written(p+".snapshot_id") || (!c.fromFile() && img.SnapshotID != "") {
+			c.errf(p+".snapshot_id", "an instance store-backed image (root_device_type: instance-store) has no EBS snapshot; leave snapshot_id out")
+		}
+		if c.written(p+".volume_size") || (!c.fromFile() && img.VolumeSize != 0) {
+			c.errf(p+".volume_size", "an instance store-backed image (root_device_type: instance-store) has no EBS root volume; leave volume_size out")
+		}
+	default:
+		if img.VolumeSize < 0 || img.VolumeSize > maxVolumeSize || (img.VolumeSize == 0 && c.fromFile()) {
+			c.errf(p+".volume_size", "%d GiB is out of range: use 1 to %d", img.VolumeSize, maxVolumeSize)
+		}
+		if img.SnapshotID != "" && !snapshotIDRe.MatchString(img.SnapshotID) {
+			c.errf(p+".snapshot_id", "%q is not a snapshot id (snap- and 8-17 lowercase hex digits)", img.SnapshotID)
+		}
 	}
 	c.tags(p+".tags", img.Tags)
 	if img.State != "" && !slices.Contains(imageStates, img.State) {
@@ -723,6 +764,9 @@ func (c *checker) faults(f Faults) {
 func (c *checker) limits(l Limits) {
 	if l.ConcurrentCopies < 1 && (c.fromFile() || l.ConcurrentCopies < 0) {
 		c.errf("limits.concurrent_copies", "%d: use 1 or more", l.ConcurrentCopies)
+	}
+	if l.ImageShareAccounts < 1 && (c.fromFile() || l.ImageShareAccounts < 0) {
+		c.errf("limits.image_share_accounts", "%d: use 1 or more (AWS's default AMI sharing quota is %d per image and region)", l.ImageShareAccounts, DefaultImageShareAccounts)
 	}
 	defaults := DefaultBuckets()
 	for _, class := range sortedKeys(l.Buckets) {

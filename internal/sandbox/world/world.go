@@ -105,8 +105,10 @@ func Parse(data []byte, filename string) (w *World, err error) {
 func (w *World) setDefaults() {
 	w.Timing = Timing{CopySeconds: 20, BootSeconds: 5, CreateImageSeconds: 5, InstanceSeconds: 2}
 	w.Faults = Faults{Throttle: true}
-	w.Limits = Limits{ConcurrentCopies: 100}
+	w.Limits = Limits{ConcurrentCopies: 100, ImageShareAccounts: DefaultImageShareAccounts}
 }
+
+func (a *Account) setDefaults() { a.AutoScalingGroupLimit = DefaultAutoScalingGroupLimit }
 
 func (r *Role) setDefaults() { r.Path = "/" }
 
@@ -116,6 +118,7 @@ func (i *Image) setDefaults() {
 	i.Encrypted = EncryptionSpec{Mode: EncryptionNone}
 	i.Architecture = "x86_64"
 	i.RootDeviceName = "/dev/xvda"
+	i.RootDeviceType = RootDeviceEBS
 	i.VolumeSize = 8
 	i.State = "available"
 }
@@ -128,8 +131,9 @@ func (k *Key) setDefaults() {
 func (p *Parameter) setDefaults() { p.Type = "String" }
 
 // fillDerived fills the defaults that depend on other values: key usage and
-// ids, snapshot ids, grant ids. Generated ids are stable: the same world file
-// gives the same ids.
+// ids, snapshot ids, grant ids; an instance store-backed image has no
+// snapshot and no root volume size. Generated ids are stable: the same world
+// file gives the same ids.
 func fillDerived(w *World) {
 	for ai := range w.Accounts {
 		a := &w.Accounts[ai]
@@ -150,6 +154,10 @@ func fillDerived(w *World) {
 		}
 		for ii := range a.Images {
 			img := &a.Images[ii]
+			if img.IsInstanceStore() {
+				img.VolumeSize = 0
+				continue
+			}
 			if img.SnapshotID == "" && img.ID != "" {
 				img.SnapshotID = "snap-" + derivedHex(17, "snapshot", img.ID)
 			}
