@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
 // Admin endpoints live under /_sandbox/, a path no AWS API uses:
@@ -139,6 +141,9 @@ func (b Behaviour) validate() error {
 	}
 	if b.ConcurrentCopies < 1 {
 		return fmt.Errorf("concurrent_copies must be at least 1")
+	}
+	if b.ImageShareAccounts < 0 {
+		return fmt.Errorf("image_share_accounts must not be negative (0: AWS's default, %d)", world.DefaultImageShareAccounts)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
 // Amazon EC2 Auto Scaling, as far as proving that an AMI boots needs it: groups
@@ -49,6 +50,35 @@ func (s *Server) registerAutoScaling() {
 	s.handle("autoscaling", "DeleteAutoScalingGroup", s.asDeleteAutoScalingGroup)
 	s.handle("autoscaling", "DescribeAutoScalingInstances", s.asDescribeAutoScalingInstances)
 	s.handle("autoscaling", "DescribeLaunchConfigurations", s.asDescribeLaunchConfigurations)
+	s.handle("autoscaling", "DescribeAccountLimits", s.asDescribeAccountLimits)
+}
+
+// maxLaunchConfigurations is AWS's default quota of launch configurations
+// per region ("Quotas for Auto Scaling resources and groups": 200).
+const maxLaunchConfigurations = 200
+
+// groupLimit is the account's quota of groups per region.
+func (c *Cloud) groupLimit(account string) int {
+	if a := c.state.Accounts[account]; a != nil && a.AutoScalingGroupLimit > 0 {
+		return a.AutoScalingGroupLimit
+	}
+	return world.DefaultAutoScalingGroupLimit
+}
+
+// asDescribeAccountLimits answers the account's Auto Scaling quotas and use in
+// the request's region: its groups (a group being deleted still counts until
+// it is gone; AWS does not document when it stops counting) against the
+// world's autoscaling_group_limit (AWS's default quota, 500 groups per
+// region; the API Reference still says 200), and launch configurations,
+// which the sandbox does not model: none, against AWS's default quota of 200.
+func (s *Server) asDescribeAccountLimits(c *call) (map[string]any, error) {
+	r := c.c.region(c.caller.Account, c.region)
+	return map[string]any{
+		"MaxNumberOfAutoScalingGroups":    int64(c.c.groupLimit(c.caller.Account)),
+		"MaxNumberOfLaunchConfigurations": int64(maxLaunchConfigurations),
+		"NumberOfAutoScalingGroups":       int64(len(r.Groups)),
+		"NumberOfLaunchConfigurations":    int64(0),
+	}, nil
 }
 
 // asDescribeLaunchConfigurations lists launch configurations. The sandbox
@@ -183,9 +213,18 @@ func (c *Cloud) groupLaunchTemplate(cl *Caller, region string, in map[string]any
 	return spec, mixed, lt, nil
 }
 
-// groupZones reads VPCZoneIdentifier or AvailabilityZones.
+// groupZones reads VPCZoneIdentifier or AvailabilityZones. A group given
+// Availability Zones only launches into the default subnets of those zones;
+// in a region where the account has no default VPC it is refused at once with
+// ValidationError "No default VPC for this user". AWS does not document what
+// happens to such a group; the sandbox refuses it when it is created or
+// updated, as Auto Scaling refuses a launch configuration needing the default
+// VPC (ValidationError, "No default VPC for this user") and checks an
+// Availability Zones group's launch template against the default VPC when the
+// group is created ("The security group '...' does not exist in default VPC
+// '...'"), rather than letting every launch fail.
 func (c *Cloud) groupZones(account, region string, in map[string]any) (zones []string, vzi string, err error) {
-	c.defaultNetwork(account, region)
+	vpc := c.defaultNetwork(account, region)
 	r := c.region(account, region)
 	if v := wire.Str(in, "VPCZoneIdentifier"); v != "" {
 		var ids []string
@@ -220,7 +259,39 @@ func (c *Cloud) groupZones(account, region string, in map[string]any) (zones []s
 	if len(zones) == 0 {
 		return nil, "", asValidation("At least one Availability Zone or VPC Subnet is required.")
 	}
+	if vpc == nil {
+		return nil, "", asValidation("No default VPC for this user")
+	}
 	return zones, "", nil
+}
+
+// checkGroupLaunchTemplate is the check CreateAutoScalingGroup and
+// UpdateAutoScalingGroup make of the launch template version a group will
+// launch: an image whose architecture its instance type does not support is
+// refused with ValidationError "You must use a valid fully-formed launch
+// template." and EC2's message, as Auto Scaling answers. The same check
+// refuses an instance store-backed image on a type without an instance store
+// root (undocumented for groups; the sandbox treats it like the architecture).
+// The other problems of a template (a missing image, an unknown or absent
+// instance type, a key EC2 may not use) show at launch, in the scaling
+// activity.
+func (c *Cloud) checkGroupLaunchTemplate(account, region string, lt *LaunchTemplate, version string) error {
+	_, v, err := c.findLaunchTemplateVersion(account, region, lt.ID, "", version)
+	if err != nil {
+		return nil // reported by groupLaunchTemplate
+	}
+	im, err := c.visibleImage(account, region, wire.Str(v.Data, "ImageId"))
+	if err != nil {
+		return nil
+	}
+	itype := wire.Str(v.Data, "InstanceType")
+	if itype == "" || lookupInstanceType(itype) == nil {
+		return nil
+	}
+	if err := checkLaunchType(itype, im); err != nil {
+		return asValidation("You must use a valid fully-formed launch template. %s", wire.AsAPIError(err).Message)
+	}
+	return nil
 }
 
 func checkSizes(min, max, desired int64) error {
@@ -246,12 +317,24 @@ func (s *Server) asCreateAutoScalingGroup(c *call) (map[string]any, error) {
 	if r.Groups[name] != nil {
 		return nil, apiErr("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name %s already exists", name)
 	}
+	if limit := c.c.groupLimit(acct); len(r.Groups) >= limit {
+		// LimitExceeded is the error CreateAutoScalingGroup documents ("You have
+		// already reached a limit for your Amazon EC2 Auto Scaling resources");
+		// its wording for groups is not documented. The sandbox's follows the
+		// one Auto Scaling gives for launch configurations ("Launch
+		// Configuration limit exceeded - You may only have 100 launch
+		// configurations").
+		return nil, apiErr("LimitExceeded", "AutoScalingGroup limit exceeded - You may only have %d AutoScalingGroups", limit)
+	}
 	spec, mixed, lt, err := c.c.groupLaunchTemplate(c.caller, region, c.in)
 	if err != nil {
 		return nil, err
 	}
 	if lt == nil {
 		return nil, asValidation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
+	}
+	if err := c.c.checkGroupLaunchTemplate(acct, region, lt, wire.Str(spec, "Version")); err != nil {
+		return nil, err
 	}
 	min, max := wire.Int(c.in, "MinSize"), wire.Int(c.in, "MaxSize")
 	desired, ok := wire.IntOK(c.in, "DesiredCapacity")
@@ -350,6 +433,11 @@ func (s *Server) asUpdateAutoScalingGroup(c *call) (map[string]any, error) {
 	spec, mixed, lt, err := c.c.groupLaunchTemplate(c.caller, region, c.in)
 	if err != nil {
 		return nil, err
+	}
+	if lt != nil {
+		if err := c.c.checkGroupLaunchTemplate(acct, region, lt, wire.Str(spec, "Version")); err != nil {
+			return nil, err
+		}
 	}
 	min, max, desired := g.MinSize, g.MaxSize, g.DesiredCapacity
 	if v, ok := wire.IntOK(c.in, "MinSize"); ok {

@@ -409,6 +409,7 @@ faults: {throttle: false}
 		{"ec2:DescribeSubnets", empty, []string{"ec2", "describe-subnets", "--filters", "Name=vpc-id,Values=vpc-00000000"}, []string{"Subnets"}},
 		{"ec2:DescribeSecurityGroups", empty, []string{"ec2", "describe-security-groups", "--filters", "Name=vpc-id,Values=vpc-00000000"}, []string{"SecurityGroups"}},
 		{"ec2:DescribeKeyPairs", empty, []string{"ec2", "describe-key-pairs"}, []string{"KeyPairs"}},
+		{"ec2:DescribeInstanceTypes", empty, []string{"ec2", "describe-instance-types", "--filters", "Name=processor-info.supported-architecture,Values=sparc"}, []string{"InstanceTypes"}},
 		{"ec2:DescribeImageAttribute", owner, []string{"ec2", "describe-image-attribute", "--image-id", image, "--attribute", "launchPermission"}, []string{"LaunchPermissions"}},
 		{"ec2:DescribeSnapshotAttribute", owner, []string{"ec2", "describe-snapshot-attribute", "--snapshot-id", snapshot, "--attribute", "createVolumePermission"}, []string{"CreateVolumePermissions"}},
 		{"ec2:RunInstances", owner, []string{"ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro", "--count", "1"}, []string{"Groups"}},

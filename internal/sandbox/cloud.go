@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
 // Cloud is the sandbox's model of AWS: the state, the lock that guards it, the
@@ -51,7 +53,10 @@ type Behaviour struct {
 	ActionFaults        map[string]Fault // by action (CopyImage) or service:action (ec2:CopyImage)
 	CopyFailures        map[string]string
 	ConcurrentCopies    int
-	Buckets             map[string]BucketSetting
+	// ImageShareAccounts is the AMI sharing quota (limits.image_share_accounts);
+	// 0 (a state file written before it existed) is AWS's default, 1000.
+	ImageShareAccounts int
+	Buckets            map[string]BucketSetting
 }
 
 // Fault is a rule for a service or an action, as in the world file: what it
@@ -91,6 +96,7 @@ type behaviourJSON struct {
 	Actions            map[string]faultJSON     `json:"actions,omitempty"`
 	CopyFailures       map[string]string        `json:"copy_failures,omitempty"`
 	ConcurrentCopies   int                      `json:"concurrent_copies"`
+	ImageShareAccounts int                      `json:"image_share_accounts"`
 	Buckets            map[string]BucketSetting `json:"buckets,omitempty"`
 }
 
@@ -139,7 +145,7 @@ func (b Behaviour) MarshalJSON() ([]byte, error) {
 		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
 		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LostResponseRate: b.LostResponseRate, ThrottleRate: b.ThrottleRate, LatencyMS: millis(b.Latency),
 		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
-		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
+		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, ImageShareAccounts: b.ImageShareAccounts, Buckets: b.Buckets,
 	})
 }
 
@@ -151,7 +157,7 @@ func (b *Behaviour) UnmarshalJSON(data []byte) error {
 		CreateImageSeconds: seconds(b.CreateImageDuration), InstanceSeconds: seconds(b.InstanceDuration),
 		Throttle: b.Throttle, ErrorRate: b.ErrorRate, LostResponseRate: b.LostResponseRate, ThrottleRate: b.ThrottleRate, LatencyMS: millis(b.Latency),
 		Services: faultsToJSON(b.ServiceFaults), Actions: faultsToJSON(b.ActionFaults),
-		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, Buckets: b.Buckets,
+		CopyFailures: b.CopyFailures, ConcurrentCopies: b.ConcurrentCopies, ImageShareAccounts: b.ImageShareAccounts, Buckets: b.Buckets,
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -163,9 +169,17 @@ func (b *Behaviour) UnmarshalJSON(data []byte) error {
 		CreateImageDuration: fromSeconds(j.CreateImageSeconds), InstanceDuration: fromSeconds(j.InstanceSeconds),
 		Throttle: j.Throttle, ErrorRate: j.ErrorRate, LostResponseRate: j.LostResponseRate, ThrottleRate: j.ThrottleRate, Latency: fromMillis(j.LatencyMS),
 		ServiceFaults: faultsFromJSON(j.Services), ActionFaults: faultsFromJSON(j.Actions),
-		CopyFailures: j.CopyFailures, ConcurrentCopies: j.ConcurrentCopies, Buckets: j.Buckets,
+		CopyFailures: j.CopyFailures, ConcurrentCopies: j.ConcurrentCopies, ImageShareAccounts: j.ImageShareAccounts, Buckets: j.Buckets,
 	}
 	return nil
+}
+
+// shareAccounts is the AMI sharing quota in force.
+func (b Behaviour) shareAccounts() int {
+	if b.ImageShareAccounts > 0 {
+		return b.ImageShareAccounts
+	}
+	return world.DefaultImageShareAccounts
 }
 
 func newCloud(st *State, cfg Behaviour, clock func() time.Time) *Cloud {

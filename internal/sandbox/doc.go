@@ -4,7 +4,8 @@
 // world). It follows AWS's documentation and service models. Where AWS does
 // not document a behaviour, the code says so next to the choice it makes
 // ("AWS does not document …; the sandbox …"); the choices about images,
-// image references, SSM tags, KMS last usage and CloudTrail are:
+// image references, SSM tags, Auto Scaling, instance types, the default VPC,
+// KMS last usage and CloudTrail are:
 //
 // Images (ec2_images.go, ec2_image_references.go):
 //   - DisableImage of a disabled image and EnableImage of an available one
@@ -32,7 +33,68 @@
 // ids are InvalidResourceId.
 //
 // Auto Scaling (autoscaling.go): launch configurations are not modelled;
-// DescribeLaunchConfigurations always answers an empty list.
+// DescribeLaunchConfigurations always answers an empty list, and
+// DescribeAccountLimits none of AWS's default 200. The group quota is the
+// world's autoscaling_group_limit (default 500, the Auto Scaling User Guide's
+// quota; the API Reference still says 200); a group being deleted counts
+// until it is gone. Going past it is LimitExceeded "AutoScalingGroup limit
+// exceeded - You may only have N AutoScalingGroups" (the wording follows the
+// one reported for launch configurations; AWS documents none for groups).
+// CreateAutoScalingGroup and UpdateAutoScalingGroup refuse a launch template
+// whose instance type does not support its image's architecture
+// (ValidationError "You must use a valid fully-formed launch template. " and
+// EC2's message, as Auto Scaling answers); a template that becomes wrong
+// later fails the launch activity with EC2's message.
+//
+// Instance types (ec2_instance_types.go): a table of common types with AWS's
+// values; a type not in it does not exist for the sandbox
+// (DescribeInstanceTypes: InvalidInstanceType "The following supplied
+// instance types do not exist: [a, b]" — how AWS joins several names is not
+// documented; RunInstances: InvalidParameterValue "Invalid value '...' for
+// InstanceType."; ModifyInstanceAttribute: InvalidInstanceAttributeValue, whose
+// wording is the sandbox's, and no architecture check there). Every type is
+// offered in every region. DescribeInstanceTypes lists by name, 100 a page
+// when MaxResults is not given (AWS documents no default), and refuses the
+// filter names it does not model like any unknown filter. RunInstances checks
+// the type exists, then the architecture (InvalidParameterValue, EC2's
+// "The architecture 'x' of the specified instance type does not match the
+// architecture 'y' of the specified AMI. ..." — for a type with several
+// architectures the message names x86_64, as AWS's do for t2 types), then an
+// instance store-backed image's root device (UnsupportedOperation "AMI '...'
+// with an instance-store root device is not supported for the instance type
+// '...'."); AWS does not document the order of these checks.
+//
+// Default VPC (ec2_network.go): an account can have none in a region (world:
+// default_vpc). There the region has no VPC, subnet or security group,
+// DescribeAccountAttributes' default-vpc is "none", RunInstances without a
+// subnet and security groups named by GroupName are VPCIdNotSpecified "No
+// default VPC for this user. GroupName is only supported for EC2-Classic and
+// default VPC.", CreateSecurityGroup without VpcId is VPCIdNotSpecified "No
+// default VPC for this user". AWS does not document what an Auto Scaling
+// group given Availability Zones only does without a default VPC; the
+// sandbox refuses it at CreateAutoScalingGroup/UpdateAutoScalingGroup with
+// ValidationError "No default VPC for this user" (Auto Scaling's wording for
+// a launch configuration needing the default VPC; it also checks such a
+// group's template against the default VPC at creation), rather than letting
+// every launch fail. Creating VPCs and subnets is not modelled.
+//
+// Instance store-backed images (world: root_device_type: instance-store):
+// no snapshot; DescribeImages lists the root device as {DeviceName,
+// VirtualName: ephemeral0} with no Ebs member (AWS does not document how it
+// lists the root device of such an AMI). CopyImage with Encrypted is
+// InvalidParameterCombination (undocumented: EBS encryption applies to the
+// copy's snapshots, and there are none); without it the copy stays instance
+// store-backed (the Amazon S3 bundle and its permissions are not modelled).
+// CreateImage from an instance of one is InvalidParameterValue (CreateImage
+// makes an EBS-backed AMI from an EBS-backed instance; the error is not
+// documented).
+//
+// AMI sharing quota (world: limits.image_share_accounts, default 1,000 per
+// image and region, the EC2 User Guide's AMI quotas): ModifyImageAttribute
+// leaving an image shared with more accounts is ResourceLimitExceeded (AWS
+// documents no error for it; the sandbox uses the code and wording style of
+// the public AMIs quota, "You have reached your quota of N for ..."); the
+// accounts the request leaves are counted, so a swap within the quota passes.
 //
 // KMS (kms.go, kmsuse.go): GetKeyLastUsage answers the key id as KeyId, and
 // an empty KeyLastUsage for a key not used since tracking began (the

@@ -17,6 +17,7 @@ func (s *Server) registerEC2() {
 	s.registerEC2Images()
 	s.registerEC2Tags()
 	s.registerEC2Instances()
+	s.registerEC2InstanceTypes()
 	s.registerEC2LaunchTemplates()
 	s.registerEC2Network()
 	s.registerEC2EBSDefaultKey()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
 func (s *Server) registerEC2Images() {
@@ -42,6 +43,17 @@ var (
 func imageNotFound(ids ...string) error {
 	return apiErr("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", strings.Join(ids, ", "))
 }
+
+// rootDeviceType is the image's RootDeviceType: ebs or instance-store.
+func (im *Image) rootDeviceType() string {
+	if im.RootDeviceType == "" {
+		return world.RootDeviceEBS
+	}
+	return im.RootDeviceType
+}
+
+// isInstanceStore reports whether the image is instance store-backed.
+func (im *Image) isInstanceStore() bool { return im.rootDeviceType() == world.RootDeviceInstanceStore }
 
 // canLaunch reports whether an account may see and launch an image.
 func (im *Image) canLaunch(account string) bool {
@@ -90,9 +102,15 @@ func ec2Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 
 // imageOut renders an image as DescribeImages returns it to account viewer
 // at now. EC2 does not report the KMS key of an image's block devices there;
-// DescribeSnapshots does.
+// DescribeSnapshots does. An instance store-backed image has no EBS mapping:
+// its root device is listed as the instance store volume ephemeral0 (AWS does
+// not document how DescribeImages lists the root device of such an image; the
+// sandbox names it with its VirtualName and no Ebs member).
 func (c *Cloud) imageOut(im *Image, viewer string, now time.Time) map[string]any {
 	var bdms []any
+	if im.isInstanceStore() {
+		bdms = append(bdms, map[string]any{"DeviceName": im.RootDeviceName, "VirtualName": "ephemeral0"})
+	}
 	for _, bd := range im.BlockDevices {
 		bdms = append(bdms, map[string]any{
 			"DeviceName": bd.DeviceName,
@@ -115,7 +133,7 @@ func (c *Cloud) imageOut(im *Image, viewer string, now time.Time) map[string]any
 		"Architecture":        im.Architecture,
 		"ImageType":           "machine",
 		"Name":                im.Name,
-		"RootDeviceType":      "ebs",
+		"RootDeviceType":      im.rootDeviceType(),
 		"RootDeviceName":      im.RootDeviceName,
 		"VirtualizationType":  "hvm",
 		"Hypervisor":          "xen",
@@ -323,7 +341,7 @@ func imageAttr(im *Image, name string) ([]string, bool) {
 	case "image-type":
 		return []string{"machine"}, true
 	case "root-device-type":
-		return []string{"ebs"}, true
+		return []string{im.rootDeviceType()}, true
 	case "root-device-name":
 		return []string{im.RootDeviceName}, true
 	case "virtualization-type":
@@ -421,6 +439,14 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 		// that is not available.
 		return nil, apiErr("IncorrectState", "Image %s is not in the available state (it is %s).", srcID, src.State)
 	}
+	if src.isInstanceStore() && encrypted {
+		// CopyImage's encryption applies to "the snapshots of the copied image"
+		// (Encrypted) and the User Guide documents it as "encryption with
+		// EBS-backed AMIs"; an instance store-backed AMI has no snapshot to
+		// encrypt. AWS does not document the error for Encrypted=true on one;
+		// the sandbox refuses it with InvalidParameterCombination.
+		return nil, apiErr("InvalidParameterCombination", "Image %s is an instance store-backed AMI: it has no EBS snapshots to encrypt, so it cannot be copied with Encrypted set. Copy an EBS-backed AMI instead.", srcID)
+	}
 	if err := checkTagSpecs(c.in, "image", "snapshot"); err != nil {
 		return nil, err
 	}
@@ -446,7 +472,7 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 		}
 	}
 	dstKeyARN, keepSourceKeys := "", false
-	if encrypted || srcEncrypted || r.EBSEncryptionByDefault {
+	if (encrypted || srcEncrypted || r.EBSEncryptionByDefault) && !src.isInstanceStore() {
 		switch {
 		case kmsKeyID != "":
 			k, kerr := c.c.resolveKey(me, c.region, kmsKeyID)
@@ -492,7 +518,7 @@ func (s *Server) ec2CopyImage(c *call) (map[string]any, error) {
 
 	im := &Image{
 		ID: c.c.nextID("ami"), Owner: me, Region: c.region, Name: name, Description: wire.Str(c.in, "Description"),
-		State: "pending", Architecture: src.Architecture, RootDeviceName: src.RootDeviceName,
+		State: "pending", Architecture: src.Architecture, RootDeviceName: src.RootDeviceName, RootDeviceType: src.RootDeviceType,
 		Created: c.now.UTC(), AvailableAt: c.now.Add(c.c.cfg.CopyDuration), SourceImageID: srcID, SourceRegion: srcRegion,
 		PendingFailure: failure,
 	}
@@ -581,6 +607,12 @@ func (s *Server) ec2CreateImage(c *call) (map[string]any, error) {
 	}
 	if inst.State != "running" && inst.State != "stopped" {
 		return nil, apiErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be imaged (it is %s).", id, inst.State)
+	}
+	if inst.RootDeviceType == world.RootDeviceInstanceStore {
+		// CreateImage "creates an EBS-backed AMI from an Amazon EBS-backed
+		// instance"; AWS does not document the error for an instance
+		// store-backed one. The sandbox answers InvalidParameterValue.
+		return nil, apiErr("InvalidParameterValue", "The instance '%s' is instance store-backed; CreateImage creates an AMI from an EBS-backed instance only.", id)
 	}
 	if !amiNameRE.MatchString(name) {
 		return nil, apiErr("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', ' ', '[', ']', ''' and '@' (got %q)", name)
@@ -843,7 +875,19 @@ func (s *Server) ec2ModifyImageAttribute(c *call) (map[string]any, error) {
 			}
 		}
 	}
-	im.LaunchPermissions = removeAll(addUnique(im.LaunchPermissions, add...), remove...)
+	perms := removeAll(addUnique(slices.Clone(im.LaunchPermissions), add...), remove...)
+	if limit := c.c.cfg.shareAccounts(); len(add) > 0 && len(perms) > limit {
+		// The AMI sharing quota: "The maximum number of entities
+		// (organizations, organizational units (OUs), and accounts) that an AMI
+		// can be shared with in a Region", 1,000 by default (AMI quotas). AWS
+		// does not document the error for going past it; the sandbox answers
+		// ResourceLimitExceeded, the code and wording EC2 gives for the public
+		// AMIs quota of the same table, and counts the accounts the request
+		// leaves the image shared with.
+		return nil, apiErr("ResourceLimitExceeded", "You have reached your quota of %d for the number of entities that an AMI can be shared with in this Region (%s would be shared with %d accounts). "+
+			"Share the AMI with an organization or OU instead of separate accounts, or request an increase in your AMI sharing quota.", limit, im.ID, len(perms))
+	}
+	im.LaunchPermissions = perms
 	if public {
 		im.Public = true
 	}

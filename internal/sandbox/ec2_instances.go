@@ -263,6 +263,9 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 	if itype == "" {
 		itype = defaultInstanceType
 	}
+	if err := checkLaunchType(itype, im); err != nil {
+		return nil, err
+	}
 
 	// Network: a subnet (explicit, from the primary network interface, or the
 	// default subnet of the requested zone), security groups of its VPC.
@@ -291,6 +294,9 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 		if zone != "" && zoneIndex(region, zone) < 0 {
 			return nil, apiErr("InvalidParameterValue", "Invalid availability zone: [%s]", zone)
 		}
+		if vpc == nil {
+			return nil, errNoDefaultVPC()
+		}
 		sn = c.defaultSubnet(acct, region, zone)
 	}
 	var sgIDs []string
@@ -312,7 +318,7 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 			sgIDs = append(sgIDs, g.ID)
 		}
 	}
-	if len(sgIDs) == 0 {
+	if len(sgIDs) == 0 && vpc != nil {
 		if g := c.securityGroupByName(acct, region, vpc.ID, "default"); g != nil && sn.VPCID == vpc.ID {
 			sgIDs = []string{g.ID}
 		}
@@ -351,7 +357,7 @@ func (c *Cloud) launchInstances(spec launchSpec, now time.Time) ([]*Instance, er
 		inst := &Instance{
 			ID: c.nextID("i"), Owner: acct, Region: region, ImageID: im.ID, InstanceType: itype, State: "pending",
 			Zone: sn.Zone, SubnetID: sn.ID, VPCID: sn.VPCID, SecurityGroupIDs: append([]string(nil), sgIDs...),
-			KeyName: keyName, RootDeviceName: im.RootDeviceName, VolumeIDs: map[string]string{},
+			KeyName: keyName, RootDeviceName: im.RootDeviceName, RootDeviceType: im.RootDeviceType, VolumeIDs: map[string]string{},
 			LaunchedBy: spec.launchedBy, GroupName: spec.groupName, LaunchTemplateID: spec.ltID, LaunchTemplateVersion: spec.ltVersion,
 			Launched: now.UTC().Truncate(time.Second), ReservationID: reservation, ClientToken: spec.clientToken,
 			LaunchIndex: i, Architecture: im.Architecture, IamInstanceProfile: profile,
@@ -532,7 +538,7 @@ func (c *Cloud) instanceOut(in *Instance) map[string]any {
 		"InstanceId": in.ID, "ImageId": in.ImageID, "InstanceType": in.InstanceType, "State": instanceStateOut(in.State),
 		"LaunchTime": in.Launched, "AmiLaunchIndex": in.LaunchIndex, "Architecture": in.Architecture,
 		"Placement":      map[string]any{"AvailabilityZone": in.Zone, "Tenancy": "default", "GroupName": ""},
-		"RootDeviceName": in.RootDeviceName, "RootDeviceType": "ebs", "Hypervisor": "xen", "VirtualizationType": "hvm",
+		"RootDeviceName": in.RootDeviceName, "RootDeviceType": in.rootDeviceType(), "Hypervisor": "xen", "VirtualizationType": "hvm",
 		"EbsOptimized": false, "EnaSupport": true, "SourceDestCheck": true, "Monitoring": map[string]any{"State": "disabled"},
 		"PlatformDetails": "Linux/UNIX", "UsageOperation": "RunInstances", "StateTransitionReason": in.TransitionReason,
 		"ProductCodes": []any{},
@@ -590,6 +596,14 @@ func (c *Cloud) instanceOut(in *Instance) map[string]any {
 		out["Tags"] = tagList(in.Tags)
 	}
 	return out
+}
+
+// rootDeviceType is the instance's RootDeviceType: its image's.
+func (in *Instance) rootDeviceType() string {
+	if in.RootDeviceType == "" {
+		return "ebs"
+	}
+	return in.RootDeviceType
 }
 
 // ownInstances resolves instance ids of the caller (InvalidInstanceID.* errors).
@@ -653,7 +667,7 @@ func instanceAttr(c *Cloud, in *Instance, name string) ([]string, bool) {
 	case "client-token":
 		return []string{in.ClientToken}, true
 	case "root-device-type":
-		return []string{"ebs"}, true
+		return []string{in.rootDeviceType()}, true
 	case "root-device-name":
 		return []string{in.RootDeviceName}, true
 	case "iam-instance-profile.arn":
@@ -945,6 +959,14 @@ func (s *Server) ec2ModifyInstanceAttribute(c *call) (map[string]any, error) {
 	if newType != "" {
 		if in.State != "stopped" {
 			return nil, apiErr("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", in.ID)
+		}
+		if lookupInstanceType(newType) == nil {
+			// "If the instance type is not valid, the error returned is
+			// InvalidInstanceAttributeValue" (ModifyInstanceAttribute); the
+			// wording is the sandbox's. Whether EC2 also checks the new type
+			// against the image's architecture here is not documented; the
+			// sandbox does not.
+			return nil, apiErr("InvalidInstanceAttributeValue", "Invalid value '%s' for InstanceType.", newType)
 		}
 		in.InstanceType = newType
 	}

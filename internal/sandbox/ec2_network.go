@@ -17,6 +17,17 @@ import (
 // RunInstances, Auto Scaling groups and Packer's amazon-ebs builder find the
 // network they expect; the sandbox routes no traffic. Creating VPCs and subnets
 // is not modelled.
+//
+// A world can say an account has no default VPC in a region (default_vpc:
+// {<region>: false}), as an account that deleted it: then that region has no
+// VPC, subnet or security group at all, DescribeAccountAttributes' default-vpc
+// is "none", and what would fall back on the default VPC is refused with
+// VPCIdNotSpecified, EC2's code "You have no default VPC in which to carry out
+// the request" (error codes of the EC2 API Reference). Its messages are those
+// EC2 answers: "No default VPC for this user" (CreateSecurityGroup without
+// VpcId) and "No default VPC for this user. GroupName is only supported for
+// EC2-Classic and default VPC." (RunInstances without a subnet, and a
+// security group named by GroupName).
 
 func (s *Server) registerEC2Network() {
 	s.handle("ec2", "DescribeRegions", s.ec2DescribeRegions)
@@ -62,11 +73,19 @@ func zoneID(region string, i int) string {
 	return fmt.Sprintf("%s-az%d", short, i+1)
 }
 
+// errNoDefaultVPC is EC2's refusal of a request that needs the default VPC
+// (a launch without a subnet, a security group named by GroupName) in a region
+// where the account has none.
+func errNoDefaultVPC() error {
+	return apiErr("VPCIdNotSpecified", "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.")
+}
+
 // defaultNetwork returns the default VPC of an account and region, creating it
-// with its subnets and default security group on first use.
+// with its subnets and default security group on first use; nil when the
+// account has no default VPC there.
 func (c *Cloud) defaultNetwork(account, region string) *VPC {
 	r := c.region(account, region)
-	if r == nil {
+	if r == nil || r.NoDefaultVPC {
 		return nil
 	}
 	for _, id := range sortedKeys(r.VPCs) {
@@ -337,6 +356,9 @@ func (s *Server) ec2DescribeSecurityGroups(c *call) (map[string]any, error) {
 			return nil, apiErr("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
 		}
 	}
+	if len(names) > 0 && vpc == nil {
+		return nil, errNoDefaultVPC()
+	}
 	for _, n := range names {
 		// GroupNames look in the default VPC only, as in AWS.
 		if c.c.securityGroupByName(c.caller.Account, c.region, vpc.ID, n) == nil {
@@ -398,6 +420,9 @@ func (s *Server) ec2CreateSecurityGroup(c *call) (map[string]any, error) {
 	r := c.c.region(c.caller.Account, c.region)
 	vpcID := wire.Str(c.in, "VpcId")
 	if vpcID == "" {
+		if vpc == nil {
+			return nil, apiErr("VPCIdNotSpecified", "No default VPC for this user")
+		}
 		vpcID = vpc.ID
 	}
 	if r.VPCs[vpcID] == nil {
@@ -429,6 +454,9 @@ func (c *Cloud) findSecurityGroup(account, region string, in map[string]any) (*S
 		return nil, apiErr("MissingParameter", "The request must contain the parameter groupName or groupId")
 	}
 	vpc := c.defaultNetwork(account, region)
+	if vpc == nil {
+		return nil, errNoDefaultVPC()
+	}
 	g := c.securityGroupByName(account, region, vpc.ID, name)
 	if g == nil {
 		return nil, apiErr("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, vpc.ID)
@@ -485,6 +513,9 @@ func (s *Server) ec2AuthorizeSecurityGroupIngress(c *call) (map[string]any, erro
 		}
 		if src := wire.Str(c.in, "SourceSecurityGroupName"); src != "" {
 			vpc := c.c.defaultNetwork(c.caller.Account, c.region)
+			if vpc == nil {
+				return nil, errNoDefaultVPC()
+			}
 			sg := c.c.securityGroupByName(c.caller.Account, c.region, vpc.ID, src)
 			if sg == nil {
 				return nil, apiErr("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", src, vpc.ID)
@@ -685,10 +716,15 @@ func (s *Server) ec2DescribeKeyPairs(c *call) (map[string]any, error) {
 }
 
 func (s *Server) ec2DescribeAccountAttributes(c *call) (map[string]any, error) {
-	vpc := c.c.defaultNetwork(c.caller.Account, c.region)
+	// "default-vpc: The ID of the default VPC for your account, or none"
+	// (DescribeAccountAttributes).
+	defaultVPC := "none"
+	if vpc := c.c.defaultNetwork(c.caller.Account, c.region); vpc != nil {
+		defaultVPC = vpc.ID
+	}
 	attrs := map[string][]string{
 		"supported-platforms":                   {"VPC"},
-		"default-vpc":                           {vpc.ID},
+		"default-vpc":                           {defaultVPC},
 		"max-instances":                         {"20"},
 		"vpc-max-security-groups-per-interface": {"5"},
 		"max-elastic-ips":                       {"5"},

@@ -28,11 +28,13 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 	created := now.UTC().Add(-24 * time.Hour).Truncate(time.Second)
 
 	for _, wa := range w.Accounts {
-		a := &Account{ID: wa.ID, Name: wa.Name, Roles: map[string]*Role{}, Users: map[string]*User{}, Regions: map[string]*Region{}}
+		a := &Account{ID: wa.ID, Name: wa.Name, Roles: map[string]*Role{}, Users: map[string]*User{}, Regions: map[string]*Region{},
+			AutoScalingGroupLimit: wa.GroupLimit()}
 		st.Accounts[wa.ID] = a
 		for _, region := range w.Regions {
 			r := newRegion()
 			r.EBSEncryptionByDefault = wa.EBSEncryptionByDefault
+			r.NoDefaultVPC = !wa.HasDefaultVPC(region)
 			a.Regions[region] = r
 		}
 		for _, wr := range wa.Roles {
@@ -127,6 +129,26 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 		a := st.Accounts[wa.ID]
 		for _, wi := range wa.Images {
 			r := a.Regions[wi.Region]
+			state := wi.State
+			if state == "" {
+				state = "available"
+			}
+			if wi.IsInstanceStore() {
+				// An instance store-backed AMI: its root device comes from the
+				// image's bundle in Amazon S3, which the sandbox does not model;
+				// no snapshot, no block devices.
+				im := &Image{
+					ID: wi.ID, Owner: wa.ID, Region: wi.Region, Name: wi.Name, Description: wi.Description, State: state,
+					Public: wi.Public, LaunchPermissions: append([]string{}, wi.LaunchPermissions...),
+					Architecture: wi.Architecture, RootDeviceName: wi.RootDeviceName, RootDeviceType: world.RootDeviceInstanceStore,
+					Tags: Tags(wi.Tags), Created: created,
+				}
+				if state == "failed" {
+					im.StateReason = "Server.InternalError: the world file declares this image failed"
+				}
+				r.Images[im.ID] = im
+				continue
+			}
 			snap := &Snapshot{
 				ID: wi.SnapshotID, Owner: wa.ID, Region: wi.Region, VolumeSize: int64(wi.VolumeSize), State: "completed",
 				Description: "Created by CreateImage for " + wi.ID, Started: created, Public: wi.Public,
@@ -141,10 +163,6 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 					return nil, Behaviour{}, fmt.Errorf("image %s: key %s is not declared in %s/%s", wi.ID, wi.Encrypted.KeyAlias, wa.ID, wi.Region)
 				}
 				snap.Encrypted, snap.KMSKeyID = true, c.keyIndex[id].ARN
-			}
-			state := wi.State
-			if state == "" {
-				state = "available"
 			}
 			im := &Image{
 				ID: wi.ID, Owner: wa.ID, Region: wi.Region, Name: wi.Name, Description: wi.Description, State: state,
@@ -175,6 +193,7 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 		Latency:             time.Duration(w.Faults.LatencyMS) * time.Millisecond,
 		CopyFailures:        w.Faults.CopyFailures,
 		ConcurrentCopies:    w.Limits.ConcurrentCopies,
+		ImageShareAccounts:  w.Limits.ShareAccounts(),
 		ServiceFaults:       map[string]Fault{},
 		ActionFaults:        map[string]Fault{},
 		Buckets:             map[string]BucketSetting{},

@@ -30,6 +30,9 @@ type Account struct {
 	Users map[string]*User `json:"users,omitempty"`
 	// Regions holds the account's regional resources.
 	Regions map[string]*Region `json:"regions"`
+	// AutoScalingGroupLimit is the account's quota of Auto Scaling groups per
+	// region (world: autoscaling_group_limit); 0 is AWS's default, 500.
+	AutoScalingGroupLimit int `json:"autoscaling_group_limit,omitempty"`
 }
 
 // Role is an IAM role. Service-linked roles have ServiceName set.
@@ -72,6 +75,9 @@ type Session struct {
 type Region struct {
 	EBSEncryptionByDefault bool   `json:"ebs_encryption_by_default"`
 	EBSDefaultKMSKeyID     string `json:"ebs_default_kms_key_id,omitempty"`
+	// NoDefaultVPC: the account has no default VPC in this region (world:
+	// default_vpc), so none is created on first use.
+	NoDefaultVPC bool `json:"no_default_vpc,omitempty"`
 
 	Images    map[string]*Image    `json:"images"`
 	Snapshots map[string]*Snapshot `json:"snapshots"`
@@ -104,26 +110,29 @@ type Tags map[string]string
 
 // Image is an AMI.
 type Image struct {
-	ID                string        `json:"id"`
-	Owner             string        `json:"owner"`
-	Region            string        `json:"region"`
-	Name              string        `json:"name"`
-	Description       string        `json:"description,omitempty"`
-	State             string        `json:"state"` // pending | available | failed | disabled | deregistered
-	StateReason       string        `json:"state_reason,omitempty"`
-	Public            bool          `json:"public,omitempty"`
-	LaunchPermissions []string      `json:"launch_permissions,omitempty"`
-	Architecture      string        `json:"architecture"`
-	RootDeviceName    string        `json:"root_device_name"`
-	BlockDevices      []BlockDevice `json:"block_devices"`
-	Tags              Tags          `json:"tags,omitempty"`
-	Created           time.Time     `json:"created"`
-	AvailableAt       time.Time     `json:"available_at,omitempty"`
-	SourceImageID     string        `json:"source_image_id,omitempty"`
-	SourceRegion      string        `json:"source_region,omitempty"`
-	SourceInstanceID  string        `json:"source_instance_id,omitempty"`
-	PendingFailure    string        `json:"pending_failure,omitempty"`
-	DeregisteredAt    time.Time     `json:"deregistered_at,omitempty"`
+	ID                string   `json:"id"`
+	Owner             string   `json:"owner"`
+	Region            string   `json:"region"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description,omitempty"`
+	State             string   `json:"state"` // pending | available | failed | disabled | deregistered
+	StateReason       string   `json:"state_reason,omitempty"`
+	Public            bool     `json:"public,omitempty"`
+	LaunchPermissions []string `json:"launch_permissions,omitempty"`
+	Architecture      string   `json:"architecture"`
+	RootDeviceName    string   `json:"root_device_name"`
+	// RootDeviceType is "instance-store" for an instance store-backed AMI
+	// (no block devices, no snapshots); "" is ebs.
+	RootDeviceType   string        `json:"root_device_type,omitempty"`
+	BlockDevices     []BlockDevice `json:"block_devices"`
+	Tags             Tags          `json:"tags,omitempty"`
+	Created          time.Time     `json:"created"`
+	AvailableAt      time.Time     `json:"available_at,omitempty"`
+	SourceImageID    string        `json:"source_image_id,omitempty"`
+	SourceRegion     string        `json:"source_region,omitempty"`
+	SourceInstanceID string        `json:"source_instance_id,omitempty"`
+	PendingFailure   string        `json:"pending_failure,omitempty"`
+	DeregisteredAt   time.Time     `json:"deregistered_at,omitempty"`
 	// DeregistrationProtection is "" (off), "enabled-with-cooldown" or
 	// "enabled-without-cooldown"; ProtectedUntil is when the cooldown of a
 	// protection disabled with one ends.
@@ -332,7 +341,8 @@ type Instance struct {
 	PrivateIP        string            `json:"private_ip"`
 	PublicIP         string            `json:"public_ip,omitempty"`
 	RootDeviceName   string            `json:"root_device_name"`
-	VolumeIDs        map[string]string `json:"volume_ids,omitempty"` // device -> volume id
+	RootDeviceType   string            `json:"root_device_type,omitempty"` // "" is ebs
+	VolumeIDs        map[string]string `json:"volume_ids,omitempty"`       // device -> volume id
 	LaunchedBy       string            `json:"launched_by"`
 	GroupName        string            `json:"group_name,omitempty"`
 	LaunchTemplateID string            `json:"launch_template_id,omitempty"`

@@ -39,6 +39,7 @@ var emptyOnTheWire = map[string][]string{
 	"ec2:AuthorizeSecurityGroupIngress":        {"<securityGroupRuleSet/>"},
 	"ec2:DescribeKeyPairs":                     {"<keySet/>"},
 	"ec2:DescribeAccountAttributes":            {"<accountAttributeSet/>"},
+	"ec2:DescribeInstanceTypes":                {"<instanceTypeSet/>"},
 	"iam:ListRoles":                            {"<Roles/>"},
 	"iam:ListRolePolicies":                     {"<PolicyNames/>"},
 	"iam:ListAccountAliases":                   {"<AccountAliases/>"},
