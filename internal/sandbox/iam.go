@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amicrypt/amicrypt/internal/awsregion"
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox/wire"
 )
@@ -45,6 +46,7 @@ func (s *Server) registerIAM() {
 	s.handle("iam", "PutRolePolicy", s.iamPutRolePolicy)
 	s.handle("iam", "GetRolePolicy", s.iamGetRolePolicy)
 	s.handle("iam", "ListRolePolicies", s.iamListRolePolicies)
+	s.handle("iam", "ListAttachedRolePolicies", s.iamListAttachedRolePolicies)
 	s.handle("iam", "GetUser", s.iamGetUser)
 	s.handle("iam", "ListAccountAliases", s.iamListAccountAliases)
 }
@@ -222,6 +224,25 @@ func (s *Server) iamListRolePolicies(c *call) (map[string]any, error) {
 		names = append(names, n)
 	}
 	return map[string]any{"PolicyNames": names, "IsTruncated": false}, nil
+}
+
+// iamListAttachedRolePolicies: the sandbox models inline policies only, so
+// an ordinary role has no managed policy attached (AWS answers an empty
+// list for such a role). A service-linked role's permissions are the
+// managed policy AWS attaches to it; it is listed by the name AWS gives it
+// for Auto Scaling's role (AutoScalingServiceRolePolicy).
+func (s *Server) iamListAttachedRolePolicies(c *call) (map[string]any, error) {
+	name := wire.Str(c.in, "RoleName")
+	r := c.c.state.Accounts[c.caller.Account].Roles[name]
+	if r == nil {
+		return nil, noSuchRole(name)
+	}
+	attached := []map[string]any{}
+	if r.ServiceName == "autoscaling.amazonaws.com" {
+		attached = append(attached, map[string]any{"PolicyName": "AutoScalingServiceRolePolicy",
+			"PolicyArn": "arn:" + awsregion.Partition(c.region) + ":iam::aws:policy/aws-service-role/AutoScalingServiceRolePolicy"})
+	}
+	return map[string]any{"AttachedPolicies": attached, "IsTruncated": false}, nil
 }
 
 func (s *Server) iamGetUser(c *call) (map[string]any, error) {
