@@ -57,7 +57,7 @@ x-target-role: &target-role
       Version: "2012-10-17"
       Statement:
         - Effect: Allow
-          Action: ["ec2:*", "autoscaling:*", "kms:*", "ssm:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "iam:PassRole", "cloudtrail:LookupEvents"]
+          Action: ["ec2:*", "autoscaling:*", "kms:*", "ssm:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:PassRole", "cloudtrail:LookupEvents"]
           Resource: "*"
 
 x-root-only: &root-only
@@ -86,7 +86,7 @@ accounts:
             Statement:
               - Effect: Allow
                 Action: ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute",
-                         "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute", "kms:DescribeKey"]
+                         "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute", "kms:DescribeKey", "kms:GetKeyPolicy"]
                 Resource: "*"
               - Effect: Allow
                 Action: sts:AssumeRole

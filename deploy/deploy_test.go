@@ -59,6 +59,9 @@ var (
 		return "arn:aws:autoscaling:" + region + ":" + targetAccount + ":autoScalingGroup:6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/" + group
 	}()
 	eksProvider = "oidc.eks." + region + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	// launchPrincipal: a role of the target account a target names in
+	// launch_principals (with a path: IAM checks the role's full ARN).
+	launchPrincipal = "arn:aws:iam::" + targetAccount + ":role/apps/web-launcher"
 )
 
 // Condition keys of the sample requests.
@@ -174,16 +177,18 @@ type use struct {
 func permissions(grantOps []string) []use {
 	b, t := "builder", "target"
 	return []use{
-		// Builder account (share.go: ShareSource / UnshareSource, with the
-		// builder's access), and the worker's own credentials (aws.go).
-		{Role: b, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "share.go"},
-		{Role: b, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "share.go"},
-		{Role: b, Action: "ec2:DescribeImageAttribute", Resource: sourceImage, Call: "ec2:DescribeImageAttribute", Where: "share.go (FindPreexistingShares: launch permissions before amicrypt)"},
+		// Builder account (share.go: ShareSource / UnshareSource / PlanShare,
+		// preflight.go: describeSourceFacts, with the builder's access), and
+		// the worker's own credentials (aws.go).
+		{Role: b, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "share.go, preflight.go (describeSourceFacts: the source as a plan and PrepareTarget see it)"},
+		{Role: b, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "share.go, preflight.go (describeSourceFacts: the keys of the source's snapshots)"},
+		{Role: b, Action: "ec2:DescribeImageAttribute", Resource: sourceImage, Call: "ec2:DescribeImageAttribute", Where: "share.go (FindPreexistingShares: launch permissions before amicrypt; PlanShare: the accounts it is shared with, against the sharing quota)"},
 		{Role: b, Action: "ec2:DescribeSnapshotAttribute", Resource: sourceSnapshot, Call: "ec2:DescribeSnapshotAttribute", Where: "share.go (FindPreexistingShares: create-volume permissions before amicrypt)"},
 		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go"},
 		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Remove/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go (unshare)"},
 		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifySnapshotAttribute", Where: "share.go"},
-		{Role: b, Action: "kms:DescribeKey", Resource: builderKey, Call: "kms:DescribeKey", Where: "share.go (F1 pre-check)"},
+		{Role: b, Action: "kms:DescribeKey", Resource: builderKey, Call: "kms:DescribeKey", Where: "share.go (F1 pre-check), preflight.go (describeSourceFacts: AWS managed or not)"},
+		{Role: b, Action: "kms:GetKeyPolicy", Resource: builderKey, Call: "kms:GetKeyPolicy", Where: "preflight.go (describeSourceFacts: may the target accounts use the source's key through EC2, F1; a refusal is a warning)"},
 		{Role: b, Action: "sts:AssumeRole", Resource: targetRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds, the worker's own credentials)"},
 
 		// Target account (the target's access).
@@ -192,6 +197,9 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "iam:GetRole", Resource: slrSuffix, Call: "iam:GetRole", Where: "slr.go (service_linked_role_suffix)"},
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go"},
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slrSuffix, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go (service_linked_role_suffix)"},
+		{Role: t, Action: "iam:ListRolePolicies", Resource: launchPrincipal, Call: "iam:ListRolePolicies", Where: "preflight.go (checkLaunchPrincipals, F4: a launch principal's inline policies)"},
+		{Role: t, Action: "iam:GetRolePolicy", Resource: launchPrincipal, Call: "iam:GetRolePolicy", Where: "preflight.go (checkLaunchPrincipals, F4: each inline policy, evaluated with the key's policy)"},
+		{Role: t, Action: "iam:ListAttachedRolePolicies", Resource: launchPrincipal, Call: "iam:ListAttachedRolePolicies", Where: "preflight.go (checkLaunchPrincipals, F4: are managed policies attached, which are not read)"},
 
 		{Role: t, Action: "kms:DescribeKey", Resource: ownKey, Call: "kms:DescribeKey", Where: "key.go, diagnose.go, rotate.go (also keyHolders: the key an EBS default alias names), retention.go (configKeys), sweep.go"},
 		{Role: t, Action: "kms:DescribeKey", Resource: oldKey, Call: "kms:DescribeKey", Where: "rotate.go (RetireOldKeys: an old key's state), keyretire.go (finishKeyRetirement)"},
@@ -278,6 +286,12 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "ec2:DescribeInstances", Resource: "*", Call: "ec2:DescribeInstances", Where: "bootproof.go (F8)"},
 		{Role: t, Action: "ec2:DescribeVolumes", Resource: "*", Call: "ec2:DescribeVolumes", Where: "bootproof.go (F8), rotate.go (keyHolders: volumes still under an old key)"},
 		{Role: t, Action: "autoscaling:DeleteAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:DeleteAutoScalingGroup", Where: "bootproof.go"},
+		// What the boot proof will need, read before anything is made
+		// (preflight.go: a plan, and PrepareTarget).
+		{Role: t, Action: "ec2:DescribeInstanceTypes", Resource: "*", Call: "ec2:DescribeInstanceTypes", Where: "preflight.go (checkArchitecture: the boot-proof instance type runs the source's architecture)"},
+		{Role: t, Action: "ec2:DescribeSubnets", Resource: "*", Call: "ec2:DescribeSubnets", Where: "preflight.go (checkProofRoom: boot_proof.subnet_ids exist)"},
+		{Role: t, Action: "ec2:DescribeAccountAttributes", Resource: "*", Call: "ec2:DescribeAccountAttributes", Where: "preflight.go (checkProofRoom: a default VPC, without subnet_ids)"},
+		{Role: t, Action: "autoscaling:DescribeAccountLimits", Resource: "*", Call: "autoscaling:DescribeAccountLimits", Where: "preflight.go (checkProofRoom: room for one more group)"},
 		{Role: t, Action: "ec2:DeleteLaunchTemplate", Resource: launchTemplate, Context: bootProofTmpl, Call: "ec2:DeleteLaunchTemplate", Where: "bootproof.go"},
 
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
@@ -346,6 +360,10 @@ func refusals() []refusal {
 		{t, "iam:PassRole", "arn:aws:iam::" + targetAccount + ":role/admin", nil, "passing any other role"},
 		{t, "iam:CreateRole", "arn:aws:iam::" + targetAccount + ":role/x", nil, "creating roles"},
 		{t, "iam:AttachRolePolicy", targetRoleARN, nil, "escalating its own permissions"},
+		{t, "iam:GetRolePolicy", "arn:aws:iam::" + otherAccount + ":role/apps/web-launcher", nil, "reading another account's roles"},
+		{t, "iam:ListRolePolicies", "arn:aws:iam::" + targetAccount + ":user/alice", nil, "reading anything of IAM but roles"},
+		{t, "iam:PutRolePolicy", launchPrincipal, nil, "changing a launch principal's policies (amicrypt only reads them)"},
+		{t, "iam:AttachRolePolicy", launchPrincipal, nil, "changing a launch principal's policies (amicrypt only reads them)"},
 		{t, "sts:AssumeRole", "arn:aws:iam::" + otherAccount + ":role/amicrypt-target", nil, "hopping on to other accounts"},
 		{t, "ec2:ModifyImageAttribute", copiedImage, nil, "sharing images (the builder does that)"},
 		{t, "ec2:ModifySnapshotAttribute", copiedSnapshot, nil, "sharing snapshots"},
@@ -376,6 +394,7 @@ func refusals() []refusal {
 		{b, "ec2:ModifySnapshotAttribute", sourceSnapshot, map[string][]string{"ec2:Add/group": {"all"}}, "making the source's snapshot public"},
 		{b, "sts:AssumeRole", "arn:aws:iam::" + targetAccount + ":role/admin", nil, "any role but the target role"},
 		{b, "kms:DescribeKey", otherKey, nil, "another account's key"},
+		{b, "kms:GetKeyPolicy", otherKey, nil, "another account's key"},
 		{b, "kms:CreateKey", "*", nil, "keys are the targets'"},
 		{b, "iam:PassRole", "*", nil, "never called"},
 	}
@@ -417,10 +436,16 @@ func grantOperations(t *testing.T) []string {
 // sdkCalls derives from activities/*.go (non-test) every AWS call the
 // activities make, as "<role> <service>:<Operation>": a call of a method of
 // the narrow client interfaces (clients.go) or of a paginator over one
-// (kms.NewListGrantsPaginator), made in a file that reaches the builder
-// (builderAccess) as the builder, elsewhere as the target; and the
-// assume-role credentials provider (aws.go), which calls sts:AssumeRole with
-// the worker's own credentials: the builder's pipeline role.
+// (kms.NewListGrantsPaginator); and the assume-role credentials provider
+// (aws.go), which calls sts:AssumeRole with the worker's own credentials: the
+// builder's pipeline role. The value says where: "file.go (function)".
+//
+// Who makes a call is decided per function (see callRoles): a function that
+// reaches the builder (builderAccess) acts as the builder, one that reaches a
+// target (targetAccess) as the target, and a helper handed a client by its
+// caller (describeSource, rolePolicies) as whoever calls it. So a file may
+// hold both (preflight.go reads the source as the builder and the target's
+// subnets as the target).
 func sdkCalls(t *testing.T) map[string]string {
 	t.Helper()
 	files, err := filepath.Glob("../activities/*.go")
@@ -466,20 +491,11 @@ func sdkCalls(t *testing.T) map[string]string {
 	if len(methods) == 0 {
 		t.Fatal("no client interfaces found in activities/clients.go")
 	}
+	roles := callRoles(t, fset, parsed)
 	paginator := regexp.MustCompile(`^New(\w+)Paginator$`)
-	calls := map[string]string{} // "role service:Op" -> file
-	for _, f := range parsed {
-		name := filepath.Base(fset.Position(f.Pos()).Filename)
-		role := "target"
-		ast.Inspect(f, func(n ast.Node) bool {
-			if c, ok := n.(*ast.CallExpr); ok {
-				if id, ok := c.Fun.(*ast.Ident); ok && id.Name == "builderAccess" {
-					role = "builder"
-				}
-			}
-			return true
-		})
-		ast.Inspect(f, func(n ast.Node) bool {
+	calls := map[string]string{} // "role service:Op" -> where
+	record := func(where string, as []string, body ast.Node) {
+		ast.Inspect(body, func(n ast.Node) bool {
 			c, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true
@@ -493,16 +509,101 @@ func sdkCalls(t *testing.T) map[string]string {
 				op = m[1]
 			}
 			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "stscreds" && op == "NewAssumeRoleProvider" {
-				calls["builder sts:AssumeRole"] = name
+				calls["builder sts:AssumeRole"] = where
 				return true
 			}
 			if svc, ok := methods[op]; ok {
-				calls[role+" "+svc+":"+op] = name
+				for _, role := range as {
+					calls[role+" "+svc+":"+op] = where
+				}
 			}
 			return true
 		})
 	}
+	for _, f := range parsed {
+		file := filepath.Base(fset.Position(f.Pos()).Filename)
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				record(file+" ("+fd.Name.Name+")", roles[fd], fd)
+			} else {
+				record(file, []string{"target"}, d) // a package-level var's func literal, say
+			}
+		}
+	}
 	return calls
+}
+
+// callRoles says as whom each function of activities/ calls AWS. A function
+// that calls builderAccess acts as the builder, one that calls targetAccess
+// as the target (one calling both is refused: this derivation could not
+// tell its calls apart; split it). A function that calls neither is handed
+// its clients (or what it passes them to) by its callers: it acts as every
+// role of the functions that call or reference it (a method value, a
+// closure), transitively. One that no function with a role reaches (an
+// activity's entry point) acts as the target, as amicrypt does by default.
+func callRoles(t *testing.T, fset *token.FileSet, parsed []*ast.File) map[*ast.FuncDecl][]string {
+	t.Helper()
+	access := map[string]string{"builderAccess": "builder", "targetAccess": "target"}
+	byName := map[string][]*ast.FuncDecl{}
+	for _, f := range parsed {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+				byName[fd.Name.Name] = append(byName[fd.Name.Name], fd)
+			}
+		}
+	}
+	own := map[*ast.FuncDecl]map[string]bool{}
+	refs := map[*ast.FuncDecl][]*ast.FuncDecl{} // what a function calls or references
+	for _, fds := range byName {
+		for _, fd := range fds {
+			own[fd] = map[string]bool{}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				if c, ok := n.(*ast.CallExpr); ok {
+					if id, ok := c.Fun.(*ast.Ident); ok && access[id.Name] != "" {
+						own[fd][access[id.Name]] = true
+					}
+				}
+				// Every identifier naming a function of the package: a call,
+				// a method value, or a same-named field or variable (which
+				// only widens the result).
+				if id, ok := n.(*ast.Ident); ok && access[id.Name] == "" {
+					refs[fd] = append(refs[fd], byName[id.Name]...)
+				}
+				return true
+			})
+			if len(own[fd]) > 1 {
+				t.Fatalf("%s: %s calls both builderAccess and targetAccess; split it so each function acts as one role (sdkCalls classifies per function)",
+					fset.Position(fd.Pos()), fd.Name.Name)
+			}
+		}
+	}
+	acts := map[*ast.FuncDecl]map[string]bool{}
+	for fd, r := range own {
+		acts[fd] = maps.Clone(r)
+	}
+	for changed := true; changed; {
+		changed = false
+		for caller, callees := range refs {
+			for _, fd := range callees {
+				if len(own[fd]) > 0 {
+					continue // it reaches AWS as its own role
+				}
+				for r := range acts[caller] {
+					if !acts[fd][r] {
+						acts[fd][r], changed = true, true
+					}
+				}
+			}
+		}
+	}
+	out := map[*ast.FuncDecl][]string{}
+	for fd, r := range acts {
+		if len(r) == 0 {
+			r = map[string]bool{"target": true}
+		}
+		out[fd] = slices.Sorted(maps.Keys(r))
+	}
+	return out
 }
 
 // TestPermissionsMatchTheActivities keeps permissions() and the code in step:

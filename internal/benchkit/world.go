@@ -88,7 +88,7 @@ func (p Plan) WorldYAML(o WorldOptions) []byte {
       Version: "2012-10-17"
       Statement:
         - Effect: Allow
-          Action: ["ec2:*", "autoscaling:*", "kms:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DescribeParameters", "ssm:AddTagsToResource", "cloudtrail:LookupEvents"]
+          Action: ["ec2:*", "autoscaling:*", "kms:*", "iam:GetRole", "iam:CreateServiceLinkedRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DescribeParameters", "ssm:AddTagsToResource", "cloudtrail:LookupEvents"]
           Resource: "*"
 
 accounts:
@@ -112,10 +112,13 @@ accounts:
                 Action: ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
                 Resource: "*"
               - Effect: Allow
+                Action: ["kms:DescribeKey", "kms:GetKeyPolicy"]
+                Resource: arn:aws:kms:*:%s:key/*
+              - Effect: Allow
                 Action: sts:AssumeRole
                 Resource: arn:aws:iam::*:role/amicrypt-target
     images:
-`, PipelineRole, ExternalID, BuilderAccount, BuilderAccount)
+`, PipelineRole, ExternalID, BuilderAccount, BuilderAccount, BuilderAccount)
 	for _, r := range Regions {
 		fmt.Fprintf(&b, "      - {id: %s, region: %s, name: bench-base, encrypted: false}\n", p.Sources[r], r)
 	}

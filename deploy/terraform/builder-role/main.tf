@@ -62,7 +62,7 @@ locals {
       {
         Sid      = "DescribeSourceKeys"
         Effect   = "Allow"
-        Action   = "kms:DescribeKey"
+        Action   = ["kms:DescribeKey", "kms:GetKeyPolicy"]
         Resource = "arn:${local.partition}:kms:*:${local.account}:key/*"
       },
       merge(

@@ -43,7 +43,8 @@ locals {
         "ec2:DescribeImageReferences", "ec2:GetEbsDefaultKmsKeyId",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
         "autoscaling:DescribeLaunchConfigurations", "ssm:DescribeParameters", "kms:ListKeys",
-        "cloudtrail:LookupEvents",
+        "cloudtrail:LookupEvents", "ec2:DescribeInstanceTypes", "ec2:DescribeSubnets",
+        "ec2:DescribeAccountAttributes", "autoscaling:DescribeAccountLimits",
       ]
       Resource = "*"
     },
@@ -111,6 +112,13 @@ locals {
       Action    = "iam:CreateServiceLinkedRole"
       Resource  = local.slr_pattern
       Condition = { StringEquals = { "iam:AWSServiceName" = "autoscaling.amazonaws.com" } }
+    },
+    {
+      # The launch principals' own policies (F4): read only, roles of this account.
+      Sid      = "ReadLaunchPrincipals"
+      Effect   = "Allow"
+      Action   = ["iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"]
+      Resource = "arn:${local.partition}:iam::${local.account}:role/*"
     },
     {
       Sid      = "CreateDedicatedKey"
