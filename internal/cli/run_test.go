@@ -48,6 +48,13 @@ func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
 		{"replay without a run", []string{"replay"}, []string{"RUN"}},
 		{"replay with a bad account", []string{"replay", "abc", "--account", "12"}, []string{"12", "12-digit"}},
 		{"status without a run", []string{"status"}, []string{"RUN"}},
+		// plan takes run's input, refused the same way.
+		{"plan without config", append([]string{"plan"}, src...), []string{"--config is required"}},
+		{"plan without source", []string{"plan", "--config", goodPath}, []string{"--source REGION=AMI is required"}},
+		{"plan with a bad config", append([]string{"plan", "--config", write("plan-bad.yaml", strings.Replace(good, `"222222222222"`, `"22222"`, 1))}, src...), []string{"plan-bad.yaml:", "22222"}},
+		{"plan of a malformed account", append([]string{"plan", "--config", goodPath, "--target-account", "12"}, src...), []string{"12", "12-digit"}},
+		{"plan of an account with no target", append([]string{"plan", "--config", goodPath, "--target-account", "999999999999"}, src...), []string{"999999999999"}},
+		{"launch principal not a role", append([]string{"plan", "--config", write("lp.yaml", strings.Replace(good, "targets:", "targets:", 1)+"    launch_principals: [arn:aws:iam::222222222222:user/bob]\n")}, src...), []string{"lp.yaml:", "launch_principals", "user/bob"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
