@@ -419,6 +419,7 @@ faults: {throttle: false}
 		{"kms:ListResourceTags", owner, []string{"kms", "list-resource-tags", "--key-id", key}, []string{"Tags"}},
 		{"iam:ListRoles", empty, []string{"iam", "list-roles", "--path-prefix", "/nothing/"}, []string{"Roles"}},
 		{"iam:ListRolePolicies", owner, []string{"iam", "list-role-policies", "--role-name", "reader"}, []string{"PolicyNames"}},
+		{"iam:ListAttachedRolePolicies", owner, []string{"iam", "list-attached-role-policies", "--role-name", "reader"}, []string{"AttachedPolicies"}},
 		{"iam:ListAccountAliases", empty, []string{"iam", "list-account-aliases"}, []string{"AccountAliases"}},
 		{"autoscaling:DescribeAutoScalingGroups", empty, []string{"autoscaling", "describe-auto-scaling-groups"}, []string{"AutoScalingGroups"}},
 		{"autoscaling:DescribeScalingActivities", empty, []string{"autoscaling", "describe-scaling-activities"}, []string{"Activities"}},

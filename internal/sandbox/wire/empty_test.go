@@ -42,6 +42,7 @@ var emptyOnTheWire = map[string][]string{
 	"ec2:DescribeInstanceTypes":                {"<instanceTypeSet/>"},
 	"iam:ListRoles":                            {"<Roles/>"},
 	"iam:ListRolePolicies":                     {"<PolicyNames/>"},
+	"iam:ListAttachedRolePolicies":             {"<AttachedPolicies/>"},
 	"iam:ListAccountAliases":                   {"<AccountAliases/>"},
 	"autoscaling:DescribeAutoScalingGroups":    {"<AutoScalingGroups/>"},
 	"autoscaling:DescribeScalingActivities":    {"<Activities/>"},
