@@ -209,15 +209,8 @@ func policyUpdateAction(arn, alias string, merged *policy.Document, report polic
 		}
 	}
 	text, _ := part.Marshal()
-	ev := fmt.Sprintf("adds %v, corrects %v; keeps the other %d statements as they are", orNone(report.Added), orNone(report.Corrected), len(report.Kept))
+	ev := fmt.Sprintf("adds %v, corrects %v; keeps the other %d statements as they are", report.Added, report.Corrected, len(report.Kept))
 	return Action{Do: ActUpdatePolicy, Resource: fmt.Sprintf("key %s (%s)", arn, alias), Evidence: ev, Detail: string(text)}
-}
-
-func orNone(s []string) []string {
-	if len(s) == 0 {
-		return []string{}
-	}
-	return s
 }
 
 // plannedSLRGrant is the grant a run would create for the service-linked

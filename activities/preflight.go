@@ -3,10 +3,11 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/amicrypt/amicrypt/internal/policy"
 )
@@ -66,11 +68,6 @@ func (p *TargetPlan) settle() {
 		p.Outcome = PlanOK
 	}
 }
-
-// Lasting reports whether a plan's change sets something up or takes
-// something away (as opposed to publishing the new copy, which every run
-// does).
-func (x Action) Lasting() bool { return x.Do != ActPublish }
 
 // preflight runs the checks in one mode.
 type preflight struct {
@@ -199,25 +196,21 @@ func (a *Activities) PlanTargets(ctx context.Context, in PlanTargetsInput) ([]Ta
 	ctx, stop := a.keepAlive(ctx)
 	defer stop()
 	out := make([]TargetPlan, len(in.Items))
-	errs := make([]error, len(in.Items))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, planConcurrency)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(planConcurrency)
 	for i, it := range in.Items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			src := it.Source
-			pin := PrepareTargetInput{Target: it.Target, RunID: in.RunID, Pipeline: in.Pipeline, Builder: &in.Builder, Source: &src}
-			_, plan, err := a.prepare(ctx, pin, true)
-			out[i], errs[i] = *plan, err
-		}()
+		g.Go(func() error {
+			pin := PrepareTargetInput{Target: it.Target, RunID: in.RunID, Pipeline: in.Pipeline, Builder: &in.Builder, Source: &it.Source}
+			_, plan, err := a.prepare(gctx, pin, true)
+			if err != nil {
+				return fmt.Errorf("planning %s: %w", it.Target.ID(), err)
+			}
+			out[i] = *plan
+			return nil
+		})
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("planning %s: %w", in.Items[i].Target.ID(), err)
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -329,12 +322,7 @@ func (a *Activities) checkSourceFor(ctx context.Context, b Builder, src Source, 
 	}
 	for _, k := range f.Keys {
 		if k.AWSManaged {
-			return Diagnosed(Diagnosis{
-				Code: F1,
-				Cause: fmt.Sprintf("source image %s in builder account %s, %s has snapshot %s encrypted with the AWS managed key %s, which cannot be shared with other accounts",
-					src.ImageID, b.Account, src.Region, k.Snapshot, k.ARN),
-				Fix: f1Fix(src.Region),
-			}, nil)
+			return Diagnosed(awsManagedSourceDiagnosis(src, b.Account, k.Snapshot, k.ARN), nil)
 		}
 		if k.Policy == "" {
 			p.warn("the policy of builder key %s (source %s) is not readable by the builder role: whether account %s may use it is not predicted", k.ARN, src.ImageID, t.Account)
@@ -355,6 +343,10 @@ func (a *Activities) checkSourceFor(ctx context.Context, b Builder, src Source, 
 // snapshot, re-encrypt it under the copy's key).
 var builderKeyUse = []string{"kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:ReEncryptFrom"}
 
+// assumedKMSUse stands for the target role's own IAM policy, not read: it
+// allows the role's KMS use, as deploy/'s policy does.
+var assumedKMSUse = &policy.Document{Version: policy.Version2012, Statements: []policy.Statement{{Effect: "Allow", Action: []string{"kms:*"}, Resource: []string{"*"}}}}
+
 // builderKeyRefuses evaluates the builder key's policy for the target's
 // role. The role's own identity policy is assumed to allow the use (the
 // deploy/ policy does); what is judged is the builder key's side.
@@ -363,8 +355,7 @@ func builderKeyRefuses(k sourceKey, b Builder, src Source, t Target, caller stri
 	if err != nil {
 		return Diagnosis{}, false
 	}
-	allowAll, _ := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`))
-	p := policy.Principal{ARN: caller, Account: t.Account, RoleARN: t.RoleARN, IdentityPolicies: []*policy.Document{allowAll}}
+	p := policy.Principal{ARN: caller, Account: t.Account, RoleARN: t.RoleARN, IdentityPolicies: []*policy.Document{assumedKMSUse}}
 	for _, act := range builderKeyUse {
 		ctx := policy.ViaEC2Context(t.Region, t.Account)
 		if act == "kms:CreateGrant" {
@@ -422,7 +413,7 @@ func (a *Activities) checkArchitecture(ctx context.Context, t Target, src Source
 		p.warn("could not read instance type %s in account %s, %s (%v): the image's architecture %s is not checked against it", it, t.Account, t.Region, err, arch)
 		return nil
 	}
-	if archs == "" || containsWord(strings.Split(archs, ","), arch) {
+	if archs == "" || slices.Contains(strings.Split(archs, ","), arch) {
 		return nil
 	}
 	suggest := "t3.micro"
@@ -435,15 +426,6 @@ func (a *Activities) checkArchitecture(ctx context.Context, t Target, src Source
 			src.ImageID, arch, it, t.Account, t.Region, strings.ReplaceAll(archs, ",", ", ")),
 		Fix: fmt.Sprintf("Set boot_proof.instance_type to a type that runs %s images (for example %s) for this target, then run again.", arch, suggest),
 	}, nil)
-}
-
-func containsWord(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkProofRoom: the boot proof needs a subnet (the configured ones must
@@ -486,13 +468,26 @@ func (a *Activities) checkProofRoom(ctx context.Context, t Target, p *preflight)
 			}, err)
 		}
 	} else {
-		out, err := ec.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []ec2types.AccountAttributeName{ec2types.AccountAttributeNameDefaultVpc}})
+		// A default VPC, once seen, stays for the run: asked once per account
+		// and region (see memo). None is not remembered, so one created after
+		// a failure is seen at once.
+		_, _, err := a.accounts.get("defaultvpc\x00"+t.Account+"\x00"+t.Region+"\x00"+t.RoleARN, func() (string, error) {
+			out, err := ec.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []ec2types.AccountAttributeName{ec2types.AccountAttributeNameDefaultVpc}})
+			if err != nil {
+				return "", err
+			}
+			if !hasDefaultVPC(out) {
+				return "", errNoDefaultVPC
+			}
+			return "yes", nil
+		})
 		switch {
-		case err != nil && isRetryable(err):
+		case err == nil:
+		case isRetryable(err):
 			return err
-		case err != nil:
+		case !errors.Is(err, errNoDefaultVPC):
 			p.warn("could not read whether account %s has a default VPC in %s (%v): not checked", t.Account, t.Region, err)
-		case !hasDefaultVPC(out):
+		default:
 			return Diagnosed(Diagnosis{
 				Code:  NoSubnet,
 				Cause: fmt.Sprintf("account %s has no default VPC in %s, and the target names no boot_proof.subnet_ids: the boot-proof group has nowhere to launch", t.Account, t.Region),
@@ -517,6 +512,9 @@ func (a *Activities) checkProofRoom(ctx context.Context, t Target, p *preflight)
 	}
 	return nil
 }
+
+// errNoDefaultVPC: the region has no default VPC (not remembered).
+var errNoDefaultVPC = errors.New("no default VPC")
 
 func hasDefaultVPC(out *ec2.DescribeAccountAttributesOutput) bool {
 	for _, at := range out.AccountAttributes {
@@ -649,11 +647,9 @@ func createSLRCall(t Target) string {
 func publishActions(t Target, owner publishTargets) []Action {
 	var out []Action
 	if name := t.Publish.SSMParameter; name != "" {
-		x := Action{Do: ActPublish, Resource: "ssm:" + name, Evidence: "(new) → the new copy"}
+		x := Action{Do: ActCreate, Resource: "ssm:" + name, Evidence: "parameter of data type aws:ec2:image, naming the new copy"}
 		if owner.parameterExists {
-			x.Evidence = owner.parameterValue + " → the new copy"
-		} else {
-			x.Do, x.Evidence = ActCreate, "parameter of data type aws:ec2:image, naming the new copy"
+			x.Do, x.Evidence = ActPublish, owner.parameterValue+" → the new copy"
 		}
 		out = append(out, x)
 	}

@@ -533,6 +533,17 @@ func (a *Activities) changeSnapshotShares(ctx context.Context, ec EC2API, change
 	return nil
 }
 
+// awsManagedSourceDiagnosis is F1: a source snapshot under the AWS managed
+// key, which cannot be shared.
+func awsManagedSourceDiagnosis(src Source, builder, snapshot, key string) Diagnosis {
+	return Diagnosis{
+		Code: F1,
+		Cause: fmt.Sprintf("source image %s in builder account %s, %s has snapshot %s encrypted with the AWS managed key %s, which cannot be shared with other accounts",
+			src.ImageID, builder, src.Region, snapshot, key),
+		Fix: f1Fix(src.Region),
+	}
+}
+
 // refuseAWSManagedSource is F1 before any change: a snapshot under an AWS
 // managed key (aws/ebs) cannot be shared. Where the builder may not describe
 // the key, ModifyImageAttribute's own refusal is diagnosed instead. It
@@ -562,12 +573,7 @@ func (a *Activities) refuseAWSManagedSource(ctx context.Context, acc Access, src
 			seen[key] = md
 		}
 		if md != nil && md.KeyManager == kmstypes.KeyManagerTypeAws {
-			return calls, Diagnosed(Diagnosis{
-				Code: F1,
-				Cause: fmt.Sprintf("source image %s in builder account %s, %s has snapshot %s encrypted with the AWS managed key %s, which cannot be shared with other accounts",
-					src.ImageID, acc.Account, src.Region, aws.ToString(sn.SnapshotId), key),
-				Fix: f1Fix(src.Region),
-			}, nil)
+			return calls, Diagnosed(awsManagedSourceDiagnosis(src, acc.Account, aws.ToString(sn.SnapshotId), key), nil)
 		}
 	}
 	return calls, nil
