@@ -58,6 +58,9 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
   amicrypt run --config amicrypt.yaml --source us-east-1=ami-0123456789abcdef0 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.allowFail && !f.preflight {
+				return usageError("--allow-predicted-failures only applies with --preflight (the plan run first): add --preflight, or leave it out")
+			}
 			in, err := pipelineInputFromFlags(f.config, f.sources)
 			if err != nil {
 				return err

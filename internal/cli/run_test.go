@@ -48,6 +48,7 @@ func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
 		{"replay without a run", []string{"replay"}, []string{"RUN"}},
 		{"replay with a bad account", []string{"replay", "abc", "--account", "12"}, []string{"12", "12-digit"}},
 		{"status without a run", []string{"status"}, []string{"RUN"}},
+		{"allow without preflight", append([]string{"run", "--config", goodPath, "--allow-predicted-failures"}, src...), []string{"--preflight"}},
 		// plan takes run's input, refused the same way.
 		{"plan without config", append([]string{"plan"}, src...), []string{"--config is required"}},
 		{"plan without source", []string{"plan", "--config", goodPath}, []string{"--source REGION=AMI is required"}},
