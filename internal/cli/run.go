@@ -94,23 +94,22 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
 // preflightRun plans the run and refuses to start it when a target is
 // predicted to fail (listing them, exit 1), unless allowed.
 func preflightRun(ctx context.Context, cmd *cobra.Command, c client.Client, taskQueue string, in workflows.PipelineInput, allow, asJSON bool) error {
-	rep, err := pipelinerun.Plan(ctx, c, taskQueue, in)
+	pf, err := pipelinerun.RunPreflight(ctx, c, taskQueue, in)
 	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
+		return err
 	}
 	errOut := cmd.ErrOrStderr()
 	if !asJSON {
-		pipelinerun.WritePlan(errOut, rep)
+		pipelinerun.WritePlan(errOut, pf.Plan)
 	}
-	bad := pipelinerun.PredictedFailures(rep)
-	if len(bad) == 0 {
+	switch {
+	case pf.Clear():
+		return nil
+	case allow:
+		fmt.Fprintln(errOut, pf.Allowed("--allow-predicted-failures"))
 		return nil
 	}
-	if allow {
-		fmt.Fprintf(errOut, "preflight: %d targets are predicted to fail (%s); starting anyway (--allow-predicted-failures)\n", len(bad), strings.Join(bad, ", "))
-		return nil
-	}
-	return &exitError{code: 1, err: fmt.Errorf("preflight: nothing was started: %d of %d targets are predicted to fail: %s (fix them as the plan says, or add --allow-predicted-failures)", len(bad), len(rep.Targets), strings.Join(bad, ", "))}
+	return &exitError{code: 1, err: pf.Refusal("fix them as the plan says, or add --allow-predicted-failures")}
 }
 
 // pipelineInputFromFlags validates the config and the sources before anything
