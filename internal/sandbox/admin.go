@@ -283,6 +283,34 @@ func (s *Server) MutatingCalls(account, region string) int64 {
 	return n
 }
 
+// Writes counts the calls that change something in AWS, by account, region
+// and action ("account/region action"), of one account or of all (""): the
+// mutating ones (see ReadOnlyAction) but STS's, since sts:AssumeRole, which
+// a plan makes, changes nothing in AWS but hands out credentials. Two counts
+// taken around a plan must not differ (see NewWrites).
+func Writes(rows []CounterRow, account string) map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range rows {
+		if r.Mutating && !strings.HasPrefix(r.Action, "sts:") && (account == "" || r.Account == account) {
+			out[r.Account+"/"+r.Region+" "+r.Action] += r.Calls
+		}
+	}
+	return out
+}
+
+// NewWrites lists the writes made between two counts of Writes, as
+// "account/region action ×n", sorted.
+func NewWrites(before, after map[string]int64) []string {
+	var out []string
+	for k, n := range after {
+		if d := n - before[k]; d > 0 {
+			out = append(out, fmt.Sprintf("%s ×%d", k, d))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // CallSummaryRow is one line of /_sandbox/counters/summary.
 type CallSummaryRow struct {
 	Account       string `json:"account"`

@@ -55,3 +55,29 @@ func TestCountersTellMutatingCalls(t *testing.T) {
 		t.Fatalf("/_sandbox/counters/summary: %+v", rows)
 	}
 }
+
+// TestWritesLeaveOutReadsAndSTS: a plan's reads and its sts:AssumeRole are
+// no writes; NewWrites names what changed between two counts.
+func TestWritesLeaveOutReadsAndSTS(t *testing.T) {
+	rows := []CounterRow{
+		{Account: "111111111111", Region: "us-east-1", Action: "ec2:DescribeImages", Calls: 9},
+		{Account: "111111111111", Region: "us-east-1", Action: "sts:AssumeRole", Calls: 4, Mutating: true},
+		{Account: "111111111111", Region: "us-east-1", Action: "kms:CreateKey", Calls: 1, Mutating: true},
+		{Account: "222222222222", Region: "eu-west-1", Action: "ec2:CopyImage", Calls: 2, Mutating: true},
+	}
+	before := Writes(rows, "")
+	if len(before) != 2 || before["111111111111/us-east-1 kms:CreateKey"] != 1 || before["222222222222/eu-west-1 ec2:CopyImage"] != 2 {
+		t.Fatalf("Writes = %v", before)
+	}
+	if one := Writes(rows, "222222222222"); len(one) != 1 {
+		t.Errorf("Writes of one account = %v", one)
+	}
+	rows[0].Calls, rows[1].Calls = 20, 8 // more reads and AssumeRoles: no new write
+	if got := NewWrites(before, Writes(rows, "")); len(got) != 0 {
+		t.Errorf("reads counted as writes: %v", got)
+	}
+	rows[3].Calls = 5
+	if got := NewWrites(before, Writes(rows, "")); len(got) != 1 || got[0] != "222222222222/eu-west-1 ec2:CopyImage ×3" {
+		t.Errorf("NewWrites = %v", got)
+	}
+}
