@@ -139,6 +139,12 @@ func (a *Activities) prepare(ctx context.Context, in PrepareTargetInput, dry boo
 		}
 	}
 
+	if dry {
+		if err := a.checkCopyRoom(ctx, t, p); err != nil {
+			return res, p.plan, err
+		}
+	}
+
 	slr, err := a.ensureServiceLinkedRole(ctx, EnsureServiceLinkedRoleInput{Target: t, DryRun: dry})
 	if err := p.fail(StepServiceLinkedRole, err); err != nil {
 		return res, p.plan, err
@@ -509,6 +515,42 @@ func (a *Activities) checkProofRoom(ctx context.Context, t Target, p *preflight)
 				t.Account, t.Region, *lim.NumberOfAutoScalingGroups, *lim.MaxNumberOfAutoScalingGroups),
 			Fix: fmt.Sprintf("Delete unused groups, or ask for a higher quota (Service Quotas, Auto Scaling groups per region, account %s, %s), then run again.", t.Account, t.Region),
 		}, nil)
+	}
+	return nil
+}
+
+// ConcurrentCopyLimit is how many AMI copies EC2 lets an account have in
+// flight into one region: about 100 (50 in older accounts). No API reads
+// it; above it CopyImage answers ResourceLimitExceeded, which a run waits
+// out (see diagnose), so a full region slows the run and fails nothing.
+const ConcurrentCopyLimit = 100
+
+// checkCopyRoom warns (a plan only: the run waits instead) when the
+// target's region already has as many copies pending as EC2 runs at once.
+func (a *Activities) checkCopyRoom(ctx context.Context, t Target, p *preflight) error {
+	pending := 0
+	pg := ec2.NewDescribeImagesPaginator(a.clients.EC2(targetAccess(t)), &ec2.DescribeImagesInput{
+		Owners:  []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("state"), Values: []string{string(ec2types.ImageStatePending)}}},
+	})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			if isRetryable(err) {
+				return err
+			}
+			p.warn("could not count the AMI copies pending in account %s, %s (%v): the concurrent-copy limit is not checked", t.Account, t.Region, err)
+			return nil
+		}
+		for _, im := range page.Images {
+			if aws.ToString(im.SourceImageId) != "" { // a copy, not a CreateImage
+				pending++
+			}
+		}
+	}
+	if pending+1 > ConcurrentCopyLimit {
+		p.warn("account %s has %d AMI copies pending in %s, at EC2's limit of about %d concurrent copies per region: the copy will wait until some finish (ResourceLimitExceeded, retried)",
+			t.Account, pending, t.Region, ConcurrentCopyLimit)
 	}
 	return nil
 }

@@ -405,7 +405,7 @@ func describeSource(ctx context.Context, ec EC2API, src Source, w where) (im ec2
 
 func sourceMissing(src Source, b Builder) error {
 	return Diagnosed(Diagnosis{
-		Code:  Other,
+		Code:  SourceUnusable,
 		Cause: fmt.Sprintf("source image %s does not exist in builder account %s, %s", src.ImageID, b.Account, src.Region),
 		Fix:   "Check the source image id and region (the Packer artifact's region:ami-id), then run again.",
 	}, nil)
