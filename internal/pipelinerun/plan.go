@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -74,7 +76,15 @@ func PlanCounts(rep *workflows.PlanReport) (ok, change, fail int) {
 // PlanSummaryLine is "plan of run R: N targets: a ok, b will change, c will fail".
 func PlanSummaryLine(rep *workflows.PlanReport) string {
 	ok, change, fail := PlanCounts(rep)
-	return fmt.Sprintf("plan of run %s: %d targets: %d ok, %d will change, %d will fail", rep.RunID, len(rep.Targets), ok, change, fail)
+	return "plan of run " + rep.RunID + ": " + outcomeCounts(len(rep.Targets), "target", ok, change, fail)
+}
+
+// outcomeCounts is "N targets: a ok, b will change, c will fail".
+func outcomeCounts(n int, noun string, ok, change, fail int) string {
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s: %d ok, %d will change, %d will fail", n, noun, ok, change, fail)
 }
 
 // PredictedFailures lists the targets a plan predicts to fail, as
@@ -114,62 +124,116 @@ func WritePlan(w io.Writer, rep *workflows.PlanReport) {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
-	writePlanTable(w, rep.Targets)
-	writePlanDetails(w, rep.Targets)
+	items := make([]planItem, len(rep.Targets))
+	for i, t := range rep.Targets {
+		key := "(new)"
+		if t.KeyARN != "" {
+			key = ShortKey(t.KeyARN)
+		}
+		items[i] = planItem{outcome: t.Outcome, account: t.Account, region: t.Region, label: t.Name,
+			columns: []string{Dash(t.Name), key}, failures: t.Failures, changes: t.Changes, warnings: t.Warnings}
+	}
+	writePlanTable(w, []string{"NAME", "KEY"}, items)
+	writePlanDetails(w, items)
 	fmt.Fprintf(w, "\n%s\n", PlanSummaryLine(rep))
 }
 
-func writePlanTable(w io.Writer, targets []activities.TargetPlan) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OUTCOME\tACCOUNT\tREGION\tNAME\tKEY\tCHANGES\tPREDICTED FAILURE")
+// planItem is one row of a plan's table and its section beneath the
+// table: a target of a plan, a region of a rotation's dry run, a key of a
+// sweep's. The plan and the dry runs are written by the same functions.
+type planItem struct {
+	// outcome is activities.PlanFail, PlanChange or PlanOK; while a dry
+	// run goes on, a row's status (pending, running: step).
+	outcome         string
+	account, region string
+	// label names the item in its section's heading: the target's name, a
+	// key's alias.
+	label string
+	// columns are the row's values between REGION and CHANGES, under the
+	// headers the table is given.
+	columns  []string
+	failures []activities.Diagnosis
+	// facts are what stays and why, and what the changes rest on: the key
+	// moved from and to, an image kept and what keeps it, what holds an
+	// old key, a sweep's findings.
+	facts    []planFact
+	changes  []activities.Action
+	warnings []string
+}
+
+// planFact is one line of an item's section: "label        text".
+type planFact struct{ label, text string }
+
+// byOutcome is the items grouped as the table shows them: what will fail,
+// what will change, what is ok, then any other outcome (a dry run's rows
+// still pending or running), each group in the items' order.
+func byOutcome(items []planItem) []planItem {
+	out := make([]planItem, 0, len(items))
 	for _, outcome := range planOrder {
-		for _, t := range targets {
-			if t.Outcome != outcome {
-				continue
+		for _, it := range items {
+			if it.outcome == outcome {
+				out = append(out, it)
 			}
-			failure := "-"
-			if len(t.Failures) > 0 {
-				failure = t.Failures[0].Code
-				if t.Failures[0].Step != "" {
-					failure += " (" + t.Failures[0].Step + ")"
-				}
-				if n := len(t.Failures); n > 1 {
-					failure += fmt.Sprintf(" +%d", n-1)
-				}
-			}
-			key := "(new)"
-			if t.KeyARN != "" {
-				key = ShortKey(t.KeyARN)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.Outcome, t.Account, t.Region, Dash(t.Name), key, len(t.Changes), failure)
 		}
+	}
+	for _, it := range items {
+		if !slices.Contains(planOrder, it.outcome) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// writePlanTable is the table of a plan or a dry run: a row per item
+// grouped by outcome, headers naming its columns between REGION and
+// CHANGES.
+func writePlanTable(w io.Writer, headers []string, items []planItem) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "OUTCOME\tACCOUNT\tREGION\t%s\tCHANGES\tPREDICTED FAILURE\n", strings.Join(headers, "\t"))
+	for _, it := range byOutcome(items) {
+		failure := "-"
+		if len(it.failures) > 0 {
+			failure = it.failures[0].Code
+			if it.failures[0].Step != "" {
+				failure += " (" + it.failures[0].Step + ")"
+			}
+			if n := len(it.failures); n > 1 {
+				failure += fmt.Sprintf(" +%d", n-1)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", it.outcome, it.account, it.region, strings.Join(it.columns, "\t"), len(it.changes), failure)
 	}
 	tw.Flush()
 }
 
-func writePlanDetails(w io.Writer, targets []activities.TargetPlan) {
-	for _, outcome := range planOrder {
-		for _, t := range targets {
-			if t.Outcome != outcome || len(t.Changes)+len(t.Failures)+len(t.Warnings) == 0 {
-				continue
+// writePlanDetails writes, per item with something to say, in the
+// table's order: what it would fail at with the fix, its facts, each
+// change as "would <do> <resource> (evidence)" with the exact detail
+// indented beneath, and its warnings.
+func writePlanDetails(w io.Writer, items []planItem) {
+	for _, it := range byOutcome(items) {
+		if len(it.failures)+len(it.facts)+len(it.changes)+len(it.warnings) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s (%s): %s\n", it.account, it.region, Dash(it.label), it.outcome)
+		for _, d := range it.failures {
+			step := ""
+			if d.Step != "" {
+				step = " at " + d.Step
 			}
-			fmt.Fprintf(w, "\n%s %s (%s): %s\n", t.Account, t.Region, Dash(t.Name), t.Outcome)
-			for _, d := range t.Failures {
-				step := ""
-				if d.Step != "" {
-					step = " at " + d.Step
-				}
-				fmt.Fprintf(w, "  would fail%s: %s %s\n  fix: %s\n", step, d.Code, d.Cause, indent(d.Fix, "       "))
+			fmt.Fprintf(w, "  would fail%s: %s %s\n  fix: %s\n", step, d.Code, d.Cause, indent(d.Fix, "       "))
+		}
+		for _, f := range it.facts {
+			fmt.Fprintf(w, "  %-12s %s\n", f.label, f.text)
+		}
+		for _, x := range it.changes {
+			fmt.Fprintf(w, "  would %s\n", x.String())
+			if x.Detail != "" {
+				fmt.Fprintf(w, "      %s\n", indent(x.Detail, "      "))
 			}
-			for _, x := range t.Changes {
-				fmt.Fprintf(w, "  would %s\n", x.String())
-				if x.Detail != "" {
-					fmt.Fprintf(w, "      %s\n", indent(x.Detail, "      "))
-				}
-			}
-			for _, warn := range t.Warnings {
-				fmt.Fprintf(w, "  warning      %s\n", warn)
-			}
+		}
+		for _, warn := range it.warnings {
+			fmt.Fprintf(w, "  warning      %s\n", warn)
 		}
 	}
 }
