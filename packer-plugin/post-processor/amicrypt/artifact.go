@@ -25,14 +25,21 @@ const (
 )
 
 // Artifact is the encrypted AMIs of a run: one per target account and region
-// that succeeded. Without `wait` it names the started run only.
+// that succeeded. Without `wait` it names the started run only; when the
+// preflight's predicted failures kept the run from starting (and fail_on let
+// the build go on) it holds no AMI.
 type Artifact struct {
-	RunID      string
+	RunID string
+	// WorkflowID is the run's workflow; empty when the run was not started.
 	WorkflowID string
 	// Sources are the unencrypted source AMIs, region → AMI id.
 	Sources map[string]string
-	// Report is the run's report; nil when the post-processor did not wait.
+	// Report is the run's report; nil when the post-processor did not wait,
+	// or did not start the run.
 	Report *workflows.Report
+	// Preflight is the preflight's plan when its predicted failures kept the
+	// run from starting: nothing was shared or copied, Report is nil.
+	Preflight *workflows.PlanReport
 }
 
 // Image is one encrypted AMI.
@@ -81,6 +88,12 @@ func (a *Artifact) Id() string {
 // String is a readable summary: the run, then one line per encrypted AMI.
 func (a *Artifact) String() string {
 	var b strings.Builder
+	if a.Preflight != nil {
+		predicted := pipelinerun.PredictedFailures(a.Preflight)
+		fmt.Fprintf(&b, "amicrypt run %s from %s not started: no AMI was copied; the preflight predicted %d of %d targets to fail (%s)",
+			a.RunID, describeSources(a.Sources), len(predicted), len(a.Preflight.Targets), strings.Join(predicted, ", "))
+		return b.String()
+	}
 	if a.Report == nil {
 		fmt.Fprintf(&b, "amicrypt run %s started from %s (not waited for; follow it with: amicrypt status %s)", a.RunID, describeSources(a.Sources), a.RunID)
 		return b.String()

@@ -122,3 +122,25 @@ func TestFailedTargetsCarryTheirDiagnosis(t *testing.T) {
 		t.Errorf("%q", lines)
 	}
 }
+
+// A run the preflight kept from starting: no AMI, and the predicted failures
+// say why.
+func TestArtifactOfARunNotStarted(t *testing.T) {
+	plan := &workflows.PlanReport{RunID: "1cabcc552c3c", Targets: []activities.TargetPlan{
+		{Account: "222222222222", Region: "us-east-1", Outcome: activities.PlanChange},
+		{Account: "444444444444", Region: "us-east-1", Outcome: activities.PlanFail, Failures: []activities.Diagnosis{{Code: activities.F2, Cause: "c", Fix: "f"}}},
+	}}
+	a := &Artifact{RunID: "1cabcc552c3c", Sources: map[string]string{"us-east-1": "ami-0b0000000000a0001"}, Preflight: plan}
+	if a.Id() != "" || len(a.Images()) != 0 || a.State(StateReport) != "" {
+		t.Errorf("Id %q, images %v, report %q: want none", a.Id(), a.Images(), a.State(StateReport))
+	}
+	s := a.String()
+	for _, want := range []string{"run 1cabcc552c3c from us-east-1:ami-0b0000000000a0001 not started: no AMI was copied", "predicted 1 of 2 targets to fail (444444444444/us-east-1 F2)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("String() lacks %q:\n%s", want, s)
+		}
+	}
+	if gd := a.State("generated_data").(map[string]interface{}); gd["AmicryptImages"] != "" || gd["AmicryptWorkflowID"] != "" {
+		t.Errorf("generated_data %v", gd)
+	}
+}

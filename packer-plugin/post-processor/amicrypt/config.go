@@ -93,13 +93,24 @@ type Config struct {
 	Wait *bool `mapstructure:"wait"`
 	// Longest wait for the run, e.g. "2h". When it passes the build fails and
 	// the run goes on: build again to attach to it, or follow it with
-	// `amicrypt status`. Default: no limit (Ctrl-C cancels the run).
+	// `amicrypt status`. With preflight it bounds the plan's wait as well
+	// (the build fails and nothing is started). Default: no limit (Ctrl-C
+	// cancels the run).
 	Timeout time.Duration `mapstructure:"timeout"`
 	// When the build fails because targets failed: `any` (default: one failed
 	// target fails the build), `all` (only when no target succeeded), `none`
 	// (never; failures are reported), a count N (N or more failed targets) or
 	// a percentage N% (N% or more of the targets failed).
 	FailOn string `mapstructure:"fail_on"`
+	// Plan the run first, with reads only (`amicrypt run --preflight`), and
+	// start nothing when a target is predicted to fail: the predicted
+	// failures are listed and judged by fail_on as failed targets are (the
+	// build fails, or goes on with no AMI copied). Default false.
+	Preflight bool `mapstructure:"preflight"`
+	// With preflight: start the run even when targets are predicted to fail
+	// (they are listed first; the run's failures are then judged by
+	// fail_on). Default false.
+	AllowPredictedFailures bool `mapstructure:"allow_predicted_failures"`
 
 	ctx interpolate.Context
 	// run is the amicrypt config, from the file or the inline targets.
@@ -264,6 +275,9 @@ func (c *Config) prepare() error {
 	c.failOn = ft
 	if c.Timeout < 0 {
 		add(fmt.Errorf("timeout %s is negative", c.Timeout))
+	}
+	if c.AllowPredictedFailures && !c.Preflight {
+		add(errors.New("allow_predicted_failures only applies with preflight = true (the plan run first): set preflight = true, or leave it out"))
 	}
 
 	inline := c.BuilderAccount != "" || len(c.Targets) > 0 || len(c.Regions) > 0 || c.BuilderRoleARN != "" ||

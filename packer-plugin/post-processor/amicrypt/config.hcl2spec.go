@@ -10,37 +10,39 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName       *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType     *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion     *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug           *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce           *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError         *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars        map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars   []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	TemporalAddress       *string           `mapstructure:"temporal_address" cty:"temporal_address" hcl:"temporal_address"`
-	TemporalNamespace     *string           `mapstructure:"temporal_namespace" cty:"temporal_namespace" hcl:"temporal_namespace"`
-	TaskQueue             *string           `mapstructure:"task_queue" cty:"task_queue" hcl:"task_queue"`
-	TemporalAPIKey        *string           `mapstructure:"temporal_api_key" cty:"temporal_api_key" hcl:"temporal_api_key"`
-	TemporalTLS           *bool             `mapstructure:"temporal_tls" cty:"temporal_tls" hcl:"temporal_tls"`
-	TemporalTLSCert       *string           `mapstructure:"temporal_tls_cert" cty:"temporal_tls_cert" hcl:"temporal_tls_cert"`
-	TemporalTLSKey        *string           `mapstructure:"temporal_tls_key" cty:"temporal_tls_key" hcl:"temporal_tls_key"`
-	TemporalTLSCA         *string           `mapstructure:"temporal_tls_ca" cty:"temporal_tls_ca" hcl:"temporal_tls_ca"`
-	TemporalTLSServerName *string           `mapstructure:"temporal_tls_server_name" cty:"temporal_tls_server_name" hcl:"temporal_tls_server_name"`
-	ConfigFile            *string           `mapstructure:"config" cty:"config" hcl:"config"`
-	BuilderAccount        *string           `mapstructure:"builder_account" cty:"builder_account" hcl:"builder_account"`
-	BuilderRoleARN        *string           `mapstructure:"builder_role_arn" cty:"builder_role_arn" hcl:"builder_role_arn"`
-	BuilderExternalID     *string           `mapstructure:"builder_external_id" cty:"builder_external_id" hcl:"builder_external_id"`
-	Regions               []string          `mapstructure:"regions" cty:"regions" hcl:"regions"`
-	RoleName              *string           `mapstructure:"role_name" cty:"role_name" hcl:"role_name"`
-	ExternalID            *string           `mapstructure:"external_id" cty:"external_id" hcl:"external_id"`
-	KeyAlias              *string           `mapstructure:"key_alias" cty:"key_alias" hcl:"key_alias"`
-	BootProof             *bool             `mapstructure:"boot_proof" cty:"boot_proof" hcl:"boot_proof"`
-	Targets               []FlatTarget      `mapstructure:"target" cty:"target" hcl:"target"`
-	SourceAMIs            map[string]string `mapstructure:"source_amis" cty:"source_amis" hcl:"source_amis"`
-	Wait                  *bool             `mapstructure:"wait" cty:"wait" hcl:"wait"`
-	Timeout               *string           `mapstructure:"timeout" cty:"timeout" hcl:"timeout"`
-	FailOn                *string           `mapstructure:"fail_on" cty:"fail_on" hcl:"fail_on"`
+	PackerBuildName        *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType      *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion      *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug            *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce            *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError          *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars         map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars    []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	TemporalAddress        *string           `mapstructure:"temporal_address" cty:"temporal_address" hcl:"temporal_address"`
+	TemporalNamespace      *string           `mapstructure:"temporal_namespace" cty:"temporal_namespace" hcl:"temporal_namespace"`
+	TaskQueue              *string           `mapstructure:"task_queue" cty:"task_queue" hcl:"task_queue"`
+	TemporalAPIKey         *string           `mapstructure:"temporal_api_key" cty:"temporal_api_key" hcl:"temporal_api_key"`
+	TemporalTLS            *bool             `mapstructure:"temporal_tls" cty:"temporal_tls" hcl:"temporal_tls"`
+	TemporalTLSCert        *string           `mapstructure:"temporal_tls_cert" cty:"temporal_tls_cert" hcl:"temporal_tls_cert"`
+	TemporalTLSKey         *string           `mapstructure:"temporal_tls_key" cty:"temporal_tls_key" hcl:"temporal_tls_key"`
+	TemporalTLSCA          *string           `mapstructure:"temporal_tls_ca" cty:"temporal_tls_ca" hcl:"temporal_tls_ca"`
+	TemporalTLSServerName  *string           `mapstructure:"temporal_tls_server_name" cty:"temporal_tls_server_name" hcl:"temporal_tls_server_name"`
+	ConfigFile             *string           `mapstructure:"config" cty:"config" hcl:"config"`
+	BuilderAccount         *string           `mapstructure:"builder_account" cty:"builder_account" hcl:"builder_account"`
+	BuilderRoleARN         *string           `mapstructure:"builder_role_arn" cty:"builder_role_arn" hcl:"builder_role_arn"`
+	BuilderExternalID      *string           `mapstructure:"builder_external_id" cty:"builder_external_id" hcl:"builder_external_id"`
+	Regions                []string          `mapstructure:"regions" cty:"regions" hcl:"regions"`
+	RoleName               *string           `mapstructure:"role_name" cty:"role_name" hcl:"role_name"`
+	ExternalID             *string           `mapstructure:"external_id" cty:"external_id" hcl:"external_id"`
+	KeyAlias               *string           `mapstructure:"key_alias" cty:"key_alias" hcl:"key_alias"`
+	BootProof              *bool             `mapstructure:"boot_proof" cty:"boot_proof" hcl:"boot_proof"`
+	Targets                []FlatTarget      `mapstructure:"target" cty:"target" hcl:"target"`
+	SourceAMIs             map[string]string `mapstructure:"source_amis" cty:"source_amis" hcl:"source_amis"`
+	Wait                   *bool             `mapstructure:"wait" cty:"wait" hcl:"wait"`
+	Timeout                *string           `mapstructure:"timeout" cty:"timeout" hcl:"timeout"`
+	FailOn                 *string           `mapstructure:"fail_on" cty:"fail_on" hcl:"fail_on"`
+	Preflight              *bool             `mapstructure:"preflight" cty:"preflight" hcl:"preflight"`
+	AllowPredictedFailures *bool             `mapstructure:"allow_predicted_failures" cty:"allow_predicted_failures" hcl:"allow_predicted_failures"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -86,6 +88,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"wait":                       &hcldec.AttrSpec{Name: "wait", Type: cty.Bool, Required: false},
 		"timeout":                    &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
 		"fail_on":                    &hcldec.AttrSpec{Name: "fail_on", Type: cty.String, Required: false},
+		"preflight":                  &hcldec.AttrSpec{Name: "preflight", Type: cty.Bool, Required: false},
+		"allow_predicted_failures":   &hcldec.AttrSpec{Name: "allow_predicted_failures", Type: cty.Bool, Required: false},
 	}
 	return s
 }

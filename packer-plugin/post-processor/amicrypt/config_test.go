@@ -249,3 +249,31 @@ func TestFailOn(t *testing.T) {
 		}
 	}
 }
+
+func TestPreflightSettings(t *testing.T) {
+	path := writeExampleConfig(t)
+	p, err := configureHCL(t, `config = "`+path+`"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.config.Preflight || p.config.AllowPredictedFailures {
+		t.Errorf("preflight %v, allow_predicted_failures %v: want both off by default", p.config.Preflight, p.config.AllowPredictedFailures)
+	}
+	for _, body := range []string{"preflight = true", "preflight = true\nallow_predicted_failures = true"} {
+		p, err := configureHCL(t, `config = "`+path+`"`+"\n"+body)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if !p.config.Preflight || p.config.AllowPredictedFailures != strings.Contains(body, "allow") {
+			t.Errorf("%s: preflight %v, allow_predicted_failures %v", body, p.config.Preflight, p.config.AllowPredictedFailures)
+		}
+	}
+	// As `amicrypt run --allow-predicted-failures` without --preflight is
+	// refused, so is the setting without preflight.
+	for _, body := range []string{"allow_predicted_failures = true", "preflight = false\nallow_predicted_failures = true"} {
+		_, err := configureHCL(t, `config = "`+path+`"`+"\n"+body)
+		if err == nil || !strings.Contains(err.Error(), "allow_predicted_failures only applies with preflight = true") {
+			t.Errorf("%s: want the preflight error, got %v", body, err)
+		}
+	}
+}

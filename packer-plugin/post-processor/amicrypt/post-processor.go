@@ -90,6 +90,12 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, keep, forceOverride, err
 	}
 	defer c.Close()
+	if p.config.Preflight {
+		start, artifact, err := p.preflight(ctx, ui, c, opts, input, sources)
+		if !start {
+			return artifact, keep, forceOverride, err
+		}
+	}
 	run, attached, err := pipelinerun.Start(ctx, c, opts.TaskQueue, input, pipelinerun.StartOptions{RestartUnsuccessful: true})
 	if err != nil {
 		return nil, keep, forceOverride, err
@@ -154,6 +160,55 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		ui.Error(msg + fmt.Sprintf(" (fail_on = %q: the build goes on)", p.config.failOn))
 	}
 	return artifact, keep, forceOverride, nil
+}
+
+// preflight plans the run with reads only before it starts (preflight =
+// true), showing the plan's summary and each predicted failure. It returns
+// start = true when no target is predicted to fail, or when
+// allow_predicted_failures lets the run start anyway. Otherwise nothing is
+// started, and the predicted failures are judged by fail_on as a run's
+// failed targets are: an error when they fail the build, else an artifact
+// that holds no AMI.
+func (p *PostProcessor) preflight(ctx context.Context, ui packersdk.Ui, c client.Client, opts temporalconn.Options, input workflows.PipelineInput, sources map[string]string) (start bool, _ *Artifact, _ error) {
+	if ok, err := pipelinerun.HasWorker(ctx, c, opts.TaskQueue); err == nil && !ok {
+		ui.Error(fmt.Sprintf("amicrypt: no worker polls task queue %s in namespace %s: the preflight's plan waits until one does ('amicrypt worker' with the builder account's AWS credentials, or 'amicrypt dev'; check task_queue / %s)",
+			opts.TaskQueue, opts.Namespace, temporalconn.EnvTaskQueue))
+	}
+	ui.Say(fmt.Sprintf("amicrypt: preflight: planning run %s (%s into %d targets) with reads only, task queue %s at %s",
+		input.RunID, describeSources(sources), len(input.Targets), opts.TaskQueue, opts.Address))
+	planCtx := ctx
+	if p.config.Timeout > 0 {
+		var cancel context.CancelFunc
+		planCtx, cancel = context.WithTimeout(ctx, p.config.Timeout)
+		defer cancel()
+	}
+	pf, err := pipelinerun.RunPreflight(planCtx, c, opts.TaskQueue, input)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, nil, fmt.Errorf("amicrypt: build cancelled during the preflight of run %s; nothing was started", input.RunID)
+	case err != nil && planCtx.Err() != nil:
+		return false, nil, fmt.Errorf("amicrypt: the preflight of run %s did not finish within timeout %s; nothing was started", input.RunID, p.config.Timeout)
+	case err != nil:
+		return false, nil, fmt.Errorf("amicrypt run %s: %w; nothing was started", input.RunID, err)
+	}
+	ui.Say("amicrypt: preflight: " + pipelinerun.PlanSummaryLine(pf.Plan))
+	if pf.Clear() {
+		return true, nil, nil
+	}
+	var b bytes.Buffer
+	pipelinerun.WritePredictedFailures(&b, pf.Plan)
+	ui.Say("amicrypt: predicted failures ('amicrypt plan' over the same config and sources shows the whole plan):\n" + strings.TrimRight(b.String(), "\n"))
+	if p.config.AllowPredictedFailures {
+		ui.Say("amicrypt: " + pf.Allowed("allow_predicted_failures = true"))
+		return true, nil, nil
+	}
+	msg := fmt.Sprintf("amicrypt run %s: %v", input.RunID,
+		pf.Refusal("fix them as listed above, then build again; or set allow_predicted_failures = true to start the run anyway"))
+	if p.config.failOn.fails(len(pf.Predicted), len(pf.Plan.Targets)) {
+		return false, nil, errors.New(msg + fmt.Sprintf(" (fail_on = %q fails the build)", p.config.failOn))
+	}
+	ui.Error(msg + fmt.Sprintf(" (fail_on = %q: the build goes on, with no AMI copied)", p.config.failOn))
+	return false, &Artifact{RunID: input.RunID, Sources: sources, Preflight: pf.Plan}, nil
 }
 
 // failedTargets describes each target that did not succeed, with its
