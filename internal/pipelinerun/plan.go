@@ -216,13 +216,7 @@ func writePlanDetails(w io.Writer, items []planItem) {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s %s (%s): %s\n", it.account, it.region, Dash(it.label), it.outcome)
-		for _, d := range it.failures {
-			step := ""
-			if d.Step != "" {
-				step = " at " + d.Step
-			}
-			fmt.Fprintf(w, "  would fail%s: %s %s\n  fix: %s\n", step, d.Code, d.Cause, indent(d.Fix, "       "))
-		}
+		writePredictedFailures(w, it.failures)
 		for _, f := range it.facts {
 			fmt.Fprintf(w, "  %-12s %s\n", f.label, f.text)
 		}

@@ -64,8 +64,7 @@ func WritePredictedFailures(w io.Writer, rep *workflows.PlanReport) {
 }
 
 // writePredictedFailures writes a target's predicted failures, each with
-// its fix, in the lines of WritePlan's details (TestWritePredictedFailures
-// holds the two together).
+// its fix: the lines of WritePlan's details and of the dry runs'.
 func writePredictedFailures(w io.Writer, failures []activities.Diagnosis) {
 	for _, d := range failures {
 		step := ""
