@@ -111,7 +111,7 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
 	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded in tags and the report)")
 	fl.IntVar(&f.deletionWindow, "deletion-window-days", 0, fmt.Sprintf("days the old key waits in PendingDeletion, %d-%d (default: the config's rotation.deletion_window_days, else %d)", activities.MinDeletionWindowDays, activities.MaxDeletionWindowDays, config.DefaultDeletionWindowDays))
 	fl.BoolVar(&f.wait, "wait", false, "wait for the rotation, showing progress, then print the report")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: list every action the rotation would take (create the key, re-encrypt, repoint, move the alias, disable or deregister images, disable keys), each with its evidence; implies --wait")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: list every action the rotation would take (create the key, re-encrypt, repoint, move the alias, disable or deregister images, disable keys), each with its evidence, in the form of amicrypt plan; implies --wait")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON (the workflow id, or with --wait the report)")
 	f.conn.BindFlags(fl)
 	return cmd
@@ -395,7 +395,7 @@ input (nothing is started).`,
 	fl.StringVar(&f.config, "config", "", "amicrypt config file (YAML): the targets and the rotation: block (required)")
 	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded on the rotations the sweep starts)")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the sweep, showing progress, then print the report")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: inspect every key and dry-run the rotations that are due, listing every action (re-encrypt, repoint, disable or deregister images, disable, enable or schedule the deletion of keys) with its evidence; implies --wait")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: inspect every key and dry-run the rotations that are due, listing every action (re-encrypt, repoint, disable or deregister images, disable, enable or schedule the deletion of keys) with its evidence, in the form of amicrypt plan; implies --wait")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON (the workflow id, or with --wait the report)")
 	f.conn.BindFlags(fl)
 	return cmd

@@ -15,9 +15,13 @@ import (
 // WriteRotation writes a rotation's report: one row per region, then per
 // region what moved — old key → new key, the alias, each image old → new
 // with its boot proof, the pointers repointed, the images retired and what
-// became of each old key — each failure's diagnosis, and a summary line.
+// became of each old key — each failure's diagnosis, and a summary line. A
+// dry run is written in the plan's form (writeRotationDryRun).
 func WriteRotation(w io.Writer, r *workflows.Report) {
-	writeDryRun(w, r)
+	if r.DryRun {
+		writeRotationDryRun(w, r)
+		return
+	}
 	fmt.Fprintf(w, "rotation %s", r.RunID)
 	if who := reasonAndOperator(r); who != "" {
 		fmt.Fprintf(w, " (%s)", who)
@@ -100,13 +104,6 @@ func writeRotationRows(w io.Writer, targets []workflows.TargetReport) {
 	}
 }
 
-// writeDryRun heads a dry run's report: nothing was changed.
-func writeDryRun(w io.Writer, r *workflows.Report) {
-	if r.DryRun {
-		fmt.Fprintln(w, "DRY RUN: nothing was changed in AWS; every action below is what the real command would do, with its evidence")
-	}
-}
-
 func imageCount(images []activities.RekeyedImage) string {
 	if len(images) == 0 {
 		return "-"
@@ -169,9 +166,13 @@ func ShortKey(arn string) string {
 // WriteSweep writes a sweep's report: one row per target key (rotation on,
 // age, policy drift, stale images, whether a rotation is due, the writes the
 // sweep made), each key's findings, the rotations the sweep started and, when
-// it reports them, their regions.
+// it reports them, their regions. A dry run is written in the plan's form
+// (writeSweepDryRun).
 func WriteSweep(w io.Writer, r *workflows.Report) {
-	writeDryRun(w, r)
+	if r.DryRun {
+		writeSweepDryRun(w, r)
+		return
+	}
 	fmt.Fprintf(w, "sweep %s", r.RunID)
 	if r.Operator != "" {
 		fmt.Fprintf(w, " (by %s)", r.Operator)
@@ -200,14 +201,10 @@ func WriteSweep(w io.Writer, r *workflows.Report) {
 		}
 	}
 	fmt.Fprintln(w)
-	started := "rotations started"
-	if r.DryRun {
-		started = "rotations due (dry runs)"
-	}
 	if len(r.Rotations) == 0 {
-		fmt.Fprintf(w, "%s: none\n", started)
+		fmt.Fprintln(w, "rotations started: none")
 	} else {
-		fmt.Fprintf(w, "%s: %s\n", started, strings.Join(r.Rotations, ", "))
+		fmt.Fprintf(w, "rotations started: %s\n", strings.Join(r.Rotations, ", "))
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(w)
