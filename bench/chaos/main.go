@@ -55,7 +55,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
-	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -237,7 +236,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("the generated world: %w", err)
 	}
-	in, err := pipelineInput(configYAML, p, fmt.Sprintf("chaos-%d-%d", o.targets, time.Now().Unix()))
+	in, err := p.PipelineInput(configYAML, fmt.Sprintf("chaos-%d-%d", o.targets, time.Now().Unix()))
 	if err != nil {
 		return 1, err
 	}
@@ -407,25 +406,6 @@ func chaosWorld(p benchkit.Plan, o options) []byte {
 func chaosConfig(p benchkit.Plan, o options) []byte {
 	return p.ConfigYAML(benchkit.ConfigOptions{InFlight: workflows.DefaultInFlight, Boot: o.bootTime,
 		SSMParameter: publishParameter, LaunchTemplate: publishTemplate})
-}
-
-// pipelineInput is the Pipeline's input for the config over the plan's
-// sources.
-func pipelineInput(configYAML []byte, p benchkit.Plan, runID string) (workflows.PipelineInput, error) {
-	cfg, err := config.Parse(configYAML, "chaos-config.yaml")
-	if err != nil {
-		return workflows.PipelineInput{}, fmt.Errorf("the generated config: %w", err)
-	}
-	builder, sources, targets, err := cfg.Expand(p.Sources)
-	if err != nil {
-		return workflows.PipelineInput{}, fmt.Errorf("the generated config: %w", err)
-	}
-	in := workflows.PipelineInput{
-		RunID:   runID,
-		Builder: builder, Sources: sources, Targets: targets,
-		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
-	}
-	return in, in.Validate()
 }
 
 func printProgress(ctx context.Context, out io.Writer, endpoint string, steps *tracker, f *fleet, k *killer, elapsed time.Duration, targets int) {

@@ -92,7 +92,7 @@ func TestWorldAndConfig(t *testing.T) {
 	if _, err := world.Parse(wy, "chaos-world.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	in, err := pipelineInput(chaosConfig(p, o), p, "chaos-test")
+	in, err := p.PipelineInput(chaosConfig(p, o), "chaos-test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
-	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -188,23 +187,15 @@ func run(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("the generated world: %w", err)
 	}
-	cfg, err := config.Parse(configYAML, "bench-config.yaml")
+	in, err := p.PipelineInput(configYAML, fmt.Sprintf("bench-%d-%d", o.targets, time.Now().Unix()))
 	if err != nil {
-		return 1, fmt.Errorf("the generated config: %w", err)
+		return 1, err
 	}
-	builder, sources, targets, err := cfg.Expand(p.Sources)
-	if err != nil {
-		return 1, fmt.Errorf("the generated config: %w", err)
-	}
-	in := workflows.PipelineInput{
-		RunID:   fmt.Sprintf("bench-%d-%d", o.targets, time.Now().Unix()),
-		Builder: builder, Sources: sources, Targets: targets,
-		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
-		BatchAccounts: o.batchAccounts,
-	}
+	in.BatchAccounts = o.batchAccounts
 	if err := in.Validate(); err != nil {
 		return 1, err
 	}
+	targets := in.Targets
 	res := result{
 		Targets: len(targets), Accounts: len(p.Accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
 		Throttle: o.throttle, InFlight: in.InFlight, BatchAccounts: o.batchAccounts, RunID: in.RunID,

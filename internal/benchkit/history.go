@@ -16,13 +16,15 @@ import (
 )
 
 // Histories sums up the run's Temporal histories: the Pipeline, its Batches
-// and every Target.
+// and every Target (or a plan's Plan workflows).
 type Histories struct {
 	Workflows      int   `json:"workflows"`
 	Events         int64 `json:"events"`
 	PipelineEvents int64 `json:"pipeline_events"`
 	BatchEvents    int64 `json:"batch_events"`
 	TargetEvents   int64 `json:"target_events"`
+	// PlanEvents: a plan's, over its Plan workflows.
+	PlanEvents     int64 `json:"plan_events,omitempty"`
 	MaxTargetEvent int64 `json:"max_target_events"`
 	// Activities: activities scheduled; Retries: attempts beyond the first
 	// (Temporal writes one ActivityTaskStarted per activity, on its last
@@ -96,6 +98,12 @@ func ReadHistories(ctx context.Context, c client.Client, runID string, report wo
 		src, _ := workflows.NearestSource(in.Sources, t.Region)
 		ids = append(ids, workflows.TargetWorkflowID(src.ImageID, t.Account, t.Region))
 	}
+	return ReadWorkflowHistories(ctx, c, runID, ids)
+}
+
+// ReadWorkflowHistories reads the histories of the workflows ids of the
+// run runID (a pipeline's or a plan's), a few at once.
+func ReadWorkflowHistories(ctx context.Context, c client.Client, runID string, ids []string) (Histories, error) {
 	h := Histories{ByActivity: map[string]*ActivityStats{}}
 	var mu sync.Mutex
 	var firstErr error
@@ -132,6 +140,8 @@ func (h *Histories) add(id, runID string, one Histories) {
 		h.PipelineEvents += one.Events
 	case strings.HasPrefix(id, "amicrypt-batch-"):
 		h.BatchEvents += one.Events
+	case strings.HasPrefix(id, "amicrypt-plan-"):
+		h.PlanEvents += one.Events
 	default:
 		h.TargetEvents += one.Events
 		h.MaxTargetEvent = max(h.MaxTargetEvent, one.Events)

@@ -46,6 +46,33 @@ func ReadCounters(ctx context.Context, endpoint string) (AWSCalls, error) {
 	if err := GetJSON(ctx, endpoint+"/_sandbox/counters", &rows); err != nil {
 		return AWSCalls{}, err
 	}
+	return countCalls(rows), nil
+}
+
+// Since are the calls made between before and c, two readings of the same
+// sandbox's counters.
+func (c AWSCalls) Since(before AWSCalls) AWSCalls {
+	type key struct{ account, region, action string }
+	was := map[key]sandbox.CounterRow{}
+	for _, r := range before.Rows {
+		was[key{r.Account, r.Region, r.Action}] = r
+	}
+	var rows []sandbox.CounterRow
+	for _, r := range c.Rows {
+		b := was[key{r.Account, r.Region, r.Action}]
+		r.Calls -= b.Calls
+		r.Throttled -= b.Throttled
+		r.InjectedErrors -= b.InjectedErrors
+		r.LostResponses -= b.LostResponses
+		if r.Calls > 0 {
+			rows = append(rows, r)
+		}
+	}
+	return countCalls(rows)
+}
+
+// countCalls sums the sandbox's counter rows up.
+func countCalls(rows []sandbox.CounterRow) AWSCalls {
 	c := AWSCalls{ByAction: map[string]int64{}, ThrottledByAction: map[string]int64{}, Rows: rows}
 	for _, r := range rows {
 		c.Total += r.Calls
@@ -75,7 +102,7 @@ func ReadCounters(ctx context.Context, endpoint string) (AWSCalls, error) {
 			c.FaultsByAction[a] = f
 		}
 	}
-	return c, nil
+	return c
 }
 
 // ReadState reads the sandbox's whole state (/_sandbox/state).

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/workflows"
 )
 
 // The organisation a benchmark runs against: a builder with one source image
@@ -187,4 +190,23 @@ targets:
 		}
 	}
 	return []byte(b.String())
+}
+
+// PipelineInput is the run configYAML (ConfigYAML's) describes, over the
+// plan's sources, named runID, validated.
+func (p Plan) PipelineInput(configYAML []byte, runID string) (workflows.PipelineInput, error) {
+	cfg, err := config.Parse(configYAML, "bench-config.yaml")
+	if err != nil {
+		return workflows.PipelineInput{}, fmt.Errorf("the generated config: %w", err)
+	}
+	builder, sources, targets, err := cfg.Expand(p.Sources)
+	if err != nil {
+		return workflows.PipelineInput{}, fmt.Errorf("the generated config: %w", err)
+	}
+	in := workflows.PipelineInput{
+		RunID:   runID,
+		Builder: builder, Sources: sources, Targets: targets,
+		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
+	}
+	return in, in.Validate()
 }

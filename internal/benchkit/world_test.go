@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 )
 
@@ -32,14 +31,14 @@ func TestWorldAndConfigParse(t *testing.T) {
 		}
 	}
 	for _, o := range []ConfigOptions{{InFlight: 1000, Boot: time.Minute}, {InFlight: 10, SSMParameter: "/a/b", LaunchTemplate: "app"}} {
-		cfg, err := config.Parse(p.ConfigYAML(o), "amicrypt.yaml")
-		if err != nil {
-			t.Fatal(err)
+		in, err := p.PipelineInput(p.ConfigYAML(o), "bench-test")
+		if err != nil || len(in.Targets) != 10 {
+			t.Fatalf("%d targets, %v", len(in.Targets), err)
 		}
-		_, _, targets, err := cfg.Expand(p.Sources)
-		if err != nil || len(targets) != 10 {
-			t.Fatalf("%d targets, %v", len(targets), err)
+		if in.RunID != "bench-test" || in.InFlight != o.InFlight {
+			t.Errorf("run %q, in_flight %d, want bench-test, %d", in.RunID, in.InFlight, o.InFlight)
 		}
+		targets := in.Targets
 		if targets[0].Publish.SSMParameter != o.SSMParameter || targets[0].Publish.LaunchTemplate != o.LaunchTemplate {
 			t.Errorf("publish %+v, want %+v", targets[0].Publish, o)
 		}
