@@ -49,9 +49,10 @@ demo-cli: build deps ## The sandbox alone, driven by the AWS CLI: share, encrypt
 	AWSCLI=$(AWSCLI) ./scripts/demo-awscli.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks (figures go in the README)
+bench: ## Run the benchmarks (figures go in the README): go test -bench, the pipeline (100 targets), the plan (1,000 targets; PLAN_FLAGS, e.g. -v -check)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/pipeline -targets $(or $(BENCH_TARGETS),100) -copy $(or $(BENCH_COPY),20s) -boot $(or $(BENCH_BOOT),10s) $(BENCH_FLAGS)
+	$(GO) run ./bench/plan -targets $(or $(PLAN_TARGETS),1000) $(PLAN_FLAGS)
 
 .PHONY: chaos
 chaos: ## Chaos benchmark (not a test): 200 targets under AWS faults, 3 workers killed (-9) mid-run; checks the sandbox for lost, duplicated or leaked resources (CHAOS_FLAGS, e.g. -seed 42 -copy 15m)
