@@ -146,7 +146,7 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 		planned = append(planned, g)
 		res.Actions = append(res.Actions, act)
 	case t.GrantServiceLinkedRole:
-		id, err := createSLRGrant(ctx, kc, t, arn, slr)
+		id, err := createSLRGrant(ctx, kc, t, arn, slr, false)
 		if err != nil {
 			return EnsureKeyResult{}, diagnose(err, "kms:CreateGrant", w)
 		}
@@ -479,13 +479,19 @@ func slrGrantName(t Target, keyARN, slr string) string {
 
 // createSLRGrant gives the service-linked role the use of a key (idempotent
 // by grant name).
-func createSLRGrant(ctx context.Context, kc KMSAPI, t Target, keyARN, slr string) (string, error) {
-	out, err := kc.CreateGrant(ctx, &kms.CreateGrantInput{
+// With dryRun, KMS only checks the request (permissions included) and
+// answers DryRunOperationException when it would succeed.
+func createSLRGrant(ctx context.Context, kc KMSAPI, t Target, keyARN, slr string, dryRun bool) (string, error) {
+	in := &kms.CreateGrantInput{
 		KeyId:            aws.String(keyARN),
 		GranteePrincipal: aws.String(slr),
 		Operations:       keyGrantOperations,
 		Name:             aws.String(slrGrantName(t, keyARN, slr)),
-	})
+	}
+	if dryRun {
+		in.DryRun = aws.Bool(true)
+	}
+	out, err := kc.CreateGrant(ctx, in)
 	if err != nil {
 		return "", err
 	}
@@ -528,13 +534,22 @@ func (a *Activities) ensureForeignKey(ctx context.Context, in EnsureKeyInput, sl
 	var grants []policy.Grant
 	if in.DryRun {
 		// Whether the key's owner lets this account create the grant is in
-		// a policy this account cannot read: the run finds out (F6).
+		// a policy this account cannot read; KMS answers it to a DryRun.
 		g, act := plannedSLRGrant(t, arn, slr)
-		act.Evidence += "; the key's owner must allow kms:CreateGrant to account " + t.Account + " (its policy is not readable from here)"
+		_, err := createSLRGrant(ctx, kc, t, arn, slr, true)
+		switch {
+		case err == nil || APICode(err) == "DryRunOperationException":
+		case IsAccessDenied(err):
+			return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:CreateGrant from account "+t.Account+" refused (a DryRun): "+apiMessage(err)), err)
+		case isRetryable(err):
+			return EnsureKeyResult{}, err
+		default:
+			act.Evidence += fmt.Sprintf("; whether the key's owner allows kms:CreateGrant to account %s is not known (a DryRun answered %s)", t.Account, APICode(err))
+		}
 		res.Actions = append(res.Actions, act)
 		grants = []policy.Grant{g}
 	} else {
-		id, err := createSLRGrant(ctx, kc, t, arn, slr)
+		id, err := createSLRGrant(ctx, kc, t, arn, slr, false)
 		if err != nil {
 			if IsAccessDenied(err) {
 				return EnsureKeyResult{}, Diagnosed(crossAccountKeyDiagnosis(t, arn, slr, "kms:CreateGrant from account "+t.Account+" refused: "+apiMessage(err)), err)

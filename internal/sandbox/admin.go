@@ -253,12 +253,21 @@ func (s *Server) Calls(account, region, serviceAction string) int64 {
 	return s.counters.calls[account+"/"+region+"/"+serviceAction]
 }
 
+// DryRunSuffix marks, in the counters, a request made with DryRun=true
+// ("kms:CreateGrant (DryRun)"): AWS checks the caller's permissions and the
+// request, answers DryRunOperation(Exception) or the error the request
+// would have met, and changes nothing — a read.
+const DryRunSuffix = " (DryRun)"
+
 // ReadOnlyAction reports whether an action ("DescribeImages" or
 // "ec2:DescribeImages") only reads: its name starts with Describe, Get, List
 // or Lookup, the prefixes AWS's own API naming and IAM's access levels use for
 // actions that change nothing. Every other action counts as mutating, whether
 // or not the call succeeded.
 func ReadOnlyAction(action string) bool {
+	if strings.HasSuffix(action, DryRunSuffix) {
+		return true
+	}
 	if i := strings.IndexByte(action, ':'); i >= 0 {
 		action = action[i+1:]
 	}

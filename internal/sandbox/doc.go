@@ -117,4 +117,6 @@
 // Counters (admin.go): an action is read-only when its name starts with
 // Describe, Get, List or Lookup; every other call counts as mutating
 // (Server.MutatingCalls, Server.CallSummary, /_sandbox/counters/summary).
+// A request with DryRun=true (EC2, KMS) is counted as "<action> (DryRun)",
+// read-only: AWS checks it and changes nothing.
 package sandbox

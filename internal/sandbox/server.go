@@ -205,23 +205,29 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	if service != "iam" && service != "sts" && !c.knownRegion(region) {
 		return nil, apiErrStatus(401, "AuthFailure", "AWS was not able to validate the provided access credentials (region %s is not in this sandbox's world: %s)", region, strings.Join(c.state.Regions, ", "))
 	}
-	s.counters.add(caller.Account, region, service, action)
+	// A DryRun request (EC2, KMS) changes nothing: it is counted apart, as a
+	// read (see DryRunSuffix).
+	counted := action
+	if wire.Bool(in, "DryRun") {
+		counted += DryRunSuffix
+	}
+	s.counters.add(caller.Account, region, service, counted)
 	if s.chance(faults.ErrorRate) {
-		s.counters.injectedError(caller.Account, region, service, action)
+		s.counters.injectedError(caller.Account, region, service, counted)
 		return nil, internalError(service)
 	}
 	// throttle_rate is a fault of its own: drawn whether or not the request-rate
 	// limits apply, before them, so a throttled call takes no token (unknown in
 	// AWS's documentation: whether a refused request costs a token).
 	if s.chance(faults.ThrottleRate) {
-		s.counters.throttled(caller.Account, region, service, action)
+		s.counters.throttled(caller.Account, region, service, counted)
 		return nil, throttled(service)
 	}
 	if cfg.Throttle {
 		if class := bucketClass(service, action); class != "" {
 			setting := bucketSetting(cfg, class)
 			if !s.limits.allow(caller.Account, region, class, setting, now) {
-				s.counters.throttled(caller.Account, region, service, action)
+				s.counters.throttled(caller.Account, region, service, counted)
 				return nil, throttled(service)
 			}
 		}
@@ -255,7 +261,7 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	// call that succeeded can lose its response this way; a refused one has
 	// nothing applied to lose.
 	if s.chance(faults.LostResponseRate) {
-		s.counters.lostResponse(caller.Account, region, service, action)
+		s.counters.lostResponse(caller.Account, region, service, counted)
 		return nil, lostResponse(service)
 	}
 	if out == nil {
