@@ -182,13 +182,13 @@ func runDemo(ctx context.Context, out io.Writer, f *demoFlags, log zerolog.Logge
 // targets expected to fail are predicted to, with the same code, the
 // others are not, and the sandbox saw no mutating call meanwhile.
 func demoPlan(ctx context.Context, env *devEnv, in workflows.PipelineInput, expected map[string]string, out io.Writer) error {
-	before := writeCalls(env.Sandbox.Counters(), "")
+	before := sandbox.Writes(env.Sandbox.Counters(), "")
 	rep, err := pipelinerun.Plan(ctx, env.Client, env.TaskQueue, in)
 	if err != nil {
 		return err
 	}
 	pipelinerun.WritePlan(out, rep)
-	if writes := newWrites(before, writeCalls(env.Sandbox.Counters(), "")); len(writes) > 0 {
+	if writes := sandbox.NewWrites(before, sandbox.Writes(env.Sandbox.Counters(), "")); len(writes) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("the plan made mutating AWS calls, and a plan makes none: %s", strings.Join(writes, ", "))}
 	}
 	var wrong []string
@@ -208,32 +208,6 @@ func demoPlan(ctx context.Context, env *devEnv, in workflows.PipelineInput, expe
 		return &exitError{code: 1, err: fmt.Errorf("the plan does not predict what the default world implies: %s", strings.Join(wrong, "; "))}
 	}
 	return nil
-}
-
-// writeCalls counts the sandbox's calls that change something, by
-// account, region and action ("account/region action"), of one account or
-// of all (""). STS is left out: sts:AssumeRole, which a plan makes, changes
-// nothing in AWS but hands out credentials.
-func writeCalls(rows []sandbox.CounterRow, account string) map[string]int64 {
-	out := map[string]int64{}
-	for _, r := range rows {
-		if r.Mutating && !strings.HasPrefix(r.Action, "sts:") && (account == "" || r.Account == account) {
-			out[r.Account+"/"+r.Region+" "+r.Action] += r.Calls
-		}
-	}
-	return out
-}
-
-// newWrites lists the mutating calls made between two counts.
-func newWrites(before, after map[string]int64) []string {
-	var out []string
-	for k, n := range after {
-		if d := n - before[k]; d > 0 {
-			out = append(out, fmt.Sprintf("%s ×%d", k, d))
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // demoAccount is the account the demo rotates.

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -53,7 +54,7 @@ func TestPackerPreflightStartsNothingWhenATargetIsPredictedToFail(t *testing.T) 
 			before := counters(ctx, t, dev.SandboxEndpoint)
 			out, log, manifest, err := p.build(t, dev, "test-fixtures/source-amis.pkr.hcl", "preflight-"+c.failOn, withLegacyBatch,
 				"source_amis="+string(src), "preflight=true", "fail_on="+c.failOn)
-			if writes := newWrites(before, counters(ctx, t, dev.SandboxEndpoint)); len(writes) > 0 {
+			if writes := sandbox.NewWrites(before, counters(ctx, t, dev.SandboxEndpoint)); len(writes) > 0 {
 				t.Errorf("the preflight made mutating calls: %v", writes)
 			}
 			switch {

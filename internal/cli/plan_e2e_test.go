@@ -195,7 +195,7 @@ func planWithoutWrites(ctx context.Context, t *testing.T, c client.Client, taskQ
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	if writes := newWrites(before, counters(ctx, t, endpoint)); len(writes) > 0 {
+	if writes := sandbox.NewWrites(before, counters(ctx, t, endpoint)); len(writes) > 0 {
 		t.Errorf("the plan made mutating calls: %v", writes)
 	}
 	if len(plan.Targets) != len(in.Targets) {
@@ -217,7 +217,7 @@ func counters(ctx context.Context, t *testing.T, endpoint string) map[string]int
 	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
 		t.Fatal(err)
 	}
-	return writeCalls(rows, "")
+	return sandbox.Writes(rows, "")
 }
 
 // predicted is a target plan's outcome as the run's report would say it:

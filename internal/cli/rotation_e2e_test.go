@@ -560,7 +560,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 		t.Fatal(err)
 	}
 
-	healthyBefore := writeCalls(env.Sandbox.Counters(), "333333333333")
+	healthyBefore := sandbox.Writes(env.Sandbox.Counters(), "333333333333")
 	code, stdout, stderr := runCLI(env, "sweep", "--config", path, "--wait", "--json")
 	if code != 0 {
 		t.Fatalf("sweep: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
@@ -587,7 +587,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 			t.Errorf("the healthy account in %s: %+v", region, h)
 		}
 	}
-	if got := writeCalls(env.Sandbox.Counters(), "333333333333"); fmt.Sprint(got) != fmt.Sprint(healthyBefore) {
+	if got := sandbox.Writes(env.Sandbox.Counters(), "333333333333"); fmt.Sprint(got) != fmt.Sprint(healthyBefore) {
 		t.Errorf("the healthy account got write calls during the sweep: before %v, after %v", healthyBefore, got)
 	}
 	wantRotations := []string{workflows.RotationWorkflowID("222222222222"), workflows.RotationWorkflowID("555555555555")}
@@ -779,12 +779,12 @@ func TestDryRunsChangeNothingAndListWhatTheRealCommandsDo(t *testing.T) {
 
 	dry := func(args ...string) *workflows.Report {
 		t.Helper()
-		before := writeCalls(env.Sandbox.Counters(), "222222222222")
+		before := sandbox.Writes(env.Sandbox.Counters(), "222222222222")
 		code, stdout, stderr := runCLI(env, append(args, "--dry-run", "--json")...)
 		if code != 0 {
 			t.Fatalf("%s --dry-run: exit %d\nstdout: %s\nstderr: %s", args[0], code, stdout, stderr)
 		}
-		if after := writeCalls(env.Sandbox.Counters(), "222222222222"); fmt.Sprint(after) != fmt.Sprint(before) {
+		if after := sandbox.Writes(env.Sandbox.Counters(), "222222222222"); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Errorf("%s --dry-run made mutating calls: before %v, after %v", args[0], before, after)
 		}
 		r := decodeReport(t, stdout, stderr)
