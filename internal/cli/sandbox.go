@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -38,7 +39,10 @@ account's root user (any secret). sts:AssumeRole checks the role's trust policy
 and hands out temporary credentials bound to the role.
 
 Admin endpoints (never AWS paths): GET /_sandbox/state, GET /_sandbox/counters,
-GET|PUT /_sandbox/behaviour, POST /_sandbox/reset.`,
+GET|PUT /_sandbox/behaviour, POST /_sandbox/reset. They answer only requests
+whose Host is the address the sandbox listens on (localhost too, on loopback),
+so a web page cannot reset the world; with --addr beyond loopback they also
+need the token printed at start, in the X-Sandbox-Admin-Token header.`,
 		Example: `  amicrypt sandbox                               # the default world on 127.0.0.1:4566
   amicrypt sandbox --world org.yaml --state .state/sandbox.json
   amicrypt sandbox --world org.yaml --check      # validate the world file and exit
@@ -60,17 +64,27 @@ GET|PUT /_sandbox/behaviour, POST /_sandbox/reset.`,
 			if f.check {
 				return printSummary(cmd, w, f.json, "")
 			}
-			srv, err := sandbox.New(w, sandbox.Options{StateFile: f.stateFile, Logger: log})
-			if err != nil {
-				return err
-			}
 			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
 				return usageError("cannot listen on --addr %s: %v", f.addr, err)
 			}
+			// Beyond loopback, other machines reach the admin endpoints:
+			// they then need a token, made here and printed once.
+			var token string
+			if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+				token = rand.Text()
+			}
+			srv, err := sandbox.New(w, sandbox.Options{StateFile: f.stateFile, Logger: log, AdminToken: token})
+			if err != nil {
+				ln.Close()
+				return err
+			}
 			endpoint := "http://" + ln.Addr().String()
 			if err := printSummary(cmd, w, f.json, endpoint); err != nil {
 				return err
+			}
+			if token != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "admin endpoints (/_sandbox/...) on %s need the header %s: %s\n", ln.Addr(), sandbox.AdminTokenHeader, token)
 			}
 			log.Info().Str("endpoint", endpoint).Msg("sandbox serving; Ctrl-C stops it")
 			return srv.Serve(cmd.Context(), ln)

@@ -31,6 +31,8 @@ type Server struct {
 	reqSeq   atomic.Uint64
 	rnd      *lockedRand
 	persist  *persister
+	// adminToken is Options.AdminToken.
+	adminToken string
 }
 
 // Options configure a sandbox.
@@ -44,6 +46,10 @@ type Options struct {
 	Logger zerolog.Logger
 	// Seed makes injected faults repeatable.
 	Seed uint64
+	// AdminToken, when set, lets admin requests in on an address beyond
+	// loopback when they carry it (X-Sandbox-Admin-Token); without it the
+	// admin endpoints answer on loopback only (see adminRefusal).
+	AdminToken string
 }
 
 // call is one request being served.
@@ -73,13 +79,14 @@ func New(w *world.World, opts Options) (*Server, error) {
 		clock = time.Now
 	}
 	s := &Server{
-		world:    w,
-		services: map[string]*wire.Service{},
-		handlers: map[string]map[string]handler{},
-		limits:   newLimiter(),
-		counters: newCounters(),
-		log:      opts.Logger,
-		rnd:      newLockedRand(opts.Seed),
+		world:      w,
+		services:   map[string]*wire.Service{},
+		handlers:   map[string]map[string]handler{},
+		limits:     newLimiter(),
+		counters:   newCounters(),
+		log:        opts.Logger,
+		rnd:        newLockedRand(opts.Seed),
+		adminToken: opts.AdminToken,
 	}
 	for _, name := range []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm", "cloudtrail"} {
 		svc, err := wire.Load(name)
@@ -135,6 +142,10 @@ func (s *Server) handle(service, action string, h handler) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		if why := s.adminRefusal(r); why != "" {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": why})
+			return
+		}
 		s.serveAdmin(w, r)
 		return
 	}
