@@ -390,7 +390,9 @@ func (a *Activities) checkArchitecture(ctx context.Context, t Target, src Source
 	if it == "" {
 		return nil
 	}
-	archs, _, err := a.accounts.get("itype\x00"+t.Account+"\x00"+t.Region+"\x00"+it, func() (string, error) {
+	// An instance type's architectures are the same for every account: asked
+	// once per region (a type not offered there is an error, not remembered).
+	archs, _, err := a.accounts.get("itype\x00"+t.Region+"\x00"+it, func() (string, error) {
 		out, err := a.clients.EC2(targetAccess(t)).DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []ec2types.InstanceType{ec2types.InstanceType(it)}})
 		if err != nil {
 			return "", err
