@@ -190,7 +190,9 @@ func diagnose(err error, call string, w where) error {
 func assumeRoleDiagnosis(w where, are *AssumeRoleError) Diagnosis {
 	cond := "If the trust policy requires an sts:ExternalId, set the target's external_id to that value."
 	if are.ExternalID != "" {
-		cond = fmt.Sprintf("amicrypt passes sts:ExternalId %q (the target's external_id): the trust policy's condition (StringEquals sts:ExternalId) must name exactly that value.", are.ExternalID)
+		// The value is the target account's secret against the confused
+		// deputy: never printed (reports, logs and Packer artifacts keep it).
+		cond = fmt.Sprintf("amicrypt passes sts:ExternalId, the target's external_id (%d characters, not shown): the trust policy's condition (StringEquals sts:ExternalId) must name exactly that value.", len(are.ExternalID))
 	}
 	return Diagnosis{
 		Code:  F7,

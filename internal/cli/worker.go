@@ -38,7 +38,7 @@ account; every target is reached by assuming the target role it names.
 ('amicrypt sandbox', or use 'amicrypt dev', which runs a worker itself).`,
 		Example: `  amicrypt worker                                        # Temporal on 127.0.0.1:7233
   amicrypt worker --temporal-address ns.acct.tmprl.cloud:7233 --namespace ns.acct \
-    --temporal-api-key "$KEY"
+    --temporal-api-key-file /run/secrets/temporal-api-key
   AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 \
     amicrypt worker --aws-endpoint-url http://127.0.0.1:4566`,
 		Args: cobra.NoArgs,

@@ -162,13 +162,28 @@ func (c Condition) holds(ctx requestContext) bool {
 
 // explain describes a condition that does not hold, with what the request
 // carried, e.g. `StringEquals kms:ViaService "ec2.us-east-1.amazonaws.com" does not hold (request has "ec2.us-west-2.amazonaws.com")`.
+// A secret's values (sts:ExternalId) are not shown: explanations end in
+// error messages, reports and logs.
 func (c Condition) explain(ctx requestContext) string {
 	want := quoteList(c.Values)
 	got := "request has no " + c.Key
-	if vs, ok := ctx.lookup(c.Key); ok {
+	vs, ok := ctx.lookup(c.Key)
+	if ok {
 		got = "request has " + quoteList(vs)
 	}
+	if secretConditionKey(c.Key) {
+		want = "(its value not shown)"
+		if ok {
+			got = "the request's " + c.Key + " differs, not shown"
+		}
+	}
 	return fmt.Sprintf("%s %s %s does not hold (%s)", c.Operator, c.Key, want, got)
+}
+
+// secretConditionKey: sts:ExternalId is a shared secret against the
+// confused deputy (IAM's documentation) — its values are never printed.
+func secretConditionKey(key string) bool {
+	return strings.EqualFold(key, "sts:ExternalId")
 }
 
 // String writes the condition as it reads in a policy, e.g.

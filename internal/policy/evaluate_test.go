@@ -232,7 +232,7 @@ func TestEvaluateTrust(t *testing.T) {
 	}{
 		{"with the external id and its own permission", Request{Principal: worker, Action: "sts:AssumeRole", Resource: role, Context: ext}, true, `trust policy statement "Builder"`},
 		{"without the external id", Request{Principal: worker, Action: "sts:AssumeRole", Resource: role}, false,
-			`its condition StringEquals sts:ExternalId "amicrypt-7f3a" does not hold (request has no sts:ExternalId)`},
+			`its condition StringEquals sts:ExternalId (its value not shown) does not hold (request has no sts:ExternalId)`},
 		{"without its own sts:AssumeRole permission", Request{Principal: bare, Action: "sts:AssumeRole", Resource: role, Context: ext}, false,
 			"no identity policy of arn:aws:sts::444455556666:assumed-role/amicrypt-worker/w1 allows sts:AssumeRole on " + role},
 		{"the builder account's root user", Request{Principal: Principal{ARN: "arn:aws:iam::444455556666:root"}, Action: "sts:AssumeRole", Resource: role, Context: ext}, true, ""},

@@ -35,8 +35,12 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 			GetSystemInfoTimeout: ConnectTimeout,
 		},
 	}
-	if o.APIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+	key, err := o.Key()
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(key)
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
@@ -74,7 +78,7 @@ func isNotFound(err error) bool {
 
 func describeTransport(o Options) string {
 	switch {
-	case o.APIKey != "":
+	case o.hasAPIKey():
 		return "TLS with an API key"
 	case o.TLSCertFile != "":
 		return "mTLS"
@@ -100,7 +104,7 @@ func (o Options) unreachableHint() string {
 // Names are what the user calls the connection settings, for messages:
 // the CLI's flags by default; the Packer plugin's template keys there.
 type Names struct {
-	Address, TLS, TLSFiles, APIKey, ClientCert string
+	Address, TLS, TLSFiles, APIKey, APIKeyFile, ClientCert string
 }
 
 func (n Names) orFlags() Names {
@@ -111,7 +115,8 @@ func (n Names) orFlags() Names {
 		Address:    "--temporal-address",
 		TLS:        "--temporal-tls",
 		TLSFiles:   "--temporal-tls-cert/-key/-ca, --temporal-tls-server-name",
-		APIKey:     "--temporal-api-key",
+		APIKey:     "--temporal-api-key-file (or " + EnvAPIKey + ")",
+		APIKeyFile: "--temporal-api-key-file",
 		ClientCert: "--temporal-tls-cert/--temporal-tls-key",
 	}
 }

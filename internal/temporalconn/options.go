@@ -33,6 +33,7 @@ const (
 	EnvNamespace     = "TEMPORAL_NAMESPACE"
 	EnvTaskQueue     = "AMICRYPT_TASK_QUEUE"
 	EnvAPIKey        = "TEMPORAL_API_KEY"
+	EnvAPIKeyFile    = "TEMPORAL_API_KEY_FILE"
 	EnvTLS           = "TEMPORAL_TLS"
 	EnvTLSCert       = "TEMPORAL_TLS_CERT"
 	EnvTLSKey        = "TEMPORAL_TLS_KEY"
@@ -49,8 +50,12 @@ type Options struct {
 	// TaskQueue the worker polls and runs are started on.
 	TaskQueue string
 	// APIKey authenticates to Temporal Cloud (or any server that accepts API
-	// keys); it implies TLS.
+	// keys); it implies TLS. Given by the flag (its default is empty, so
+	// --help never shows a key), else read from APIKeyFile, else from
+	// $TEMPORAL_API_KEY (see Key).
 	APIKey string
+	// APIKeyFile holds the API key (surrounding space trimmed).
+	APIKeyFile string
 	// TLSCertFile and TLSKeyFile are the client certificate and key for mTLS.
 	TLSCertFile string
 	TLSKeyFile  string
@@ -68,6 +73,9 @@ type Options struct {
 	// envErr records an environment variable BindFlags could not parse;
 	// Validate reports it.
 	envErr error
+	// envAPIKey is $TEMPORAL_API_KEY as BindFlags found it: used when no
+	// flag gives a key, never a flag's default.
+	envAPIKey string
 }
 
 // BindFlags adds the connection flags to fs. Each flag's default is its
@@ -80,8 +88,11 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"Temporal namespace (env "+EnvNamespace+")")
 	fs.StringVar(&o.TaskQueue, "task-queue", envOr(EnvTaskQueue, DefaultTaskQueue),
 		"Temporal task queue of amicrypt's worker (env "+EnvTaskQueue+")")
-	fs.StringVar(&o.APIKey, "temporal-api-key", os.Getenv(EnvAPIKey),
-		"API key for Temporal Cloud; implies TLS (env "+EnvAPIKey+")")
+	o.envAPIKey = os.Getenv(EnvAPIKey)
+	fs.StringVar(&o.APIKey, "temporal-api-key", "",
+		"API key for Temporal Cloud; implies TLS. Prefer env "+EnvAPIKey+" or --temporal-api-key-file: a flag's value is visible to every process of the machine")
+	fs.StringVar(&o.APIKeyFile, "temporal-api-key-file", os.Getenv(EnvAPIKeyFile),
+		"file holding the API key for Temporal Cloud; implies TLS (env "+EnvAPIKeyFile+")")
 	tlsDefault := false
 	if v := os.Getenv(EnvTLS); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -112,8 +123,35 @@ func envOr(name, def string) string {
 // UsesTLS reports whether the connection is TLS: asked for, or implied by an
 // API key, a client certificate, a CA file or a server name.
 func (o Options) UsesTLS() bool {
-	return o.TLS || o.APIKey != "" || o.TLSCertFile != "" || o.TLSKeyFile != "" ||
+	return o.TLS || o.hasAPIKey() || o.TLSCertFile != "" || o.TLSKeyFile != "" ||
 		o.TLSCAFile != "" || o.TLSServerName != ""
+}
+
+// hasAPIKey reports whether a key is given, by any of its three ways.
+func (o Options) hasAPIKey() bool {
+	return o.APIKey != "" || o.APIKeyFile != "" || o.envAPIKey != ""
+}
+
+// Key is the API key to present: the flag's, else the file's, else
+// $TEMPORAL_API_KEY's; "" for none. A file that cannot be read is an error
+// naming the file, never the key.
+func (o Options) Key() (string, error) {
+	switch {
+	case o.APIKey != "":
+		return o.APIKey, nil
+	case o.APIKeyFile != "":
+		b, err := os.ReadFile(o.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: cannot read the API key: %w", o.Names.orFlags().APIKeyFile, err)
+		}
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return "", fmt.Errorf("%s %s is empty: put the Temporal API key in it", o.Names.orFlags().APIKeyFile, o.APIKeyFile)
+		}
+		return key, nil
+	default:
+		return o.envAPIKey, nil
+	}
 }
 
 // Validate checks the options without touching the network or the files.

@@ -30,7 +30,7 @@ func parse(t *testing.T, args ...string) Options {
 }
 
 func clearEnv(t *testing.T) {
-	for _, name := range []string{EnvAddress, EnvNamespace, EnvTaskQueue, EnvAPIKey, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName} {
+	for _, name := range []string{EnvAddress, EnvNamespace, EnvTaskQueue, EnvAPIKey, EnvAPIKeyFile, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName} {
 		t.Setenv(name, "")
 	}
 }
@@ -62,13 +62,13 @@ func TestEnvironmentThenFlags(t *testing.T) {
 	t.Setenv(EnvTLSServerName, "name-from-env")
 
 	o := parse(t)
-	if o.Address != "temporal.example:7233" || o.Namespace != "amicrypt-prod" || o.TaskQueue != "amicrypt-eu" ||
-		o.APIKey != "key-from-env" || o.TLSServerName != "name-from-env" {
+	if key, _ := o.Key(); o.Address != "temporal.example:7233" || o.Namespace != "amicrypt-prod" || o.TaskQueue != "amicrypt-eu" ||
+		key != "key-from-env" || o.TLSServerName != "name-from-env" || !o.UsesTLS() {
 		t.Errorf("environment not used: %+v", o)
 	}
 
 	o = parse(t, "--temporal-address", "other:7233", "--namespace", "ns", "--task-queue", "q", "--temporal-api-key", "key-from-flag")
-	if o.Address != "other:7233" || o.Namespace != "ns" || o.TaskQueue != "q" || o.APIKey != "key-from-flag" {
+	if key, _ := o.Key(); o.Address != "other:7233" || o.Namespace != "ns" || o.TaskQueue != "q" || key != "key-from-flag" {
 		t.Errorf("flags do not beat the environment: %+v", o)
 	}
 	if o.TLSServerName != "name-from-env" {
@@ -205,4 +205,37 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// The API key never shows in --help (a flag's default would), and comes
+// from the flag, else the file, else the environment; a file that cannot
+// be read is named, the key never.
+func TestAPIKeyStaysOutOfHelp(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvAPIKey, "key-from-env-s3cret")
+	var o Options
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.BindFlags(fs)
+	if usage := fs.FlagUsages(); strings.Contains(usage, "s3cret") {
+		t.Errorf("--help shows the API key:\n%s", usage)
+	}
+
+	file := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(file, []byte("key-from-file-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if key, err := parse(t, "--temporal-api-key-file", file).Key(); err != nil || key != "key-from-file-s3cret" {
+		t.Errorf("the file's key: %q, %v", key, err)
+	}
+	if key, _ := parse(t, "--temporal-api-key-file", file, "--temporal-api-key", "flag").Key(); key != "flag" {
+		t.Errorf("the flag does not beat the file: %q", key)
+	}
+	t.Setenv(EnvAPIKeyFile, file)
+	if key, _ := parse(t).Key(); key != "key-from-file-s3cret" {
+		t.Errorf("%s does not beat %s: %q", EnvAPIKeyFile, EnvAPIKey, key)
+	}
+	_, err := parse(t, "--temporal-api-key-file", file+".missing").Key()
+	if err == nil || !strings.Contains(err.Error(), "--temporal-api-key-file") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a missing key file: %v", err)
+	}
 }

@@ -214,7 +214,7 @@ func (c *Config) temporalOptions() temporalconn.Options {
 		APIKey: c.TemporalAPIKey, TLS: c.TemporalTLS,
 		TLSCertFile: c.TemporalTLSCert, TLSKeyFile: c.TemporalTLSKey, TLSCAFile: c.TemporalTLSCA, TLSServerName: c.TemporalTLSServerName,
 		Names: temporalconn.Names{
-			Address: "temporal_address", TLS: "temporal_tls", APIKey: "temporal_api_key",
+			Address: "temporal_address", TLS: "temporal_tls", APIKey: "temporal_api_key", APIKeyFile: temporalconn.EnvAPIKeyFile,
 			TLSFiles:   "temporal_tls_cert, temporal_tls_key, temporal_tls_ca, temporal_tls_server_name",
 			ClientCert: "temporal_tls_cert and temporal_tls_key",
 		},
@@ -231,6 +231,7 @@ func (c *Config) temporalOptions() temporalconn.Options {
 	fill(&o.Namespace, temporalconn.EnvNamespace, temporalconn.DefaultNamespace)
 	fill(&o.TaskQueue, temporalconn.EnvTaskQueue, temporalconn.DefaultTaskQueue)
 	fill(&o.APIKey, temporalconn.EnvAPIKey, "")
+	fill(&o.APIKeyFile, temporalconn.EnvAPIKeyFile, "")
 	fill(&o.TLSCertFile, temporalconn.EnvTLSCert, "")
 	fill(&o.TLSKeyFile, temporalconn.EnvTLSKey, "")
 	fill(&o.TLSCAFile, temporalconn.EnvTLSCA, "")
