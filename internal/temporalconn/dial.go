@@ -10,6 +10,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/amicrypt/amicrypt/internal/payloadcodec"
 )
 
 // ConnectTimeout bounds how long Dial waits for the server to answer.
@@ -38,6 +40,13 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 	key, err := o.Key()
 	if err != nil {
 		return nil, err
+	}
+	if o.PayloadKeyFile != "" {
+		codec, err := payloadcodec.Load(o.PayloadKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.DataConverter, opts.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	}
 	if key != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(key)

@@ -29,16 +29,17 @@ const (
 // Environment variables read as the flags' defaults. The TEMPORAL_* names are
 // the Temporal CLI's, so one shell setup serves both tools.
 const (
-	EnvAddress       = "TEMPORAL_ADDRESS"
-	EnvNamespace     = "TEMPORAL_NAMESPACE"
-	EnvTaskQueue     = "AMICRYPT_TASK_QUEUE"
-	EnvAPIKey        = "TEMPORAL_API_KEY"
-	EnvAPIKeyFile    = "TEMPORAL_API_KEY_FILE"
-	EnvTLS           = "TEMPORAL_TLS"
-	EnvTLSCert       = "TEMPORAL_TLS_CERT"
-	EnvTLSKey        = "TEMPORAL_TLS_KEY"
-	EnvTLSCA         = "TEMPORAL_TLS_CA"
-	EnvTLSServerName = "TEMPORAL_TLS_SERVER_NAME"
+	EnvAddress        = "TEMPORAL_ADDRESS"
+	EnvNamespace      = "TEMPORAL_NAMESPACE"
+	EnvTaskQueue      = "AMICRYPT_TASK_QUEUE"
+	EnvAPIKey         = "TEMPORAL_API_KEY"
+	EnvAPIKeyFile     = "TEMPORAL_API_KEY_FILE"
+	EnvPayloadKeyFile = "AMICRYPT_PAYLOAD_KEY_FILE"
+	EnvTLS            = "TEMPORAL_TLS"
+	EnvTLSCert        = "TEMPORAL_TLS_CERT"
+	EnvTLSKey         = "TEMPORAL_TLS_KEY"
+	EnvTLSCA          = "TEMPORAL_TLS_CA"
+	EnvTLSServerName  = "TEMPORAL_TLS_SERVER_NAME"
 )
 
 // Options say where Temporal is and how to authenticate to it.
@@ -56,6 +57,9 @@ type Options struct {
 	APIKey string
 	// APIKeyFile holds the API key (surrounding space trimmed).
 	APIKeyFile string
+	// PayloadKeyFile, when set, holds the keys that encrypt every payload
+	// and failure message this client hands Temporal (see payloadcodec).
+	PayloadKeyFile string
 	// TLSCertFile and TLSKeyFile are the client certificate and key for mTLS.
 	TLSCertFile string
 	TLSKeyFile  string
@@ -93,6 +97,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"API key for Temporal Cloud; implies TLS. Prefer env "+EnvAPIKey+" or --temporal-api-key-file: a flag's value is visible to every process of the machine")
 	fs.StringVar(&o.APIKeyFile, "temporal-api-key-file", os.Getenv(EnvAPIKeyFile),
 		"file holding the API key for Temporal Cloud; implies TLS (env "+EnvAPIKeyFile+")")
+	fs.StringVar(&o.PayloadKeyFile, "payload-key-file", os.Getenv(EnvPayloadKeyFile),
+		"file of AES-256 keys (\"ID BASE64\" per line, the first encrypts) that encrypt every payload amicrypt hands Temporal; workers, CLIs and 'amicrypt codec-server' need the same file (env "+EnvPayloadKeyFile+")")
 	tlsDefault := false
 	if v := os.Getenv(EnvTLS); v != "" {
 		b, err := strconv.ParseBool(v)

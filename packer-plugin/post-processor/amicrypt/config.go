@@ -232,6 +232,7 @@ func (c *Config) temporalOptions() temporalconn.Options {
 	fill(&o.TaskQueue, temporalconn.EnvTaskQueue, temporalconn.DefaultTaskQueue)
 	fill(&o.APIKey, temporalconn.EnvAPIKey, "")
 	fill(&o.APIKeyFile, temporalconn.EnvAPIKeyFile, "")
+	fill(&o.PayloadKeyFile, temporalconn.EnvPayloadKeyFile, "")
 	fill(&o.TLSCertFile, temporalconn.EnvTLSCert, "")
 	fill(&o.TLSKeyFile, temporalconn.EnvTLSKey, "")
 	fill(&o.TLSCAFile, temporalconn.EnvTLSCA, "")
