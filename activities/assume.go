@@ -3,9 +3,11 @@ package activities
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"golang.org/x/sync/errgroup"
 )
 
 // AssumeTarget proves the target's role can be assumed (step 1): it assumes
@@ -38,4 +40,54 @@ func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (As
 		log.Info().Str("as", arn).Msg("target role assumed")
 	}
 	return AssumeTargetResult{Arn: arn}, nil
+}
+
+// VerifyTargetsInput is a batch's targets, before the source is shared with
+// their accounts.
+type VerifyTargetsInput struct {
+	Targets []Target `json:"targets"`
+}
+
+// VerifyTargetsResult names the targets amicrypt may not act in (by
+// Target.ID), each with its diagnosis (F7).
+type VerifyTargetsResult struct {
+	Refused map[string]Diagnosis `json:"refused,omitempty"`
+}
+
+// VerifyTargets assumes each target's role and asks STS who amicrypt is
+// there, several at once, before anything of the builder's is shared with
+// the target accounts: a typo'd or hostile account id, or a role that is
+// not the target's, is refused here and never gets the unencrypted source.
+// The answers are remembered (see assumeTarget), so the targets' own
+// prepare step asks nothing again.
+func (a *Activities) VerifyTargets(ctx context.Context, in VerifyTargetsInput) (VerifyTargetsResult, error) {
+	ctx, stop := a.keepAlive(ctx)
+	defer stop()
+	var res VerifyTargetsResult
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(planConcurrency)
+	for _, t := range in.Targets {
+		g.Go(func() error {
+			_, err := a.assumeTarget(gctx, AssumeTargetInput{Target: t})
+			if err == nil {
+				return nil
+			}
+			d, ok := DiagnosisOf(atStep(StepAssume, err))
+			if !ok {
+				return err // throttled, an answer lost: the activity retries
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Refused == nil {
+				res.Refused = map[string]Diagnosis{}
+			}
+			res.Refused[t.ID()] = d
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return VerifyTargetsResult{}, err
+	}
+	return res, nil
 }

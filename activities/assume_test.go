@@ -81,3 +81,22 @@ func TestClientsShareOneConnectionPool(t *testing.T) {
 		t.Errorf("%d HTTP clients (each with its own idle connections) for 12 service clients, want 1", len(pools))
 	}
 }
+
+// VerifyTargets refuses, each with its F7, the targets whose role cannot be
+// assumed, and passes the others — before anything is shared with them.
+func TestVerifyTargetsRefusesTheRolesItCannotAssume(t *testing.T) {
+	h := newHarness(t)
+	good, wrongID := target(payments), target(analytics)
+	wrongID.ExternalID = "not-amicrypt"
+	missing := target("999999999999")
+	res := must[VerifyTargetsResult](h, h.acts.VerifyTargets, VerifyTargetsInput{Targets: []Target{good, wrongID, missing}})
+	if _, refused := res.Refused[good.ID()]; refused {
+		t.Errorf("the healthy target is refused: %s", res.Refused[good.ID()])
+	}
+	for _, tg := range []Target{wrongID, missing} {
+		d, refused := res.Refused[tg.ID()]
+		if !refused || d.Code != F7 || d.Step != StepAssume {
+			t.Errorf("%s: %+v, want F7 at %s", tg.ID(), d, StepAssume)
+		}
+	}
+}

@@ -91,6 +91,7 @@ func Activities(acts *activities.Activities, attach *workflows.Attach, hk *workf
 		acts.FinishTarget,
 		acts.DeleteBootProof,
 		// Batch (workflows/batch.go).
+		acts.VerifyTargets,
 		acts.FindPreexistingShares,
 		acts.ShareSource,
 		acts.UnshareSource,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -145,6 +146,13 @@ func (b *batchRun) share(ctx workflow.Context) {
 				Cause: fmt.Sprintf("no source image in the partition of region %s for account %s", t.Region, t.Account),
 				Fix:   "add a source image (region:ami-id) in the target's partition",
 			}))
+		}
+	}
+	if workflow.GetVersion(ctx, identityBeforeShareVersion, workflow.DefaultVersion, 1) == 1 {
+		b.verifyIdentities(ctx)
+	}
+	for i, t := range b.targets {
+		if !b.served[i] || final(b.reports[i].Status) {
 			continue
 		}
 		r := b.sources[i].Region
@@ -189,6 +197,60 @@ func (b *batchRun) share(ctx workflow.Context) {
 		}
 		b.log.Warn("sharing the source failed", "source", src.ImageID, "region", r, "error", err)
 	}
+}
+
+// identityBeforeShareVersion gates verifyIdentities before the shares: a
+// batch started before it shares with every account of its input.
+const identityBeforeShareVersion = "identity-before-share"
+
+// verifyIdentities fails, before anything is shared, the targets amicrypt
+// may not act in: a role_arn of another account than the target's (read
+// here, whatever the input's producer checked), and every target whose
+// role cannot be assumed, or answers GetCallerIdentity from another account
+// (VerifyTargets). Their accounts never see the source.
+func (b *batchRun) verifyIdentities(ctx workflow.Context) {
+	var a *activities.Activities
+	var check []activities.Target
+	var idx []int
+	for i, t := range b.targets {
+		if !b.served[i] || final(b.reports[i].Status) {
+			continue
+		}
+		if acct := roleAccount(t.RoleARN); acct != t.Account {
+			b.end(ctx, i, b.failedReport(i, activities.StepAssume, activities.Diagnosis{
+				Code:  activities.F7,
+				Cause: fmt.Sprintf("role %s of target %s is not a role of account %s (it names account %q): amicrypt would act in another account", t.RoleARN, t.ID(), t.Account, acct),
+				Fix:   fmt.Sprintf("Set the target's role_arn to amicrypt's role in account %s (arn:aws:iam::%s:role/...), then run again.", t.Account, t.Account),
+				Step:  activities.StepAssume,
+			}))
+			continue
+		}
+		check, idx = append(check, t), append(idx, i)
+	}
+	if len(check) == 0 {
+		return
+	}
+	var res activities.VerifyTargetsResult
+	err := workflow.ExecuteActivity(withStep(ctx, activities.StepAssume, activities.Target{}), a.VerifyTargets, activities.VerifyTargetsInput{Targets: check}).Get(ctx, &res)
+	for k, i := range idx {
+		t := check[k]
+		switch d, refused := res.Refused[t.ID()]; {
+		case err != nil && !canceled(ctx, err):
+			// Unverified is not shared: the targets fail with the cause.
+			b.end(ctx, i, b.failedReport(i, activities.StepAssume, diagnose(err, activities.StepAssume, t)))
+		case refused:
+			b.end(ctx, i, b.failedReport(i, activities.StepAssume, d))
+		}
+	}
+}
+
+// roleAccount is the account field of a role ARN ("" when it has none).
+func roleAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[2] != "iam" {
+		return ""
+	}
+	return parts[4]
 }
 
 // keepPreexistingVersion gates FindPreexistingShares before the

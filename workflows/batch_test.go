@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -336,4 +337,38 @@ func TestBatchThatCannotReadTheSourcesPermissionsSharesNothing(t *testing.T) {
 	assert.Empty(t, f.callsTo("ShareSource us-east-1"))
 	assert.Empty(t, f.callsTo("UnshareSource us-east-1"))
 	assert.Equal(t, []string{"UnshareSource eu-west-1 " + acctA}, f.callsTo("UnshareSource"))
+}
+
+// A target amicrypt may not act in — its role cannot be assumed, or its
+// role_arn names another account — fails F7 before the share, and its
+// account never appears in the source's permissions.
+func TestBatchSharesOnlyWithAccountsWhoseRoleItAssumed(t *testing.T) {
+	f := newFake()
+	acctC := "444444444444"
+	f.errs["VerifyTargets "+acctB+"/us-east-1"] = diagnosed(activities.F7, "amicrypt cannot assume role arn:aws:iam::"+acctB+":role/amicrypt-target")
+	env := newEnv(t, f)
+	other := target(acctC, "us-east-1")
+	other.RoleARN = "arn:aws:iam::" + acctA + ":role/amicrypt-target" // a role of another account
+	tgs := []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), other}
+	reports, err := runBatch(t, env, batchInput(tgs, 10))
+	require.NoError(t, err)
+
+	rs := byID(reports)
+	assert.Equal(t, StatusSucceeded, rs[acctA+"/us-east-1"].Status)
+	for _, id := range []string{acctB + "/us-east-1", acctC + "/us-east-1"} {
+		r := rs[id]
+		assert.Equal(t, StatusFailed, r.Status, id)
+		assert.Equal(t, activities.StepAssume, r.Step, id)
+		require.NotNil(t, r.Diagnosis, id)
+		assert.Equal(t, activities.F7, r.Diagnosis.Code, id)
+		assert.Empty(t, f.callsTo("PrepareTarget "+id), id)
+	}
+	assert.Contains(t, rs[acctC+"/us-east-1"].Diagnosis.Cause, "is not a role of account "+acctC)
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "ShareSource") || strings.HasPrefix(c, "UnshareSource") {
+			assert.NotContains(t, c, acctB, "an account whose role was refused is shared with: %s", c)
+			assert.NotContains(t, c, acctC, "an account whose role names another is shared with: %s", c)
+		}
+	}
+	assert.Equal(t, []string{"ShareSource us-east-1 " + acctA}, f.callsTo("ShareSource"))
 }

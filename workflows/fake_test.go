@@ -148,6 +148,30 @@ func shareWords(in activities.ShareSourceInput) []string {
 	return words
 }
 
+// VerifyTargets refuses the targets errs names ("VerifyTargets
+// <account>/<region>", a diagnosed error); it is not recorded in calls (the
+// sequences tests compare are the AWS-changing ones).
+func (f *fakeAWS) VerifyTargets(_ context.Context, in activities.VerifyTargetsInput) (activities.VerifyTargetsResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var res activities.VerifyTargetsResult
+	for _, t := range in.Targets {
+		err := f.errs["VerifyTargets "+t.ID()]
+		if err == nil {
+			continue
+		}
+		d, ok := activities.DiagnosisOf(err)
+		if !ok {
+			return res, err
+		}
+		if res.Refused == nil {
+			res.Refused = map[string]activities.Diagnosis{}
+		}
+		res.Refused[t.ID()] = d
+	}
+	return res, nil
+}
+
 func (f *fakeAWS) ShareSource(_ context.Context, in activities.ShareSourceInput) (activities.ShareSourceResult, error) {
 	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("ShareSource", in.Source.Region, shareWords(in)...)
 }
@@ -242,6 +266,7 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(hk.FindStaleShares, mock.Anything).Return(f.FindStaleShares).Maybe()
 	var a *activities.Activities
 	env.OnActivity(a.PrepareTarget, mock.Anything, mock.Anything).Return(f.PrepareTarget)
+	env.OnActivity(a.VerifyTargets, mock.Anything, mock.Anything).Return(f.VerifyTargets)
 	env.OnActivity(a.FindPreexistingShares, mock.Anything, mock.Anything).Return(f.FindPreexistingShares)
 	env.OnActivity(a.ShareSource, mock.Anything, mock.Anything).Return(f.ShareSource)
 	env.OnActivity(a.UnshareSource, mock.Anything, mock.Anything).Return(f.UnshareSource)

@@ -60,6 +60,10 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 		// STS (AccessDenied is F7, not retried), IAM get-or-create, KMS
 		// describe/create, policy or grant, evaluation.
 		return workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
+	case activities.StepAssume:
+		// A batch's targets before the share: STS for each account (16 at
+		// once), remembered for their prepare steps; it heartbeats.
+		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 8)}
 	case StepShare:
 		// Builder: ModifyImageAttribute and ModifySnapshotAttribute for up to
 		// a batch of accounts (5 per second each); it heartbeats, so a lost

@@ -56,6 +56,7 @@ var recordings = []recording{
 	{"a run and a sweep revoking what a terminated batch left shared (revoke-stale-shares v1)", recordStaleShares},
 	{"a run revoking what a terminated batch left shared beside its batches (revoke-stale-shares v2)", recordStaleSharesBeside},
 	{"a batch keeping what its source had before amicrypt (keep-preexisting-shares v1)", recordKeepPreexisting},
+	{"a batch assuming every target's role before sharing (identity-before-share v1)", recordIdentityBeforeShare},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -376,5 +377,36 @@ func recordKeepPreexisting(ctx context.Context, t *testing.T, c client.Client, f
 	require.NoError(t, wr.Get(ctx, &rep))
 	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
 	require.Contains(t, strings.Join(f.callsTo("UnshareSource us-east-1"), "\n"), " keep="+acctA)
+	return files
+}
+
+// recordIdentityBeforeShare: one target's role cannot be assumed, another's
+// names another account: both fail F7 before the share, which names only
+// the third's account.
+func recordIdentityBeforeShare(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-identity"
+	files := map[string]string{"batch_identity_before_share_history.json": BatchWorkflowID(run, 0)}
+	if exists(keys(files)...) {
+		return files
+	}
+	const acctC = "444444444444"
+	refused := "VerifyTargets " + acctB + "/us-east-1"
+	f.mu.Lock()
+	f.errs[refused] = diagnosed(activities.F7, "amicrypt cannot assume role arn:aws:iam::"+acctB+":role/amicrypt-target")
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.errs, refused); f.mu.Unlock() }()
+	other := target(acctC, "us-east-1")
+	other.RoleARN = "arn:aws:iam::" + acctA + ":role/amicrypt-target"
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
+		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), other}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 2, rep.Summary[StatusFailed], rep)
+	for _, call := range f.callsTo("ShareSource") {
+		require.NotContains(t, call, acctB, "shared with an account whose role was refused")
+		require.NotContains(t, call, acctC, "shared with an account whose role names another")
+	}
 	return files
 }
