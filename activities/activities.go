@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,6 +41,31 @@ type Activities struct {
 	// accounts remembers per-account facts (role assumable, service-linked
 	// role present) for accountMemoTTL.
 	accounts *memo
+	// allowed: the only accounts served (Config.AllowAccounts); nil: all.
+	allowed map[string]bool
+}
+
+// refuseUnallowed is NotAllowed for the accounts this worker may not serve
+// (nil when it may serve them all); what names the action refused.
+func (a *Activities) refuseUnallowed(what string, accounts ...string) error {
+	if a.allowed == nil {
+		return nil
+	}
+	var out []string
+	for _, id := range accounts {
+		if !a.allowed[id] {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return Diagnosed(Diagnosis{
+		Code: NotAllowed,
+		Cause: fmt.Sprintf("%s refused: account %s is not among the accounts this worker may serve (amicrypt worker --allow-accounts), whatever the run's input says",
+			what, strings.Join(out, ", ")),
+		Fix: "Add the account to the workers' --allow-accounts (or AMICRYPT_ALLOW_ACCOUNTS) if it is one of yours, restart them, then replay the target; if it is not, remove it from the config.",
+	}, nil)
 }
 
 // accountMemoTTL is how long a per-account fact is trusted without asking
@@ -84,6 +111,10 @@ type Config struct {
 	// terminated workflow left behind is removed (removeAbandonedProofs);
 	// nil: only proofs of no named workflow, a day old, are.
 	Workflows WorkflowChecker
+	// AllowAccounts, when not empty, are the only accounts this worker acts
+	// in or shares the builder's images with, whatever a workflow's input
+	// names (amicrypt worker --allow-accounts).
+	AllowAccounts []string
 }
 
 // New builds the activities from cfg.
@@ -97,6 +128,12 @@ func New(cfg Config) *Activities {
 		heartbeatEvery:     cfg.HeartbeatInterval,
 		workflows:          cfg.Workflows,
 		accounts:           newMemo(accountMemoTTL),
+	}
+	if len(cfg.AllowAccounts) > 0 {
+		a.allowed = map[string]bool{}
+		for _, id := range cfg.AllowAccounts {
+			a.allowed[id] = true
+		}
 	}
 	if a.pollInitial <= 0 {
 		a.pollInitial = DefaultPollInitial

@@ -17,6 +17,9 @@ import (
 // account's other regions a while (see memo).
 func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (AssumeTargetResult, error) {
 	t := in.Target
+	if err := a.refuseUnallowed("acting in target "+t.ID(), t.Account); err != nil {
+		return AssumeTargetResult{}, err
+	}
 	w := where{Account: t.Account, Region: t.Region, Resource: "role " + t.RoleARN}
 	arn, fresh, err := a.accounts.get("assume\x00"+t.Account+"\x00"+t.RoleARN+"\x00"+t.ExternalID, func() (string, error) {
 		out, err := a.clients.STS(targetAccess(t)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
@@ -99,4 +100,31 @@ func TestVerifyTargetsRefusesTheRolesItCannotAssume(t *testing.T) {
 			t.Errorf("%s: %+v, want F7 at %s", tg.ID(), d, StepAssume)
 		}
 	}
+}
+
+// A worker with --allow-accounts acts in no other account and shares the
+// builder's images with no other, whatever its input names.
+func TestAWorkerServesOnlyItsAllowedAccounts(t *testing.T) {
+	h := newHarnessOf(t, testWorld, func(c *Config) { c.AllowAccounts = []string{payments} })
+	res := must[VerifyTargetsResult](h, h.acts.VerifyTargets, VerifyTargetsInput{Targets: []Target{target(payments), target(analytics)}})
+	if d, ok := res.Refused[target(analytics).ID()]; !ok || d.Code != NotAllowed || !strings.Contains(d.Cause, "--allow-accounts") {
+		t.Errorf("an account outside the list: %+v", d)
+	}
+	if _, ok := res.Refused[target(payments).ID()]; ok {
+		t.Errorf("an allowed account is refused: %+v", res.Refused)
+	}
+	d := diagnosed(h, h.acts.ShareSource, ShareSourceInput{Builder: Builder{Account: builderAcct}, Source: Source{Region: region, ImageID: sourceAMI}, Accounts: []string{payments, analytics}}, NotAllowed)
+	if !strings.Contains(d.Cause, analytics) || strings.Contains(d.Cause, payments+",") {
+		t.Errorf("the refusal does not name the account outside the list alone: %s", d)
+	}
+	out, err := h.rootEC2(builderAcct).DescribeImageAttribute(h.ctx, &ec2.DescribeImageAttributeInput{ImageId: aws.String(sourceAMI), Attribute: ec2types.ImageAttributeNameLaunchPermission})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.LaunchPermissions) != 0 {
+		t.Errorf("the source was shared anyway: %+v", out.LaunchPermissions)
+	}
+	// The first activity of a target (and of a rotation, an inspection)
+	// assumes its role: refused there too.
+	diagnosed(h, h.acts.PrepareTarget, PrepareTargetInput{Target: target(analytics), RunID: "run-1"}, NotAllowed)
 }

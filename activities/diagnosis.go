@@ -22,7 +22,9 @@ const (
 	Architecture   = "architecture" // boot-proof instance type cannot run the image
 	NoSubnet       = "subnet"       // no subnet for the boot proof
 	Quota          = "quota"        // an AWS quota the run would exceed
-	Other          = "other"
+	// An account the worker may not serve (its --allow-accounts).
+	NotAllowed = "not-allowed"
+	Other      = "other"
 )
 
 // Diagnosis explains a failure: which known failure it is, its cause in one
@@ -47,7 +49,7 @@ func ErrorType(code string) string { return "amicrypt." + code }
 
 // NonRetryableErrorTypes lists every diagnosed error type, for retry policies.
 func NonRetryableErrorTypes() []string {
-	codes := []string{F1, F2, F3, F4, F5, F6, F7, F8, SourceUnusable, Architecture, NoSubnet, Quota, Other}
+	codes := []string{F1, F2, F3, F4, F5, F6, F7, F8, SourceUnusable, Architecture, NoSubnet, Quota, NotAllowed, Other}
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {
 		out = append(out, ErrorType(c))

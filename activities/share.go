@@ -248,6 +248,11 @@ func (a *Activities) batchShares(ctx context.Context, imageID string, accounts [
 // snapshots are under the AWS managed key cannot be shared: F1, refused
 // before any change.
 func (a *Activities) ShareSource(ctx context.Context, in ShareSourceInput) (ShareSourceResult, error) {
+	// The last guard: nothing of the builder's goes to an account this
+	// worker may not serve, whatever the workflow's input names.
+	if err := a.refuseUnallowed("sharing source image "+in.Source.ImageID, in.Accounts...); err != nil {
+		return ShareSourceResult{}, err
+	}
 	return a.changeShares(ctx, in, true)
 }
 

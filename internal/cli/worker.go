@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
+	"unicode"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/worker"
 )
@@ -19,6 +22,7 @@ type workerFlags struct {
 	maxActivities int
 	identity      string
 	debugAddr     string
+	allowAccounts string
 }
 
 func newWorkerCmd(g *globalFlags) *cobra.Command {
@@ -86,11 +90,19 @@ account; every target is reached by assuming the target role it names.
 				clients = worker.WithOwnRole(clients, arn)
 			}
 
+			allowed, err := parseAllowAccounts(f.allowAccounts)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			acts := activities.New(activities.Config{
-				Clients:   clients,
-				Logger:    log.With().Str("component", "activities").Logger(),
-				Workflows: worker.TemporalWorkflows(c),
+				Clients:       clients,
+				Logger:        log.With().Str("component", "activities").Logger(),
+				Workflows:     worker.TemporalWorkflows(c),
+				AllowAccounts: allowed,
 			})
+			if len(allowed) > 0 {
+				log.Info().Int("accounts", len(allowed)).Msg("serving only the accounts of --allow-accounts")
+			}
 			fatal := make(chan error, 1)
 			w := worker.New(c, f.conn.TaskQueue, acts, worker.Options{
 				MaxConcurrentActivities: f.maxActivities,
@@ -125,11 +137,48 @@ account; every target is reached by assuming the target role it names.
 	cmd.Flags().StringVar(&f.endpoint, "aws-endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "send every AWS call to this URL, e.g. the AWS sandbox (env AWS_ENDPOINT_URL)")
 	cmd.Flags().IntVar(&f.maxActivities, "max-concurrent-activities", worker.DefaultMaxConcurrentActivities, "activities running at once; a copy or boot proof being waited for holds one")
 	cmd.Flags().StringVar(&f.identity, "identity", "", "worker identity shown in Temporal (default pid@host)")
+	cmd.Flags().StringVar(&f.allowAccounts, "allow-accounts", os.Getenv(envAllowAccounts),
+		"the only account ids this worker acts in or shares the builder's images with, whatever a run names: ID,ID,... or @FILE (ids separated by commas, spaces or lines; # comments); empty: every account (env "+envAllowAccounts+")")
 	cmd.Flags().StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never on a public interface")
 	return cmd
 }
 
+// envAllowAccounts is --allow-accounts' environment variable.
+const envAllowAccounts = "AMICRYPT_ALLOW_ACCOUNTS"
+
+// parseAllowAccounts reads --allow-accounts: a list, or @FILE.
+func parseAllowAccounts(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	text, where := v, "--allow-accounts"
+	if file, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-accounts @%s: %w", file, err)
+		}
+		text, where = string(b), "--allow-accounts @"+file
+	}
+	var ids []string
+	for n, line := range strings.Split(text, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		for _, id := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			if !config.IsAccountID(id) {
+				return nil, fmt.Errorf("%s: line %d: %q is not a 12-digit account id", where, n+1, id)
+			}
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%s names no account: give account ids, or leave it empty to serve every account", where)
+	}
+	return ids, nil
+}
+
 func (f *workerFlags) validate() error {
+	if _, err := parseAllowAccounts(f.allowAccounts); err != nil {
+		return usageError("%v", err)
+	}
 	if err := f.conn.Validate(); err != nil {
 		return usageError("%v", err)
 	}

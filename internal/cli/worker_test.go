@@ -2,6 +2,9 @@ package cli
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,6 +25,9 @@ func TestWorkerRefusesBadInput(t *testing.T) {
 		{[]string{"worker", "--max-concurrent-activities", "0"}, "at least 1"},
 		{[]string{"worker", "--max-concurrent-activities", "many"}, "invalid argument"},
 		{[]string{"worker", "--log-level", "loud"}, "--log-level"},
+		{[]string{"worker", "--allow-accounts", "22222222222"}, "not a 12-digit account id"},
+		{[]string{"worker", "--allow-accounts", "@/nonexistent/accounts.txt"}, "--allow-accounts @/nonexistent/accounts.txt"},
+		{[]string{"worker", "--allow-accounts", " , "}, "names no account"},
 	} {
 		code, _, errs := run(tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
@@ -49,5 +55,25 @@ func TestWorkerWithoutTemporal(t *testing.T) {
 	code, _, errs := run("worker", "--temporal-address", addr, "--log-level", "error")
 	if code != 1 || !strings.Contains(errs, addr) || !strings.Contains(errs, "amicrypt dev") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// --allow-accounts: a list, or a file of ids separated by commas, spaces or
+// lines, with # comments.
+func TestParseAllowAccounts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts")
+	if err := os.WriteFile(file, []byte("# payments\n222222222222, 333333333333\n444444444444 # legacy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string][]string{
+		"":                          nil,
+		"222222222222":              {"222222222222"},
+		"222222222222,333333333333": {"222222222222", "333333333333"},
+		"@" + file:                  {"222222222222", "333333333333", "444444444444"},
+	} {
+		got, err := parseAllowAccounts(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseAllowAccounts(%q) = %v, %v; want %v", in, got, err, want)
+		}
 	}
 }

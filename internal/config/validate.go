@@ -578,3 +578,6 @@ func (c *checker) sources(sources map[string]string) {
 		}
 	}
 }
+
+// IsAccountID reports whether s is a 12-digit AWS account id.
+func IsAccountID(s string) bool { return accountRe.MatchString(s) }
