@@ -46,7 +46,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -55,7 +54,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
-	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -215,52 +213,31 @@ func run(ctx context.Context, o options) (int, error) {
 		progress = io.Discard
 	}
 	fmt.Fprintf(progress, "chaos: seed %d (the same -seed gives the same kill plan; where each kill lands depends on the run)\n", o.seed)
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "amicrypt-chaos-")
-		if err != nil {
-			return 1, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 1, err
-	}
-
-	// The world, the config and the run's input.
+	// The world, the config, the run's input and the worker binary.
 	p := benchkit.NewPlan(o.targets)
-	worldYAML, configYAML := chaosWorld(p, o), chaosConfig(p, o)
-	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), worldYAML, 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "amicrypt.yaml"), configYAML, 0o644)
-	w, err := world.Parse(worldYAML, "chaos-world.yaml")
-	if err != nil {
-		return 1, fmt.Errorf("the generated world: %w", err)
-	}
-	in, err := p.PipelineInput(configYAML, fmt.Sprintf("chaos-%d-%d", o.targets, time.Now().Unix()))
+	prep, err := benchkit.Prepare(ctx, p, benchkit.PrepareOptions{
+		Dir: o.dir, Name: "amicrypt-chaos",
+		WorldYAML: chaosWorld(p, o), ConfigYAML: chaosConfig(p, o),
+		RunID:     fmt.Sprintf("chaos-%d-%d", o.targets, time.Now().Unix()),
+		WorkerBin: o.workerBin, Progress: progress,
+	})
 	if err != nil {
 		return 1, err
 	}
+	defer prep.Close()
+	dir, w, in, bin := prep.Dir, prep.World, prep.Input, prep.Bin
 	res := result{
 		Seed: o.seed, Targets: len(in.Targets), Accounts: len(p.Accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
 		Workers: o.workers, ThrottleRate: o.throttleRate, ErrorRate: o.errorRate, LostResponseRate: o.lostResponseRate,
 		TokenBuckets: o.throttle, RunID: in.RunID,
 		PollSettings: "production (amicrypt worker has no poll flags)",
+		BuildSeconds: prep.BuildSeconds,
 	}
 	if len(o.workerArgs) > 0 {
 		res.PollSettings += "; worker args " + o.workerArgs.String()
 	}
 	if o.dir != "" {
 		res.Dir = dir
-	}
-
-	bin := o.workerBin
-	if bin == "" {
-		start := time.Now()
-		fmt.Fprintln(progress, "building the worker binary (go build ./cmd/amicrypt-worker)")
-		if bin, err = benchkit.BuildWorker(ctx, dir); err != nil {
-			return 1, err
-		}
-		res.BuildSeconds = time.Since(start).Seconds()
 	}
 
 	// The sandbox, Temporal and the workers.

@@ -34,7 +34,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +43,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
-	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -165,32 +163,20 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.quiet {
 		progress = io.Discard
 	}
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "amicrypt-bench-")
-		if err != nil {
-			return 1, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 1, err
-	}
-
-	// The world and the config.
+	// The world, the config, the input and the worker binary.
 	p := benchkit.NewPlan(o.targets)
-	worldYAML := p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt pipeline benchmark", Copy: o.copyTime, Boot: o.bootTime, Throttle: o.throttle})
-	configYAML := p.ConfigYAML(benchkit.ConfigOptions{InFlight: o.inFlight, Boot: o.bootTime})
-	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), worldYAML, 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "amicrypt.yaml"), configYAML, 0o644)
-	w, err := world.Parse(worldYAML, "bench-world.yaml")
-	if err != nil {
-		return 1, fmt.Errorf("the generated world: %w", err)
-	}
-	in, err := p.PipelineInput(configYAML, fmt.Sprintf("bench-%d-%d", o.targets, time.Now().Unix()))
+	prep, err := benchkit.Prepare(ctx, p, benchkit.PrepareOptions{
+		Dir: o.dir, Name: "amicrypt-bench",
+		WorldYAML:  p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt pipeline benchmark", Copy: o.copyTime, Boot: o.bootTime, Throttle: o.throttle}),
+		ConfigYAML: p.ConfigYAML(benchkit.ConfigOptions{InFlight: o.inFlight, Boot: o.bootTime}),
+		RunID:      fmt.Sprintf("bench-%d-%d", o.targets, time.Now().Unix()),
+		WorkerBin:  o.workerBin, Progress: progress,
+	})
 	if err != nil {
 		return 1, err
 	}
+	defer prep.Close()
+	dir, w, in, bin := prep.Dir, prep.World, prep.Input, prep.Bin
 	in.BatchAccounts = o.batchAccounts
 	if err := in.Validate(); err != nil {
 		return 1, err
@@ -199,17 +185,7 @@ func run(ctx context.Context, o options) (int, error) {
 	res := result{
 		Targets: len(targets), Accounts: len(p.Accounts), Copy: o.copyTime.String(), Boot: o.bootTime.String(),
 		Throttle: o.throttle, InFlight: in.InFlight, BatchAccounts: o.batchAccounts, RunID: in.RunID,
-	}
-
-	// The worker binary.
-	bin := o.workerBin
-	if bin == "" {
-		start := time.Now()
-		fmt.Fprintln(progress, "building the worker binary (go build ./cmd/amicrypt-worker)")
-		if bin, err = benchkit.BuildWorker(ctx, dir); err != nil {
-			return 1, err
-		}
-		res.BuildSeconds = time.Since(start).Seconds()
+		BuildSeconds: prep.BuildSeconds,
 	}
 
 	// The sandbox, Temporal, a client and the worker.

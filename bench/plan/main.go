@@ -38,7 +38,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -52,7 +51,6 @@ import (
 	"github.com/amicrypt/amicrypt/internal/benchkit"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
-	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -170,44 +168,22 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.quiet {
 		progress = io.Discard
 	}
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "amicrypt-bench-plan-")
-		if err != nil {
-			return 1, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 1, err
-	}
-
 	// The world and the config: bench/pipeline's (copy and boot times play
 	// no part in a plan).
 	p := benchkit.NewPlan(o.targets)
-	worldYAML := p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt plan benchmark", Copy: time.Minute, Boot: 30 * time.Second, Throttle: o.throttle})
-	configYAML := p.ConfigYAML(benchkit.ConfigOptions{InFlight: workflows.DefaultInFlight, Boot: 30 * time.Second})
-	_ = os.WriteFile(filepath.Join(dir, "world.yaml"), worldYAML, 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "amicrypt.yaml"), configYAML, 0o644)
-	w, err := world.Parse(worldYAML, "bench-world.yaml")
-	if err != nil {
-		return 1, fmt.Errorf("the generated world: %w", err)
-	}
-	in, err := p.PipelineInput(configYAML, fmt.Sprintf("bench-plan-%d-%d", o.targets, time.Now().Unix()))
+	prep, err := benchkit.Prepare(ctx, p, benchkit.PrepareOptions{
+		Dir: o.dir, Name: "amicrypt-bench-plan",
+		WorldYAML:  p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt plan benchmark", Copy: time.Minute, Boot: 30 * time.Second, Throttle: o.throttle}),
+		ConfigYAML: p.ConfigYAML(benchkit.ConfigOptions{InFlight: workflows.DefaultInFlight, Boot: 30 * time.Second}),
+		RunID:      fmt.Sprintf("bench-plan-%d-%d", o.targets, time.Now().Unix()),
+		WorkerBin:  o.workerBin, Progress: progress,
+	})
 	if err != nil {
 		return 1, err
 	}
-	res := result{Targets: len(in.Targets), Accounts: len(p.Accounts), Throttle: o.throttle, RunID: in.RunID}
-
-	bin := o.workerBin
-	if bin == "" {
-		start := time.Now()
-		fmt.Fprintln(progress, "building the worker binary (go build ./cmd/amicrypt-worker)")
-		if bin, err = benchkit.BuildWorker(ctx, dir); err != nil {
-			return 1, err
-		}
-		res.BuildSeconds = time.Since(start).Seconds()
-	}
+	defer prep.Close()
+	dir, w, in, bin := prep.Dir, prep.World, prep.Input, prep.Bin
+	res := result{Targets: len(in.Targets), Accounts: len(p.Accounts), Throttle: o.throttle, RunID: in.RunID, BuildSeconds: prep.BuildSeconds}
 
 	// The sandbox, Temporal, a client and the worker.
 	setup := time.Now()
