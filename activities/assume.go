@@ -32,17 +32,34 @@ func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (As
 		return AssumeTargetResult{}, diagnose(err, "sts:AssumeRole", w)
 	}
 	if got := accountOfARN(arn); got != "" && got != t.Account {
-		return AssumeTargetResult{}, Diagnosed(Diagnosis{
-			Code:  F7,
-			Cause: fmt.Sprintf("role %s of target %s is in account %s, not %s: amicrypt would act in the wrong account (it is %s there)", t.RoleARN, t.ID(), got, t.Account, arn),
-			Fix:   fmt.Sprintf("Set the target's role_arn to amicrypt's role in account %s (arn:aws:iam::%s:role/...), then run again.", t.Account, t.Account),
-		}, nil)
+		return AssumeTargetResult{}, Diagnosed(roleOfAnotherAccount(t, got, " (it is "+arn+" there)"), nil)
 	}
 	if fresh {
 		log := a.logFor(t.Account, t.Region)
 		log.Info().Str("as", arn).Msg("target role assumed")
 	}
 	return AssumeTargetResult{Arn: arn}, nil
+}
+
+// RoleOfAnotherAccount is F7 for a target whose role_arn names another
+// account than the target's — read from the ARN, before anything is
+// assumed (a workflow calls it: it is pure).
+func RoleOfAnotherAccount(t Target) (Diagnosis, bool) {
+	if acct := accountOfARN(t.RoleARN); acct != t.Account {
+		return roleOfAnotherAccount(t, acct, ""), true
+	}
+	return Diagnosis{}, false
+}
+
+// roleOfAnotherAccount is F7: amicrypt would act in account acct, not the
+// target's; seen adds what showed it.
+func roleOfAnotherAccount(t Target, acct, seen string) Diagnosis {
+	return Diagnosis{
+		Code:  F7,
+		Cause: fmt.Sprintf("role %s of target %s is not a role of account %s but of account %q%s: amicrypt would act in the wrong account", t.RoleARN, t.ID(), t.Account, acct, seen),
+		Fix:   fmt.Sprintf("Set the target's role_arn to amicrypt's role in account %s (arn:aws:iam::%s:role/...), then run again.", t.Account, t.Account),
+		Step:  StepAssume,
+	}
 }
 
 // VerifyTargetsInput is a batch's targets, before the source is shared with

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -216,13 +215,8 @@ func (b *batchRun) verifyIdentities(ctx workflow.Context) {
 		if !b.served[i] || final(b.reports[i].Status) {
 			continue
 		}
-		if acct := roleAccount(t.RoleARN); acct != t.Account {
-			b.end(ctx, i, b.failedReport(i, activities.StepAssume, activities.Diagnosis{
-				Code:  activities.F7,
-				Cause: fmt.Sprintf("role %s of target %s is not a role of account %s (it names account %q): amicrypt would act in another account", t.RoleARN, t.ID(), t.Account, acct),
-				Fix:   fmt.Sprintf("Set the target's role_arn to amicrypt's role in account %s (arn:aws:iam::%s:role/...), then run again.", t.Account, t.Account),
-				Step:  activities.StepAssume,
-			}))
+		if d, wrong := activities.RoleOfAnotherAccount(t); wrong {
+			b.end(ctx, i, b.failedReport(i, activities.StepAssume, d))
 			continue
 		}
 		check, idx = append(check, t), append(idx, i)
@@ -242,15 +236,6 @@ func (b *batchRun) verifyIdentities(ctx workflow.Context) {
 			b.end(ctx, i, b.failedReport(i, activities.StepAssume, d))
 		}
 	}
-}
-
-// roleAccount is the account field of a role ARN ("" when it has none).
-func roleAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[2] != "iam" {
-		return ""
-	}
-	return parts[4]
 }
 
 // keepPreexistingVersion gates FindPreexistingShares before the

@@ -416,6 +416,35 @@ func durWorkerEnv(t *testing.T, dir, endpoint string) []string {
 	)
 }
 
+// oneWorker is what most end-to-end tests run on: the sandbox serving a
+// world, the embedded Temporal server and a client, and one real 'amicrypt
+// worker' process polling taskQueue. Its log is shown when the test fails.
+type oneWorker struct {
+	endpoint, taskQueue string
+	temporal            *devserver.Server
+	client              client.Client
+	worker              *durWorker
+}
+
+// startOneWorker starts them for the test; env is added to the worker's
+// environment (durWorkerEnv).
+func startOneWorker(ctx context.Context, t *testing.T, w *world.World, name string, env ...string) *oneWorker {
+	t.Helper()
+	dir := t.TempDir()
+	bin := durBuildAmicrypt(t, dir)
+	s := &oneWorker{endpoint: durStartSandbox(t, w), taskQueue: "amicrypt-" + name}
+	s.temporal, s.client = durStartTemporal(ctx, t)
+	s.worker = durStartWorker(t, bin, dir, name+"-worker", append(durWorkerEnv(t, dir, s.endpoint), env...), []string{"worker",
+		"--temporal-address", s.temporal.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace, "--task-queue", s.taskQueue,
+		"--aws-endpoint-url", s.endpoint, "--identity", name + "-worker", "--log-format", "json"})
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.worker.dumpLog(t)
+		}
+	})
+	return s
+}
+
 // durWorker is an 'amicrypt worker' child process.
 type durWorker struct {
 	name string

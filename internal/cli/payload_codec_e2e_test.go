@@ -37,9 +37,6 @@ func TestPayloadsAreEncryptedInTemporalsHistories(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	bin := durBuildAmicrypt(t, dir)
-
 	const externalID = "xid-5f3a9c0d"
 	def := world.DefaultYAML()
 	if !bytes.Contains(def, []byte("sts:ExternalId: amicrypt")) {
@@ -50,21 +47,12 @@ func TestPayloadsAreEncryptedInTemporalsHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Timing.CopySeconds = 1
-	endpoint := durStartSandbox(t, w)
-	keyFile := filepath.Join(dir, "payload-keys")
+	keyFile := filepath.Join(t.TempDir(), "payload-keys")
 	if err := os.WriteFile(keyFile, []byte("k1 "+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32))+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	temporal, plain := durStartTemporal(ctx, t)
-	const taskQueue = "amicrypt-codec"
-	worker := durStartWorker(t, bin, dir, "codec-worker", append(durWorkerEnv(t, dir, endpoint), temporalconn.EnvPayloadKeyFile+"="+keyFile), []string{"worker",
-		"--temporal-address", temporal.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace, "--task-queue", taskQueue,
-		"--aws-endpoint-url", endpoint, "--identity", "codec-worker", "--log-format", "json"})
-	defer func() {
-		if t.Failed() {
-			worker.dumpLog(t)
-		}
-	}()
+	s := startOneWorker(ctx, t, w, "codec", temporalconn.EnvPayloadKeyFile+"="+keyFile)
+	temporal, plain, taskQueue := s.temporal, s.client, s.taskQueue
 	withKey, err := temporalconn.Dial(ctx, temporalconn.Options{Address: temporal.FrontendAddress(), Namespace: temporalconn.DefaultNamespace, TaskQueue: taskQueue, PayloadKeyFile: keyFile}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

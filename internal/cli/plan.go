@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -129,9 +128,7 @@ func onlyAccounts(in workflows.PipelineInput, accounts []string) (workflows.Pipe
 // printPlan writes a plan as the table a person reads, or as JSON.
 func printPlan(w io.Writer, rep *workflows.PlanReport, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	}
 	pipelinerun.WritePlan(w, rep)
 	return nil

@@ -18,7 +18,6 @@ import (
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
-	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -46,25 +45,13 @@ func TestThePlanPredictsWhatTheRunThenDoes(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	bin := durBuildAmicrypt(t, dir)
-
 	w := durWorld(t)
 	w.Timing.CopySeconds = 1
 	const deployer = "app-deployer"
 	w.Account("444444444444").Roles = append(w.Account("444444444444").Roles, world.Role{Name: deployer, Path: "/",
 		Trust: json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"sts:AssumeRole"}]}`)})
-	endpoint := durStartSandbox(t, w)
-	temporal, c := durStartTemporal(ctx, t)
-	const taskQueue = "amicrypt-plan"
-	worker := durStartWorker(t, bin, dir, "plan-worker", durWorkerEnv(t, dir, endpoint), []string{"worker",
-		"--temporal-address", temporal.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace, "--task-queue", taskQueue,
-		"--aws-endpoint-url", endpoint, "--identity", "plan-worker", "--log-format", "json"})
-	defer func() {
-		if t.Failed() {
-			worker.dumpLog(t)
-		}
-	}()
+	s := startOneWorker(ctx, t, w, "plan")
+	endpoint, c, taskQueue := s.endpoint, s.client, s.taskQueue
 
 	cfg, err := config.Parse(config.Example(), "example.yaml")
 	if err != nil {

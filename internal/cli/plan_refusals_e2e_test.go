@@ -21,7 +21,6 @@ import (
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
-	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -205,9 +204,6 @@ func TestThePlanPredictsEveryRefusalTheRunMeets(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	bin := durBuildAmicrypt(t, dir)
-
 	// The crowded image is shared with as many accounts as EC2 allows.
 	var crowd, fillers []string
 	for i := range activities.ImageShareLimit {
@@ -221,17 +217,8 @@ func TestThePlanPredictsEveryRefusalTheRunMeets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := durStartSandbox(t, w)
-	temporal, c := durStartTemporal(ctx, t)
-	const taskQueue = "amicrypt-refusals"
-	worker := durStartWorker(t, bin, dir, "refusals-worker", durWorkerEnv(t, dir, endpoint), []string{"worker",
-		"--temporal-address", temporal.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace, "--task-queue", taskQueue,
-		"--aws-endpoint-url", endpoint, "--identity", "refusals-worker", "--log-format", "json"})
-	defer func() {
-		if t.Failed() {
-			worker.dumpLog(t)
-		}
-	}()
+	s := startOneWorker(ctx, t, w, "refusals")
+	endpoint, c, taskQueue := s.endpoint, s.client, s.taskQueue
 	fillGroupQuota(ctx, t, endpoint, "777777777777", "us-east-1")
 
 	cfg, err := config.Parse([]byte(refusalsConfig), "refusals.yaml")

@@ -16,7 +16,6 @@ import (
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
-	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -33,17 +32,10 @@ func TestARunLeavesWhatItsSourceWasSharedWithBeforeIt(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	bin := durBuildAmicrypt(t, dir)
-
 	w := durWorld(t)
 	w.Timing.CopySeconds = 1 // nothing need be caught pending
-	endpoint := durStartSandbox(t, w)
-	temporal, c := durStartTemporal(ctx, t)
-	const taskQueue = "amicrypt-preexisting"
-	worker := durStartWorker(t, bin, dir, "preexisting-worker", durWorkerEnv(t, dir, endpoint), []string{"worker",
-		"--temporal-address", temporal.FrontendAddress(), "--namespace", temporalconn.DefaultNamespace, "--task-queue", taskQueue,
-		"--aws-endpoint-url", endpoint, "--identity", "preexisting-worker", "--log-format", "json"})
+	s := startOneWorker(ctx, t, w, "preexisting")
+	endpoint, c, taskQueue := s.endpoint, s.client, s.taskQueue
 
 	cfg, err := config.Parse(config.Example(), "example.yaml")
 	if err != nil {
@@ -99,7 +91,6 @@ func TestARunLeavesWhatItsSourceWasSharedWithBeforeIt(t *testing.T) {
 	}
 	rep, err := followRun(ctx, c, run, io.Discard, true)
 	if err != nil {
-		worker.dumpLog(t)
 		t.Fatalf("run %s: %v", in.RunID, err)
 	}
 	if err := checkOutcomes(rep, expectedOutcomes(w, targets)); err != nil {
@@ -125,8 +116,5 @@ func TestARunLeavesWhatItsSourceWasSharedWithBeforeIt(t *testing.T) {
 				t.Errorf("snapshot %s of source %s in %s: create-volume permissions %v after the run, want %v", sn.ID, id, r, sn.CreateVolumePermissions, want)
 			}
 		}
-	}
-	if t.Failed() {
-		worker.dumpLog(t)
 	}
 }

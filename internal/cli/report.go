@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -12,9 +11,7 @@ import (
 // printReport writes a run's report as a table a person reads, or as JSON.
 func printReport(w io.Writer, r *workflows.Report, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	pipelinerun.WriteTable(w, r)
 	return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -139,9 +138,7 @@ func printSummary(cmd *cobra.Command, w *world.World, asJSON bool, endpoint stri
 		summary.Accounts = append(summary.Accounts, acct{ID: a.ID, Name: a.Name, Images: len(a.Images), Keys: len(a.Keys)})
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(summary)
+		return writeJSON(out, summary)
 	}
 	if endpoint != "" {
 		fmt.Fprintf(out, "AWS sandbox at %s\n", endpoint)
