@@ -13,6 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -51,6 +53,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var bad *temporalconn.SettingError
+	if errors.As(err, &bad) {
+		return 2 // a connection setting: bad input, nothing contacted
 	}
 	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "arg(s)") {
 		return 2 // cobra's own usage errors

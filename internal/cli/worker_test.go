@@ -28,6 +28,8 @@ func TestWorkerRefusesBadInput(t *testing.T) {
 		{[]string{"worker", "--allow-accounts", "22222222222"}, "not a 12-digit account id"},
 		{[]string{"worker", "--allow-accounts", "@/nonexistent/accounts.txt"}, "--allow-accounts @/nonexistent/accounts.txt"},
 		{[]string{"worker", "--allow-accounts", " , "}, "names no account"},
+		{[]string{"worker", "--payload-key-file", "/nonexistent/payload-keys"}, "payload key file"},
+		{[]string{"worker", "--temporal-api-key-file", "/nonexistent/api-key"}, "--temporal-api-key-file"},
 	} {
 		code, _, errs := run(tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {

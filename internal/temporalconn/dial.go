@@ -14,6 +14,13 @@ import (
 	"github.com/amicrypt/amicrypt/internal/payloadcodec"
 )
 
+// SettingError is a connection setting the user must fix (bad input: the
+// CLI exits 2): found before anything is contacted.
+type SettingError struct{ Err error }
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
 // ConnectTimeout bounds how long Dial waits for the server to answer.
 const ConnectTimeout = 10 * time.Second
 
@@ -22,11 +29,11 @@ const ConnectTimeout = 10 * time.Second
 // address and what to check.
 func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, error) {
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return nil, &SettingError{err}
 	}
 	tlsCfg, err := o.TLSConfig()
 	if err != nil {
-		return nil, err
+		return nil, &SettingError{err}
 	}
 	opts := client.Options{
 		HostPort:  o.Address,
@@ -39,12 +46,12 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 	}
 	key, err := o.Key()
 	if err != nil {
-		return nil, err
+		return nil, &SettingError{err}
 	}
 	if o.PayloadKeyFile != "" {
 		codec, err := payloadcodec.Load(o.PayloadKeyFile)
 		if err != nil {
-			return nil, err
+			return nil, &SettingError{err}
 		}
 		opts.DataConverter, opts.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	}
