@@ -45,6 +45,8 @@ locals {
         "autoscaling:DescribeLaunchConfigurations", "ssm:DescribeParameters", "kms:ListKeys",
         "cloudtrail:LookupEvents", "ec2:DescribeInstanceTypes", "ec2:DescribeSubnets",
         "ec2:DescribeAccountAttributes", "autoscaling:DescribeAccountLimits",
+        # assume.go: the account's own organization, for a worker run with --allow-organization
+        "organizations:DescribeOrganization",
       ]
       Resource = "*"
     },
