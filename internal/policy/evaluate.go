@@ -2,12 +2,13 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // What the evaluator does not model, and so never grants or denies on:
 // service control policies, resource control policies, permission boundaries,
-// session policies, VPC endpoint policies, policy variables such as
+// VPC endpoint policies, policy variables such as
 // ${aws:username} (their text is compared literally), and the key state
 // (disabled, pending deletion). The boot proof through Auto Scaling remains the
 // ground truth for those.
@@ -113,8 +114,12 @@ func EvaluateIdentity(req Request) Decision {
 		return Decision{Reason: fmt.Sprintf("%s is an AWS service principal; it has no identity-based policies to allow %s", who, req.Action)}
 	}
 	id := scanIdentity(c, req.Action, req.Resource, ctx)
-	if len(id.denies) > 0 {
-		return denyDecision(nil, id.denies, who, req.Action, "")
+	sess, limited := scanSession(c, req.Action, req.Resource, ctx)
+	if len(id.denies) > 0 || len(sess.denies) > 0 {
+		return denyDecision(nil, append(id.denies, sess.denies...), who, req.Action, "")
+	}
+	if len(id.allows) > 0 && limited && len(sess.allows) == 0 {
+		return Decision{Reason: sessionMiss(who, req.Action, req.Resource, id.allows[0].name) + joinClauses(sess.misses)}
 	}
 	if len(id.allows) > 0 {
 		h := id.allows[0]
@@ -126,6 +131,21 @@ func EvaluateIdentity(req Request) Decision {
 		reason = fmt.Sprintf("%s has no identity policy, so nothing allows it %s on %s", who, req.Action, req.Resource)
 	}
 	return Decision{Reason: reason + joinClauses(id.misses)}
+}
+
+// scanSession scans the caller's session policies; limited says whether it
+// has any (without, nothing limits the session).
+func scanSession(c caller, action, resource string, ctx requestContext) (policyScan, bool) {
+	if len(c.p.SessionPolicies) == 0 {
+		return policyScan{}, false
+	}
+	return scanDocuments(c.p.SessionPolicies, "session", action, resource, ctx), true
+}
+
+// sessionMiss says that the session policy, not the role, refuses.
+func sessionMiss(who, action, resource, allowedBy string) string {
+	return fmt.Sprintf("%q allows %s %s on %s, but no statement of the session policy it was assumed with does (a session may do only what both its role's policies and its session policy allow)",
+		allowedBy, who, action, resource)
 }
 
 // target is the resource a resource-based policy protects.
@@ -141,6 +161,9 @@ type hit struct {
 	label string // for DecidedBy
 	name  string // for messages: Sid or statement[i]
 	match matchKind
+	// namesSession: the statement names the caller's session ARN itself,
+	// which a session policy does not limit.
+	namesSession bool
 }
 
 type policyScan struct {
@@ -160,14 +183,24 @@ func evaluateResource(t target, doc *Document, grants []Grant, req Request) Deci
 	if !c.root && !c.isService() {
 		id = scanIdentity(c, req.Action, req.Resource, ctx)
 	}
-	if len(rp.denies) > 0 || len(id.denies) > 0 {
-		return denyDecision(rp.denies, id.denies, who, req.Action, t.policy)
+	sess, limited := scanSession(c, req.Action, req.Resource, ctx)
+	if len(rp.denies) > 0 || len(id.denies) > 0 || len(sess.denies) > 0 {
+		return denyDecision(rp.denies, append(id.denies, sess.denies...), who, req.Action, t.policy)
 	}
-	identityAllowed := c.root || len(id.allows) > 0
+	// A session policy limits what the role's policies allow, and what a
+	// resource-based policy allows the role or the account; not what one
+	// allows the session by its own ARN.
+	sessionAllows := !limited || len(sess.allows) > 0
+	identityAllowed := c.root || (len(id.allows) > 0 && sessionAllows)
 	crossAccount := !c.isService() && c.account != t.account
 
 	var needIdentity []hit
+	sessionRefused := ""
 	for _, h := range rp.allows {
+		if !h.namesSession && !sessionAllows {
+			sessionRefused = h.name
+			continue
+		}
 		if h.match == matchDirect && (!crossAccount || identityAllowed) {
 			if !crossAccount || c.root {
 				return Decision{Allowed: true, DecidedBy: []string{h.label},
@@ -202,6 +235,10 @@ func evaluateResource(t target, doc *Document, grants []Grant, req Request) Deci
 				grantMisses = append(grantMisses, fmt.Sprintf("grant %s gives it only %s", g.ID, strings.Join(g.Operations, ", ")))
 				continue
 			}
+			if !sessionAllows {
+				grantMisses = append(grantMisses, fmt.Sprintf("grant %s gives %s, but the session policy %s was assumed with does not allow %s", g.ID, op, who, req.Action))
+				continue
+			}
 			if m == matchDelegated && !identityAllowed {
 				grantMisses = append(grantMisses, fmt.Sprintf("grant %s is for account %s, and no identity policy of %s allows %s on %s", g.ID, c.account, who, req.Action, t.resource))
 				continue
@@ -218,6 +255,10 @@ func evaluateResource(t target, doc *Document, grants []Grant, req Request) Deci
 	// Implicit deny: say what is missing.
 	var main string
 	switch {
+	case sessionRefused != "":
+		main = sessionMiss(who, req.Action, t.resource, t.policy+" statement "+strconv.Quote(sessionRefused))
+	case len(needIdentity) == 0 && len(id.allows) > 0 && !sessionAllows:
+		main = sessionMiss(who, req.Action, t.resource, "identity policy statement "+strconv.Quote(id.allows[0].name))
 	case len(needIdentity) > 0 && needIdentity[0].match == matchDelegated:
 		h := needIdentity[0]
 		main = fmt.Sprintf("%s statement %q leaves %s to account %s's IAM policies, but no identity policy of %s allows %s on %s",
@@ -278,7 +319,8 @@ func denyDecision(resourceDenies, identityDenies []hit, who, action, policyName 
 	}
 	for _, h := range identityDenies {
 		d.DecidedBy = append(d.DecidedBy, h.label)
-		parts = append(parts, fmt.Sprintf("identity policy statement %q explicitly denies %s %s", h.name, who, action))
+		kind, _, _ := strings.Cut(h.label, ":") // identity or session
+		parts = append(parts, fmt.Sprintf("%s policy statement %q explicitly denies %s %s", kind, h.name, who, action))
 	}
 	d.Reason = strings.Join(parts, "; ") + "; an explicit deny wins over every allow"
 	return d
@@ -317,7 +359,7 @@ func scanResourcePolicy(doc *Document, c caller, action, resource string, ctx re
 			}
 			continue
 		}
-		h := hit{label: name, name: name, match: m}
+		h := hit{label: name, name: name, match: m, namesSession: c.namesSession(s.Principal)}
 		if s.Effect == Deny {
 			out.denies = append(out.denies, h)
 		} else {
@@ -331,8 +373,14 @@ func scanResourcePolicy(doc *Document, c caller, action, resource string, ctx re
 // apply to the request. Principal elements in them are ignored (IAM refuses
 // them there); a statement without Resource or NotResource applies to nothing.
 func scanIdentity(c caller, action, resource string, ctx requestContext) policyScan {
+	return scanDocuments(c.p.IdentityPolicies, "identity", action, resource, ctx)
+}
+
+// scanDocuments scans identity-side policies (identity or session
+// policies: kind labels their statements in DecidedBy and messages).
+func scanDocuments(docs []*Document, kind, action, resource string, ctx requestContext) policyScan {
 	var out policyScan
-	for j, doc := range c.p.IdentityPolicies {
+	for j, doc := range docs {
 		if doc == nil {
 			continue
 		}
@@ -347,11 +395,11 @@ func scanIdentity(c caller, action, resource string, ctx requestContext) policyS
 			}
 			if cond, ok := conditionsHold(s.Condition, ctx); !ok {
 				if s.Effect == Allow {
-					out.misses = append(out.misses, fmt.Sprintf("identity policy statement %q would allow it but its condition %s", name, cond.explain(ctx)))
+					out.misses = append(out.misses, fmt.Sprintf("%s policy statement %q would allow it but its condition %s", kind, name, cond.explain(ctx)))
 				}
 				continue
 			}
-			h := hit{label: "identity:" + name, name: name, match: matchDirect}
+			h := hit{label: kind + ":" + name, name: name, match: matchDirect}
 			if s.Effect == Deny {
 				out.denies = append(out.denies, h)
 			} else {

@@ -28,6 +28,13 @@ type Principal struct {
 	// IdentityPolicies are the caller's identity-based policies (attached to its
 	// user or role). Ignored for the account root user.
 	IdentityPolicies []*Document
+	// SessionPolicies are the session policies the session was created
+	// with (sts:AssumeRole's Policy). When there are any, the session may do
+	// only what both they and its identity policies allow, an explicit deny
+	// in either denying; a resource-based policy naming the role limits
+	// itself to them too, one naming the session ARN itself does not (IAM
+	// User Guide, "Session policies").
+	SessionPolicies []*Document
 	// IsRoot marks the account's root user: its identity side is implicitly
 	// allowed in its own account. Also implied by an ARN ending in ":root".
 	IsRoot bool
@@ -233,6 +240,21 @@ func (c caller) matchAWS(entry string) matchKind {
 		}
 	}
 	return matchNone
+}
+
+// namesSession reports whether a Principal element names the caller's
+// session itself (arn:aws:sts::A:assumed-role/R/S), not its role or account.
+func (c caller) namesSession(ps *Principals) bool {
+	if ps == nil || c.ref.kind != kindSession {
+		return false
+	}
+	for _, entry := range ps.AWS {
+		e := parseAWSPrincipal(entry)
+		if e.kind == kindSession && e.account == c.account && e.name == c.ref.name && e.session == c.ref.session {
+			return true
+		}
+	}
+	return false
 }
 
 // rolePathMismatch returns the policy's role ARN when it names the caller's
