@@ -156,6 +156,9 @@ func callerActor(cl *Caller, sourceIP, userAgent string) trailActor {
 	case cl.RoleARN != "":
 		id["type"], id["principalId"] = "AssumedRole", cl.UserID
 		id["sessionContext"] = sessionContext(cl.Account, cl.RoleName, cl.RoleID, cl.RoleARN, cl.SessionIssued)
+		if cl.SourceIdentity != "" {
+			id["sessionContext"].(map[string]any)["sourceIdentity"] = cl.SourceIdentity
+		}
 		a.username = cl.SessionName
 	default:
 		id["type"], id["principalId"], id["userName"] = "IAMUser", cl.UserID, cl.UserName

@@ -33,6 +33,10 @@ type Caller struct {
 	RoleID        string
 	SessionName   string
 	SessionIssued time.Time
+	// SourceIdentity and SessionPolicy are what the session was assumed
+	// with (sts:AssumeRole's SourceIdentity and Policy).
+	SourceIdentity string
+	SessionPolicy  string
 }
 
 var accountKeyRE = regexp.MustCompile(`^\d{12}$`)
@@ -76,6 +80,7 @@ func (c *Cloud) identify(scope wire.Scope) (*Caller, *wire.APIError) {
 		Policies: policyList(role.Policies),
 
 		AccessKeyID: key, RoleName: role.Name, RoleID: role.RoleID, SessionName: s.SessionName, SessionIssued: s.Issued,
+		SourceIdentity: s.SourceIdentity, SessionPolicy: s.Policy,
 	}, nil
 }
 
@@ -115,6 +120,11 @@ func (cl *Caller) principal() policy.Principal {
 			p.IdentityPolicies = append(p.IdentityPolicies, d)
 		}
 	}
+	if cl.SessionPolicy != "" {
+		if d, err := parsePolicy(cl.SessionPolicy); err == nil {
+			p.SessionPolicies = []*policy.Document{d}
+		}
+	}
 	return p
 }
 
@@ -128,6 +138,9 @@ func (c *Cloud) baseContext(cl *Caller) map[string][]string {
 	}
 	if c.state.OrganizationID != "" {
 		ctx["aws:PrincipalOrgID"] = []string{c.state.OrganizationID}
+	}
+	if cl.SourceIdentity != "" {
+		ctx["aws:SourceIdentity"] = []string{cl.SourceIdentity}
 	}
 	return ctx
 }

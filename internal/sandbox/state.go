@@ -69,6 +69,11 @@ type Session struct {
 	Expires      time.Time `json:"expires"`
 	SourceARN    string    `json:"source_arn"`
 	Issued       time.Time `json:"issued,omitempty"`
+	// SourceIdentity is sts:AssumeRole's SourceIdentity (or the calling
+	// session's, which chains): aws:SourceIdentity of the session's requests.
+	SourceIdentity string `json:"source_identity,omitempty"`
+	// Policy is the inline session policy the session was assumed with.
+	Policy string `json:"policy,omitempty"`
 }
 
 // Region holds one account's resources in one region.
