@@ -366,6 +366,7 @@ func requiredParams(t Target, keyARN, slrARN, pipelineRoleARN string) policy.Req
 		Account: t.Account, Region: t.Region,
 		ServiceLinkedRoleARNs: []string{slrARN},
 		PipelineRoleARN:       pipelineRoleARN,
+		TargetRoleARN:         t.RoleARN,
 		KeyARN:                keyARN,
 	}
 }

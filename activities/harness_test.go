@@ -121,6 +121,8 @@ accounts:
       - {alias: alias/asymmetric, region: us-east-1, spec: RSA_2048}
       - alias: alias/managed
         region: us-east-1
+        # Made by an amicrypt older than its tag guard, its policy since rewritten.
+        description: "amicrypt: dedicated key of account 444444444444 for encrypted AMIs (alias/managed)"
         tags: {"amicrypt:managed": "true"}
         policy:
           Version: "2012-10-17"

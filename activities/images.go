@@ -564,12 +564,12 @@ func (a *Activities) formerKey(ctx context.Context, kc KMSAPI, t Target, key str
 	if tags[TagManagedKey] != "true" || tags[TagKeyAlias] != keyAlias(t) {
 		return not
 	}
-	ok, err := a.carriesAmicryptStatements(ctx, kc, key)
+	ok, why, err := a.tagsGuarded(ctx, kc, t, key)
 	if err != nil {
 		return not + " (its policy cannot be read: " + apiMessageOr(err) + ")"
 	}
 	if !ok {
-		return not + " (tagged as amicrypt's, but its policy has none of amicrypt's statements)"
+		return not + " (tagged as amicrypt's, but " + why + ", so anyone may have tagged it)"
 	}
 	return ""
 }

@@ -93,18 +93,22 @@ func (a *Activities) ensureKey(ctx context.Context, in EnsureKeyInput) (EnsureKe
 		return res, nil
 	}
 
-	managed, err := isManagedKey(ctx, kc, arn)
+	tags, err := keyTags(ctx, kc, arn)
 	if err != nil && IsAccessDenied(err) {
 		// A security team's key may not let amicrypt read its tags: not amicrypt's.
 		log.Warn().Err(err).Msg("key tags unreadable: treating the key as adopted")
-		managed, err = false, nil
+		tags, err = nil, nil
 	}
 	if err != nil {
 		return EnsureKeyResult{}, diagnose(err, "kms:ListResourceTags", w)
 	}
+	doc, readErr := a.keyPolicy(ctx, kc, arn)
+	managed := managedKey(t, md, tags, doc)
+	if tags[TagManagedKey] == "true" && !managed {
+		log.Warn().Msg("key tagged amicrypt:managed, but neither its policy nor its description is amicrypt's: treating the key as adopted")
+	}
 	res.Managed = managed
 
-	doc, readErr := a.keyPolicy(ctx, kc, arn)
 	var planned []policy.Grant // a grant a dry run would create
 	switch {
 	case managed || t.ManageKeyPolicy:
@@ -263,7 +267,7 @@ func describeKey(ctx context.Context, kc KMSAPI, ref string) (*kmstypes.KeyMetad
 // same way and the alias's key returned.
 func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, slr, pipeline string, log zerolog.Logger) (_ *kmstypes.KeyMetadata, _ *policy.Document, retired []string, _ error) {
 	w := where{Account: t.Account, Region: t.Region, Resource: "key " + alias}
-	made, err := findKeys(ctx, kc, func(tags map[string]string) bool {
+	made, err := a.findKeys(ctx, kc, t, func(tags map[string]string) bool {
 		return tags[TagManagedKey] == "true" && tags[TagKeyAlias] == alias && tags[TagPredecessor] == ""
 	})
 	if err != nil {
@@ -282,7 +286,7 @@ func (a *Activities) createKey(ctx context.Context, kc KMSAPI, t Target, alias, 
 				Fix: "Check the target's service-linked role and pipeline role ARNs."}, err)
 		}
 		out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
-			Description: aws.String(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s)", t.Account, alias)),
+			Description: aws.String(fmt.Sprintf(keyDescriptionPrefix+"%s for encrypted AMIs (%s)", t.Account, alias)),
 			KeySpec:     kmstypes.KeySpecSymmetricDefault,
 			KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
 			Policy:      aws.String(string(text)),
@@ -351,8 +355,9 @@ func noRetry(o *kms.Options) { o.Retryer = aws.NopRetryer{} }
 // findKeys lists the account's enabled customer keys in the client's region
 // whose tags match, oldest first: keys an earlier attempt made and whose
 // creation was never recorded. Keys whose tags amicrypt may not read are not
-// its own and are skipped.
-func findKeys(ctx context.Context, kc KMSAPI, match func(tags map[string]string) bool) ([]kmstypes.KeyMetadata, error) {
+// its own and are skipped, and so are keys whose policy lets others set
+// amicrypt's tags (tagsGuarded): anyone could have made those match.
+func (a *Activities) findKeys(ctx context.Context, kc KMSAPI, t Target, match func(tags map[string]string) bool) ([]kmstypes.KeyMetadata, error) {
 	var out []kmstypes.KeyMetadata
 	p := kms.NewListKeysPaginator(kc, &kms.ListKeysInput{})
 	for p.HasMorePages() {
@@ -370,6 +375,11 @@ func findKeys(ctx context.Context, kc KMSAPI, match func(tags map[string]string)
 				return nil, err
 			}
 			if !match(tags) {
+				continue
+			}
+			if ok, _, err := a.tagsGuarded(ctx, kc, t, arn); err != nil {
+				return nil, err
+			} else if !ok {
 				continue
 			}
 			md, err := describeKey(ctx, kc, arn)
@@ -423,12 +433,6 @@ func rotationOn(ctx context.Context, kc KMSAPI, keyARN string) (bool, error) {
 		return false, err
 	}
 	return st.KeyRotationEnabled, nil
-}
-
-// isManagedKey reports whether amicrypt created the key (tag amicrypt:managed=true).
-func isManagedKey(ctx context.Context, kc KMSAPI, keyARN string) (bool, error) {
-	tags, err := keyTags(ctx, kc, keyARN)
-	return err == nil && tags[TagManagedKey] == "true", err
 }
 
 // keyPolicy reads and parses a key's default policy.

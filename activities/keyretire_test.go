@@ -137,7 +137,15 @@ func TestAnotherTeamsKeyWithAmicryptsTagsIsLeftAlone(t *testing.T) {
 		}
 	}
 	tag(victim, map[string]string{TagManagedKey: "true", TagKeyAlias: "alias/amicrypt", TagSuccessor: cur, TagKeyDisabledAt: "2020-01-01T00:00:00Z"})
-	tag(cur, map[string]string{TagPredecessor: victim})
+	// amicrypt's own key refuses them: its policy keeps amicrypt's tags to amicrypt's role.
+	_, err = kc.TagResource(h.ctx, &kms.TagResourceInput{KeyId: aws.String(cur), Tags: kmsTags(map[string]string{TagPredecessor: victim})})
+	if !IsAccessDenied(err) {
+		t.Fatalf("the account's root tagged amicrypt's key with %s: %v", TagPredecessor, err)
+	}
+	if _, err := kc.UntagResource(h.ctx, &kms.UntagResourceInput{KeyId: aws.String(cur), TagKeys: []string{TagManagedKey}}); !IsAccessDenied(err) {
+		t.Fatalf("the account's root untagged amicrypt's key: %v", err)
+	}
+	tag(cur, map[string]string{"team": "payments"})
 
 	health := must[KeyHealth](h, h.acts.InspectKey, InspectKeyInput{Target: tg, Pipeline: pipelineARN, DeletionWindowDays: 7})
 	if health.Rekey || len(health.OldKeys) != 0 || health.Writes != 0 {

@@ -6,8 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
-	"github.com/amicrypt/amicrypt/internal/policy"
 )
 
 // applyRetention keeps, of the family's images provably amicrypt's in the
@@ -106,8 +104,8 @@ func (im familyImage) proven(t Target) bool {
 // configKeys are the keys whose images are this target's: key (the run's:
 // the alias's key, or key_arn's), the alias's key, and the keys it replaced
 // — each predecessor named by the newer key's amicrypt:predecessor tag,
-// naming it back by its own amicrypt:successor tag, and whose policy carries
-// amicrypt's statements (tags alone prove nothing).
+// naming it back by its own amicrypt:successor tag, and whose policy keeps
+// amicrypt's tags to amicrypt's role (tags alone prove nothing).
 func (a *Activities) configKeys(ctx context.Context, t Target, key string) (map[string]bool, error) {
 	keys, _, err := a.keyLine(ctx, t, key)
 	return keys, err
@@ -134,7 +132,7 @@ func (a *Activities) keyLine(ctx context.Context, t Target, key string) (map[str
 	}
 	current := aws.ToString(md.Arn)
 	keys[current] = true
-	if err := a.walkLine(ctx, kc, current, nil, keys); err != nil {
+	if err := a.walkLine(ctx, kc, t, current, nil, keys); err != nil {
 		return nil, "", err
 	}
 	return keys, current, nil
@@ -142,10 +140,10 @@ func (a *Activities) keyLine(ctx context.Context, t Target, key string) (map[str
 
 // walkLine adds to keys the keys current replaced, newest first: each
 // predecessor named by the newer key's amicrypt:predecessor tag, naming it
-// back by its own amicrypt:successor tag, and whose policy carries amicrypt's
-// statements. tags are current's tags when the caller has read them (nil:
+// back by its own amicrypt:successor tag, and whose policy keeps amicrypt's
+// tags to amicrypt's role (tagsGuarded). tags are current's tags when the caller has read them (nil:
 // read here); each key's tags are read once.
-func (a *Activities) walkLine(ctx context.Context, kc KMSAPI, current string, tags map[string]string, keys map[string]bool) error {
+func (a *Activities) walkLine(ctx context.Context, kc KMSAPI, t Target, current string, tags map[string]string, keys map[string]bool) error {
 	cur := current
 	for range 20 {
 		if tags == nil {
@@ -168,33 +166,13 @@ func (a *Activities) walkLine(ctx context.Context, kc KMSAPI, current string, ta
 		if ptags[TagSuccessor] != cur {
 			return nil
 		}
-		// Tags anyone allowed kms:TagResource can set on both keys; the
-		// policy of a key amicrypt made or managed carries its statements,
-		// which only a principal allowed kms:PutKeyPolicy can write.
-		if ok, err := a.carriesAmicryptStatements(ctx, kc, prev); err != nil || !ok {
+		// Tags anyone allowed kms:TagResource could set on a key whose
+		// policy does not keep them to amicrypt's role.
+		if ok, _, err := a.tagsGuarded(ctx, kc, t, prev); err != nil || !ok {
 			return err
 		}
 		keys[prev] = true
 		cur, tags = prev, ptags
 	}
 	return nil
-}
-
-// carriesAmicryptStatements says whether a key's policy has amicrypt's
-// statement for the service-linked role (a policy amicrypt wrote); an
-// unreadable policy counts as not.
-func (a *Activities) carriesAmicryptStatements(ctx context.Context, kc KMSAPI, key string) (bool, error) {
-	doc, err := a.keyPolicy(ctx, kc, key)
-	if IsAccessDenied(err) || IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, st := range doc.Statements {
-		if st.Sid == policy.SidServiceLinkedRoleUse {
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -111,7 +111,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	}
 
 	if next := tags[TagSuccessor]; next != "" {
-		if ok, err := usableSuccessor(ctx, kc, next); err != nil {
+		if ok, err := a.usableSuccessor(ctx, kc, t, cur, next); err != nil {
 			return res, atStep(StepSuccessorKey, diagnose(err, "kms:DescribeKey", w))
 		} else if ok {
 			log.Info().Str("key", next).Msg("successor key found")
@@ -129,7 +129,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 	// failed, under another rotation id — may have created the successor
 	// and lost the answer or died before tagging the old key: one successor
 	// per key, however many times the rotation runs.
-	made, err := findKeys(ctx, kc, func(tags map[string]string) bool {
+	made, err := a.findKeys(ctx, kc, t, func(tags map[string]string) bool {
 		return tags[TagManagedKey] == "true" && tags[TagPredecessor] == cur
 	})
 	if err != nil {
@@ -191,7 +191,7 @@ func (a *Activities) PrepareRotation(ctx context.Context, in PrepareRotationInpu
 		return res, nil
 	}
 	out, err := kc.CreateKey(ctx, &kms.CreateKeyInput{
-		Description: aws.String(truncate(fmt.Sprintf("amicrypt: dedicated key of account %s for encrypted AMIs (%s), successor of %s (%s)", t.Account, alias, cur, in.Reason), 8192)),
+		Description: aws.String(truncate(fmt.Sprintf(keyDescriptionPrefix+"%s for encrypted AMIs (%s), successor of %s (%s)", t.Account, alias, cur, in.Reason), 8192)),
 		KeySpec:     kmstypes.KeySpecSymmetricDefault,
 		KeyUsage:    kmstypes.KeyUsageTypeEncryptDecrypt,
 		Policy:      aws.String(string(text)),
@@ -264,8 +264,13 @@ func keyIn(ctx context.Context, kc KMSAPI, arn string, ok func(kmstypes.KeyState
 	return arn, nil
 }
 
-// usableSuccessor: the key named as successor still exists and is enabled.
-func usableSuccessor(ctx context.Context, kc KMSAPI, arn string) (bool, error) {
+// usableSuccessor: the key cur's amicrypt:successor tag names still exists
+// and is enabled, and is amicrypt's successor of cur — tagged so
+// (amicrypt:managed, amicrypt:predecessor naming cur back) under a policy
+// that keeps amicrypt's tags to the target's role. A successor tag alone
+// proves nothing: on a key whose policy lets others tag, anyone could have
+// pointed it at a key of theirs.
+func (a *Activities) usableSuccessor(ctx context.Context, kc KMSAPI, t Target, cur, arn string) (bool, error) {
 	md, err := describeKey(ctx, kc, arn)
 	if IsNotFound(err) {
 		return false, nil
@@ -273,7 +278,21 @@ func usableSuccessor(ctx context.Context, kc KMSAPI, arn string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return md.KeyState == kmstypes.KeyStateEnabled, nil
+	if md.KeyState != kmstypes.KeyStateEnabled {
+		return false, nil
+	}
+	tags, err := keyTags(ctx, kc, arn)
+	if IsAccessDenied(err) || IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if tags[TagManagedKey] != "true" || tags[TagPredecessor] != cur {
+		return false, nil
+	}
+	ok, _, err := a.tagsGuarded(ctx, kc, t, arn)
+	return ok, err
 }
 
 // keyTags reads a key's tags.

@@ -88,7 +88,14 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	if err != nil && !IsAccessDenied(err) {
 		return fail(diagnose(err, "kms:ListResourceTags", w))
 	}
-	h.Managed = tags[TagManagedKey] == "true"
+	doc, docErr := a.keyPolicy(ctx, kc, key)
+	if docErr != nil && !IsAccessDenied(docErr) {
+		return fail(diagnose(docErr, "kms:GetKeyPolicy", w))
+	}
+	h.Managed = managedKey(t, md, tags, doc)
+	if tags[TagManagedKey] == "true" && !h.Managed {
+		h.Findings = append(h.Findings, "tagged amicrypt:managed, but neither its policy nor its description is amicrypt's: treated as an adopted key")
+	}
 	manage := h.Managed || t.ManageKeyPolicy
 
 	// Automatic rotation.
@@ -116,13 +123,15 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	// team's) is rotated when someone asks — its amicrypt:retire tag, or
 	// amicrypt rotate — not because a clock said so.
 	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays && !manage {
-		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d; it is adopted, so amicrypt does not rotate it on its own (tag it %s=scheduled, or run amicrypt rotate)", h.AgeDays, in.MaxKeyAgeDays, TagRetire))
+		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d; it is adopted, so amicrypt does not rotate it on its own (run amicrypt rotate)", h.AgeDays, in.MaxKeyAgeDays))
 	}
 	if in.MaxKeyAgeDays > 0 && h.AgeDays > in.MaxKeyAgeDays && manage {
 		h.Due = ReasonScheduled
 		h.Findings = append(h.Findings, fmt.Sprintf("the key is %d days old, more than max_key_age_days %d: rotation due", h.AgeDays, in.MaxKeyAgeDays))
 	}
-	if r, ok := tags[TagRetire]; ok {
+	if r, ok := tags[TagRetire]; ok && !guarded(t, key, doc) {
+		h.Findings = append(h.Findings, fmt.Sprintf("tagged %s=%q, but the key policy lets others than %s set amicrypt's tags: not acted on (run amicrypt rotate to rotate it)", TagRetire, r, t.RoleARN))
+	} else if ok {
 		h.RetireTag = r
 		h.Due = r
 		if !ValidReason(r) {
@@ -132,12 +141,9 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	}
 
 	// Policy drift.
-	doc, err := a.keyPolicy(ctx, kc, key)
 	switch {
-	case err != nil && IsAccessDenied(err):
+	case docErr != nil:
 		h.Findings = append(h.Findings, "the key policy is not readable by amicrypt: drift not checked")
-	case err != nil:
-		return fail(diagnose(err, "kms:GetKeyPolicy", w))
 	default:
 		slr := t.ServiceLinkedRoleARN()
 		merged, rep := policy.MergeRequired(doc, policy.RequiredKeyPolicy(requiredParams(t, key, slr, in.Pipeline)))
@@ -170,7 +176,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 	ec := a.clients.EC2(targetAccess(t))
 	// The alias's line, from the tags already read.
 	line := map[string]bool{key: true}
-	if err := a.walkLine(ctx, kc, key, tags, line); err != nil {
+	if err := a.walkLine(ctx, kc, t, key, tags, line); err != nil {
 		return fail(diagnose(err, "kms:ListResourceTags", w))
 	}
 	images, outside, err := scopedImages(ctx, ec, imageScope{Account: t.Account, Region: t.Region, Family: t.Family, Keys: line, OtherKey: a.formerKeys(ctx, t)})

@@ -52,6 +52,10 @@ type RequiredParams struct {
 	ServiceLinkedRoleARNs []string
 	// PipelineRoleARN is the role amicrypt acts as in the account; may be empty.
 	PipelineRoleARN string
+	// TargetRoleARN is the role amicrypt assumes in the account. When set,
+	// the policy denies every other principal amicrypt's tags on the key
+	// (SidTagsOnlyByAmicrypt, see GuardsAmicryptTags).
+	TargetRoleARN string
 	// KeyARN is the key's ARN when known. MissingStatements evaluates against
 	// it, so owner statements whose Resource names the key count; without it a
 	// placeholder ARN in Account and Region is used.
@@ -107,7 +111,8 @@ func ViaEC2Context(region, callerAccount string) map[string][]string {
 // RequiredKeyPolicy is the key policy amicrypt requires: root administration
 // (so the account can never be locked out), EC2 via-service use for every
 // principal of the account, use and grant creation (for AWS resources only)
-// by the Auto Scaling service-linked role(s), and the same for the pipeline role.
+// by the Auto Scaling service-linked role(s), the same for the pipeline role,
+// and — with TargetRoleARN — no one but that role setting amicrypt's tags.
 func RequiredKeyPolicy(p RequiredParams) *Document {
 	root := fmt.Sprintf("arn:%s:iam::%s:root", p.partition(), p.Account)
 	d := &Document{Version: Version2012, ID: "amicrypt-key-policy", Statements: []Statement{
@@ -150,6 +155,9 @@ func RequiredKeyPolicy(p RequiredParams) *Document {
 				Action:    []string{"kms:CreateGrant"}, Resource: []string{"*"},
 				Condition: grantForAWSResource(),
 			})
+	}
+	if p.TargetRoleARN != "" {
+		d.Statements = append(d.Statements, tagGuardStatement(p.TargetRoleARN))
 	}
 	return d
 }
