@@ -26,7 +26,8 @@ locals {
         Sid       = "WorkerPrincipals"
         Effect    = "Allow"
         Principal = { AWS = var.trusted_principal_arns }
-        Action    = "sts:AssumeRole"
+        # The worker's sessions carry the run's operator as SourceIdentity.
+        Action = ["sts:AssumeRole", "sts:SetSourceIdentity"]
       },
       var.trust_external_id != "" ? { Condition = { StringEquals = { "sts:ExternalId" = var.trust_external_id } } } : {},
     )] : s if !local.use_irsa],
@@ -69,7 +70,7 @@ locals {
         {
           Sid      = "AssumeTargetRoles"
           Effect   = "Allow"
-          Action   = "sts:AssumeRole"
+          Action   = ["sts:AssumeRole", "sts:SetSourceIdentity"] # the run's operator as SourceIdentity
           Resource = "arn:${local.partition}:iam::*:role${var.target_role_path}${var.target_role_name}"
         },
         length(local.assume_conditions) > 0 ? { Condition = { StringEquals = local.assume_conditions } } : {},

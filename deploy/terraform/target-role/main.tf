@@ -28,7 +28,8 @@ locals {
       Sid       = "AmicryptPipeline"
       Effect    = "Allow"
       Principal = { AWS = var.pipeline_role_arn }
-      Action    = "sts:AssumeRole"
+      # sts:SetSourceIdentity: amicrypt's sessions carry the run's operator.
+      Action    = ["sts:AssumeRole", "sts:SetSourceIdentity"]
       Condition = { StringEquals = local.trust_conditions }
     }]
   })
