@@ -237,7 +237,9 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "kms:ScheduleKeyDeletion", Resource: ownKey, Context: managedKey, Call: "kms:ScheduleKeyDeletion", Where: "key.go (the orphan of a lost alias race)"},
 
 		{Role: t, Action: "ec2:DescribeImages", Resource: "*", Call: "ec2:DescribeImages", Where: "copy.go, bootproof.go, verify.go, images.go (scopedImages), publish.go (newerBuild, otherFamily), rotate.go, sweep.go"},
-		{Role: t, Action: "ec2:CopyImage", Resource: "*", Call: "ec2:CopyImage", Where: "copy.go, rotate.go (ReencryptImage: the account's own image under another key)"},
+		{Role: t, Action: "ec2:CopyImage", Resource: sourceImage, Context: map[string][]string{"ec2:Owner": {builderAccount}}, Call: "ec2:CopyImage", Where: "copy.go (the builder's shared source)"},
+		{Role: t, Action: "ec2:CopyImage", Resource: copiedImage, Context: map[string][]string{"ec2:Owner": {targetAccount}}, Call: "ec2:CopyImage", Where: "rotate.go (ReencryptImage: the account's own image under another key)"},
+		{Role: t, Action: "ec2:CopyImage", Resource: copiedImage, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (the new image, which has no owner yet)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: copiedSnapshot, Context: map[string][]string{"ec2:CreateAction": {"CopyImage"}}, Call: "ec2:CopyImage", Where: "copy.go, rotate.go (TagSpecifications)"},
 		{Role: t, Action: "kms:GenerateDataKeyWithoutPlaintext", Resource: ownKey, Context: viaEC2, Call: "ec2:CopyImage", Where: "copy.go (EC2 encrypts the copy)"},
@@ -257,7 +259,7 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "ec2:DeleteSnapshot", Resource: copiedSnapshot, Context: amicryptImage, Call: "ec2:DeregisterImage", Where: "images.go (DeleteAssociatedSnapshots)"},
 		{Role: t, Action: "ec2:DisableImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:DisableImage", Where: "images.go (retire: an image retention or a rotation retires, nothing using it; retention.go, rotate.go RetireOldKeys)"},
 		{Role: t, Action: "ec2:EnableImage", Resource: copiedImage, Context: amicryptImage, Call: "ec2:EnableImage", Where: "images.go (retire: an image amicrypt disabled that something came to use)"},
-		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: disabledImageTags, Call: "ec2:CreateTags", Where: "images.go (retire: amicrypt:disabled-at, amicrypt:disabled-reason before DisableImage)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: merged(disabledImageTags, amicryptImage), Call: "ec2:CreateTags", Where: "images.go (retire: amicrypt:disabled-at, amicrypt:disabled-reason before DisableImage)"},
 		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: disabledImageTags, Call: "ec2:DeleteTags", Where: "images.go (retire: the same two tags, after EnableImage)"},
 		{Role: t, Action: "ec2:DescribeImageReferences", Resource: "*", Call: "ec2:DescribeImageReferences", Where: "images.go (imageUsers: instances, SSM parameters and Image Builder recipes using an image to retire)"},
 		// What EC2's reference check reads as the caller (AWS: "Identify your
@@ -294,7 +296,7 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "autoscaling:DescribeAccountLimits", Resource: "*", Call: "autoscaling:DescribeAccountLimits", Where: "preflight.go (checkProofRoom: room for one more group)"},
 		{Role: t, Action: "ec2:DeleteLaunchTemplate", Resource: launchTemplate, Context: bootProofTmpl, Call: "ec2:DeleteLaunchTemplate", Where: "bootproof.go"},
 
-		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
+		{Role: t, Action: "ec2:CreateTags", Resource: copiedImage, Context: merged(amicryptImage, map[string][]string{"aws:TagKeys": {activities.TagProven, activities.TagProvenReason}}), Call: "ec2:CreateTags", Where: "publish.go (MarkImage)"},
 		{Role: t, Action: "ec2:DeleteTags", Resource: copiedImage, Context: map[string][]string{"aws:TagKeys": {activities.TagProvenReason}}, Call: "ec2:DeleteTags", Where: "publish.go (MarkImage)"},
 		{Role: t, Action: "ssm:GetParameter", Resource: ssmParameter, Call: "ssm:GetParameter", Where: "publish.go (publishOwner: PrepareTarget, FinishTarget, SwitchKey)"},
 		{Role: t, Action: "ssm:DescribeParameters", Resource: "*", Call: "ssm:DescribeParameters", Where: "publish.go (publishOwner: the parameter's last writer and data type; PrepareTarget, FinishTarget, SwitchKey)"},
@@ -387,6 +389,15 @@ func refusals() []refusal {
 		{t, "ssm:PutParameter", "arn:aws:ssm:" + region + ":" + otherAccount + ":parameter/x", nil, "another account's parameter"},
 		{t, "ssm:DeleteParameter", ssmParameter, nil, "never called"},
 		{t, "ec2:CreateTags", "arn:aws:ec2:" + region + ":" + targetAccount + ":instance/i-0123456789abcdef0", nil, "tagging instances"},
+		// What an insider who may only tag would need amicrypt to do for him:
+		// put amicrypt's tags on something amicrypt did not just create.
+		{t, "ec2:CreateTags", copiedImage, map[string][]string{"aws:TagKeys": {activities.TagSourceImage}}, "amicrypt:source-image on an existing image (only in CopyImage's own request)"},
+		{t, "ec2:CreateTags", copiedImage, merged(amicryptImage, map[string][]string{"aws:TagKeys": {activities.TagSourceImage}}), "amicrypt:source-image after creation, even on amicrypt's image"},
+		{t, "ec2:CreateTags", copiedImage, map[string][]string{"aws:TagKeys": {activities.TagDisabledAt}}, "amicrypt's retirement record on an image not tagged as amicrypt's"},
+		{t, "ec2:CreateTags", launchTemplate, map[string][]string{"aws:TagKeys": {activities.TagManagedKey}}, "amicrypt:managed on an existing launch template"},
+		{t, "ec2:CreateTags", copiedSnapshot, map[string][]string{"aws:TagKeys": {activities.TagSourceImage}}, "amicrypt's tags on an existing snapshot"},
+		{t, "ec2:CopyImage", "arn:aws:ec2:" + region + "::image/ami-0e0000000000e0001", map[string][]string{"ec2:Owner": {otherAccount}}, "copying another account's image"},
+		{t, "ec2:CopyImage", "arn:aws:ec2:" + region + "::image/ami-0e0000000000e0001", map[string][]string{"ec2:Owner": {"amazon"}}, "copying a public image"},
 
 		{b, "ec2:CopyImage", "*", nil, "copies are the targets'"},
 		{b, "ec2:DeregisterImage", sourceImage, nil, "the builder's images are Packer's"},
@@ -882,6 +893,64 @@ func TestKeyPoliciesAndTheRoleTogether(t *testing.T) {
 	req.Principal = target.principal()
 	if d := policy.EvaluateKMS(ownerPolicy, keyOwner, nil, req); d.Allowed {
 		t.Errorf("without ExternalKeyArns, kms:CreateGrant on %s allowed: %s", foreignKey, d.Reason)
+	}
+}
+
+// TestAnInsiderWhoMayOnlyTagHasNoTwoStepPath plays the two steps of a
+// confused deputy: a principal of the target account allowed only
+// kms:TagResource and ec2:CreateTags tags something, then amicrypt's role
+// acts on it because of the tag. Step one fails on what amicrypt made (its
+// keys' policies refuse amicrypt's tags to everyone but its role); where step
+// one succeeds (another team's key or image) IAM alone would let step two
+// through, so the worker's own check decides — and refuses.
+func TestAnInsiderWhoMayOnlyTagHasNoTwoStepPath(t *testing.T) {
+	role := roleOf(t, instantiate(t, targetTemplate, targetAccount, targetDefaults()), "TargetRole")
+	otherOwnKey := "arn:aws:kms:" + region + ":" + targetAccount + ":key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+	onlyTag := &policy.Document{Version: policy.Version2012, Statements: []policy.Statement{{Effect: policy.Allow, Action: []string{"kms:TagResource", "ec2:CreateTags"}, Resource: []string{"*"}}}}
+	insider := policy.Principal{ARN: "arn:aws:iam::" + targetAccount + ":user/tagger", Account: targetAccount, IdentityPolicies: []*policy.Document{onlyTag}}
+	amicryptKey := policy.RequiredKeyPolicy(policy.RequiredParams{Account: targetAccount, Region: region, TargetRoleARN: role.ARN, KeyARN: ownKey})
+	teamKey := &policy.Document{Version: policy.Version2012, Statements: []policy.Statement{{Sid: "Enable IAM User Permissions", Effect: policy.Allow,
+		Principal: &policy.Principals{AWS: []string{"arn:aws:iam::" + targetAccount + ":root"}}, Action: []string{"kms:*"}, Resource: []string{"*"}}}}
+	steer := []map[string][]string{
+		merged(managedKey, map[string][]string{"aws:TagKeys": {activities.TagManagedKey}}),
+		{"aws:TagKeys": {activities.TagSuccessor}, "aws:RequestTag/amicrypt:successor": {ownKey}},
+		{"aws:TagKeys": {activities.TagKeyDisabledAt}},
+		{"aws:TagKeys": {activities.TagRetire}},
+	}
+	for _, ctx := range steer {
+		// Step one on amicrypt's key: refused, however the key is tagged.
+		if d := policy.EvaluateKMS(amicryptKey, targetAccount, nil, policy.Request{Principal: insider, Action: "kms:TagResource", Resource: ownKey, Context: ctx}); d.Allowed {
+			t.Errorf("the insider may tag amicrypt's key with %v: %s", ctx["aws:TagKeys"], d.Reason)
+		}
+		if d := policy.EvaluateKMS(amicryptKey, targetAccount, nil, policy.Request{Principal: insider, Action: "kms:UntagResource", Resource: ownKey, Context: map[string][]string{"aws:TagKeys": ctx["aws:TagKeys"]}}); d.Allowed {
+			t.Errorf("the insider may untag %v from amicrypt's key: %s", ctx["aws:TagKeys"], d.Reason)
+		}
+		// ... while amicrypt's role may (CreateKey's tags, a rotation's).
+		if d := policy.EvaluateKMS(amicryptKey, targetAccount, nil, policy.Request{Principal: role.principal(), Action: "kms:TagResource", Resource: ownKey, Context: ctx}); d.ExplicitDeny {
+			t.Errorf("amicrypt's key policy denies its own role %v: %s", ctx["aws:TagKeys"], d.Reason)
+		}
+		// Step one on the team's key succeeds ...
+		if d := policy.EvaluateKMS(teamKey, targetAccount, nil, policy.Request{Principal: insider, Action: "kms:TagResource", Resource: otherOwnKey, Context: ctx}); !d.Allowed {
+			t.Fatalf("the insider may not tag the team's key (the test's premise): %s", d.Reason)
+		}
+	}
+	// ... and step two, by IAM alone, would too: a tag is all the role's
+	// policy can see. So the worker trusts no amicrypt tag on a key whose
+	// policy does not refuse them to others (activities/keytags.go).
+	if ok, _ := policy.GuardsAmicryptTags(teamKey, otherOwnKey, role.ARN); ok {
+		t.Error("the worker would trust amicrypt's tags on the team's key")
+	}
+	if ok, why := policy.GuardsAmicryptTags(amicryptKey, ownKey, role.ARN); !ok {
+		t.Errorf("the worker would not trust amicrypt's tags on amicrypt's key: %s", why)
+	}
+	// Images: the role tags nothing after creation but its verdicts and
+	// retirement records, and those only on images already carrying
+	// amicrypt:source-image; an insider can put that tag on another
+	// image, so the worker judges images by what EC2 records and no one
+	// can tag (activities/images.go evidence: SourceImageId, the snapshots'
+	// keys).
+	if d := policy.EvaluateIdentity(policy.Request{Principal: role.principal(), Action: "ec2:CreateTags", Resource: copiedImage, Context: map[string][]string{"aws:TagKeys": {activities.TagSourceImage}}}); d.Allowed {
+		t.Errorf("the role may tag an existing image amicrypt:source-image: %s", d.Reason)
 	}
 }
 

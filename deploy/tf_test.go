@@ -31,6 +31,7 @@ var tfFunctions = map[string]function.Function{
 	"jsonencode": stdlib.JSONEncodeFunc,
 	"merge":      stdlib.MergeFunc,
 	"concat":     stdlib.ConcatFunc,
+	"split":      stdlib.SplitFunc,
 	"length":     tfLength,
 	"regex":      stdlib.RegexFunc,
 	"can":        tryfunc.CanFunc,

@@ -62,9 +62,17 @@ locals {
       Resource  = "*"
       Condition = { "ForAnyValue:StringEquals" = { "aws:CalledVia" = "ec2-images.amazonaws.com" } }
     },
-    { Sid = "CopyImage", Effect = "Allow", Action = "ec2:CopyImage", Resource = "*" },
     {
-      Sid    = "TagImagesAndTemplates"
+      # Only the builder's images and this account's own (the source AMI's ec2:Owner).
+      Sid       = "CopyBuilderAndOwnImages"
+      Effect    = "Allow"
+      Action    = "ec2:CopyImage"
+      Resource  = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+      Condition = { StringEqualsIfExists = { "ec2:Owner" = [split(":", var.pipeline_role_arn)[4], local.account] } }
+    },
+    {
+      # Tags in the creating request only.
+      Sid    = "TagWhatItCreates"
       Effect = "Allow"
       Action = "ec2:CreateTags"
       Resource = [
@@ -72,6 +80,18 @@ locals {
         "arn:${local.partition}:ec2:*::snapshot/*",
         "arn:${local.partition}:ec2:*:${local.account}:launch-template/*",
       ]
+      Condition = { StringEquals = { "ec2:CreateAction" = ["CopyImage", "CreateLaunchTemplate"] } }
+    },
+    {
+      # After creation: the boot proof's verdict and the retirement's record, on amicrypt's images.
+      Sid      = "MarkAmicryptImages"
+      Effect   = "Allow"
+      Action   = "ec2:CreateTags"
+      Resource = "arn:${local.partition}:ec2:*::image/*"
+      Condition = {
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:proven", "amicrypt:proven-reason", "amicrypt:disabled-at", "amicrypt:disabled-reason"] }
+        Null                        = { "aws:ResourceTag/amicrypt:source-image" = "false" }
+      }
     },
     {
       Sid       = "UntagAmicryptTags"
