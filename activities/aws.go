@@ -28,8 +28,10 @@ type ClientOptions struct {
 	// AWS sandbox, say). Without it the SDK resolves endpoints itself, which
 	// honours AWS_ENDPOINT_URL and the shared config's endpoint_url.
 	Endpoint string
-	// SessionName is the RoleSessionName of every assumed role, so CloudTrail
-	// shows who acted: "amicrypt-<run>" for a one-off run; default "amicrypt-worker".
+	// SessionName is the RoleSessionName of roles assumed outside an
+	// activity, or by one without a session class (default
+	// "amicrypt-worker"); an activity's sessions are named after its run and
+	// step, with its run's operator and its class's policy (session.go).
 	SessionName string
 	// MaxAttempts is each client's SDK retry budget for one call (default 3).
 	// Temporal owns the long retries; this only rides out a blip.
@@ -39,24 +41,34 @@ type ClientOptions struct {
 }
 
 // ClientFactory builds and caches AWS clients: credentials per target from
-// sts:AssumeRole (cached per role and external id, dropped when assuming
-// fails, so a fixed trust policy is picked up at the next call), and one
-// client per role, region and service, each with its own retryer and retry
-// token bucket, so one account's throttling never starves another's.
+// sts:AssumeRole (cached per role, external id and session — the calling
+// activity's run, step class, operator and session policy — and dropped
+// when assuming fails, so a fixed trust policy is picked up at the next
+// call), and one client per role, region and service, each with its own
+// retryer and retry token bucket, so one account's throttling never starves
+// another's. A client picks its session's credentials per call, from the
+// call's context.
 //
 // It implements Clients.
 type ClientFactory struct {
 	base aws.Config
 	opts ClientOptions
 
-	mu      sync.Mutex
-	creds   map[credKey]aws.CredentialsProvider
-	clients map[clientKey]any
+	mu sync.Mutex
+	// roles: the STS client that assumes each role.
+	roles    map[credKey]*sts.Client
+	sessions map[sessionKey]aws.CredentialsProvider
+	clients  map[clientKey]any
 }
 
 var _ Clients = (*ClientFactory)(nil)
 
 type credKey struct{ roleARN, externalID string }
+
+type sessionKey struct {
+	credKey
+	session
+}
 
 type clientKey struct {
 	credKey
@@ -78,7 +90,7 @@ func NewClientFactory(base aws.Config, opts ClientOptions) *ClientFactory {
 		opts.AssumeDuration = time.Hour
 	}
 	base.HTTPClient = sharedHTTPClient(base.HTTPClient)
-	return &ClientFactory{base: base, opts: opts, creds: map[credKey]aws.CredentialsProvider{}, clients: map[clientKey]any{}}
+	return &ClientFactory{base: base, opts: opts, roles: map[credKey]*sts.Client{}, sessions: map[sessionKey]aws.CredentialsProvider{}, clients: map[clientKey]any{}}
 }
 
 // Connection pool of the HTTP client all clients share.
@@ -133,11 +145,11 @@ func (e *AssumeRoleError) Error() string {
 
 func (e *AssumeRoleError) Unwrap() error { return e.Err }
 
-// assumeRoleProvider retrieves credentials for one role and drops itself from
-// the factory when that fails.
+// assumeRoleProvider retrieves credentials for one role session and drops
+// itself from the factory when that fails.
 type assumeRoleProvider struct {
 	f     *ClientFactory
-	key   credKey
+	key   sessionKey
 	inner aws.CredentialsProvider
 }
 
@@ -150,16 +162,51 @@ func (p *assumeRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, err
 	return c, nil
 }
 
-// forget drops a role's cached credentials and every client using them.
-func (f *ClientFactory) forget(key credKey) {
+// forget drops a session's cached credentials.
+func (f *ClientFactory) forget(key sessionKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.creds, key)
-	for ck := range f.clients {
-		if ck.credKey == key {
-			delete(f.clients, ck)
-		}
+	delete(f.sessions, key)
+}
+
+// roleCredentials are a role's credentials for whichever session the
+// call's context belongs to (sessionFor).
+type roleCredentials struct {
+	f   *ClientFactory
+	key credKey
+}
+
+func (r roleCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	s, ok := sessionFor(ctx)
+	if !ok {
+		s = session{name: r.f.opts.SessionName}
 	}
+	return r.f.session(sessionKey{r.key, s}).Retrieve(ctx)
+}
+
+// session is the cached credentials provider of one role session.
+func (f *ClientFactory) session(key sessionKey) aws.CredentialsProvider {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if prov, ok := f.sessions[key]; ok {
+		return prov
+	}
+	inner := stscreds.NewAssumeRoleProvider(f.roles[key.credKey], key.roleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = key.name
+		o.Duration = f.opts.AssumeDuration
+		if key.externalID != "" {
+			o.ExternalID = aws.String(key.externalID)
+		}
+		if key.sourceIdentity != "" {
+			o.SourceIdentity = aws.String(key.sourceIdentity)
+		}
+		if key.policy != "" {
+			o.Policy = aws.String(key.policy)
+		}
+	})
+	prov := aws.NewCredentialsCache(&assumeRoleProvider{f: f, key: key, inner: inner})
+	f.sessions[key] = prov
+	return prov
 }
 
 // retryer is a fresh standard retryer with its own token bucket.
@@ -185,8 +232,7 @@ func (f *ClientFactory) configFor(a Access) aws.Config {
 		return cfg
 	}
 	key := credKey{a.RoleARN, a.ExternalID}
-	prov, ok := f.creds[key]
-	if !ok {
+	if _, ok := f.roles[key]; !ok {
 		stsCfg := f.base.Copy()
 		if a.Region != "" {
 			stsCfg.Region = a.Region
@@ -195,17 +241,9 @@ func (f *ClientFactory) configFor(a Access) aws.Config {
 		if f.opts.Endpoint != "" {
 			stsCfg.BaseEndpoint = aws.String(f.opts.Endpoint)
 		}
-		inner := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(stsCfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = f.opts.SessionName
-			o.Duration = f.opts.AssumeDuration
-			if a.ExternalID != "" {
-				o.ExternalID = aws.String(a.ExternalID)
-			}
-		})
-		prov = aws.NewCredentialsCache(&assumeRoleProvider{f: f, key: key, inner: inner})
-		f.creds[key] = prov
+		f.roles[key] = sts.NewFromConfig(stsCfg)
 	}
-	cfg.Credentials = prov
+	cfg.Credentials = roleCredentials{f: f, key: key}
 	return cfg
 }
 

@@ -50,7 +50,7 @@ x-target-role: &target-role
     Statement:
       - Effect: Allow
         Principal: {AWS: "arn:aws:iam::111111111111:role/amicrypt-pipeline"}
-        Action: sts:AssumeRole
+        Action: [sts:AssumeRole, sts:SetSourceIdentity]
         Condition: {StringEquals: {"sts:ExternalId": amicrypt}}
   policies:
     amicrypt-target:
@@ -79,7 +79,7 @@ accounts:
           Statement:
             - Effect: Allow
               Principal: {AWS: "arn:aws:iam::111111111111:root"}
-              Action: sts:AssumeRole
+              Action: [sts:AssumeRole, sts:SetSourceIdentity]
         policies:
           amicrypt-pipeline:
             Version: "2012-10-17"
@@ -89,7 +89,7 @@ accounts:
                          "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute", "kms:DescribeKey", "kms:GetKeyPolicy"]
                 Resource: "*"
               - Effect: Allow
-                Action: sts:AssumeRole
+                Action: [sts:AssumeRole, sts:SetSourceIdentity]
                 Resource: "arn:aws:iam::*:role/amicrypt-target"
     images:
       - {id: ami-0b0000000000a0001, region: us-east-1, name: base-2026-11, encrypted: false}

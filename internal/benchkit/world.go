@@ -82,7 +82,7 @@ func (p Plan) WorldYAML(o WorldOptions) []byte {
       - Effect: Allow
         Principal:
           AWS: %s
-        Action: sts:AssumeRole
+        Action: [sts:AssumeRole, sts:SetSourceIdentity]
         Condition:
           StringEquals:
             sts:ExternalId: %s
@@ -106,7 +106,7 @@ accounts:
             - Effect: Allow
               Principal:
                 AWS: arn:aws:iam::%s:root
-              Action: sts:AssumeRole
+              Action: [sts:AssumeRole, sts:SetSourceIdentity]
         policies:
           amicrypt-pipeline:
             Version: "2012-10-17"
@@ -118,7 +118,7 @@ accounts:
                 Action: ["kms:DescribeKey", "kms:GetKeyPolicy"]
                 Resource: arn:aws:kms:*:%s:key/*
               - Effect: Allow
-                Action: sts:AssumeRole
+                Action: [sts:AssumeRole, sts:SetSourceIdentity]
                 Resource: arn:aws:iam::*:role/amicrypt-target
     images:
 `, PipelineRole, ExternalID, BuilderAccount, BuilderAccount, BuilderAccount)

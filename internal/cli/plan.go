@@ -15,6 +15,7 @@ import (
 )
 
 type planFlags struct {
+	operator string
 	config   string
 	sources  []string
 	accounts []string
@@ -67,6 +68,9 @@ input (nothing is contacted).`,
   amicrypt plan --config amicrypt.yaml --source us-east-1=ami-0b0000000000a0001 --target-account 444444444444 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := useOperator(cmd, f.operator); err != nil {
+				return err
+			}
 			in, err := pipelineInputFromFlags(f.config, f.sources)
 			if err != nil {
 				return err
@@ -91,6 +95,7 @@ input (nothing is contacted).`,
 	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "REGION=AMI of an unencrypted source image in the builder account; repeat per region (required)")
 	cmd.Flags().StringArrayVar(&f.accounts, "target-account", nil, "plan only this account's targets (repeatable)")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the plan as JSON")
+	bindOperator(cmd.Flags(), &f.operator)
 	f.conn.BindFlags(cmd.Flags())
 	return cmd
 }

@@ -49,7 +49,7 @@ func TestThePlanPredictsWhatTheRunThenDoes(t *testing.T) {
 	w.Timing.CopySeconds = 1
 	const deployer = "app-deployer"
 	w.Account("444444444444").Roles = append(w.Account("444444444444").Roles, world.Role{Name: deployer, Path: "/",
-		Trust: json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"sts:AssumeRole"}]}`)})
+		Trust: json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}]}`)})
 	s := startOneWorker(ctx, t, w, "plan")
 	endpoint, c, taskQueue := s.endpoint, s.client, s.taskQueue
 

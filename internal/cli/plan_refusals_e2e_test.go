@@ -38,7 +38,7 @@ x-target-role: &target-role
     Statement:
       - Effect: Allow
         Principal: {AWS: "arn:aws:iam::111111111111:role/amicrypt-pipeline"}
-        Action: sts:AssumeRole
+        Action: [sts:AssumeRole, sts:SetSourceIdentity]
         Condition: {StringEquals: {"sts:ExternalId": amicrypt}}
   policies:
     amicrypt-target:
@@ -63,7 +63,7 @@ accounts:
           Statement:
             - Effect: Allow
               Principal: {AWS: "arn:aws:iam::111111111111:root"}
-              Action: sts:AssumeRole
+              Action: [sts:AssumeRole, sts:SetSourceIdentity]
         policies:
           amicrypt-pipeline:
             Version: "2012-10-17"
@@ -73,7 +73,7 @@ accounts:
                          "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute", "kms:DescribeKey", "kms:GetKeyPolicy"]
                 Resource: "*"
               - Effect: Allow
-                Action: sts:AssumeRole
+                Action: [sts:AssumeRole, sts:SetSourceIdentity]
                 Resource: "arn:aws:iam::*:role/amicrypt-target"
     keys:
       - {alias: alias/builder-closed, region: us-east-1, policy: {Version: "2012-10-17", Statement: [{Sid: Root, Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "kms:*", Resource: "*"}]}}

@@ -95,6 +95,11 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
       --reason policy --deletion-window-days 7 --wait --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			op, err := useOperator(cmd, f.operator)
+			if err != nil {
+				return err
+			}
+			f.operator = op
 			in, err := rotationInputFromFlags(f, cmd.Flags().Changed("deletion-window-days"), time.Now())
 			if err != nil {
 				return err
@@ -108,7 +113,7 @@ started), 1 when a region failed, 2 for bad input (nothing is started).`,
 	fl.StringVar(&f.account, "account", "", "the 12-digit target account whose key to rotate (required)")
 	fl.StringVar(&f.region, "region", "", "rotate only this region of the account (default: every region the config gives it)")
 	fl.StringVar(&f.reason, "reason", "", "why: "+strings.Join(activities.RotationReasons, ", ")+" (required; recorded in tags and the report)")
-	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded in tags and the report)")
+	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded in tags and the report, and the SourceIdentity of the rotation's AWS role sessions; 2–64 letters, digits and _+=,.@-)")
 	fl.IntVar(&f.deletionWindow, "deletion-window-days", 0, fmt.Sprintf("days the old key waits in PendingDeletion, %d-%d (default: the config's rotation.deletion_window_days, else %d)", activities.MinDeletionWindowDays, activities.MaxDeletionWindowDays, config.DefaultDeletionWindowDays))
 	fl.BoolVar(&f.wait, "wait", false, "wait for the rotation, showing progress, then print the report")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: list every action the rotation would take (create the key, re-encrypt, repoint, move the alias, disable or deregister images, disable keys), each with its evidence, in the form of amicrypt plan; implies --wait")
@@ -126,7 +131,7 @@ func defaultOperator() string {
 	if user == "" {
 		user = "unknown"
 	}
-	return user + "@" + hostname()
+	return sanitizedOperator(user + "@" + hostname())
 }
 
 // loadConfigForTargets reads the config and resolves its targets; every
@@ -252,6 +257,7 @@ func startRotation(ctx context.Context, c client.Client, taskQueue string, in wo
 	id := workflows.RotationWorkflowID(in.Account)
 	if in.DryRun {
 		id = workflows.DryRunRotationWorkflowID(in.Account, in.RotationID)
+		ctx = readOnlyRun(ctx)
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
@@ -375,6 +381,11 @@ input (nothing is started).`,
   amicrypt sweep --config amicrypt.yaml --wait --json | jq '.keys[] | select(.writes > 0)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			op, err := useOperator(cmd, f.operator)
+			if err != nil {
+				return err
+			}
+			f.operator = op
 			cfg, targets, err := loadConfigForTargets("sweep", f.config)
 			if err != nil {
 				return err
@@ -393,7 +404,7 @@ input (nothing is started).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "amicrypt config file (YAML): the targets and the rotation: block (required)")
-	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded on the rotations the sweep starts)")
+	fl.StringVar(&f.operator, "operator", "", "who asks (default $USER@hostname; recorded on the rotations the sweep starts, and the SourceIdentity of its AWS role sessions; 2–64 letters, digits and _+=,.@-)")
 	fl.BoolVar(&f.wait, "wait", false, "wait for the sweep, showing progress, then print the report")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "change nothing: inspect every key and dry-run the rotations that are due, listing every action (re-encrypt, repoint, disable or deregister images, disable, enable or schedule the deletion of keys) with its evidence, in the form of amicrypt plan; implies --wait")
 	fl.BoolVar(&f.json, "json", false, "print machine-readable JSON (the workflow id, or with --wait the report)")
@@ -416,6 +427,9 @@ func sweepInput(cfg *config.Config, targets []activities.Target, operator string
 // startSweep starts a one-off sweep (or attaches to the one of the same id).
 func startSweep(ctx context.Context, c client.Client, taskQueue string, in workflows.SweepInput) (client.WorkflowRun, bool, error) {
 	id := workflows.SweepWorkflowID(in.SweepID)
+	if in.DryRun {
+		ctx = readOnlyRun(ctx)
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                taskQueue,

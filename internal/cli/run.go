@@ -27,6 +27,7 @@ import (
 func runIDFor(in workflows.PipelineInput) string { return pipelinerun.RunID(in) }
 
 type runFlags struct {
+	operator  string
 	config    string
 	sources   []string
 	runID     string
@@ -58,6 +59,9 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
   amicrypt run --config amicrypt.yaml --source us-east-1=ami-0123456789abcdef0 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := useOperator(cmd, f.operator); err != nil {
+				return err
+			}
 			if f.allowFail && !f.preflight {
 				return usageError("--allow-predicted-failures only applies with --preflight (the plan run first): add --preflight, or leave it out")
 			}
@@ -86,6 +90,7 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the run, showing progress, then print the report")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print machine-readable JSON (the run id, or with --wait the report)")
 	cmd.Flags().BoolVar(&f.preflight, "preflight", false, "plan first ('amicrypt plan', reads only) and start nothing when a target is predicted to fail")
+	bindOperator(cmd.Flags(), &f.operator)
 	cmd.Flags().BoolVar(&f.allowFail, "allow-predicted-failures", false, "with --preflight: start the run even when targets are predicted to fail (they are listed)")
 	f.conn.BindFlags(cmd.Flags())
 	return cmd
@@ -346,6 +351,7 @@ func runInput(ctx context.Context, c client.Client, runID string) (workflows.Pip
 }
 
 type replayFlags struct {
+	operator string
 	config   string
 	accounts []string
 	wait     bool
@@ -366,6 +372,9 @@ not touched: no AWS call reaches them.`,
   amicrypt replay 3f2a9c1b7d4e --config fixed.yaml --account 444444444444 --wait`,
 		Args: exactlyOneArg("RUN", "the run id to replay"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := useOperator(cmd, f.operator); err != nil {
+				return err
+			}
 			for _, a := range f.accounts {
 				if !accountIDPattern(a) {
 					return usageError("--account %q is not a 12-digit AWS account id", a)
@@ -400,6 +409,7 @@ not touched: no AWS call reaches them.`,
 	cmd.Flags().StringArrayVar(&f.accounts, "account", nil, "replay this account's targets (repeatable; default: every target that did not succeed)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the replay, showing progress, then print the report")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print machine-readable JSON")
+	bindOperator(cmd.Flags(), &f.operator)
 	f.conn.BindFlags(cmd.Flags())
 	return cmd
 }

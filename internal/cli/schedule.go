@@ -21,12 +21,13 @@ import (
 )
 
 type scheduleFlags struct {
-	config string
-	every  time.Duration
-	id     string
-	note   string
-	json   bool
-	conn   temporalconn.Options
+	operator string
+	config   string
+	every    time.Duration
+	id       string
+	note     string
+	json     bool
+	conn     temporalconn.Options
 }
 
 func newScheduleCmd(g *globalFlags) *cobra.Command {
@@ -74,6 +75,9 @@ read when the schedule is created: after changing it, run create again.`,
 		Short: "Create the sweep's schedule from the config, or update it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := useOperator(cmd, f.operator); err != nil {
+				return err
+			}
 			opts, err := scheduleOptionsFromFlags(f, cmd.Flags().Changed("every"))
 			if err != nil {
 				return err
@@ -100,6 +104,7 @@ read when the schedule is created: after changing it, run create again.`,
 			})
 		},
 	}
+	bindOperator(create.Flags(), &f.operator)
 	create.Flags().DurationVar(&f.every, "every", 0, "interval between sweeps, at least 1m (default: the config's rotation.every, else 24h)")
 
 	describe := &cobra.Command{

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/operator"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -30,6 +31,11 @@ func Plan(ctx context.Context, c client.Client, taskQueue string, in workflows.P
 		run client.WorkflowRun
 	}
 	var slices []slice
+	// The slices are one run that only reads: their activities assume
+	// their roles read-only, in sessions named after the plan, not a slice.
+	at0 := operator.From(ctx)
+	at0.ReadOnly, at0.Run = true, strings.TrimSuffix(workflows.PlanWorkflowID(in.RunID, at, 0), "-0")
+	ctx = operator.With(ctx, at0)
 	for n, start := 0, 0; start < len(in.Targets) || n == 0; n, start = n+1, start+PlanWorkflowTargets {
 		end := min(start+PlanWorkflowTargets, len(in.Targets))
 		pin := workflows.PlanInput{RunID: in.RunID, Builder: in.Builder, Sources: in.Sources, Targets: in.Targets[start:end], PipelineRoleARN: in.PipelineRoleARN}

@@ -10,7 +10,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/amicrypt/amicrypt/internal/operator"
 	"github.com/amicrypt/amicrypt/internal/payloadcodec"
 )
 
@@ -43,6 +45,9 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 			TLS:                  tlsCfg,
 			GetSystemInfoTimeout: ConnectTimeout,
 		},
+		// Who started a run, and which run it is, travel in Temporal's
+		// headers from the starting command to the activities.
+		ContextPropagators: []workflow.ContextPropagator{operator.Propagator()},
 	}
 	key, err := o.Key()
 	if err != nil {

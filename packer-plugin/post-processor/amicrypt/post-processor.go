@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 
+	"github.com/amicrypt/amicrypt/internal/operator"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -79,6 +80,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	// The run id derives from the sources and targets: building again after an
 	// interruption attaches to the same run instead of copying again.
 	input.RunID = pipelinerun.RunID(input)
+
+	// The build's name is the run's operator: the SourceIdentity of every
+	// role session its activities assume, so CloudTrail shows which build
+	// did what.
+	ctx = operator.With(ctx, operator.Attribution{Operator: buildOperator(p.config.PackerBuildName)})
 
 	opts := p.config.temporalOptions()
 	dial := p.dial
@@ -246,4 +252,13 @@ func table(r *workflows.Report) string {
 func dialTemporal(ctx context.Context, o temporalconn.Options) (client.Client, error) {
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("plugin", "amicrypt").Logger()
 	return temporalconn.Dial(ctx, o, log)
+}
+
+// buildOperator is a Packer build's name made a valid SourceIdentity
+// ("packer" when nothing of it is left).
+func buildOperator(build string) string {
+	if s := operator.Sanitize(build); s != "" {
+		return s
+	}
+	return "packer"
 }
