@@ -135,6 +135,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 const cliWorld = `
 regions: [us-east-1]
+organization_id: o-clitest0001
 accounts:
   - id: "111111111111"
     name: builder
@@ -142,6 +143,7 @@ accounts:
       - {id: ami-0b0000000000a0001, region: us-east-1, name: base-2026-11, encrypted: false}
   - id: "222222222222"
     name: target
+    organization: none
 timing: {copy_seconds: 0.3, boot_seconds: 0.3, instance_seconds: 0.1, create_image_seconds: 0.1}
 faults: {throttle: false}
 `
@@ -329,6 +331,46 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 		digStr(refused, "EventSource") != "kms.amazonaws.com" || digStr(refused, "Username") != "root" || digStr(refused, "ReadOnly") != "true" ||
 		digStr(refused, "EventTime") == "" || digStr(refused, "Resources", 0, "ResourceType") != "AWS::KMS::Key" || digStr(refused, "Resources", 0, "ResourceName") != trailKey {
 		t.Fatalf("the refused Decrypt's event: %v\n%+v", refused, rec)
+	}
+
+	// 8. The source's permissions reset, and every change of them read back
+	// with lookup-events by the image id, newest first.
+	cli.run(builderID, region, "ec2", "reset-image-attribute", "--image-id", source, "--attribute", "launchPermission")
+	cli.run(builderID, region, "ec2", "reset-snapshot-attribute", "--snapshot-id", snap, "--attribute", "createVolumePermission")
+	if perm := cli.run(builderID, region, "ec2", "describe-snapshot-attribute", "--snapshot-id", snap, "--attribute", "createVolumePermission"); len(dig(perm, "CreateVolumePermissions").([]any)) != 0 {
+		t.Fatalf("create volume permission after reset-snapshot-attribute: %v", perm)
+	}
+	changes := cli.run(builderID, region, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=ResourceName,AttributeValue="+source)
+	var changed []string
+	for _, ev := range dig(changes, "Events").([]any) {
+		changed = append(changed, digStr(ev, "EventName"))
+	}
+	if strings.Join(changed, ",") != "ResetImageAttribute,ModifyImageAttribute" {
+		t.Fatalf("lookup-events by the source image, newest first: %v", changed)
+	}
+	var share struct {
+		RequestParameters struct {
+			LaunchPermission struct {
+				Add struct {
+					Items []struct {
+						UserID string `json:"userId"`
+					} `json:"items"`
+				} `json:"add"`
+			} `json:"launchPermission"`
+		} `json:"requestParameters"`
+	}
+	if err := json.Unmarshal([]byte(digStr(changes, "Events", 1, "CloudTrailEvent")), &share); err != nil ||
+		len(share.RequestParameters.LaunchPermission.Add.Items) != 1 || share.RequestParameters.LaunchPermission.Add.Items[0].UserID != targetID {
+		t.Fatalf("the share's requestParameters: %v %+v", err, share)
+	}
+
+	// 9. Organizations: the builder's organization; the target is in none.
+	org := cli.run(builderID, region, "organizations", "describe-organization")
+	if digStr(org, "Organization", "Id") != "o-clitest0001" || digStr(org, "Organization", "MasterAccountId") != builderID {
+		t.Fatalf("describe-organization: %v", org)
+	}
+	if _, err := cli.try(targetID, region, "organizations", "describe-organization"); err == nil || !strings.Contains(err.Error(), "AWSOrganizationsNotInUseException") {
+		t.Fatalf("describe-organization in no organization: want AWSOrganizationsNotInUseException, got %v", err)
 	}
 }
 

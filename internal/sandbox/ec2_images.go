@@ -24,9 +24,11 @@ func (s *Server) registerEC2Images() {
 	s.handle("ec2", "DescribeImageReferences", s.ec2DescribeImageReferences)
 	s.handle("ec2", "ModifyImageAttribute", s.ec2ModifyImageAttribute)
 	s.handle("ec2", "DescribeImageAttribute", s.ec2DescribeImageAttribute)
+	s.handle("ec2", "ResetImageAttribute", s.ec2ResetImageAttribute)
 	s.handle("ec2", "DescribeSnapshots", s.ec2DescribeSnapshots)
 	s.handle("ec2", "ModifySnapshotAttribute", s.ec2ModifySnapshotAttribute)
 	s.handle("ec2", "DescribeSnapshotAttribute", s.ec2DescribeSnapshotAttribute)
+	s.handle("ec2", "ResetSnapshotAttribute", s.ec2ResetSnapshotAttribute)
 	s.handle("ec2", "DeleteSnapshot", s.ec2DeleteSnapshot)
 	s.handle("ec2", "GetEbsEncryptionByDefault", s.ec2GetEbsEncryptionByDefault)
 	s.handle("ec2", "EnableEbsEncryptionByDefault", s.ec2SetEbsEncryptionByDefault(true))
@@ -898,6 +900,22 @@ func (s *Server) ec2ModifyImageAttribute(c *call) (map[string]any, error) {
 	return nil, nil
 }
 
+// ec2ResetImageAttribute resets an image's launch permission, the only
+// attribute ResetImageAttribute takes, to its default: private, shared with
+// no account (the group all and every account id removed).
+func (s *Server) ec2ResetImageAttribute(c *call) (map[string]any, error) {
+	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
+	if err != nil {
+		return nil, err
+	}
+	if attr := wire.Str(c.in, "Attribute"); attr != "launchPermission" {
+		return nil, apiErr("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Only launchPermission can be reset.", attr)
+	}
+	im.Public, im.LaunchPermissions = false, nil
+	c.c.markDirty()
+	return nil, nil
+}
+
 func (s *Server) ec2DescribeImageAttribute(c *call) (map[string]any, error) {
 	im, err := c.c.ownImage(c.caller.Account, c.region, wire.Str(c.in, "ImageId"))
 	if err != nil {
@@ -1079,6 +1097,22 @@ func (s *Server) ec2ModifySnapshotAttribute(c *call) (map[string]any, error) {
 	if unpublic {
 		sn.Public = false
 	}
+	c.c.markDirty()
+	return nil, nil
+}
+
+// ec2ResetSnapshotAttribute resets a snapshot's create-volume permission
+// to its default: private, shared with no account. productCodes, the other
+// attribute AWS names, is not modelled.
+func (s *Server) ec2ResetSnapshotAttribute(c *call) (map[string]any, error) {
+	sn, err := c.c.ownSnapshot(c.caller.Account, c.region, wire.Str(c.in, "SnapshotId"))
+	if err != nil {
+		return nil, err
+	}
+	if attr := wire.Str(c.in, "Attribute"); attr != "createVolumePermission" {
+		return nil, apiErr("InvalidParameterValue", "The sandbox models the createVolumePermission attribute of a snapshot, not %q", attr)
+	}
+	sn.Public, sn.CreateVolumePermissions = false, nil
 	c.c.markDirty()
 	return nil, nil
 }

@@ -46,6 +46,9 @@ func accessDenied(service, callerARN, action, resource, why string) *wire.APIErr
 		return &wire.APIError{Code: "UnauthorizedOperation", Message: fmt.Sprintf("You are not authorized to perform this operation. User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why), Status: 403}
 	case "kms", "ssm":
 		return &wire.APIError{Code: "AccessDeniedException", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why)}
+	case "organizations":
+		// Organizations' AccessDeniedException has no HTTP status in its model: 400.
+		return &wire.APIError{Code: "AccessDeniedException", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why)}
 	case "cloudtrail":
 		// CloudTrail's AccessDeniedException is HTTP 403 (its Smithy model).
 		return &wire.APIError{Code: "AccessDeniedException", Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", callerARN, action, resource, why), Status: 403}
@@ -61,6 +64,8 @@ func throttled(service string) *wire.APIError {
 		return &wire.APIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Status: 503, Retryable: true}
 	case "kms", "ssm", "cloudtrail":
 		return &wire.APIError{Code: "ThrottlingException", Message: "Rate exceeded", Status: 400, Retryable: true}
+	case "organizations":
+		return &wire.APIError{Code: "TooManyRequestsException", Message: "AWS Organizations can't complete your request because it exceeded the allowed rate.", Status: 400, Retryable: true}
 	default:
 		return &wire.APIError{Code: "Throttling", Message: "Rate exceeded", Status: 400, Retryable: true}
 	}
@@ -82,6 +87,8 @@ func lostResponse(service string) *wire.APIError {
 		return &wire.APIError{Code: "InternalServerError", Message: "An internal error has occurred", Status: 500, Retryable: true}
 	case "iam":
 		return &wire.APIError{Code: "ServiceFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: 500, Retryable: true}
+	case "organizations":
+		return &wire.APIError{Code: "ServiceException", Message: "AWS Organizations can't complete your request because of an internal service error.", Status: 500, Retryable: true}
 	default:
 		return &wire.APIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: 500, Retryable: true}
 	}
@@ -96,6 +103,8 @@ func internalError(service string) *wire.APIError {
 		return &wire.APIError{Code: "KMSInternalException", Message: "An internal error has occurred", Status: 500, Retryable: true}
 	case "ssm":
 		return &wire.APIError{Code: "InternalServerError", Message: "An internal error has occurred", Status: 500, Retryable: true}
+	case "organizations":
+		return &wire.APIError{Code: "ServiceException", Message: "AWS Organizations can't complete your request because of an internal service error.", Status: 500, Retryable: true}
 	default:
 		return &wire.APIError{Code: "ServiceUnavailable", Message: "Service is unavailable", Status: 503, Retryable: true}
 	}

@@ -136,8 +136,8 @@ func (c *Cloud) baseContext(cl *Caller) map[string][]string {
 		"aws:PrincipalAccount": {cl.Account},
 		"kms:CallerAccount":    {cl.Account},
 	}
-	if c.state.OrganizationID != "" {
-		ctx["aws:PrincipalOrgID"] = []string{c.state.OrganizationID}
+	if org := c.organizationOf(cl.Account); org != "" {
+		ctx["aws:PrincipalOrgID"] = []string{org}
 	}
 	if cl.SourceIdentity != "" {
 		ctx["aws:SourceIdentity"] = []string{cl.SourceIdentity}

@@ -179,8 +179,8 @@ func (c *Cloud) useKeyViaEC2(use *kmsUse, p policy.Principal, userID, region, ke
 		if userID != "" {
 			ctx["aws:userid"] = []string{userID}
 		}
-		if c.state.OrganizationID != "" {
-			ctx["aws:PrincipalOrgID"] = []string{c.state.OrganizationID}
+		if org := c.organizationOf(p.Account); org != "" {
+			ctx["aws:PrincipalOrgID"] = []string{org}
 		}
 		if action == "kms:CreateGrant" {
 			ctx["kms:GrantIsForAWSResource"] = []string{"true"}

@@ -24,11 +24,19 @@ func init() {
 func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 	st := &State{Regions: append([]string{}, w.Regions...), OrganizationID: w.OrganizationID, Accounts: map[string]*Account{}, Sessions: map[string]*Session{},
 		TrackingStart: now.UTC().Truncate(time.Second)}
+	for i := range w.Accounts {
+		if org := w.OrganizationOf(&w.Accounts[i]); org != "" && st.ManagementAccounts[org] == "" {
+			if st.ManagementAccounts == nil {
+				st.ManagementAccounts = map[string]string{}
+			}
+			st.ManagementAccounts[org] = w.ManagementAccountOf(org)
+		}
+	}
 	c := newCloud(st, Behaviour{}, func() time.Time { return now })
 	created := now.UTC().Add(-24 * time.Hour).Truncate(time.Second)
 
 	for _, wa := range w.Accounts {
-		a := &Account{ID: wa.ID, Name: wa.Name, Roles: map[string]*Role{}, Users: map[string]*User{}, Regions: map[string]*Region{},
+		a := &Account{ID: wa.ID, Name: wa.Name, Organization: wa.Organization, Roles: map[string]*Role{}, Users: map[string]*User{}, Regions: map[string]*Region{},
 			AutoScalingGroupLimit: wa.GroupLimit()}
 		st.Accounts[wa.ID] = a
 		for _, region := range w.Regions {

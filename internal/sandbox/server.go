@@ -88,7 +88,7 @@ func New(w *world.World, opts Options) (*Server, error) {
 		rnd:        newLockedRand(opts.Seed),
 		adminToken: opts.AdminToken,
 	}
-	for _, name := range []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm", "cloudtrail"} {
+	for _, name := range []string{"ec2", "kms", "iam", "sts", "autoscaling", "ssm", "cloudtrail", "organizations"} {
 		svc, err := wire.Load(name)
 		if err != nil {
 			return nil, fmt.Errorf("loading the %s service model: %w", name, err)
@@ -103,6 +103,7 @@ func New(w *world.World, opts Options) (*Server, error) {
 	s.registerAutoScaling()
 	s.registerSSM()
 	s.registerCloudTrail()
+	s.registerOrganizations()
 
 	st, cfg, err := stateFromWorld(w, clock())
 	if err != nil {
@@ -158,7 +159,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	svc, ok := s.services[scope.Service]
 	if !ok {
-		http.Error(w, fmt.Sprintf("the sandbox does not serve the %q service (it serves ec2, kms, iam, sts, autoscaling, ssm, cloudtrail)", scope.Service), http.StatusBadRequest)
+		http.Error(w, fmt.Sprintf("the sandbox does not serve the %q service (it serves ec2, kms, iam, sts, autoscaling, ssm, cloudtrail, organizations)", scope.Service), http.StatusBadRequest)
 		return
 	}
 	op, in, err := svc.DecodeRequest(r)
@@ -167,8 +168,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	region := scope.Region
-	if scope.Service == "iam" {
+	switch scope.Service {
+	case "iam":
 		region = "us-east-1" // IAM is global; its scope says us-east-1
+	case "organizations":
+		region = organizationsRegion // global, whatever region a client with an endpoint override signs for
 	}
 	meta := requestMeta{sourceIP: r.RemoteAddr, userAgent: r.Header.Get("User-Agent")}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -213,7 +217,7 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	if service != "iam" && service != "sts" && !c.knownRegion(region) {
+	if service != "iam" && service != "sts" && service != "organizations" && !c.knownRegion(region) {
 		return nil, apiErrStatus(401, "AuthFailure", "AWS was not able to validate the provided access credentials (region %s is not in this sandbox's world: %s)", region, strings.Join(c.state.Regions, ", "))
 	}
 	// A DryRun request (EC2, KMS) changes nothing: it is counted apart, as a
@@ -252,15 +256,21 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 		sourceIP: meta.sourceIP, userAgent: meta.userAgent}
 	if !selfAuthorized(service, action) {
 		if e := c.authorize(caller, service, action, "*"); e != nil {
+			if service == "ec2" {
+				c.recordEC2Call(cl, e)
+				s.persistIfDirty()
+			}
 			return nil, e
 		}
 	}
 	out, err := h(cl)
-	if service == "kms" {
+	switch service {
+	case "kms":
 		c.recordKMSCall(cl, err)
-		if s.persist != nil && c.dirty {
-			s.persist.schedule()
-		}
+		s.persistIfDirty()
+	case "ec2":
+		c.recordEC2Call(cl, err)
+		s.persistIfDirty()
 	}
 	if err != nil {
 		return nil, asAPIError(err)
@@ -281,10 +291,18 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 	return out, nil
 }
 
+// persistIfDirty schedules a write of the state file when the state
+// changed. The cloud's lock is held.
+func (s *Server) persistIfDirty() {
+	if s.persist != nil && s.cloud.dirty {
+		s.persist.schedule()
+	}
+}
+
 // notImplemented answers an operation the sandbox has not implemented.
 func notImplemented(service, format string, args ...any) *wire.APIError {
 	code := "InvalidAction"
-	if service == "kms" || service == "ssm" || service == "cloudtrail" {
+	if service == "kms" || service == "ssm" || service == "cloudtrail" || service == "organizations" {
 		code = "UnknownOperationException"
 	}
 	return &wire.APIError{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -309,6 +327,8 @@ func (s *Server) guessService(r *http.Request) *wire.Service {
 		return s.services["ssm"]
 	} else if i := strings.LastIndexByte(t, '.'); i > 0 && s.services["cloudtrail"].HasTargetPrefix(t[:i]) {
 		return s.services["cloudtrail"]
+	} else if i > 0 && s.services["organizations"].HasTargetPrefix(t[:i]) {
+		return s.services["organizations"]
 	} else if t != "" {
 		return s.services["kms"]
 	}

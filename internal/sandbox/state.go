@@ -10,9 +10,12 @@ import (
 // per account, then per region. It is what /_sandbox/state returns and what
 // --state persists. All access goes through Cloud, which holds the lock.
 type State struct {
-	Regions        []string            `json:"regions"`
-	OrganizationID string              `json:"organization_id,omitempty"`
-	Accounts       map[string]*Account `json:"accounts"`
+	Regions        []string `json:"regions"`
+	OrganizationID string   `json:"organization_id,omitempty"`
+	// ManagementAccounts are the management account of each organization
+	// (id -> account id).
+	ManagementAccounts map[string]string   `json:"management_accounts,omitempty"`
+	Accounts           map[string]*Account `json:"accounts"`
 	// Sessions are the temporary credentials handed out by sts:AssumeRole.
 	Sessions map[string]*Session `json:"sessions,omitempty"`
 	// Seq numbers every generated id so ids are unique and repeatable for a world.
@@ -24,10 +27,13 @@ type State struct {
 
 // Account is one AWS account.
 type Account struct {
-	ID    string           `json:"id"`
-	Name  string           `json:"name,omitempty"`
-	Roles map[string]*Role `json:"roles"`
-	Users map[string]*User `json:"users,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Organization is the account's membership as in the world: "" for the
+	// world's organization (State.OrganizationID), "none", or an id.
+	Organization string           `json:"organization,omitempty"`
+	Roles        map[string]*Role `json:"roles"`
+	Users        map[string]*User `json:"users,omitempty"`
 	// Regions holds the account's regional resources.
 	Regions map[string]*Region `json:"regions"`
 	// AutoScalingGroupLimit is the account's quota of Auto Scaling groups per

@@ -327,7 +327,7 @@ accounts:
 accounts: [{id: "111111111111", keys: [{alias: alias/a, region: us-east-1, grants: [{grantee: "arn:aws:iam::111111111111:root", operations: [Decrypt], token: x}]}]}]
 `, true,
 		`world.yaml:1:1: regions: required`,
-		`world.yaml:1:1: regoins: unknown key "regoins" (did you mean regions?); allowed keys: regions, organization_id, accounts, timing, faults, limits (and x-<anything> for anchors)`,
+		`world.yaml:1:1: regoins: unknown key "regoins" (did you mean regions?); allowed keys: regions, organization_id, organization_management_account, accounts, timing, faults, limits (and x-<anything> for anchors)`,
 		`world.yaml:2:152: accounts[0].keys[0].grants[0].token: unknown key "token"; allowed keys: id, name, grantee, operations, retiring_principal`,
 	)
 	// A key entry also accepts regions.
@@ -353,7 +353,7 @@ accounts:
 	want := []string{
 		`world.yaml:3:17: timing.copy_seconds: -5 is not a duration: give a number of seconds, 0 or more`,
 		`world.yaml:5:9: accounts[0].id: "1" is not a 12-digit AWS account id`,
-		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters, default_vpc, autoscaling_group_limit`,
+		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, organization, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters, default_vpc, autoscaling_group_limit`,
 		`world.yaml:8:19: accounts[1].images[0].id: "ami-1" is not an AMI id (ami- and 8-17 lowercase hex digits)`,
 		`world.yaml:8:51: accounts[1].images[0].name: "x" is not a valid AMI name (3-128 of A-Z a-z 0-9 ( ) [ ] space . / - ' @ _)`,
 	}
@@ -515,4 +515,51 @@ func TestAliasBombIsRefused(t *testing.T) {
 	}
 	src += "accounts:\n  - id: \"111111111111\"\n    roles: [{name: r, trust: {Statement: *l9}}]\n"
 	expectErrors(t, src, true, "world.yaml:7:10: this value expands to more than 1000000 values through aliases")
+}
+
+// An account's organization is none, the world's or another's id; the
+// management account is an account of the world in the world's organization.
+func TestOrganizationMembershipErrors(t *testing.T) {
+	expectErrors(t, `regions: [us-east-1]
+organization_id: o-abcdefghij
+organization_management_account: "222222222222"
+accounts:
+  - {id: "111111111111", organization: O-BAD}
+  - {id: "222222222222", organization: none}
+`, true,
+		`world.yaml:5:40: accounts[0].organization: "O-BAD" is neither "none" nor an AWS Organizations id`,
+		`world.yaml:3:34: organization_management_account: account 222222222222 is not in organization o-abcdefghij`,
+	)
+	expectErrors(t, `regions: [us-east-1]
+organization_management_account: "333333333333"
+accounts: [{id: "111111111111"}]
+`, true, `world.yaml:2:34: organization_management_account: there is no organization to manage`)
+	expectErrors(t, `regions: [us-east-1]
+organization_id: o-abcdefghij
+organization_management_account: "333333333333"
+accounts: [{id: "111111111111"}]
+`, true, `world.yaml:3:34: organization_management_account: "333333333333" is not an account of this world`)
+
+	w, err := Parse([]byte(`regions: [us-east-1]
+organization_id: o-abcdefghij
+accounts:
+  - {id: "111111111111", organization: none}
+  - {id: "222222222222"}
+  - {id: "333333333333", organization: o-otherorg00}
+  - {id: "444444444444", organization: o-otherorg00}
+`), "world.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", "o-abcdefghij", "o-otherorg00", "o-otherorg00"} {
+		if got := w.OrganizationOf(&w.Accounts[i]); got != want {
+			t.Errorf("account %d: organization %q, want %q", i, got, want)
+		}
+	}
+	if m := w.ManagementAccountOf("o-abcdefghij"); m != "222222222222" {
+		t.Errorf("management of the world's organization %q, want its first member", m)
+	}
+	if m := w.ManagementAccountOf("o-otherorg00"); m != "333333333333" {
+		t.Errorf("management of another organization %q, want its first member", m)
+	}
 }

@@ -23,6 +23,11 @@ type World struct {
 	// to: the value of aws:PrincipalOrgID. Empty: the accounts are in no
 	// organisation.
 	OrganizationID string `yaml:"organization_id,omitempty"`
+	// OrganizationManagementAccount is the management account of the
+	// organization OrganizationID names (DescribeOrganization's
+	// MasterAccountId): an account of the world in that organization.
+	// Default: the first account listed in it.
+	OrganizationManagementAccount string `yaml:"organization_management_account,omitempty"`
 	// Accounts of the world. Required, non-empty; ids and names unique.
 	Accounts []Account `yaml:"accounts"`
 	// Timing of simulated long-running operations.
@@ -39,6 +44,14 @@ type Account struct {
 	ID string `yaml:"id"`
 	// Name is a label for people and for look-ups by name; unique when given.
 	Name string `yaml:"name,omitempty"`
+	// Organization is the account's membership of AWS Organizations: empty,
+	// the world's organization_id (none when that is empty); "none", no
+	// organization; an id (o-...), another organization, whose management
+	// account is the first account listed in it. In a world file:
+	//
+	//	organization: none               # a standalone account
+	//	organization: o-otherorg0000     # an account of another company
+	Organization string `yaml:"organization,omitempty"`
 	// EBSEncryptionByDefault: new volumes and snapshots in this account are
 	// encrypted, under EBSDefaultKMSKey or else the AWS managed aws/ebs key.
 	EBSEncryptionByDefault bool `yaml:"ebs_encryption_by_default"`
@@ -575,3 +588,36 @@ func DefaultKeyPolicy(account, partition string) json.RawMessage {
 
 // Partition returns the ARN partition of a region: aws, aws-us-gov or aws-cn.
 func Partition(region string) string { return awsregion.Partition(region) }
+
+// NoOrganization is Account.Organization for an account in no organization.
+const NoOrganization = "none"
+
+// OrganizationOf is the id of the organization account belongs to, or ""
+// when it belongs to none.
+func (w *World) OrganizationOf(a *Account) string {
+	switch a.Organization {
+	case "":
+		return w.OrganizationID
+	case NoOrganization:
+		return ""
+	}
+	return a.Organization
+}
+
+// ManagementAccountOf is the management account of organization org: the
+// world's organization_management_account for the world's organization,
+// else the first account listed in org ("" when none is).
+func (w *World) ManagementAccountOf(org string) string {
+	if org == "" {
+		return ""
+	}
+	if org == w.OrganizationID && w.OrganizationManagementAccount != "" {
+		return w.OrganizationManagementAccount
+	}
+	for i := range w.Accounts {
+		if w.OrganizationOf(&w.Accounts[i]) == org {
+			return w.Accounts[i].ID
+		}
+	}
+	return ""
+}

@@ -184,6 +184,7 @@ func (c *checker) world(w *World) {
 	if len(w.Accounts) == 0 {
 		c.errf("accounts", "required: declare at least one account")
 	}
+	c.organizations(w)
 	accounts := map[string]bool{}
 	for _, a := range w.Accounts {
 		accounts[a.ID] = true
@@ -782,4 +783,32 @@ func (c *checker) limits(l Limits) {
 			c.errf(p+".rate", "%v: give the refill rate in requests per second, above 0 (AWS: %v)", b.Rate, def.Rate)
 		}
 	}
+}
+
+// organizations checks each account's membership and the management account.
+func (c *checker) organizations(w *World) {
+	for i := range w.Accounts {
+		a := &w.Accounts[i]
+		if a.Organization != "" && a.Organization != NoOrganization && !orgIDRe.MatchString(a.Organization) {
+			c.errf(yamlconf.Index("accounts", i)+".organization", "%q is neither %q nor an AWS Organizations id (o- and 10-32 lowercase letters or digits)", a.Organization, NoOrganization)
+		}
+	}
+	m := w.OrganizationManagementAccount
+	if m == "" {
+		return
+	}
+	if w.OrganizationID == "" {
+		c.errf("organization_management_account", "there is no organization to manage: set organization_id too")
+		return
+	}
+	for i := range w.Accounts {
+		if w.Accounts[i].ID != m {
+			continue
+		}
+		if got := w.OrganizationOf(&w.Accounts[i]); got != w.OrganizationID {
+			c.errf("organization_management_account", "account %s is not in organization %s (its organization: %q); the management account is a member of the organization it manages", m, w.OrganizationID, got)
+		}
+		return
+	}
+	c.errf("organization_management_account", "%q is not an account of this world", m)
 }
