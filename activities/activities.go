@@ -41,14 +41,21 @@ type Activities struct {
 	// accounts remembers per-account facts (role assumable, service-linked
 	// role present) for accountMemoTTL.
 	accounts *memo
-	// allowed: the only accounts served (Config.AllowAccounts); nil: all.
+	// allowed: the only accounts served (Config.AllowAccounts); nil: all,
+	// or those of organization.
 	allowed map[string]bool
+	// organization: the organization whose accounts are served, besides
+	// allowed (Config.AllowOrganization); "": none.
+	organization string
 }
 
 // refuseUnallowed is NotAllowed for the accounts this worker may not serve
-// (nil when it may serve them all); what names the action refused.
+// by its --allow-accounts alone (nil when it may serve them all); what names
+// the action refused. With --allow-organization too, an account not listed
+// may be of the organization: only its own role can tell
+// (verifyOrganization), so refuseUnallowed lets it through.
 func (a *Activities) refuseUnallowed(what string, accounts ...string) error {
-	if a.allowed == nil {
+	if a.allowed == nil || a.organization != "" {
 		return nil
 	}
 	var out []string
@@ -115,6 +122,10 @@ type Config struct {
 	// in or shares the builder's images with, whatever a workflow's input
 	// names (amicrypt worker --allow-accounts).
 	AllowAccounts []string
+	// AllowOrganization, when set, is an AWS Organizations id (o-...) whose
+	// accounts this worker serves too, verified as each target's role
+	// (amicrypt worker --allow-organization; organization.go).
+	AllowOrganization string
 }
 
 // New builds the activities from cfg.
@@ -128,6 +139,7 @@ func New(cfg Config) *Activities {
 		heartbeatEvery:     cfg.HeartbeatInterval,
 		workflows:          cfg.Workflows,
 		accounts:           newMemo(accountMemoTTL),
+		organization:       cfg.AllowOrganization,
 	}
 	if len(cfg.AllowAccounts) > 0 {
 		a.allowed = map[string]bool{}

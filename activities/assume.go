@@ -38,6 +38,9 @@ func (a *Activities) assumeTarget(ctx context.Context, in AssumeTargetInput) (As
 		log := a.logFor(t.Account, t.Region)
 		log.Info().Str("as", arn).Msg("target role assumed")
 	}
+	if err := a.verifyOrganization(ctx, t); err != nil {
+		return AssumeTargetResult{}, err
+	}
 	return AssumeTargetResult{Arn: arn}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -121,6 +122,13 @@ type STSAPI interface {
 	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
 }
 
+// OrganizationsAPI is what the activities call on AWS Organizations, as a
+// target's role: the organization of the target's account, for a worker
+// run with --allow-organization (organization.go).
+type OrganizationsAPI interface {
+	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
+}
+
 // Access says as whom and where a client acts: the role assumed in an account
 // (empty RoleARN: the worker's own credentials) and the region.
 type Access struct {
@@ -140,6 +148,7 @@ type Clients interface {
 	SSM(Access) SSMAPI
 	STS(Access) STSAPI
 	CloudTrail(Access) CloudTrailAPI
+	Organizations(Access) OrganizationsAPI
 }
 
 // targetAccess is how amicrypt reaches a target in its own region.

@@ -79,3 +79,7 @@ func (c ownRoleClients) SSM(a activities.Access) activities.SSMAPI {
 func (c ownRoleClients) STS(a activities.Access) activities.STSAPI {
 	return c.Clients.STS(c.own(a))
 }
+
+func (c ownRoleClients) Organizations(a activities.Access) activities.OrganizationsAPI {
+	return c.Clients.Organizations(c.own(a))
+}

@@ -23,6 +23,7 @@ type workerFlags struct {
 	identity      string
 	debugAddr     string
 	allowAccounts string
+	allowOrg      string
 }
 
 func newWorkerCmd(g *globalFlags) *cobra.Command {
@@ -94,14 +95,24 @@ account; every target is reached by assuming the target role it names.
 			if err != nil {
 				return usageError("%v", err)
 			}
+			org, err := parseAllowOrganization(f.allowOrg)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			acts := activities.New(activities.Config{
-				Clients:       clients,
-				Logger:        log.With().Str("component", "activities").Logger(),
-				Workflows:     worker.TemporalWorkflows(c),
-				AllowAccounts: allowed,
+				Clients:           clients,
+				Logger:            log.With().Str("component", "activities").Logger(),
+				Workflows:         worker.TemporalWorkflows(c),
+				AllowAccounts:     allowed,
+				AllowOrganization: org,
 			})
-			if len(allowed) > 0 {
+			switch {
+			case len(allowed) > 0 && org != "":
+				log.Info().Int("accounts", len(allowed)).Str("organization", org).Msg("serving only the accounts of --allow-accounts and those of --allow-organization")
+			case len(allowed) > 0:
 				log.Info().Int("accounts", len(allowed)).Msg("serving only the accounts of --allow-accounts")
+			case org != "":
+				log.Info().Str("organization", org).Msg("serving only the accounts of --allow-organization (asked as each target's role: organizations:DescribeOrganization)")
 			}
 			fatal := make(chan error, 1)
 			w := worker.New(c, f.conn.TaskQueue, acts, worker.Options{
@@ -139,12 +150,27 @@ account; every target is reached by assuming the target role it names.
 	cmd.Flags().StringVar(&f.identity, "identity", "", "worker identity shown in Temporal (default pid@host)")
 	cmd.Flags().StringVar(&f.allowAccounts, "allow-accounts", os.Getenv(envAllowAccounts),
 		"the only account ids this worker acts in or shares the builder's images with, whatever a run names: ID,ID,... or @FILE (ids separated by commas, spaces or lines; # comments); empty: every account (env "+envAllowAccounts+")")
+	cmd.Flags().StringVar(&f.allowOrg, "allow-organization", os.Getenv(envAllowOrganization),
+		"serve the accounts of this AWS organization (o-...), each verified as its own target role with organizations:DescribeOrganization; with --allow-accounts, an account either allows is served (env "+envAllowOrganization+")")
 	cmd.Flags().StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never on a public interface")
 	return cmd
 }
 
 // envAllowAccounts is --allow-accounts' environment variable.
 const envAllowAccounts = "AMICRYPT_ALLOW_ACCOUNTS"
+
+// envAllowOrganization is --allow-organization's environment variable.
+const envAllowOrganization = "AMICRYPT_ALLOW_ORGANIZATION"
+
+// parseAllowOrganization reads --allow-organization: "" (none) or an
+// organization id.
+func parseAllowOrganization(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v != "" && !config.IsOrganizationID(v) {
+		return "", fmt.Errorf("--allow-organization %q is not an AWS Organizations id (%s, e.g. o-a1b2c3d4e5; aws organizations describe-organization shows yours)", v, activities.OrganizationIDPattern)
+	}
+	return v, nil
+}
 
 // parseAllowAccounts reads --allow-accounts: a list, or @FILE.
 func parseAllowAccounts(v string) ([]string, error) {
@@ -177,6 +203,9 @@ func parseAllowAccounts(v string) ([]string, error) {
 
 func (f *workerFlags) validate() error {
 	if _, err := parseAllowAccounts(f.allowAccounts); err != nil {
+		return usageError("%v", err)
+	}
+	if _, err := parseAllowOrganization(f.allowOrg); err != nil {
 		return usageError("%v", err)
 	}
 	if err := f.conn.Validate(); err != nil {

@@ -28,6 +28,9 @@ func TestWorkerRefusesBadInput(t *testing.T) {
 		{[]string{"worker", "--allow-accounts", "22222222222"}, "not a 12-digit account id"},
 		{[]string{"worker", "--allow-accounts", "@/nonexistent/accounts.txt"}, "--allow-accounts @/nonexistent/accounts.txt"},
 		{[]string{"worker", "--allow-accounts", " , "}, "names no account"},
+		{[]string{"worker", "--allow-organization", "o-short"}, `--allow-organization "o-short" is not an AWS Organizations id`},
+		{[]string{"worker", "--allow-organization", "O-ABCDEFGHIJ"}, "not an AWS Organizations id"},
+		{[]string{"worker", "--allow-organization", "222222222222"}, "not an AWS Organizations id"},
 		{[]string{"worker", "--payload-key-file", "/nonexistent/payload-keys"}, "payload key file"},
 		{[]string{"worker", "--temporal-api-key-file", "/nonexistent/api-key"}, "--temporal-api-key-file"},
 	} {
@@ -77,5 +80,29 @@ func TestParseAllowAccounts(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("parseAllowAccounts(%q) = %v, %v; want %v", in, got, err, want)
 		}
+	}
+}
+
+// --allow-organization: empty, or o- and 10 to 32 lowercase letters or
+// digits; the environment variable is its default.
+func TestParseAllowOrganization(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		"o-a1b2c3d4e5":                 "o-a1b2c3d4e5",
+		" o-a1b2c3d4e5\n":              "o-a1b2c3d4e5",
+		"o-" + strings.Repeat("z", 32): "o-" + strings.Repeat("z", 32),
+	} {
+		if got, err := parseAllowOrganization(in); err != nil || got != want {
+			t.Errorf("parseAllowOrganization(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"o-a1b2c3d4e", "o-" + strings.Repeat("z", 33), "o-A1B2C3D4E5", "r-a1b2c3d4e5", "o-a1b2c3d4e5,o-b1b2c3d4e5"} {
+		if _, err := parseAllowOrganization(bad); err == nil {
+			t.Errorf("parseAllowOrganization(%q) accepted", bad)
+		}
+	}
+	t.Setenv(envAllowOrganization, "o-bad")
+	if code, _, errs := run("worker"); code != 2 || !strings.Contains(errs, `--allow-organization "o-bad"`) {
+		t.Errorf("%s=o-bad: exit %d, stderr %q", envAllowOrganization, code, errs)
 	}
 }

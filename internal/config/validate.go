@@ -581,3 +581,10 @@ func (c *checker) sources(sources map[string]string) {
 
 // IsAccountID reports whether s is a 12-digit AWS account id.
 func IsAccountID(s string) bool { return accountRe.MatchString(s) }
+
+// organizationRe is an AWS Organizations id: "o-" and 10 to 32 lowercase
+// letters or digits (the Organization type of the Organizations API).
+var organizationRe = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+
+// IsOrganizationID reports whether s is an AWS Organizations id (o-...).
+func IsOrganizationID(s string) bool { return organizationRe.MatchString(s) }
