@@ -13,7 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/rs/zerolog"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -95,6 +97,19 @@ func sandboxState(t *testing.T, env *devEnv) sandbox.State {
 
 func kmsAsRoot(env *devEnv, account, region string) *kms.Client {
 	return kms.NewFromConfig(aws.Config{Region: region, BaseEndpoint: aws.String(env.SandboxEndpoint), Credentials: credentials.NewStaticCredentialsProvider(account, "sandbox", "")})
+}
+
+// kmsAsTargetRole is KMS as amicrypt's role in account of the default
+// world: the builder's root assumes amicrypt-pipeline, which assumes
+// amicrypt-target with the ExternalId.
+func kmsAsTargetRole(env *devEnv, account, region string) *kms.Client {
+	base := aws.Config{Region: region, BaseEndpoint: aws.String(env.SandboxEndpoint), Credentials: credentials.NewStaticCredentialsProvider("111111111111", "sandbox", "")}
+	pipeline := base.Copy()
+	pipeline.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), "arn:aws:iam::111111111111:role/amicrypt-pipeline"))
+	target := base.Copy()
+	target.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(pipeline), "arn:aws:iam::"+account+":role/amicrypt-target",
+		func(o *stscreds.AssumeRoleOptions) { o.ExternalID = aws.String("amicrypt") }))
+	return kms.NewFromConfig(target)
 }
 
 // TestPipelineDiagnosesEveryFailureAndReplayFixesThem is the end-to-end story of

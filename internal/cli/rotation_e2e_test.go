@@ -530,10 +530,16 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 		t.Fatal(err)
 	}
 
-	// 2. Retirement asked for by tag.
+	// 2. Retirement asked for by tag — by amicrypt's role: the key's
+	// policy refuses amicrypt's tags to everyone else, the account's root
+	// included.
 	retireKey := aliasKey(st, "222222222222", "eu-west-1")
-	if _, err := kmsAsRoot(env, "222222222222", "eu-west-1").TagResource(ctx, &kms.TagResourceInput{KeyId: aws.String(retireKey.ID),
-		Tags: []kmstypes.Tag{{TagKey: aws.String(activities.TagRetire), TagValue: aws.String(activities.ReasonPolicy)}}}); err != nil {
+	retireTag := &kms.TagResourceInput{KeyId: aws.String(retireKey.ID),
+		Tags: []kmstypes.Tag{{TagKey: aws.String(activities.TagRetire), TagValue: aws.String(activities.ReasonPolicy)}}}
+	if _, err := kmsAsRoot(env, "222222222222", "eu-west-1").TagResource(ctx, retireTag); !activities.IsAccessDenied(err) {
+		t.Fatalf("the account's root tagged amicrypt's key %s: %v", activities.TagRetire, err)
+	}
+	if _, err := kmsAsTargetRole(env, "222222222222", "eu-west-1").TagResource(ctx, retireTag); err != nil {
 		t.Fatal(err)
 	}
 
@@ -547,7 +553,7 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 		}
 	}
 	kc5 := kmsAsRoot(env, "555555555555", "us-east-1")
-	created, err := kc5.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("amicrypt e2e: the alias's next key"),
+	created, err := kc5.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("amicrypt: dedicated key of account 555555555555 for encrypted AMIs (alias/amicrypt)"),
 		Tags: []kmstypes.Tag{{TagKey: aws.String(activities.TagManagedKey), TagValue: aws.String("true")}}})
 	if err != nil {
 		t.Fatal(err)
