@@ -68,6 +68,8 @@ var (
 var (
 	managedKey    = map[string][]string{"aws:ResourceTag/amicrypt:managed": {"true"}}
 	amicryptImage = map[string][]string{"aws:ResourceTag/amicrypt:source-image": {"ami-0b0000000000a0001"}}
+	// shareable is a builder image (or snapshot) tagged for amicrypt to share.
+	shareable = map[string][]string{"aws:ResourceTag/amicrypt:shareable": {"true"}}
 	bootProofTmpl = map[string][]string{"aws:ResourceTag/amicrypt:run": {"run-1"}}
 	viaEC2        = map[string][]string{"kms:ViaService": {policy.EC2ViaService(region)}}
 	newKey        = map[string][]string{"aws:RequestTag/amicrypt:managed": {"true"}, "kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}
@@ -184,9 +186,10 @@ func permissions(grantOps []string) []use {
 		{Role: b, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "share.go, preflight.go (describeSourceFacts: the keys of the source's snapshots)"},
 		{Role: b, Action: "ec2:DescribeImageAttribute", Resource: sourceImage, Call: "ec2:DescribeImageAttribute", Where: "share.go (FindPreexistingShares: launch permissions before amicrypt; PlanShare: the accounts it is shared with, against the sharing quota)"},
 		{Role: b, Action: "ec2:DescribeSnapshotAttribute", Resource: sourceSnapshot, Call: "ec2:DescribeSnapshotAttribute", Where: "share.go (FindPreexistingShares: create-volume permissions before amicrypt)"},
-		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go"},
+		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: merged(shareable, map[string][]string{"ec2:Add/userId": {targetAccount}}), Call: "ec2:ModifyImageAttribute", Where: "share.go"},
 		{Role: b, Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Remove/userId": {targetAccount}}, Call: "ec2:ModifyImageAttribute", Where: "share.go (unshare)"},
-		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: map[string][]string{"ec2:Add/userId": {targetAccount}}, Call: "ec2:ModifySnapshotAttribute", Where: "share.go"},
+		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: merged(shareable, map[string][]string{"ec2:Add/userId": {targetAccount}}), Call: "ec2:ModifySnapshotAttribute", Where: "share.go"},
+		{Role: b, Action: "ec2:ModifySnapshotAttribute", Resource: sourceSnapshot, Context: map[string][]string{"ec2:Remove/userId": {targetAccount}}, Call: "ec2:ModifySnapshotAttribute", Where: "share.go (unshare, whatever the snapshot's tags)"},
 		{Role: b, Action: "kms:DescribeKey", Resource: builderKey, Call: "kms:DescribeKey", Where: "share.go (F1 pre-check), preflight.go (describeSourceFacts: AWS managed or not)"},
 		{Role: b, Action: "kms:GetKeyPolicy", Resource: builderKey, Call: "kms:GetKeyPolicy", Where: "preflight.go (describeSourceFacts: may the target accounts use the source's key through EC2, F1; a refusal is a warning)"},
 		{Role: b, Action: "sts:AssumeRole", Resource: targetRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds, the worker's own credentials)"},
@@ -400,6 +403,10 @@ func refusals() []refusal {
 		{t, "ec2:CopyImage", "arn:aws:ec2:" + region + "::image/ami-0e0000000000e0001", map[string][]string{"ec2:Owner": {"amazon"}}, "copying a public image"},
 
 		{b, "ec2:CopyImage", "*", nil, "copies are the targets'"},
+		{b, "ec2:ModifyImageAttribute", sourceImage, map[string][]string{"ec2:Add/userId": {targetAccount}}, "sharing an image not tagged amicrypt:shareable=true"},
+		{b, "ec2:ModifySnapshotAttribute", sourceSnapshot, map[string][]string{"ec2:Add/userId": {targetAccount}, "aws:ResourceTag/amicrypt:shareable": {"false"}}, "sharing a snapshot not tagged amicrypt:shareable=true"},
+		{b, "ec2:ModifyImageAttribute", sourceImage, merged(shareable, map[string][]string{"ec2:Add/userId": {otherAccount}}), "sharing with an account outside TargetAccountIds"},
+		{b, "ec2:ModifySnapshotAttribute", sourceSnapshot, merged(shareable, map[string][]string{"ec2:Add/userId": {targetAccount, otherAccount}}), "sharing with an account outside TargetAccountIds, among others"},
 		{b, "ec2:DeregisterImage", sourceImage, nil, "the builder's images are Packer's"},
 		{b, "ec2:ModifyImageAttribute", sourceImage, map[string][]string{"ec2:Add/group": {"all"}}, "making the source public"},
 		{b, "ec2:ModifySnapshotAttribute", sourceSnapshot, map[string][]string{"ec2:Add/group": {"all"}}, "making the source's snapshot public"},
@@ -840,6 +847,10 @@ func TestRolesRefuseWhatTheyMustNotDo(t *testing.T) {
 	}
 	if d := assume(map[string][]string{"aws:ResourceAccount": {targetAccount}, "aws:ResourceOrgID": {"o-zzzzzzzzzz"}}); d.Allowed {
 		t.Errorf("the builder may assume a target role outside TargetOrganizationId: %s", d.Reason)
+	}
+	untagged := roleOf(t, instantiate(t, builderTemplate, builderAccount, map[string]string{"EksOidcProvider": eksProvider, "ShareOnlyTaggedImages": "false"}), "PipelineRole")
+	if d := policy.EvaluateIdentity(policy.Request{Principal: untagged.principal(), Action: "ec2:ModifyImageAttribute", Resource: sourceImage, Context: map[string][]string{"ec2:Add/userId": {otherAccount}}}); !d.Allowed {
+		t.Errorf("ShareOnlyTaggedImages=false, no TargetAccountIds: sharing an untagged image refused: %s", d.Reason)
 	}
 	open := roleOf(t, instantiate(t, builderTemplate, builderAccount, map[string]string{"EksOidcProvider": eksProvider}), "PipelineRole")
 	if d := policy.EvaluateIdentity(policy.Request{Principal: open.principal(), Action: "sts:AssumeRole", Resource: "arn:aws:iam::" + otherAccount + ":role/amicrypt-target"}); !d.Allowed {

@@ -84,8 +84,14 @@ source "amazon-ebs" "base" {
   # Unencrypted on purpose: an AMI under the AWS managed key cannot be shared
   # with the target accounts (amicrypt's failure F1).
   encrypt_boot = false
+  # The builder role deploy/ makes shares only what is tagged for it
+  # (ShareOnlyTaggedImages): the image and its snapshots.
   tags = {
-    Name = "base"
+    Name                 = "base"
+    "amicrypt:shareable" = "true"
+  }
+  snapshot_tags = {
+    "amicrypt:shareable" = "true"
   }
 
   # The sandbox has no SSH to offer; a real build provisions over SSH.

@@ -40,19 +40,23 @@ locals {
 
   identity_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "DescribeSource"
         Effect   = "Allow"
         Action   = ["ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute"]
         Resource = "*"
       },
-      {
-        Sid      = "ShareSource"
-        Effect   = "Allow"
-        Action   = ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
-        Resource = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
-      },
+      merge(
+        {
+          Sid      = "ShareSource"
+          Effect   = "Allow"
+          Action   = ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
+          Resource = ["arn:${local.partition}:ec2:*::image/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+        },
+        # Only the target accounts may be added; removing is always allowed.
+        length(var.target_account_ids) > 0 ? { Condition = { "ForAllValues:StringEquals" = { "ec2:Add/userId" = var.target_account_ids } } } : {},
+      ),
       {
         Sid       = "NeverSharePublicly"
         Effect    = "Deny"
@@ -60,6 +64,19 @@ locals {
         Resource  = "*"
         Condition = { Null = { "ec2:Add/group" = "false" } }
       },
+      ], var.share_only_tagged_images ? [
+      {
+        # Only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags).
+        Sid      = "ShareOnlyShareableImages"
+        Effect   = "Deny"
+        Action   = ["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]
+        Resource = "*"
+        Condition = {
+          Null            = { "ec2:Add/userId" = "false" }
+          StringNotEquals = { "aws:ResourceTag/amicrypt:shareable" = "true" }
+        }
+      },
+      ] : [], [
       {
         Sid      = "DescribeSourceKeys"
         Effect   = "Allow"
@@ -75,7 +92,7 @@ locals {
         },
         length(local.assume_conditions) > 0 ? { Condition = { StringEquals = local.assume_conditions } } : {},
       ),
-    ]
+    ])
   })
 }
 

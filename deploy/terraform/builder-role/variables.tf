@@ -61,3 +61,9 @@ variable "target_organization_id" {
   type        = string
   default     = ""
 }
+
+variable "share_only_tagged_images" {
+  description = "Share only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags); false: any image of this account."
+  type        = bool
+  default     = true
+}
