@@ -1,11 +1,11 @@
 // Package sandbox is a local AWS-compatible endpoint: EC2, KMS, IAM, STS,
-// SSM, Auto Scaling and CloudTrail, over the wire protocols of their botocore
+// SSM, Auto Scaling, CloudTrail and Organizations, over the wire protocols of their botocore
 // models (package wire), with the state of a world of accounts (package
 // world). It follows AWS's documentation and service models. Where AWS does
 // not document a behaviour, the code says so next to the choice it makes
 // ("AWS does not document …; the sandbox …"); the choices about images,
 // image references, SSM tags, Auto Scaling, instance types, the default VPC,
-// KMS last usage and CloudTrail are:
+// KMS last usage, CloudTrail and Organizations are:
 //
 // Images (ec2_images.go, ec2_image_references.go):
 //   - DisableImage of a disabled image and EnableImage of an available one
@@ -112,7 +112,13 @@
 // ec2.amazonaws.com, an Auto Scaling group's are its service-linked role's
 // session AutoScaling with invokedBy autoscaling.amazonaws.com; KMS's internal
 // operations (DeleteKey, RotateKey) are not recorded; each account keeps 90
-// days and at most 10,000 events per region.
+// days and at most 10,000 events per region. Of EC2 (cloudtrail_ec2.go), only
+// the requests that change an image's launch or a snapshot's create-volume
+// permissions are recorded, in the caller's account, with attributeType in
+// place of the Attribute member (CREATE_VOLUME_PERMISSION for a snapshot).
+//
+// Organizations (organizations.go): DescribeOrganization answers FeatureSet
+// ALL, service control policies enabled, and no MasterAccountEmail.
 //
 // Counters (admin.go): an action is read-only when its name starts with
 // Describe, Get, List or Lookup; every other call counts as mutating
