@@ -70,9 +70,11 @@ var (
 	amicryptImage = map[string][]string{"aws:ResourceTag/amicrypt:source-image": {"ami-0b0000000000a0001"}}
 	// shareable is a builder image (or snapshot) tagged for amicrypt to share.
 	shareable = map[string][]string{"aws:ResourceTag/amicrypt:shareable": {"true"}}
-	bootProofTmpl = map[string][]string{"aws:ResourceTag/amicrypt:run": {"run-1"}}
-	viaEC2        = map[string][]string{"kms:ViaService": {policy.EC2ViaService(region)}}
-	newKey        = map[string][]string{"aws:RequestTag/amicrypt:managed": {"true"}, "kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}
+	// publishTemplate is the launch template amicrypt publishes to, which it created tagged.
+	publishTemplate = map[string][]string{"aws:ResourceTag/amicrypt:managed": {"true"}}
+	bootProofTmpl   = map[string][]string{"aws:ResourceTag/amicrypt:run": {"run-1"}}
+	viaEC2          = map[string][]string{"kms:ViaService": {policy.EC2ViaService(region)}}
+	newKey          = map[string][]string{"aws:RequestTag/amicrypt:managed": {"true"}, "kms:KeySpec": {"SYMMETRIC_DEFAULT"}, "kms:KeyUsage": {"ENCRYPT_DECRYPT"}}
 	// rotatedKey: a key amicrypt rotated away from (rotate.go
 	// finishSuccessor tagged it with its successor); an adopted one, without
 	// amicrypt:managed, the harder case.
@@ -196,6 +198,7 @@ func permissions(grantOps []string) []use {
 
 		// Target account (the target's access).
 		{Role: t, Action: "sts:GetCallerIdentity", Resource: "*", Call: "sts:GetCallerIdentity", Where: "assume.go", NoPermission: true},
+		{Role: t, Action: "organizations:DescribeOrganization", Resource: "*", Call: "organizations:DescribeOrganization", Where: "organization.go (verifyOrganization: the target account's own organization, for a worker with --allow-organization)"},
 		{Role: t, Action: "iam:GetRole", Resource: slr, Call: "iam:GetRole", Where: "slr.go"},
 		{Role: t, Action: "iam:GetRole", Resource: slrSuffix, Call: "iam:GetRole", Where: "slr.go (service_linked_role_suffix)"},
 		{Role: t, Action: "iam:CreateServiceLinkedRole", Resource: slr, Context: map[string][]string{"iam:AWSServiceName": {"autoscaling.amazonaws.com"}}, Call: "iam:CreateServiceLinkedRole", Where: "slr.go"},
@@ -277,11 +280,13 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "ec2:GetEbsDefaultKmsKeyId", Resource: "*", Call: "ec2:GetEbsDefaultKmsKeyId", Where: "rotate.go (keyHolders: the account's EBS default key holds an old key)"},
 		{Role: t, Action: "ec2:DescribeSnapshots", Resource: "*", Call: "ec2:DescribeSnapshots", Where: "verify.go, rotate.go (snapshotKeys, for images.go's scope too; keyHolders), sweep.go"},
 
-		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go, publish.go"},
+		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Context: map[string][]string{"aws:TagKeys": {activities.TagRun, activities.TagWorkflow, activities.TagWorkflowRun, activities.TagExpires}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (tagged amicrypt:run)"},
+		{Role: t, Action: "ec2:CreateLaunchTemplate", Resource: launchTemplate, Context: managedTags, Call: "ec2:CreateLaunchTemplate", Where: "publish.go (publishLaunchTemplate: tagged amicrypt:managed=true)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: map[string][]string{"ec2:CreateAction": {"CreateLaunchTemplate"}}, Call: "ec2:CreateLaunchTemplate", Where: "bootproof.go (TagSpecifications: amicrypt:run)"},
 		{Role: t, Action: "ec2:CreateTags", Resource: launchTemplate, Context: with(managedTags, "ec2:CreateAction", "CreateLaunchTemplate"), Call: "ec2:CreateLaunchTemplate", Where: "publish.go (publishLaunchTemplate: the publish template's TagSpecifications, amicrypt:managed=true)"},
 		{Role: t, Action: "autoscaling:CreateAutoScalingGroup", Resource: bootProofGroup, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go"},
-		{Role: t, Action: "ec2:RunInstances", Resource: "*", Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a group from a launch template)"},
+		{Role: t, Action: "ec2:RunInstances", Resource: launchTemplate, Context: merged(bootProofTmpl, map[string][]string{"ec2:LaunchTemplate": {launchTemplate}}), Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a group from the boot proof's launch template)"},
+		{Role: t, Action: "ec2:RunInstances", Resource: "arn:aws:ec2:" + region + ":" + targetAccount + ":instance/*", Context: map[string][]string{"ec2:LaunchTemplate": {launchTemplate}}, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (the instance, volume, network interface, subnet ... of a launch from it)"},
 		{Role: t, Action: "iam:PassRole", Resource: slr, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (ServiceLinkedRoleARN)"},
 		{Role: t, Action: "iam:PassRole", Resource: slrSuffix, Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (a custom-suffix role)"},
 		{Role: t, Action: "kms:CreateGrant", Resource: ownKey, Context: with(viaEC2, "kms:GrantIsForAWSResource", "true"), Call: "autoscaling:CreateAutoScalingGroup", Where: "bootproof.go (the template's encrypted root volume)"},
@@ -306,8 +311,8 @@ func permissions(grantOps []string) []use {
 		{Role: t, Action: "ssm:PutParameter", Resource: ssmParameter, Call: "ssm:PutParameter", Where: "publish.go (putImageParameter: FinishTarget, and SwitchKey repointing to the re-encrypted image)"},
 		{Role: t, Action: "ssm:AddTagsToResource", Resource: ssmParameter, Context: managedTags, Call: "ssm:PutParameter", Where: "publish.go (putImageParameter: a new parameter's Tags, amicrypt:managed=true)"},
 		{Role: t, Action: "ec2:DescribeLaunchTemplateVersions", Resource: "*", Call: "ec2:DescribeLaunchTemplateVersions", Where: "publish.go, rotate.go (SwitchKey; keyHolders), images.go (imageUsers: every version naming an image)"},
-		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go, rotate.go (SwitchKey: the new image, block devices under the new key)"},
-		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go, rotate.go (SwitchKey: the new default version)"},
+		{Role: t, Action: "ec2:CreateLaunchTemplateVersion", Resource: launchTemplate, Context: publishTemplate, Call: "ec2:CreateLaunchTemplateVersion", Where: "publish.go, rotate.go (SwitchKey: the new image, block devices under the new key)"},
+		{Role: t, Action: "ec2:ModifyLaunchTemplate", Resource: launchTemplate, Context: publishTemplate, Call: "ec2:ModifyLaunchTemplate", Where: "publish.go, rotate.go (SwitchKey: the new default version)"},
 
 		// A key of another account (key_arn; key.go ensureForeignKey).
 		{Role: t, Action: "kms:DescribeKey", Resource: foreignKey, Call: "kms:DescribeKey", Where: "key.go, sweep.go (key_arn)", Foreign: true},
@@ -401,6 +406,13 @@ func refusals() []refusal {
 		{t, "ec2:CreateTags", copiedSnapshot, map[string][]string{"aws:TagKeys": {activities.TagSourceImage}}, "amicrypt's tags on an existing snapshot"},
 		{t, "ec2:CopyImage", "arn:aws:ec2:" + region + "::image/ami-0e0000000000e0001", map[string][]string{"ec2:Owner": {otherAccount}}, "copying another account's image"},
 		{t, "ec2:CopyImage", "arn:aws:ec2:" + region + "::image/ami-0e0000000000e0001", map[string][]string{"ec2:Owner": {"amazon"}}, "copying a public image"},
+		{t, "ec2:CreateLaunchTemplate", launchTemplate, map[string][]string{"aws:TagKeys": {"Name"}}, "a launch template that is neither a boot proof's nor a publish template"},
+		{t, "ec2:CreateLaunchTemplateVersion", launchTemplate, nil, "a version of a template amicrypt did not create"},
+		{t, "ec2:ModifyLaunchTemplate", launchTemplate, nil, "the default version of a template amicrypt did not create"},
+		{t, "ec2:RunInstances", launchTemplate, map[string][]string{"ec2:LaunchTemplate": {launchTemplate}}, "launching from a template not made by a boot proof"},
+		{t, "ec2:RunInstances", "arn:aws:ec2:" + region + ":" + targetAccount + ":instance/*", nil, "launching without a launch template"},
+		{t, "ssm:PutParameter", "arn:aws:ssm:" + region + ":" + targetAccount + ":parameter/team/db-password", nil, "a parameter outside PublishParameterPath"},
+		{t, "ssm:GetParameter", "arn:aws:ssm:" + region + ":" + targetAccount + ":parameter/team/db-password", nil, "reading a parameter outside PublishParameterPath (a SecureString's value)"},
 
 		{b, "ec2:CopyImage", "*", nil, "copies are the targets'"},
 		{b, "ec2:ModifyImageAttribute", sourceImage, map[string][]string{"ec2:Add/userId": {targetAccount}}, "sharing an image not tagged amicrypt:shareable=true"},
@@ -482,7 +494,7 @@ func sdkCalls(t *testing.T) map[string]string {
 		}
 		parsed = append(parsed, f)
 	}
-	services := map[string]string{"EC2API": "ec2", "KMSAPI": "kms", "IAMAPI": "iam", "AutoScalingAPI": "autoscaling", "SSMAPI": "ssm", "STSAPI": "sts", "CloudTrailAPI": "cloudtrail"}
+	services := map[string]string{"EC2API": "ec2", "KMSAPI": "kms", "IAMAPI": "iam", "AutoScalingAPI": "autoscaling", "SSMAPI": "ssm", "STSAPI": "sts", "CloudTrailAPI": "cloudtrail", "OrganizationsAPI": "organizations"}
 	methods := map[string]string{} // method -> service
 	for _, f := range parsed {
 		ast.Inspect(f, func(n ast.Node) bool {

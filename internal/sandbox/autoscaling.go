@@ -206,8 +206,18 @@ func (c *Cloud) groupLaunchTemplate(cl *Caller, region string, in map[string]any
 	if err != nil {
 		return nil, false, nil, asValidation("You must use a valid fully-formed launch template. %s", wire.AsAPIError(err).Message)
 	}
-	// Using a launch template in a group needs ec2:RunInstances on it.
-	if d := c.callerMay(cl, "ec2:RunInstances", "*", nil); !d.Allowed {
+	// Using a launch template in a group needs ec2:RunInstances on it
+	// ("Control the use of launch templates in Auto Scaling groups"). AWS
+	// does not document the exact request Auto Scaling authorizes; the
+	// sandbox asks for ec2:RunInstances on the template's ARN, with the
+	// template's tags (aws:ResourceTag/...) and ec2:LaunchTemplate, the
+	// keys AWS documents for a launch from a template.
+	ltARN := fmt.Sprintf("arn:aws:ec2:%s:%s:launch-template/%s", region, lt.Owner, lt.ID)
+	ctx := map[string][]string{"ec2:LaunchTemplate": {ltARN}}
+	for k, v := range lt.Tags {
+		ctx["aws:ResourceTag/"+k] = []string{v}
+	}
+	if d := c.callerMay(cl, "ec2:RunInstances", ltARN, ctx); !d.Allowed {
 		return nil, false, nil, asValidation("You are not authorized to use launch template: %s", lt.ID)
 	}
 	return spec, mixed, lt, nil

@@ -108,10 +108,19 @@ locals {
       Condition = { Null = { "aws:ResourceTag/amicrypt:source-image" = "false" } }
     },
     {
-      Sid      = "LaunchTemplates"
-      Effect   = "Allow"
-      Action   = ["ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"]
-      Resource = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      # Only with the boot proof's or the publish template's tag in the request.
+      Sid       = "CreateAmicryptTemplates"
+      Effect    = "Allow"
+      Action    = "ec2:CreateLaunchTemplate"
+      Resource  = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      Condition = { "ForAnyValue:StringEquals" = { "aws:TagKeys" = ["amicrypt:run", "amicrypt:managed"] } }
+    },
+    {
+      Sid       = "VersionPublishTemplates"
+      Effect    = "Allow"
+      Action    = ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"]
+      Resource  = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      Condition = { StringEquals = { "aws:ResourceTag/amicrypt:managed" = "true" } }
     },
     {
       Sid       = "DeleteBootProofTemplates"
@@ -126,7 +135,21 @@ locals {
       Action   = ["autoscaling:CreateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup"]
       Resource = "arn:${local.partition}:autoscaling:*:${local.account}:autoScalingGroup:*:autoScalingGroupName/amicrypt-proof-*"
     },
-    { Sid = "RunInstancesForBootProof", Effect = "Allow", Action = "ec2:RunInstances", Resource = "*" },
+    {
+      # Only the boot proof's templates, and the rest only as part of a launch from a template.
+      Sid       = "RunInstancesForBootProof"
+      Effect    = "Allow"
+      Action    = "ec2:RunInstances"
+      Resource  = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      Condition = { Null = { "aws:ResourceTag/amicrypt:run" = "false" } }
+    },
+    {
+      Sid         = "RunInstancesFromTemplates"
+      Effect      = "Allow"
+      Action      = "ec2:RunInstances"
+      NotResource = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*"
+      Condition   = { ArnLike = { "ec2:LaunchTemplate" = "arn:${local.partition}:ec2:*:${local.account}:launch-template/*" } }
+    },
     { Sid = "PassServiceLinkedRole", Effect = "Allow", Action = "iam:PassRole", Resource = local.slr_pattern },
     { Sid = "ReadServiceLinkedRole", Effect = "Allow", Action = "iam:GetRole", Resource = local.slr_pattern },
     {
@@ -266,13 +289,13 @@ locals {
       Sid      = "PublishParameters"
       Effect   = "Allow"
       Action   = ["ssm:GetParameter", "ssm:PutParameter"]
-      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter/*"
+      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter${var.publish_parameter_path}*"
     },
     {
       Sid      = "TagNewParameters"
       Effect   = "Allow"
       Action   = "ssm:AddTagsToResource"
-      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter/*"
+      Resource = "arn:${local.partition}:ssm:*:${local.account}:parameter${var.publish_parameter_path}*"
       Condition = {
         "ForAllValues:StringEquals" = { "aws:TagKeys" = ["amicrypt:managed"] }
         StringEquals                = { "aws:RequestTag/amicrypt:managed" = "true" }

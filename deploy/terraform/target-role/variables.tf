@@ -51,3 +51,13 @@ variable "service_linked_role_suffix" {
   type        = string
   default     = ""
 }
+
+variable "publish_parameter_path" {
+  description = "The SSM path the role may publish under: every target's publish.ssm_parameter must start with it; \"/\" allows every parameter of the account."
+  type        = string
+  default     = "/amicrypt/"
+  validation {
+    condition     = can(regex("^/([\\w.-]+/)*$", var.publish_parameter_path))
+    error_message = "publish_parameter_path is a path: / or /a/b/."
+  }
+}
