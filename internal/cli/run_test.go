@@ -56,6 +56,15 @@ func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
 		{"plan of a malformed account", append([]string{"plan", "--config", goodPath, "--target-account", "12"}, src...), []string{"12", "12-digit"}},
 		{"plan of an account with no target", append([]string{"plan", "--config", goodPath, "--target-account", "999999999999"}, src...), []string{"999999999999"}},
 		{"launch principal not a role", append([]string{"plan", "--config", write("lp.yaml", strings.Replace(good, "targets:", "targets:", 1)+"    launch_principals: [arn:aws:iam::222222222222:user/bob]\n")}, src...), []string{"lp.yaml:", "launch_principals", "user/bob"}},
+		// --operator becomes every role session's SourceIdentity: AWS's rule for one.
+		{"operator too short", append([]string{"run", "--config", goodPath, "--operator", "a"}, src...), []string{"--operator", `"a"`, "2 to 64", "nothing was started"}},
+		{"operator with a space", append([]string{"run", "--config", goodPath, "--operator", "jane doe"}, src...), []string{"--operator", `"jane doe"`, "_+=,.@-"}},
+		{"operator too long", append([]string{"run", "--config", goodPath, "--operator", strings.Repeat("x", 65)}, src...), []string{"--operator", "2 to 64"}},
+		{"operator reserved by AWS", append([]string{"plan", "--config", goodPath, "--operator", "aws:alice"}, src...), []string{"--operator", "aws:"}},
+		{"replay by a bad operator", []string{"replay", "abc", "--operator", "jane/doe"}, []string{"--operator", "jane/doe"}},
+		{"rotate by a bad operator", []string{"rotate", "--config", goodPath, "--account", "222222222222", "--reason", "leaked", "--operator", "DOMAIN\\jane"}, []string{"--operator", "nothing was started"}},
+		{"sweep by a bad operator", []string{"sweep", "--config", goodPath, "--operator", "a"}, []string{"--operator", "2 to 64"}},
+		{"schedule by a bad operator", []string{"schedule", "create", "--config", goodPath, "--operator", "aws:x"}, []string{"--operator", "aws:"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
