@@ -26,6 +26,7 @@ var knownEnv = map[string]bool{
 	temporalconn.EnvTLSKey: true, temporalconn.EnvTLSCA: true, temporalconn.EnvTLSServerName: true,
 	"AMICRYPT_LOG_LEVEL": true, "AMICRYPT_LOG_FORMAT": true,
 	"AWS_REGION": true, "GOMEMLIMIT": true,
+	temporalconn.EnvPayloadKeyFile: true, "AMICRYPT_ALLOW_ACCOUNTS": true, "AMICRYPT_ALLOW_ORGANIZATION": true,
 }
 
 // requiredEnv must reach the worker to talk to Temporal Cloud.
@@ -154,6 +155,32 @@ func TestWorkerManifests(t *testing.T) {
 	}
 	if env[temporalconn.EnvAPIKey] != "secret" {
 		t.Errorf("%s must come from a Secret, not %s", temporalconn.EnvAPIKey, env[temporalconn.EnvAPIKey])
+	}
+	// The payload key comes from a Secret mounted read-only where
+	// AMICRYPT_PAYLOAD_KEY_FILE points, and the worker serves only the
+	// accounts it is allowed to.
+	keyFile := ""
+	for _, e := range c.Env {
+		if e.Name == temporalconn.EnvPayloadKeyFile {
+			keyFile = e.Value
+		}
+	}
+	mounted := false
+	for _, vm := range c.VolumeMounts {
+		if keyFile == "" || !strings.HasPrefix(keyFile, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == vm.Name && v.Secret != nil && vm.ReadOnly {
+				mounted = true
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("%s (%q) is not in a read-only mount of a Secret", temporalconn.EnvPayloadKeyFile, keyFile)
+	}
+	if m.cm.Data["AMICRYPT_ALLOW_ACCOUNTS"] == "" && m.cm.Data["AMICRYPT_ALLOW_ORGANIZATION"] == "" {
+		t.Error("the worker is given no allow-list: it would serve whatever account a workflow names")
 	}
 	if m.pdb.Spec.Selector == nil || m.pdb.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != m.deploy.Spec.Template.Labels["app.kubernetes.io/name"] {
 		t.Error("the PodDisruptionBudget does not select the worker's pods")
