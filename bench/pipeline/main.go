@@ -43,6 +43,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
+	"github.com/amicrypt/amicrypt/internal/operator"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -216,8 +217,10 @@ func run(ctx context.Context, o options) (int, error) {
 	fmt.Fprintf(progress, "%d targets (%d accounts × up to %d regions), copy %s, boot %s, throttling %t; Temporal %s, sandbox %s, worker pid %d (log %s)\n",
 		len(targets), len(p.Accounts), len(benchkit.Regions), o.copyTime, o.bootTime, o.throttle, ts.FrontendAddress(), endpoint, wk.Cmd.Process.Pid, wk.LogPath)
 
-	// The run.
-	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	// The run, started as the CLI starts one: with an operator, so its
+	// activities assume each role once per step class for the whole run
+	// (sessions amicrypt-run-<run>-<step>), not once per target.
+	rctx, cancel := context.WithTimeout(operator.With(ctx, operator.Attribution{Operator: "amicrypt-bench"}), o.timeout)
 	defer cancel()
 	t0 := time.Now()
 	wr, err := c.ExecuteWorkflow(rctx, client.StartWorkflowOptions{ID: workflows.PipelineWorkflowID(in.RunID), TaskQueue: taskQueue}, workflows.Pipeline, in)
