@@ -195,6 +195,8 @@ func permissions(grantOps []string) []use {
 		{Role: b, Action: "kms:DescribeKey", Resource: builderKey, Call: "kms:DescribeKey", Where: "share.go (F1 pre-check), preflight.go (describeSourceFacts: AWS managed or not)"},
 		{Role: b, Action: "kms:GetKeyPolicy", Resource: builderKey, Call: "kms:GetKeyPolicy", Where: "preflight.go (describeSourceFacts: may the target accounts use the source's key through EC2, F1; a refusal is a warning)"},
 		{Role: b, Action: "sts:AssumeRole", Resource: targetRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds, the worker's own credentials)"},
+		{Role: b, Action: "sts:AssumeRole", Resource: pipelineRoleARN, Call: "sts:AssumeRole", Where: "worker/ownrole.go (the role assumes itself for each run's shares)"},
+		{Role: b, Action: "sts:SetSourceIdentity", Resource: pipelineRoleARN, Call: "sts:AssumeRole", Where: "worker/ownrole.go (with the run's operator)"},
 
 		// Target account (the target's access).
 		{Role: t, Action: "sts:GetCallerIdentity", Resource: "*", Call: "sts:GetCallerIdentity", Where: "assume.go", NoPermission: true},
@@ -1036,6 +1038,23 @@ func TestBuilderTrust(t *testing.T) {
 	}
 	if d := policy.EvaluateTrust(irsa.Trust, builderAccount, policy.Request{Principal: session("arn:aws:iam::" + builderAccount + ":role/admin"), Action: "sts:AssumeRole", Resource: irsa.ARN}); d.Allowed {
 		t.Errorf("IRSA: sts:AssumeRole by a role of the account admitted: %s", d.Reason)
+	}
+
+	// The role itself, again for each run's shares, with the run's
+	// operator; no other role of the account, even one allowed to ask.
+	for name, params := range map[string]map[string]string{"IRSA": builderIRSA(), "trusted principals": {"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes"}} {
+		role := roleOf(t, instantiate(t, builderTemplate, builderAccount, params), "PipelineRole")
+		for _, action := range []string{"sts:AssumeRole", "sts:SetSourceIdentity"} {
+			req := policy.Request{Principal: role.principal(), Action: action, Resource: role.ARN, Context: map[string][]string{"aws:SourceIdentity": {"alice"}}}
+			if d := policy.EvaluateTrust(role.Trust, builderAccount, req); !d.Allowed {
+				t.Errorf("%s: the pipeline role may not %s itself: %s", name, action, d.Reason)
+			}
+		}
+		admin := session("arn:aws:iam::" + builderAccount + ":role/admin")
+		admin.IdentityPolicies = []*policy.Document{{Version: policy.Version2012, Statements: []policy.Statement{{Effect: policy.Allow, Action: []string{"sts:*"}, Resource: []string{"*"}}}}}
+		if d := policy.EvaluateTrust(role.Trust, builderAccount, policy.Request{Principal: admin, Action: "sts:AssumeRole", Resource: role.ARN}); d.Allowed {
+			t.Errorf("%s: another role of the account, allowed sts:*, admitted: %s", name, d.Reason)
+		}
 	}
 
 	nodes := "arn:aws:iam::333333333333:role/eks-nodes"

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"strings"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -82,4 +83,33 @@ func (c ownRoleClients) STS(a activities.Access) activities.STSAPI {
 
 func (c ownRoleClients) Organizations(a activities.Access) activities.OrganizationsAPI {
 	return c.Clients.Organizations(c.own(a))
+}
+
+// SelfAssumer assumes a role with a session name and a source identity,
+// as the worker's own credentials (sts:AssumeRole).
+type SelfAssumer func(ctx context.Context, roleARN, sessionName, sourceIdentity string) error
+
+// OwnRoleClients returns clients for a worker running as callerARN. When its
+// role may assume itself with a source identity — its trust policy names it
+// and allows sts:SetSourceIdentity, as deploy/'s builder stack does — the
+// clients are left as they are: every call the config makes as that role
+// (the builder's shares) assumes it anew, as amicrypt-<run>-<step> with the
+// run's operator as SourceIdentity and the step's session policy, like every
+// target call. Otherwise they use the worker's own credentials for it
+// (WithOwnRole), and whyNot says why: such calls are then made in
+// the worker's own session, without the run's name or operator.
+func OwnRoleClients(ctx context.Context, clients activities.Clients, callerARN string, assume SelfAssumer) (_ activities.Clients, whyNot string) {
+	partition, account, role, ok := assumedRole(callerARN)
+	if !ok {
+		return clients, ""
+	}
+	arn := "arn:" + partition + ":iam::" + account + ":role/" + role
+	if assume == nil {
+		return WithOwnRole(clients, callerARN), "no STS client to try"
+	}
+	err := assume(ctx, arn, "amicrypt-worker-selfcheck", "amicrypt-worker")
+	if err == nil {
+		return clients, ""
+	}
+	return WithOwnRole(clients, callerARN), err.Error()
 }

@@ -1,6 +1,9 @@
 package worker
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -62,5 +65,38 @@ func TestWithOwnRole(t *testing.T) {
 		if got := WithOwnRole(rec, caller); got != activities.Clients(rec) {
 			t.Errorf("caller %q: clients were wrapped", caller)
 		}
+	}
+}
+
+// A role that may assume itself is assumed again for each run (the clients
+// stay as they are); one that may not is used through the worker's own
+// credentials, and the reason is given.
+func TestOwnRoleClientsAssumeTheRoleAgainWhereItsTrustLetsIt(t *testing.T) {
+	const self = "arn:aws:sts::111111111111:assumed-role/amicrypt-pipeline/amicrypt-worker"
+	access := activities.Access{RoleARN: "arn:aws:iam::111111111111:role/amicrypt-pipeline", Region: "us-east-1"}
+	var asked []string
+	ok := func(_ context.Context, role, session, sourceIdentity string) error {
+		asked = append(asked, role+" "+session+" "+sourceIdentity)
+		return nil
+	}
+	rec := &recorder{}
+	c, whyNot := OwnRoleClients(context.Background(), rec, self, ok)
+	c.EC2(access)
+	if whyNot != "" || rec.last.RoleARN != access.RoleARN || len(asked) != 1 || !strings.HasPrefix(asked[0], access.RoleARN+" ") || !strings.HasSuffix(asked[0], " amicrypt-worker") {
+		t.Errorf("self-assume allowed: why not %q, access %+v, asked %v; want the role assumed again", whyNot, rec.last, asked)
+	}
+	refused := func(context.Context, string, string, string) error {
+		return errors.New("AccessDenied: not authorized to perform sts:SetSourceIdentity")
+	}
+	c, whyNot = OwnRoleClients(context.Background(), rec, self, refused)
+	c.EC2(access)
+	if !strings.Contains(whyNot, "sts:SetSourceIdentity") || rec.last.RoleARN != "" {
+		t.Errorf("self-assume refused: why not %q, access %+v; want the worker's own credentials and the reason", whyNot, rec.last)
+	}
+	// Not a role session (a user, the root user): nothing to assume.
+	c, whyNot = OwnRoleClients(context.Background(), rec, "arn:aws:iam::111111111111:user/ci", refused)
+	c.EC2(access)
+	if whyNot != "" || rec.last.RoleARN != access.RoleARN {
+		t.Errorf("a user's worker: why not %q, access %+v", whyNot, rec.last)
 	}
 }

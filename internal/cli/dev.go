@@ -176,10 +176,16 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the dev worker cannot act in the builder account %s through the sandbox: %w", builder.ID, err)
 	}
+	// A config naming the pipeline role as the builder's role_arn: the role
+	// assumes itself per run and step where its trust policy lets it, else
+	// the worker's own credentials are used for it, as in production.
+	devCfg := devAWSConfig(o.World, builder, o.PipelineRole, env.SandboxEndpoint)
+	clients, whyNot := worker.OwnRoleClients(ctx, factory, env.WorkerIdentity, selfAssumer(devCfg, env.SandboxEndpoint))
+	if whyNot != "" {
+		o.Logger.Debug().Str("why", whyNot).Msg("the worker's role cannot assume itself: calls as that role use the worker's own session")
+	}
 	acts := activities.New(activities.Config{
-		// A config naming the pipeline role as the builder's role_arn gets the
-		// worker's own credentials for it, as in production.
-		Clients: worker.WithOwnRole(factory, env.WorkerIdentity),
+		Clients: clients,
 		Logger:  o.Logger.With().Str("component", "activities").Logger(),
 		// The sandbox's copies and boots take seconds: poll briskly.
 		PollInitial: time.Second,
@@ -300,6 +306,22 @@ func rolePath(p string) string {
 		return "/"
 	}
 	return p
+}
+
+// selfAssumer tries sts:AssumeRole with cfg's credentials (the worker's own)
+// against endpoint ("" for AWS), a 15-minute session it then drops.
+func selfAssumer(cfg aws.Config, endpoint string) worker.SelfAssumer {
+	return func(ctx context.Context, roleARN, session, sourceIdentity string) error {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		c := cfg.Copy()
+		if endpoint != "" {
+			c.BaseEndpoint = aws.String(endpoint)
+		}
+		_, err := sts.NewFromConfig(c).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String(session),
+			SourceIdentity: aws.String(sourceIdentity), DurationSeconds: aws.Int32(900)})
+		return err
+	}
 }
 
 // callerIdentity asks STS who the worker's own credentials are.

@@ -116,12 +116,9 @@ func names(events []trailEntry) []string {
 // what EBS asked of it while copying by the copy step's; the rotation's
 // amicrypt-rotate-<account>-rotate, which disabled and deregistered the
 // run's image — each with its operator as the source identity. No event is
-// an anonymous session's.
-//
-// The builder's shares are not checked here: where the worker runs as the
-// builder's role itself (the dev environment, as in production), it makes
-// them with its own credentials (worker.WithOwnRole; a role cannot assume
-// itself), in the worker's session.
+// an anonymous session's. In the builder account, where the worker runs as
+// the pipeline role itself (as in production), the role assumed itself for
+// the run's shares: they were made by amicrypt-run-<run>-share, alice's.
 func TestCloudTrailNamesTheRunStepAndOperatorOfEverySession(t *testing.T) {
 	env := startE2E(t, world.Default())
 	path, _ := rotationConfig(t, "  - {account: \"222222222222\", name: payments-prod, regions: [us-east-1]}\n")
@@ -168,6 +165,22 @@ func TestCloudTrailNamesTheRunStepAndOperatorOfEverySession(t *testing.T) {
 	}
 	if len(viaEC2) == 0 {
 		t.Errorf("no KMS event EC2 made for the run's copy session: %v", target[run+"copy"])
+	}
+	builder := bySession(lookupTrail(t, env, "111111111111", "us-east-1"), "amicrypt-pipeline")
+	var shared []string
+	for name, evs := range builder {
+		for _, e := range evs {
+			if e.Name != "ModifyImageAttribute" && e.Name != "ModifySnapshotAttribute" {
+				continue
+			}
+			shared = append(shared, e.Name)
+			if name != run+"share" || e.SourceIdentity != "alice" {
+				t.Errorf("a share of the source made by session %q (source identity %q), want %sshare, alice's", name, e.SourceIdentity, run)
+			}
+		}
+	}
+	if !slices.Contains(shared, "ModifyImageAttribute") || !slices.Contains(shared, "ModifySnapshotAttribute") {
+		t.Errorf("the builder's CloudTrail shows no share of the source by amicrypt's role: %v", builder)
 	}
 	var rotated []string
 	for _, e := range target[rotation+"rotate"] {

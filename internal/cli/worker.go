@@ -87,8 +87,14 @@ account; every target is reached by assuming the target role it names.
 			} else {
 				log.Info().Str("identity", arn).Msg("AWS credentials")
 				// The config may name the role the worker runs as (the builder's
-				// role_arn): use the worker's own credentials for it.
-				clients = worker.WithOwnRole(clients, arn)
+				// role_arn): the role assumes itself per run and step where its
+				// trust policy lets it (deploy/'s does), else the worker's own
+				// credentials are used for it.
+				var whyNot string
+				clients, whyNot = worker.OwnRoleClients(ctx, clients, arn, selfAssumer(awsCfg, f.endpoint))
+				if whyNot != "" {
+					log.Warn().Str("why", whyNot).Msg("the worker's role cannot assume itself: the builder's shares are made in the worker's own session, without the run's name, operator or session policy (deploy/cloudformation/builder-role.yaml's trust policy lets it)")
+				}
 			}
 
 			allowed, err := parseAllowAccounts(f.allowAccounts)

@@ -31,6 +31,14 @@ locals {
       },
       var.trust_external_id != "" ? { Condition = { StringEquals = { "sts:ExternalId" = var.trust_external_id } } } : {},
     )] : s if !local.use_irsa],
+    [{
+      # The role itself, again for each run's shares (per-run session, operator, session policy).
+      Sid       = "ItselfPerRun"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${local.partition}:iam::${local.account}:root" }
+      Action    = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+      Condition = { ArnEquals = { "aws:PrincipalArn" = "arn:${local.partition}:iam::${local.account}:role/${var.role_name}" } }
+    }],
   )
 
   assume_conditions = merge(
@@ -82,6 +90,12 @@ locals {
         Effect   = "Allow"
         Action   = ["kms:DescribeKey", "kms:GetKeyPolicy"]
         Resource = "arn:${local.partition}:kms:*:${local.account}:key/*"
+      },
+      {
+        Sid      = "AssumeItselfPerRun"
+        Effect   = "Allow"
+        Action   = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+        Resource = "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
       },
       merge(
         {
