@@ -18,6 +18,7 @@ import (
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/operator"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -258,6 +259,13 @@ func startRotation(ctx context.Context, c client.Client, taskQueue string, in wo
 	if in.DryRun {
 		id = workflows.DryRunRotationWorkflowID(in.Account, in.RotationID)
 		ctx = readOnlyRun(ctx)
+	}
+	// Sessions are named after this rotation (amicrypt-rotation-<account>-
+	// <time>-<step>), not after the workflow id every rotation of the
+	// account shares.
+	if at := operator.From(ctx); at.Run == "" {
+		at.Run = in.RotationID
+		ctx = operator.With(ctx, at)
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,

@@ -114,7 +114,7 @@ func names(events []trailEntry) []string {
 // by a session named after the workflow and step — the run's
 // amicrypt-run-<run>-<step>: the key made by the prepare step's session,
 // what EBS asked of it while copying by the copy step's; the rotation's
-// amicrypt-rotate-<account>-rotate, which disabled and deregistered the
+// amicrypt-<rotation id>-rotate (amicrypt-rotation-<account>-<time>-rotate), which disabled and deregistered the
 // run's image — each with its operator as the source identity. No event is
 // an anonymous session's. In the builder account, where the worker runs as
 // the pipeline role itself (as in production), the role assumed itself for
@@ -135,7 +135,11 @@ func TestCloudTrailNamesTheRunStepAndOperatorOfEverySession(t *testing.T) {
 		t.Fatalf("rotate: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	run := workflows.PipelineWorkflowID(r.RunID) + "-"
-	rotation := workflows.RotationWorkflowID("222222222222") + "-"
+	rr := decodeReport(t, stdout, stderr)
+	if !strings.HasPrefix(rr.RunID, "rotation-222222222222-") {
+		t.Fatalf("the rotation's report: run id %q", rr.RunID)
+	}
+	rotation := "amicrypt-" + rr.RunID + "-"
 
 	target := bySession(lookupTrail(t, env, "222222222222", "us-east-1"), "amicrypt-target")
 	for name, evs := range target {
