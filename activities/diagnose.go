@@ -177,13 +177,22 @@ func diagnose(err error, call string, w where) error {
 	}
 	fix := "AWS refused the call; its message says why. Correct what it names (the target's configuration, a role's permissions, a resource's state) and replay the target."
 	if accessDeniedCodes[code] {
-		fix = fmt.Sprintf("Allow %s to the role amicrypt acts as in account %s (its identity policy; for a KMS key also the key policy), then replay the target.", call, w.Account)
+		fix = fmt.Sprintf("Allow %s to the role amicrypt acts as in account %s (its identity policy; for a KMS key also the key policy), then replay the target.", call, w.Account) + deployHint[call]
 	}
 	return Diagnosed(Diagnosis{
 		Code:  Other,
 		Cause: fmt.Sprintf("%s in %s failed: %s: %s", call, w, code, msg),
 		Fix:   fix,
 	}, err)
+}
+
+// deployHint says, for a call deploy/'s roles allow only under a
+// condition, which condition a refusal most likely met.
+var deployHint = map[string]string{
+	"ssm:GetParameter": " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
+	"ssm:PutParameter": " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
+	"ec2:ModifyImageAttribute": " deploy/'s builder role shares only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags; or ShareOnlyTaggedImages=false), and with TargetAccountIds only those accounts.",
+	"ec2:ModifySnapshotAttribute": " deploy/'s builder role shares only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags; or ShareOnlyTaggedImages=false), and with TargetAccountIds only those accounts.",
 }
 
 // assumeRoleDiagnosis is F7: which role, and the condition to check.

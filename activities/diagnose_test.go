@@ -68,3 +68,22 @@ func TestCopyNameFollowsAMINameRules(t *testing.T) {
 		t.Errorf("got %q (%d)", long, len(long))
 	}
 }
+
+// A refusal of a call deploy/'s roles allow only under a condition names
+// that condition: the publish path, the shareable tag.
+func TestADeniedCallNamesTheConditionDeploysRolesPut(t *testing.T) {
+	w := where{Account: payments, Region: region, Resource: "parameter /team/ami"}
+	denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: ssm:GetParameter"}
+	d, _ := DiagnosisOf(diagnose(denied, "ssm:GetParameter", w))
+	if !strings.Contains(d.Fix, "PublishParameterPath") || !strings.Contains(d.Fix, "/amicrypt/") {
+		t.Errorf("ssm:GetParameter refused: fix %q names no publish path", d.Fix)
+	}
+	d, _ = DiagnosisOf(diagnose(&smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no"}, "ec2:ModifyImageAttribute", where{Account: "111111111111", Region: region}))
+	if !strings.Contains(d.Fix, "amicrypt:shareable=true") {
+		t.Errorf("ec2:ModifyImageAttribute refused: fix %q names no shareable tag", d.Fix)
+	}
+	d, _ = DiagnosisOf(diagnose(&smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no"}, "ec2:CopyImage", w))
+	if strings.Contains(d.Fix, "deploy/") {
+		t.Errorf("ec2:CopyImage refused: fix %q names a condition of another call", d.Fix)
+	}
+}
