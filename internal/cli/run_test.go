@@ -30,6 +30,8 @@ func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
 		want []string
 	}{
 		{"no config", append([]string{"run"}, src...), []string{"--config is required"}},
+		{"cancel without a run", []string{"cancel"}, []string{"RUN"}},
+		{"cancel with no wait", []string{"cancel", "3f2a9c1b7d4e", "--wait", "0s"}, []string{"--wait must be positive", "nothing was cancelled"}},
 		{"no source", []string{"run", "--config", goodPath}, []string{"--source REGION=AMI is required"}},
 		{"missing file", append([]string{"run", "--config", filepath.Join(dir, "nope.yaml")}, src...), []string{"nope.yaml", "no such file"}},
 		{"malformed source", []string{"run", "--config", goodPath, "--source", "us-east-1"}, []string{"us-east-1"}},
