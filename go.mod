@@ -14,6 +14,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.8
 	github.com/aws/smithy-go v1.28.8
 	github.com/goccy/go-yaml v1.19.2
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/hashicorp/packer-plugin-sdk v0.6.10
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // ClientOptions tune a ClientFactory. The zero value is usable.
@@ -38,6 +39,15 @@ type ClientOptions struct {
 	MaxAttempts int
 	// AssumeDuration is how long assumed-role credentials last (default 1 h).
 	AssumeDuration time.Duration
+	// MaxClients bounds the cache of service clients (one per role,
+	// region and service; default 8192) and MaxSessions the cache of role
+	// sessions (one per role, external id, run, step class and operator;
+	// default 8192): the least recently used go first, and none is kept
+	// longer than an hour (a session: AssumeDuration), so a worker serving
+	// an organization of thousands of accounts, run after run, stays
+	// bounded. An evicted entry is made again when next needed (a session:
+	// one more sts:AssumeRole).
+	MaxClients, MaxSessions int
 }
 
 // ClientFactory builds and caches AWS clients: credentials per target from
@@ -56,9 +66,9 @@ type ClientFactory struct {
 
 	mu sync.Mutex
 	// roles: the STS client that assumes each role.
-	roles    map[credKey]*sts.Client
-	sessions map[sessionKey]aws.CredentialsProvider
-	clients  map[clientKey]any
+	roles    *expirable.LRU[credKey, *sts.Client]
+	sessions *expirable.LRU[sessionKey, aws.CredentialsProvider]
+	clients  *expirable.LRU[clientKey, any]
 }
 
 var _ Clients = (*ClientFactory)(nil)
@@ -89,8 +99,23 @@ func NewClientFactory(base aws.Config, opts ClientOptions) *ClientFactory {
 	if opts.AssumeDuration <= 0 {
 		opts.AssumeDuration = time.Hour
 	}
+	if opts.MaxClients <= 0 {
+		opts.MaxClients = 8192
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 8192
+	}
 	base.HTTPClient = sharedHTTPClient(base.HTTPClient)
-	return &ClientFactory{base: base, opts: opts, roles: map[credKey]*sts.Client{}, sessions: map[sessionKey]aws.CredentialsProvider{}, clients: map[clientKey]any{}}
+	return &ClientFactory{base: base, opts: opts,
+		roles:    expirable.NewLRU[credKey, *sts.Client](opts.MaxSessions, nil, time.Hour),
+		sessions: expirable.NewLRU[sessionKey, aws.CredentialsProvider](opts.MaxSessions, nil, opts.AssumeDuration),
+		clients:  expirable.NewLRU[clientKey, any](opts.MaxClients, nil, time.Hour),
+	}
+}
+
+// Cached is how many service clients and role sessions the factory holds.
+func (f *ClientFactory) Cached() (clients, sessions int) {
+	return f.clients.Len(), f.sessions.Len()
 }
 
 // Connection pool of the HTTP client all clients share.
@@ -166,7 +191,7 @@ func (p *assumeRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, err
 func (f *ClientFactory) forget(key sessionKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.sessions, key)
+	f.sessions.Remove(key)
 }
 
 // roleCredentials are a role's credentials for whichever session the
@@ -188,10 +213,10 @@ func (r roleCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) 
 func (f *ClientFactory) session(key sessionKey) aws.CredentialsProvider {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if prov, ok := f.sessions[key]; ok {
+	if prov, ok := f.sessions.Get(key); ok {
 		return prov
 	}
-	inner := stscreds.NewAssumeRoleProvider(f.roles[key.credKey], key.roleARN, func(o *stscreds.AssumeRoleOptions) {
+	inner := stscreds.NewAssumeRoleProvider(f.stsFor(key.credKey, ""), key.roleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = key.name
 		o.Duration = f.opts.AssumeDuration
 		if key.externalID != "" {
@@ -205,7 +230,7 @@ func (f *ClientFactory) session(key sessionKey) aws.CredentialsProvider {
 		}
 	})
 	prov := aws.NewCredentialsCache(&assumeRoleProvider{f: f, key: key, inner: inner})
-	f.sessions[key] = prov
+	f.sessions.Add(key, prov)
 	return prov
 }
 
@@ -232,19 +257,28 @@ func (f *ClientFactory) configFor(a Access) aws.Config {
 		return cfg
 	}
 	key := credKey{a.RoleARN, a.ExternalID}
-	if _, ok := f.roles[key]; !ok {
-		stsCfg := f.base.Copy()
-		if a.Region != "" {
-			stsCfg.Region = a.Region
-		}
-		stsCfg.Retryer = f.retryer
-		if f.opts.Endpoint != "" {
-			stsCfg.BaseEndpoint = aws.String(f.opts.Endpoint)
-		}
-		f.roles[key] = sts.NewFromConfig(stsCfg)
-	}
+	f.stsFor(key, a.Region)
 	cfg.Credentials = roleCredentials{f: f, key: key}
 	return cfg
+}
+
+// stsFor is the STS client, as the worker itself, that assumes a role (in
+// region, else the base configuration's, when made). f.mu is held.
+func (f *ClientFactory) stsFor(key credKey, region string) *sts.Client {
+	if c, ok := f.roles.Get(key); ok {
+		return c
+	}
+	stsCfg := f.base.Copy()
+	if region != "" {
+		stsCfg.Region = region
+	}
+	stsCfg.Retryer = f.retryer
+	if f.opts.Endpoint != "" {
+		stsCfg.BaseEndpoint = aws.String(f.opts.Endpoint)
+	}
+	c := sts.NewFromConfig(stsCfg)
+	f.roles.Add(key, c)
+	return c
 }
 
 // client returns the cached client of a service for an access, building it
@@ -253,11 +287,11 @@ func client[T any](f *ClientFactory, a Access, service string, mk func(aws.Confi
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := clientKey{credKey: credKey{a.RoleARN, a.ExternalID}, region: a.Region, service: service}
-	if c, ok := f.clients[key]; ok {
+	if c, ok := f.clients.Get(key); ok {
 		return c.(T)
 	}
 	c := mk(f.configFor(a))
-	f.clients[key] = c
+	f.clients.Add(key, c)
 	return c
 }
 

@@ -189,9 +189,9 @@ func diagnose(err error, call string, w where) error {
 // deployHint says, for a call deploy/'s roles allow only under a
 // condition, which condition a refusal most likely met.
 var deployHint = map[string]string{
-	"ssm:GetParameter": " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
-	"ssm:PutParameter": " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
-	"ec2:ModifyImageAttribute": " deploy/'s builder role shares only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags; or ShareOnlyTaggedImages=false), and with TargetAccountIds only those accounts.",
+	"ssm:GetParameter":            " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
+	"ssm:PutParameter":            " deploy/'s target role reads and writes only parameters under its stack's PublishParameterPath (default /amicrypt/): publish under it, or deploy the stack with the path of publish.ssm_parameter.",
+	"ec2:ModifyImageAttribute":    " deploy/'s builder role shares only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags; or ShareOnlyTaggedImages=false), and with TargetAccountIds only those accounts.",
 	"ec2:ModifySnapshotAttribute": " deploy/'s builder role shares only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags; or ShareOnlyTaggedImages=false), and with TargetAccountIds only those accounts.",
 }
 
