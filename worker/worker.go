@@ -9,6 +9,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -70,7 +71,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts Op
 // each once; those that read Temporal use c.
 func Register(r sdkworker.Registry, acts *activities.Activities, c client.Client) {
 	RegisterWorkflows(r)
-	for _, fn := range Activities(acts, &workflows.Attach{Client: c}, &workflows.Housekeeping{Client: c}) {
+	for _, fn := range Activities(acts, &workflows.Attach{Client: c}, &workflows.Housekeeping{Client: c, DataConverter: temporalconn.DataConverter(c)}) {
 		r.RegisterActivity(fn)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -30,7 +31,7 @@ import (
 // running batch can share (its input), so that asking costs one visibility
 // query and the histories of only the batches that can share them.
 func TemporalWorkflows(c client.Client) activities.WorkflowChecker {
-	return temporalWorkflows{c: c, shares: &workflows.RunningShares{Client: c}}
+	return temporalWorkflows{c: c, shares: &workflows.RunningShares{Client: c, DataConverter: temporalconn.DataConverter(c)}}
 }
 
 type temporalWorkflows struct {

@@ -31,6 +31,10 @@ import (
 type Housekeeping struct {
 	// Client reads the client's namespace: its visibility and histories.
 	Client client.Client
+	// DataConverter decodes the payloads of those histories: the one the
+	// client's workers and starters use (a payload codec's); nil: Temporal's
+	// default.
+	DataConverter converter.DataConverter
 }
 
 // StaleShare is what one batch that ended without its revocation left
@@ -74,7 +78,7 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 		return nil, err
 	}
 	for _, ex := range running {
-		bh, err := readBatchHistory(ctx, h.Client, ex.ID, ex.RunID)
+		bh, err := readBatchHistory(ctx, h.Client, h.DataConverter, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +91,7 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 	var out []StaleShare
 	for _, ex := range abandoned {
 		heartbeat.Progress(ctx, ex.ID)
-		bh, err := readBatchHistory(ctx, h.Client, ex.ID, ex.RunID)
+		bh, err := readBatchHistory(ctx, h.Client, h.DataConverter, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err
 		}
@@ -125,6 +129,8 @@ func (h *Housekeeping) FindStaleShares(ctx context.Context) ([]StaleShare, error
 // share the image with one of the accounts has its whole history read.
 type RunningShares struct {
 	Client client.Client
+	// DataConverter decodes the batches' histories, as Housekeeping's.
+	DataConverter converter.DataConverter
 	// VisibilityLag bounds how long after a workflow starts Temporal's
 	// visibility may still not list it (0: DefaultVisibilityLag).
 	VisibilityLag time.Duration
@@ -174,7 +180,7 @@ func (r *RunningShares) BatchShares(ctx context.Context, imageID string, account
 		if reach != nil && !slices.ContainsFunc(accounts, func(a string) bool { return reach[imageID+"/"+a] }) {
 			continue
 		}
-		bh, err := readBatchHistory(ctx, r.Client, ex.ID, ex.RunID)
+		bh, err := readBatchHistory(ctx, r.Client, r.DataConverter, ex.ID, ex.RunID)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +240,7 @@ func (r *RunningShares) reachOf(ctx context.Context, ex execution) (map[string]b
 		return nil, fmt.Errorf("reading the history of %s, %w", ex.ID, err)
 	}
 	var in BatchInput
-	if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil && converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in) == nil {
+	if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil && orDefault(r.DataConverter).FromPayloads(a.GetInput(), &in) == nil {
 		reach = map[string]bool{}
 		for _, t := range in.Targets {
 			if src, ok := NearestSource(in.Sources, t.Region); ok {
@@ -252,6 +258,14 @@ func (r *RunningShares) reachOf(ctx context.Context, ex execution) (map[string]b
 }
 
 type execution struct{ ID, RunID string }
+
+// orDefault is dc, or Temporal's default converter when nil.
+func orDefault(dc converter.DataConverter) converter.DataConverter {
+	if dc == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return dc
+}
 
 func listWorkflows(ctx context.Context, c client.Client, query string) ([]execution, error) {
 	var out []execution
@@ -284,8 +298,8 @@ type batchHistory struct {
 // readBatchHistory reads a batch's history: the ShareSource inputs it
 // scheduled, and the source/account pairs its UnshareSource calls were
 // given and, once completed, revoked.
-func readBatchHistory(ctx context.Context, c client.Client, id, runID string) (batchHistory, error) {
-	dc := converter.GetDefaultDataConverter()
+func readBatchHistory(ctx context.Context, c client.Client, dc converter.DataConverter, id, runID string) (batchHistory, error) {
+	dc = orDefault(dc)
 	bh := batchHistory{unsharing: map[string]bool{}, revoked: map[string]bool{}}
 	unshares := map[int64]activities.ShareSourceInput{}
 	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/payloadcodec"
 )
 
 // historyClient is a Temporal client whose visibility lists the batches of
@@ -146,4 +148,39 @@ func TestFindStaleSharesLeavesWhatTheSourceHadBefore(t *testing.T) {
 		assert.Empty(t, s.Share.Keep.Launch, "no pre-existing permission of acctB to keep")
 	}
 	assert.ElementsMatch(t, []string{"eu-west-1 " + acctB, "us-east-1 " + acctB}, got)
+}
+
+// Under a payload codec (compression, encryption) a batch's history is read
+// with the client's converter: what it holds is found as in the clear; with
+// Temporal's default converter it could not be read at all.
+func TestRunningSharesReadHistoriesThroughThePayloadCodec(t *testing.T) {
+	codec, err := payloadcodec.New([]payloadcodec.Key{{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}})
+	require.NoError(t, err)
+	codecs := payloadcodec.Codecs(codec)
+	encode := func(p *commonpb.Payloads) {
+		if p == nil {
+			return
+		}
+		out := p.Payloads
+		for i := len(codecs) - 1; i >= 0; i-- {
+			out, err = codecs[i].Encode(out)
+			require.NoError(t, err)
+		}
+		p.Payloads = out
+	}
+	events := keepHistory(t, 47)
+	for _, ev := range events {
+		encode(ev.GetWorkflowExecutionStartedEventAttributes().GetInput())
+		encode(ev.GetActivityTaskScheduledEventAttributes().GetInput())
+	}
+	c := &historyClient{running: map[string][]*historypb.HistoryEvent{keepBatch: events}}
+	dc, _ := payloadcodec.Converters(codec)
+
+	got, err := (&RunningShares{Client: c, DataConverter: dc}).BatchShares(context.Background(), useast1.ImageID, []string{acctA}, "", time.Time{})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{acctA, acctB}, got[0].Needed)
+
+	_, err = (&RunningShares{Client: c}).BatchShares(context.Background(), useast1.ImageID, []string{acctA}, "", time.Time{})
+	assert.Error(t, err, "an encrypted history read with the default converter")
 }

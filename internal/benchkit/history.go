@@ -10,8 +10,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
+	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -285,7 +285,7 @@ func readHistory(ctx context.Context, c client.Client, id string) (Histories, er
 				Attempt      int32
 			}
 			if p := m.GetDetails()["data"]; p != nil {
-				_ = converter.GetDefaultDataConverter().FromPayloads(p, &data)
+				_ = temporalconn.DataConverter(c).FromPayloads(p, &data)
 			}
 			name := data.ActivityType + " (local)"
 			h.Activities++

@@ -57,7 +57,7 @@ UI at that origin call it from the browser (CORS).`,
 			if err != nil {
 				return usageError("cannot listen on --addr %s: %v", f.addr, err)
 			}
-			hs := &http.Server{Handler: withUIOrigin(f.uiOrigin, converter.NewPayloadCodecHTTPHandler(codec)), ReadHeaderTimeout: 10 * time.Second}
+			hs := &http.Server{Handler: withUIOrigin(f.uiOrigin, converter.NewPayloadCodecHTTPHandler(payloadcodec.Codecs(codec)...)), ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

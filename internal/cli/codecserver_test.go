@@ -26,7 +26,7 @@ func TestCodecServerDecodesForTheUIOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(withUIOrigin("http://localhost:8233", converter.NewPayloadCodecHTTPHandler(codec)))
+	srv := httptest.NewServer(withUIOrigin("http://localhost:8233", converter.NewPayloadCodecHTTPHandler(payloadcodec.Codecs(codec)...)))
 	defer srv.Close()
 
 	body, _ := json.Marshal(map[string]any{"payloads": enc})

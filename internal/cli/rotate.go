@@ -14,7 +14,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
@@ -305,7 +304,7 @@ func workflowInput(ctx context.Context, c client.Client, workflowID string, into
 	if attrs == nil {
 		return fmt.Errorf("workflow %s: its history does not start with its input", workflowID)
 	}
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), into); err != nil {
+	if err := temporalconn.DataConverter(c).FromPayloads(attrs.GetInput(), into); err != nil {
 		return fmt.Errorf("workflow %s: decoding its input: %w", workflowID, err)
 	}
 	return nil

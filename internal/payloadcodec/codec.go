@@ -165,13 +165,26 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// DataConverter is Temporal's default converter with the codec.
-func (c *Codec) DataConverter() converter.DataConverter {
-	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+// Compression is the codec every amicrypt client applies beneath
+// encryption: zlib, kept only where it makes a payload smaller (a run's
+// inputs and reports — lists of accounts, regions and role ARNs — shrink
+// several times). Payloads written without it still decode.
+var Compression = converter.NewZlibCodec(converter.ZlibCodecOptions{})
+
+// Codecs are the payload codecs of a client, in the order
+// converter.NewCodecDataConverter and the codec server take them:
+// encryption with c (nil: none) over compression.
+func Codecs(c *Codec) []converter.PayloadCodec {
+	if c == nil {
+		return []converter.PayloadCodec{Compression}
+	}
+	return []converter.PayloadCodec{c, Compression}
 }
 
-// FailureConverter encodes failures' messages and stack traces with the
-// codec too (a diagnosis names accounts and roles).
-func (c *Codec) FailureConverter() converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: c.DataConverter(), EncodeCommonAttributes: true})
+// Converters are a client's data and failure converters: Temporal's
+// default converter under Codecs(c). With encryption, failures' messages
+// and stack traces are encoded too (a diagnosis names accounts and roles).
+func Converters(c *Codec) (converter.DataConverter, converter.FailureConverter) {
+	dc := converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), Codecs(c)...)
+	return dc, temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: c != nil})
 }

@@ -3,6 +3,7 @@ package payloadcodec
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,59 @@ func TestLoadKeyFile(t *testing.T) {
 		if strings.Contains(err.Error(), good) || strings.Contains(err.Error(), short) {
 			t.Errorf("%s: the error shows the key: %v", name, err)
 		}
+	}
+}
+
+// Every client compresses beneath encryption: a run's input — thousands of
+// similar target rows — shrinks several times, payloads written before
+// decode as they are, and a payload compression would not shrink stays
+// plain.
+func TestConvertersCompressBeneathEncryption(t *testing.T) {
+	type target struct{ Account, Region, RoleARN string }
+	var in []target
+	for i := range 2000 {
+		acct := fmt.Sprintf("%012d", 200000000000+i)
+		in = append(in, target{acct, "us-east-1", "arn:aws:iam::" + acct + ":role/amicrypt-target"})
+	}
+	plain, err := converter.GetDefaultDataConverter().ToPayload(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, _ := Converters(nil)
+	p, err := dc.ToPayload(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc := string(p.Metadata["encoding"]); enc != "binary/zlib" || len(p.Data)*4 > len(plain.Data) {
+		t.Errorf("compressed payload: encoding %q, %d bytes (plain %d): want binary/zlib, at least 4 times smaller", enc, len(p.Data), len(plain.Data))
+	}
+	var back []target
+	if err := dc.FromPayload(p, &back); err != nil || len(back) != len(in) || back[1999] != in[1999] {
+		t.Fatalf("round trip: %v, %d rows", err, len(back))
+	}
+	var old []target
+	if err := dc.FromPayload(plain, &old); err != nil || len(old) != len(in) {
+		t.Errorf("a payload written before compression: %v", err)
+	}
+	small, _ := dc.ToPayload("ok")
+	if string(small.Metadata["encoding"]) == "binary/zlib" {
+		t.Error("a tiny payload was compressed, and grew")
+	}
+
+	codec, err := New([]Key{{ID: "k1", Secret: bytes.Repeat([]byte{9}, 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edc, _ := Converters(codec)
+	e, err := edc.ToPayload(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Metadata["encoding"]) != Encoding || len(e.Data)*4 > len(plain.Data) {
+		t.Errorf("encrypted payload: encoding %q, %d bytes (plain %d): want %s over compression", e.Metadata["encoding"], len(e.Data), len(plain.Data), Encoding)
+	}
+	back = nil
+	if err := edc.FromPayload(e, &back); err != nil || len(back) != len(in) {
+		t.Fatalf("encrypted round trip: %v", err)
 	}
 }

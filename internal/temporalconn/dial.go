@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/amicrypt/amicrypt/internal/operator"
@@ -22,6 +24,20 @@ type SettingError struct{ Err error }
 
 func (e *SettingError) Error() string { return e.Err.Error() }
 func (e *SettingError) Unwrap() error { return e.Err }
+
+// converters: the data converter each client Dial made was given.
+var converters sync.Map // client.Client -> converter.DataConverter
+
+// DataConverter is the data converter c encodes and decodes payloads with
+// (compression, and encryption with a payload key): what reads a history's
+// payloads itself — another batch's shares, a run's input — must use it.
+// Temporal's default for a client Dial did not make.
+func DataConverter(c client.Client) converter.DataConverter {
+	if dc, ok := converters.Load(c); ok {
+		return dc.(converter.DataConverter)
+	}
+	return converter.GetDefaultDataConverter()
+}
 
 // ConnectTimeout bounds how long Dial waits for the server to answer.
 const ConnectTimeout = 10 * time.Second
@@ -53,13 +69,13 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 	if err != nil {
 		return nil, &SettingError{err}
 	}
+	var codec *payloadcodec.Codec
 	if o.PayloadKeyFile != "" {
-		codec, err := payloadcodec.Load(o.PayloadKeyFile)
-		if err != nil {
+		if codec, err = payloadcodec.Load(o.PayloadKeyFile); err != nil {
 			return nil, &SettingError{err}
 		}
-		opts.DataConverter, opts.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	}
+	opts.DataConverter, opts.FailureConverter = payloadcodec.Converters(codec)
 	if key != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(key)
 	}
@@ -73,6 +89,7 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 		}
 		return nil, fmt.Errorf("cannot reach Temporal at %s (%s): %w\n%s", o.Address, describeTransport(o), err, o.unreachableHint())
 	}
+	converters.Store(c, opts.DataConverter)
 	if err := checkNamespace(dctx, c, o.Namespace); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("connected to Temporal at %s, but %w", o.Address, err)
