@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -361,7 +362,9 @@ func describeSchedule(ctx context.Context, c client.Client, id string) (*schedul
 		d.TaskQueue = a.TaskQueue
 		if len(a.Args) > 0 {
 			var in workflows.SweepInput
-			if p, ok := a.Args[0].(interface{ GetData() []byte }); ok && json.Unmarshal(p.GetData(), &in) == nil {
+			// The action's input as the client encoded it (compressed,
+			// encrypted with a payload key).
+			if p, ok := a.Args[0].(*commonpb.Payload); ok && temporalconn.DataConverter(c).FromPayload(p, &in) == nil {
 				d.Targets, d.MaxKeyAgeDays, d.ConcurrentRotns = len(in.Targets), in.MaxKeyAgeDays, in.ConcurrentRotations
 			}
 		}
