@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"go.temporal.io/sdk/temporal"
 )
 
 // A worker run with --allow-organization o-... serves the accounts of that
@@ -82,10 +81,7 @@ func (a *Activities) verifyOrganization(ctx context.Context, t Target) error {
 			Step: StepAssume,
 		}, err)
 	case err != nil:
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) || isRetryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
+		// diagnose keeps throttling, cancellation and diagnosed errors as they are.
 		return diagnose(err, "organizations:DescribeOrganization", w)
 	case org == notInOrganization:
 		return Diagnosed(Diagnosis{
