@@ -38,7 +38,7 @@ type SessionClass struct {
 var reads = []string{
 	"ec2:Describe*", "ec2:Get*", "kms:Describe*", "kms:Get*", "kms:List*",
 	"iam:Get*", "iam:List*", "autoscaling:Describe*", "ssm:Describe*", "ssm:GetParameter*",
-	"cloudtrail:LookupEvents", "organizations:Describe*", "sts:GetCallerIdentity",
+	"cloudtrail:LookupEvents", "organizations:Describe*", "organizations:List*", "sts:GetCallerIdentity",
 }
 
 // ebsKeyUse is what EBS does with a key on the caller's behalf when it
@@ -102,25 +102,28 @@ var (
 // uses ReadSession throughout. TestEveryActivityHasASessionClass holds it
 // against the worker's list.
 var sessionClasses = map[string]SessionClass{
-	"VerifyTargets":         ReadSession,
-	"FindPreexistingShares": ReadSession,
-	"PlanShare":             ReadSession,
-	"PlanTargets":           ReadSession,
-	"WaitAndVerify":         ReadSession,
-	"FindKeyedImages":       ReadSession,
-	"PrepareTarget":         PrepareSession,
-	"CopyEncrypted":         CopySession,
-	"ReencryptImage":        CopySession,
-	"ProveBoot":             BootSession,
-	"DeleteBootProof":       BootSession,
-	"FinishTarget":          FinishSession,
-	"MarkImage":             FinishSession,
-	"ShareSource":           ShareSession,
-	"UnshareSource":         ShareSession,
-	"PrepareRotation":       RotateSession,
-	"SwitchKey":             RotateSession,
-	"RetireOldKeys":         RotateSession,
-	"InspectKey":            SweepSession,
+	"VerifyTargets":                ReadSession,
+	"FindPreexistingShares":        ReadSession,
+	"PlanShare":                    ReadSession,
+	"PlanTargets":                  ReadSession,
+	"WaitAndVerify":                ReadSession,
+	"FindKeyedImages":              ReadSession,
+	"ListOrganizationUnits":        ReadSession,
+	"ListOrganizationAccounts":     ReadSession,
+	"DescribeOrganizationAccounts": ReadSession,
+	"PrepareTarget":                PrepareSession,
+	"CopyEncrypted":                CopySession,
+	"ReencryptImage":               CopySession,
+	"ProveBoot":                    BootSession,
+	"DeleteBootProof":              BootSession,
+	"FinishTarget":                 FinishSession,
+	"MarkImage":                    FinishSession,
+	"ShareSource":                  ShareSession,
+	"UnshareSource":                ShareSession,
+	"PrepareRotation":              RotateSession,
+	"SwitchKey":                    RotateSession,
+	"RetireOldKeys":                RotateSession,
+	"InspectKey":                   SweepSession,
 }
 
 // SessionClassOf is the class of an activity; false for one without.
