@@ -327,7 +327,7 @@ accounts:
 accounts: [{id: "111111111111", keys: [{alias: alias/a, region: us-east-1, grants: [{grantee: "arn:aws:iam::111111111111:root", operations: [Decrypt], token: x}]}]}]
 `, true,
 		`world.yaml:1:1: regions: required`,
-		`world.yaml:1:1: regoins: unknown key "regoins" (did you mean regions?); allowed keys: regions, organization_id, organization_management_account, accounts, timing, faults, limits (and x-<anything> for anchors)`,
+		`world.yaml:1:1: regoins: unknown key "regoins" (did you mean regions?); allowed keys: regions, organization_id, organization_management_account, organization, accounts, timing, faults, limits (and x-<anything> for anchors)`,
 		`world.yaml:2:152: accounts[0].keys[0].grants[0].token: unknown key "token"; allowed keys: id, name, grantee, operations, retiring_principal`,
 	)
 	// A key entry also accepts regions.
@@ -353,7 +353,7 @@ accounts:
 	want := []string{
 		`world.yaml:3:17: timing.copy_seconds: -5 is not a duration: give a number of seconds, 0 or more`,
 		`world.yaml:5:9: accounts[0].id: "1" is not a 12-digit AWS account id`,
-		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, organization, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters, default_vpc, autoscaling_group_limit`,
+		`world.yaml:6:5: accounts[0].bogus: unknown key "bogus"; allowed keys: id, name, organization, status, ebs_encryption_by_default, ebs_default_kms_key, service_linked_roles, roles, users, images, keys, parameters, default_vpc, autoscaling_group_limit`,
 		`world.yaml:8:19: accounts[1].images[0].id: "ami-1" is not an AMI id (ami- and 8-17 lowercase hex digits)`,
 		`world.yaml:8:51: accounts[1].images[0].name: "x" is not a valid AMI name (3-128 of A-Z a-z 0-9 ( ) [ ] space . / - ' @ _)`,
 	}
@@ -561,5 +561,144 @@ accounts:
 	}
 	if m := w.ManagementAccountOf("o-otherorg00"); m != "333333333333" {
 		t.Errorf("management of another organization %q, want its first member", m)
+	}
+}
+
+// The organization: block: the richer form of organization_id, with OUs and
+// delegated administrators; its ids, names and accounts are checked where
+// they are written.
+func TestOrganizationTreeErrors(t *testing.T) {
+	expectErrors(t, `regions: [us-east-1]
+organization_id: o-abcdefghij
+organization_management_account: "111111111111"
+organization:
+  id: o-zzzzzzzzzz
+  management_account: "222222222222"
+  delegated_administrators: ["111111111111", "999999999999", "555555555555", "333333333333", "333333333333"]
+  units:
+    - id: ou-abcd-11111111
+      name: prod
+      accounts: ["333333333333", "444444444444", "777777777777"]
+      units:
+        - {name: payments, accounts: ["444444444444", "555555555555"]}
+        - {id: ou-wxyz-22222222, name: payments}
+        - {id: OU-1, name: ""}
+    - {id: ou-abcd-11111111, name: dev}
+    - {name: "tab\there"}
+accounts:
+  - id: "111111111111"
+  - id: "222222222222"
+  - {id: "333333333333", status: SUSPENDED}
+  - {id: "444444444444", status: closed}
+  - {id: "555555555555", organization: none}
+  - {id: "666666666666", organization: none, status: ACTIVE}
+`, true,
+		`world.yaml:5:7: organization.id: o-zzzzzzzzzz is not organization_id o-abcdefghij (at organization_id, line 2): both name the world's organization; give its id once`,
+		`world.yaml:6:23: organization.management_account: 222222222222 is not organization_management_account 111111111111 (at organization_management_account, line 3): both name the management account; give it once`,
+		`world.yaml:7:30: organization.delegated_administrators[0]: 111111111111 is the management account, which Organizations does not register as a delegated administrator`,
+		`world.yaml:7:46: organization.delegated_administrators[1]: "999999999999" is not an account of this world`,
+		`world.yaml:7:62: organization.delegated_administrators[2]: account 555555555555 is not in organization o-abcdefghij (its organization: none); a delegated administrator is a member account of the organization`,
+		`world.yaml:7:94: organization.delegated_administrators[4]: account 333333333333 is listed twice (first at organization.delegated_administrators[3], line 7)`,
+		`world.yaml:11:50: organization.units[0].accounts[2]: "777777777777" is not an account of this world`,
+		`world.yaml:13:39: organization.units[0].units[0].accounts[0]: account 444444444444 is already in an OU (at organization.units[0].accounts[1], line 11); an account is in one OU at most`,
+		`world.yaml:13:55: organization.units[0].units[0].accounts[1]: account 555555555555 is not in organization o-abcdefghij (its organization: none); an OU holds member accounts only`,
+		`world.yaml:14:16: organization.units[0].units[1].id: ou-wxyz-22222222 is not under the organization's root r-abcd (organization.units[0].id, line 9): an OU id begins ou-abcd-`,
+		`world.yaml:14:40: organization.units[0].units[1].name: an OU named "payments" is already in this parent (at organization.units[0].units[0].name, line 13)`,
+		`world.yaml:15:16: organization.units[0].units[2].id: "OU-1" is not an OU id`,
+		`world.yaml:15:28: organization.units[0].units[2].name: required: the OU's name`,
+		`world.yaml:16:12: organization.units[1].id: OU id ou-abcd-11111111 is used twice (first at organization.units[0].id, line 9)`,
+		`world.yaml:17:14: organization.units[2].name: "tab\there" is not an OU name (1-128 ASCII characters)`,
+		`world.yaml:22:34: accounts[3].status: "closed" is not an account status in an organization; use ACTIVE, SUSPENDED, PENDING_CLOSURE`,
+		`world.yaml:24:54: accounts[5].status: account 666666666666 is in no organization; status is an account's status in its organization`,
+	)
+
+	// An id is required in one form or the other; root_id is checked; OUs
+	// nest five levels deep at most; the management account of the block is
+	// a member.
+	expectErrors(t, `regions: [us-east-1]
+organization:
+  management_account: "222222222222"
+  root_id: R-1
+  units:
+    - name: a
+      units: [{name: b, units: [{name: c, units: [{name: d, units: [{name: e, units: [{name: f}]}]}]}]}]
+accounts:
+  - id: "111111111111"
+  - {id: "222222222222", organization: o-otherorg00}
+`, true,
+		`world.yaml:3:3: organization.id: required: the organization's id`,
+	)
+	expectErrors(t, `regions: [us-east-1]
+organization:
+  id: o-abcdefghij
+  management_account: "222222222222"
+  root_id: R-1
+  units:
+    - name: a
+      units: [{name: b, units: [{name: c, units: [{name: d, units: [{name: e, units: [{name: f}]}]}]}]}]
+accounts:
+  - id: "111111111111"
+  - {id: "222222222222", organization: o-otherorg00}
+`, true,
+		`world.yaml:4:23: organization.management_account: account 222222222222 is not in organization o-abcdefghij (its organization: o-otherorg00); the management account is a member of the organization it manages`,
+		`world.yaml:5:12: organization.root_id: "R-1" is not a root id`,
+		`world.yaml:8:87: organization.units[0].units[0].units[0].units[0].units[0].units[0]: OUs nest at most 5 levels under the root (Organizations quota); this one is at level 6`,
+	)
+}
+
+// The brief's form: organization: alone gives the world's organization; ids
+// left out are derived, stable, and under the root that the ids written name;
+// organization_id and the management account key agree with the block.
+func TestOrganizationTree(t *testing.T) {
+	src := `regions: [us-east-1]
+organization:
+  id: o-abcdefghij
+  management_account: "111111111111"
+  delegated_administrators: ["222222222222"]
+  units:
+    - name: prod
+      accounts: ["333333333333", "444444444444"]
+      units:
+        - {name: payments, accounts: ["555555555555"]}
+    - {id: ou-abcd-11111111, name: dev}
+accounts:
+  - id: "111111111111"
+  - id: "222222222222"
+  - {id: "333333333333", status: SUSPENDED}
+  - id: "444444444444"
+  - id: "555555555555"
+  - {id: "666666666666", organization: none}
+`
+	w := mustParse(t, src)
+	if w.OrganizationID != "o-abcdefghij" || w.OrganizationManagementAccount != "111111111111" || w.ManagementAccountOf("o-abcdefghij") != "111111111111" {
+		t.Errorf("organization %q managed by %q", w.OrganizationID, w.OrganizationManagementAccount)
+	}
+	if got := w.OrganizationOf(w.Account("555555555555")); got != "o-abcdefghij" {
+		t.Errorf("a member's organization %q", got)
+	}
+	o := w.Organization
+	prod, payments := o.Units[0], o.Units[0].Units[0]
+	if o.RootID != "r-abcd" || !strings.HasPrefix(prod.ID, "ou-abcd-") || len(prod.ID) != len("ou-abcd-")+8 ||
+		!strings.HasPrefix(payments.ID, "ou-abcd-") || prod.ID == payments.ID || o.Units[1].ID != "ou-abcd-11111111" {
+		t.Errorf("root %s, units %s %s %s", o.RootID, prod.ID, payments.ID, o.Units[1].ID)
+	}
+	again := mustParse(t, src)
+	if again.Organization.Units[0].Units[0].ID != payments.ID {
+		t.Errorf("derived ids change between parses: %s, %s", payments.ID, again.Organization.Units[0].Units[0].ID)
+	}
+
+	// The short form and the block together, equal: the same world.
+	both := mustParse(t, "organization_id: o-abcdefghij\n"+src)
+	if both.Organization.Units[0].ID != prod.ID {
+		t.Errorf("organization_id with an equal organization.id: %s", both.Organization.Units[0].ID)
+	}
+	// Without any unit id written, the root is derived from the organization.
+	short := mustParse(t, `regions: [us-east-1]
+organization_id: o-abcdefghij
+organization: {units: [{name: prod}]}
+accounts: [{id: "111111111111"}]
+`)
+	if r := short.Organization.RootID; r != DefaultRootID("o-abcdefghij") || !strings.HasPrefix(short.Organization.Units[0].ID, "ou-"+r[2:]+"-") {
+		t.Errorf("root %s, unit %s", r, short.Organization.Units[0].ID)
 	}
 }

@@ -21,13 +21,19 @@ type World struct {
 	Regions []string `yaml:"regions"`
 	// OrganizationID is the AWS Organizations id (o-...) every account belongs
 	// to: the value of aws:PrincipalOrgID. Empty: the accounts are in no
-	// organisation.
+	// organisation (unless Organization gives the id). A World from [Parse]
+	// has it set whichever of the two forms the file used.
 	OrganizationID string `yaml:"organization_id,omitempty"`
 	// OrganizationManagementAccount is the management account of the
 	// organization OrganizationID names (DescribeOrganization's
 	// MasterAccountId): an account of the world in that organization.
-	// Default: the first account listed in it.
+	// Default: Organization.ManagementAccount, else the first account listed
+	// in the organization.
 	OrganizationManagementAccount string `yaml:"organization_management_account,omitempty"`
+	// Organization is the richer form of the two keys above: the same
+	// organization with its OUs and delegated administrators (see
+	// organization.go). nil: every member is directly under the root.
+	Organization *Organization `yaml:"organization,omitempty"`
 	// Accounts of the world. Required, non-empty; ids and names unique.
 	Accounts []Account `yaml:"accounts"`
 	// Timing of simulated long-running operations.
@@ -52,6 +58,10 @@ type Account struct {
 	//	organization: none               # a standalone account
 	//	organization: o-otherorg0000     # an account of another company
 	Organization string `yaml:"organization,omitempty"`
+	// Status is the account's status in its organization (Organizations'
+	// Account Status and State): ACTIVE (default), SUSPENDED or
+	// PENDING_CLOSURE. Only for an account in an organization.
+	Status string `yaml:"status,omitempty"`
 	// EBSEncryptionByDefault: new volumes and snapshots in this account are
 	// encrypted, under EBSDefaultKMSKey or else the AWS managed aws/ebs key.
 	EBSEncryptionByDefault bool `yaml:"ebs_encryption_by_default"`
@@ -597,7 +607,7 @@ const NoOrganization = "none"
 func (w *World) OrganizationOf(a *Account) string {
 	switch a.Organization {
 	case "":
-		return w.OrganizationID
+		return w.organizationID()
 	case NoOrganization:
 		return ""
 	}
@@ -605,14 +615,15 @@ func (w *World) OrganizationOf(a *Account) string {
 }
 
 // ManagementAccountOf is the management account of organization org: the
-// world's organization_management_account for the world's organization,
-// else the first account listed in org ("" when none is).
+// one the world names for its organization (organization_management_account
+// or organization.management_account), else the first account listed in org
+// ("" when none is).
 func (w *World) ManagementAccountOf(org string) string {
 	if org == "" {
 		return ""
 	}
-	if org == w.OrganizationID && w.OrganizationManagementAccount != "" {
-		return w.OrganizationManagementAccount
+	if m := w.organizationManagement(); org == w.organizationID() && m != "" {
+		return m
 	}
 	for i := range w.Accounts {
 		if w.OrganizationOf(&w.Accounts[i]) == org {

@@ -784,31 +784,3 @@ func (c *checker) limits(l Limits) {
 		}
 	}
 }
-
-// organizations checks each account's membership and the management account.
-func (c *checker) organizations(w *World) {
-	for i := range w.Accounts {
-		a := &w.Accounts[i]
-		if a.Organization != "" && a.Organization != NoOrganization && !orgIDRe.MatchString(a.Organization) {
-			c.errf(yamlconf.Index("accounts", i)+".organization", "%q is neither %q nor an AWS Organizations id (o- and 10-32 lowercase letters or digits)", a.Organization, NoOrganization)
-		}
-	}
-	m := w.OrganizationManagementAccount
-	if m == "" {
-		return
-	}
-	if w.OrganizationID == "" {
-		c.errf("organization_management_account", "there is no organization to manage: set organization_id too")
-		return
-	}
-	for i := range w.Accounts {
-		if w.Accounts[i].ID != m {
-			continue
-		}
-		if got := w.OrganizationOf(&w.Accounts[i]); got != w.OrganizationID {
-			c.errf("organization_management_account", "account %s is not in organization %s (its organization: %q); the management account is a member of the organization it manages", m, w.OrganizationID, got)
-		}
-		return
-	}
-	c.errf("organization_management_account", "%q is not an account of this world", m)
-}

@@ -99,6 +99,12 @@ func Parse(data []byte, filename string) (w *World, err error) {
 	if err := c.result(); err != nil {
 		return nil, err
 	}
+	// Either form of the organization keys gives the same World.
+	w.OrganizationID = w.organizationID()
+	w.OrganizationManagementAccount = w.organizationManagement()
+	if o := w.Organization; o != nil {
+		o.ID, o.ManagementAccount = w.OrganizationID, w.OrganizationManagementAccount
+	}
 	return w, nil
 }
 
@@ -131,10 +137,11 @@ func (k *Key) setDefaults() {
 func (p *Parameter) setDefaults() { p.Type = "String" }
 
 // fillDerived fills the defaults that depend on other values: key usage and
-// ids, snapshot ids, grant ids; an instance store-backed image has no
-// snapshot and no root volume size. Generated ids are stable: the same world
-// file gives the same ids.
+// ids, snapshot ids, grant ids, the organization's root and OU ids; an
+// instance store-backed image has no snapshot and no root volume size.
+// Generated ids are stable: the same world file gives the same ids.
 func fillDerived(w *World) {
+	w.Organization = w.Organization.Resolved(w.organizationID())
 	for ai := range w.Accounts {
 		a := &w.Accounts[ai]
 		for ki := range a.Keys {
