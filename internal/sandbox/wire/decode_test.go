@@ -268,6 +268,8 @@ func TestWriteErrorFormats(t *testing.T) {
 			Errorf("NotFoundException", "m")},
 		{"ssm", `{"__type":"ThrottlingException","message":"slow"}`, "application/x-amz-json-1.1", 429,
 			&APIError{Code: "ThrottlingException", Message: "slow", Status: 429}},
+		{"organizations", `{"Reason":"INVALID_NEXT_TOKEN","__type":"InvalidInputException","message":"m"}`, "application/x-amz-json-1.1", 400,
+			&APIError{Code: "InvalidInputException", Message: "m", Fields: map[string]string{"Reason": "INVALID_NEXT_TOKEN"}}},
 	} {
 		s := MustLoad(tc.svc)
 		w := httptest.NewRecorder()

@@ -22,6 +22,10 @@ type APIError struct {
 	// 5xx statuses and throttling codes (Throttling, ThrottlingException,
 	// RequestLimitExceeded, …) regardless of this flag.
 	Retryable bool
+	// Fields are further members of the error's shape, written beside the
+	// message by the JSON protocol (Organizations' InvalidInputException
+	// Reason); the XML protocols have no place for them and leave them out.
+	Fields map[string]string
 }
 
 // Error implements error as "Code: Message".
@@ -129,7 +133,12 @@ func (s *Service) WriteError(w http.ResponseWriter, e *APIError, requestID strin
 		if k, ok := jsonMessageKey[s.Name]; ok {
 			key = k
 		}
-		b, _ := json.Marshal(map[string]string{"__type": e.Code, key: e.Message})
+		doc := map[string]string{}
+		for k, v := range e.Fields {
+			doc[k] = v
+		}
+		doc["__type"], doc[key] = e.Code, e.Message
+		b, _ := json.Marshal(doc)
 		body, ctype = b, "application/x-amz-json-"+s.JSONVersion
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
 	case ProtocolEC2:
