@@ -151,6 +151,11 @@ const (
 type Config struct {
 	// Builder is the account where Packer built the source images.
 	Builder Builder `yaml:"builder"`
+	// OrganizationAccess is the organization: block: how the worker reads
+	// the organization to resolve the selectors among Targets; nil: not
+	// given (the worker's own credentials). Config.Organization gives the
+	// selectors resolved.
+	OrganizationAccess *OrganizationAccess `yaml:"organization"`
 	// Defaults are the settings every target inherits.
 	Defaults TargetSettings `yaml:"defaults"`
 	// Concurrency bounds the run.
@@ -159,7 +164,8 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Rotation configures key rotations and the sweep.
 	Rotation Rotation `yaml:"rotation"`
-	// Targets are the target accounts, in file order.
+	// Targets are the target accounts and the organization selectors, in
+	// file order.
 	Targets []TargetEntry `yaml:"targets"`
 
 	// File is the file name given to Parse, used in messages.
@@ -173,6 +179,16 @@ type Builder struct {
 	Account string `yaml:"account"`
 	// RoleARN is assumed for builder calls; empty: the worker's own
 	// credentials are the builder's.
+	RoleARN string `yaml:"role_arn"`
+	// ExternalID is given when assuming RoleARN.
+	ExternalID string `yaml:"external_id"`
+}
+
+// OrganizationAccess is the organization: block.
+type OrganizationAccess struct {
+	// RoleARN is a role in the organization's management account or in a
+	// delegated administrator account, assumed to list the organization;
+	// empty: the worker's own credentials.
 	RoleARN string `yaml:"role_arn"`
 	// ExternalID is given when assuming RoleARN.
 	ExternalID string `yaml:"external_id"`
@@ -316,13 +332,41 @@ func (r Rotation) WithDefaults() Rotation {
 	return r
 }
 
-// TargetEntry is one targets: item: an account and its overrides.
+// TargetEntry is one targets: item: one account and its overrides, or a
+// selector of many accounts (the whole organization, or an organizational
+// unit) and the settings each of them gets. An entry is exactly one of the
+// three: Account, Organization true, or OrganizationalUnit.
 type TargetEntry struct {
-	// Account is the 12-digit account id. Required, unique.
+	// Account is the 12-digit account id; unique. Its entry overrides every
+	// selector's settings for it.
 	Account string `yaml:"account"`
-	// Name is a label for reports; unique when given.
+	// Organization true selects every account of the organization.
+	Organization *bool `yaml:"organization"`
+	// OrganizationalUnit selects the accounts of an organizational unit
+	// (ou-...) and of every unit below it.
+	OrganizationalUnit string `yaml:"organizational_unit"`
+	// Exclude are accounts a selector never serves (selectors only).
+	Exclude []string `yaml:"exclude"`
+	// Name is a label for reports; unique when given. Account entries only:
+	// a selector's accounts are named as in Organizations.
 	Name           string `yaml:"name"`
 	TargetSettings `yaml:",inline"`
+}
+
+// IsSelector reports whether the entry selects accounts of the
+// organization (organization: true, or organizational_unit) rather than
+// naming one account.
+func (t *TargetEntry) IsSelector() bool {
+	return t.Account == "" && (t.OrganizationalUnit != "" || (t.Organization != nil && *t.Organization))
+}
+
+// selected says what a selector selects, for messages: "organizational
+// unit ou-..." or "the organization".
+func (t *TargetEntry) selected() string {
+	if t.OrganizationalUnit != "" {
+		return "organizational unit " + t.OrganizationalUnit
+	}
+	return "the organization"
 }
 
 //go:embed example.yaml
@@ -458,10 +502,14 @@ func DefaultRotation() Rotation {
 }
 
 // Expand resolves every target's settings and returns the builder, the
-// sources (sorted by region) and one target per account × region, sorted by
-// account then region. sources maps region → AMI id; it is checked too: AMI
-// ids well formed, regions well formed, one partition, and every target region
-// reachable from a source. On any problem nothing is returned but the error.
+// sources (sorted by region) and one target per account × region of the
+// accounts listed one by one, sorted by account then region: the selectors'
+// accounts are known only when the run resolves them through AWS
+// Organizations ([Config.Organization]), so a config of selectors only
+// gives no targets here. sources maps region → AMI id; it is checked too:
+// AMI ids well formed, regions well formed, one partition, and every target
+// region, the selectors' too, reachable from a source. On any problem
+// nothing is returned but the error.
 func (c *Config) Expand(sources map[string]string) (builder activities.Builder, src []activities.Source, targets []activities.Target, err error) {
 	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
 	ch.check()
@@ -478,8 +526,10 @@ func (c *Config) Expand(sources map[string]string) (builder activities.Builder, 
 
 // ExpandTargets resolves every target's settings without source images, for
 // what works on the targets alone (a key rotation, a sweep): the builder and
-// one target per account × region, sorted by account then region. The config
-// is checked as Expand checks it, less the sources.
+// one target per account × region of the accounts listed one by one, sorted
+// by account then region. The config is checked as Expand checks it, less
+// the sources. A rotation or sweep gets the organization's accounts through
+// [Config.Organization], resolved when it runs.
 func (c *Config) ExpandTargets() (activities.Builder, []activities.Target, error) {
 	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
 	ch.check()
@@ -493,10 +543,14 @@ func (c *Config) builder() activities.Builder {
 	return activities.Builder{Account: c.Builder.Account, RoleARN: c.Builder.RoleARN, ExternalID: c.Builder.ExternalID}
 }
 
-// expandAll gives every target, sorted by account then region.
+// expandAll gives every target of the accounts listed one by one, sorted by
+// account then region.
 func (c *checker) expandAll() []activities.Target {
 	var targets []activities.Target
 	for i := range c.cfg.Targets {
+		if c.cfg.Targets[i].IsSelector() {
+			continue
+		}
 		targets = append(targets, c.resolve(i).expand()...)
 	}
 	sort.SliceStable(targets, func(i, j int) bool {
@@ -506,4 +560,48 @@ func (c *checker) expandAll() []activities.Target {
 		return targets[i].Region < targets[j].Region
 	})
 	return targets
+}
+
+// Organization gives the config's organization selectors as the worker
+// resolves them at run start (activities.ListOrganizationUnits and the rest),
+// or nil when no targets entry is organization: true or organizational_unit.
+// It is meant for a valid Config (from Parse, or after Validate, Expand or
+// ExpandTargets).
+//
+// Each selector's Regions are what each of its accounts gets, one target per
+// region, resolved from defaults exactly as an account's entry is, less
+// what belongs to one account (Account, Name and RoleARN, left empty);
+// RoleName is the role assumed in each account. Listed are the accounts
+// listed one by one, sorted: their own entries override every selector.
+func (c *Config) Organization() *activities.OrganizationTargets {
+	ch := &checker{cfg: c, r: &yamlconf.Report{File: c.File, Pos: c.pos}}
+	var o activities.OrganizationTargets
+	if a := c.OrganizationAccess; a != nil {
+		o.RoleARN, o.ExternalID = a.RoleARN, a.ExternalID
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if !t.IsSelector() {
+			if t.Account != "" {
+				o.Listed = append(o.Listed, t.Account)
+			}
+			continue
+		}
+		rs := ch.resolve(i)
+		regions := rs.expand()
+		for j := range regions {
+			regions[j].Account, regions[j].Name, regions[j].RoleARN = "", "", ""
+		}
+		o.Selectors = append(o.Selectors, activities.OrganizationSelector{
+			Unit:     t.OrganizationalUnit,
+			Exclude:  append([]string(nil), t.Exclude...),
+			RoleName: rs.roleName,
+			Regions:  regions,
+		})
+	}
+	if len(o.Selectors) == 0 {
+		return nil
+	}
+	sort.Strings(o.Listed)
+	return &o
 }

@@ -288,11 +288,11 @@ func TestBadInput(t *testing.T) {
 		want      []string
 	}{
 		{"unknown key with suggestion", head + "targets:\n  - account: \"222222222222\"\n    regoins: [us-east-1]\n",
-			[]string{`amicrypt.yaml:5:5: targets[0].regoins: unknown key "regoins" (did you mean regions?); allowed keys: account, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, family, keep`}},
+			[]string{`amicrypt.yaml:5:5: targets[0].regoins: unknown key "regoins" (did you mean regions?); allowed keys: account, organization, organizational_unit, exclude, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, family, keep, launch_principals`}},
 		{"unknown top-level key", head + "target:\n  - account: \"222222222222\"\n",
 			[]string{
 				`amicrypt.yaml:1:1: targets: required: list at least one target account`,
-				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, defaults, concurrency, retention, rotation, targets (and x-<anything> for anchors)`,
+				`amicrypt.yaml:3:1: target: unknown key "target" (did you mean targets?); allowed keys: builder, organization, defaults, concurrency, retention, rotation, targets (and x-<anything> for anchors)`,
 			}},
 		{"unknown nested key", head + "targets: [{account: \"222222222222\", boot_proof: {instance-type: t3.micro}}]\n",
 			[]string{`amicrypt.yaml:3:50: targets[0].boot_proof.instance-type: unknown key "instance-type" (did you mean instance_type?); allowed keys: enabled, instance_type, subnet_ids, timeout`}},
@@ -654,8 +654,8 @@ func FuzzParse(f *testing.F) {
 			sources[r] = fmt.Sprintf("ami-%08x", n)
 			n++
 		}
-		if _, _, ts, err := c.Expand(sources); err == nil && len(ts) == 0 {
-			t.Fatal("Expand succeeded with no targets")
+		if _, _, ts, err := c.Expand(sources); err == nil && len(ts) == 0 && c.Organization() == nil {
+			t.Fatal("Expand succeeded with no targets and no selectors")
 		}
 	})
 }
@@ -987,4 +987,283 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("formatDays(%s) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+const withOrganization = `
+builder: {account: "111111111111"}
+organization:
+  role_arn: arn:aws:iam::999999999999:role/amicrypt-organization-reader
+  external_id: org-reader
+defaults:
+  regions: [us-east-1, eu-west-1]
+  role_name: amicrypt-target
+  external_id: amicrypt
+  boot_proof: {timeout: 30m}
+  keep: 5
+  launch_principals: [arn:aws:iam::999999999999:role/app-deployer]
+retention: {grace: 2d}
+targets:
+  - organization: true
+    exclude: ["777777777777"]
+  - organizational_unit: ou-ab12-cd34ef56
+    exclude: ["555555555555", "666666666666"]
+    regions: [us-east-1]
+    role_name: amicrypt-prod
+    key_alias: alias/prod
+    boot_proof: {instance_type: t3.small}
+    publish: {ssm_parameter: /amicrypt/base/ami-id}
+    family: base
+  - organizational_unit: ou-ab12-0000ffff
+    key_arn:
+      us-east-1: arn:aws:kms:us-east-1:999999999999:key/11111111-1111-4111-8111-111111111111
+      eu-west-1: arn:aws:kms:eu-west-1:999999999999:key/22222222-2222-4222-8222-222222222222
+    manage_key_policy: true
+  - account: "333333333333"
+    name: overridden
+    regions: [eu-west-1]
+    keep: 1
+  - account: "222222222222"
+`
+
+func TestOrganizationSelectors(t *testing.T) {
+	c := mustParse(t, withOrganization)
+	o := c.Organization()
+	if o == nil {
+		t.Fatal("Organization() = nil")
+	}
+	// What every account of a selector gets in one region: the defaults,
+	// less what belongs to one account.
+	base := func(region string) activities.Target {
+		return activities.Target{
+			Region: region, ExternalID: "amicrypt", KeyAlias: "alias/amicrypt",
+			BootProof:        activities.BootProof{Enabled: true, InstanceType: "t3.micro", Timeout: 30 * time.Minute},
+			Keep:             5,
+			RetentionGrace:   dur(2 * 24 * time.Hour),
+			RetireAfter:      dur(week),
+			LaunchPrincipals: []string{"arn:aws:iam::999999999999:role/app-deployer"},
+		}
+	}
+	prod := base("us-east-1")
+	prod.KeyAlias, prod.BootProof.InstanceType = "alias/prod", "t3.small"
+	prod.Publish.SSMParameter, prod.Family = "/amicrypt/base/ami-id", "base"
+	central := []activities.Target{base("us-east-1"), base("eu-west-1")}
+	central[0].KeyARN = "arn:aws:kms:us-east-1:999999999999:key/11111111-1111-4111-8111-111111111111"
+	central[1].KeyARN = "arn:aws:kms:eu-west-1:999999999999:key/22222222-2222-4222-8222-222222222222"
+	central[0].ManageKeyPolicy, central[1].ManageKeyPolicy = true, true
+	want := &activities.OrganizationTargets{
+		RoleARN:    "arn:aws:iam::999999999999:role/amicrypt-organization-reader",
+		ExternalID: "org-reader",
+		Selectors: []activities.OrganizationSelector{
+			{Unit: "", Exclude: []string{"777777777777"}, RoleName: "amicrypt-target", Regions: []activities.Target{base("us-east-1"), base("eu-west-1")}},
+			{Unit: "ou-ab12-cd34ef56", Exclude: []string{"555555555555", "666666666666"}, RoleName: "amicrypt-prod", Regions: []activities.Target{prod}},
+			{Unit: "ou-ab12-0000ffff", RoleName: "amicrypt-target", Regions: central},
+		},
+		Listed: []string{"222222222222", "333333333333"},
+	}
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("Organization() =\n%+v\nwant\n%+v", *o, *want)
+	}
+
+	// Expand and ExpandTargets give the accounts listed one by one only,
+	// each with its own entry.
+	_, _, ts := mustExpand(t, c, twoSources)
+	if got, want := ids(ts), []string{"222222222222/eu-west-1", "222222222222/us-east-1", "333333333333/eu-west-1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Expand targets = %v, want %v", got, want)
+	}
+	if ts[2].Keep != 1 || ts[2].Name != "overridden" || ts[2].KeyAlias != "alias/amicrypt" {
+		t.Errorf("account entry = %+v", ts[2])
+	}
+	if _, ts2, err := c.ExpandTargets(); err != nil || !reflect.DeepEqual(ts, ts2) {
+		t.Errorf("ExpandTargets = %v, %v", ids(ts2), err)
+	}
+
+	// A selector's settings are exactly an account entry's with the same
+	// keys: one resolve and expand for both.
+	for i := range c.Targets {
+		if !c.Targets[i].IsSelector() {
+			continue
+		}
+		same := *c
+		same.Targets = []TargetEntry{c.Targets[i]}
+		same.Targets[0].Organization, same.Targets[0].OrganizationalUnit, same.Targets[0].Exclude = nil, "", nil
+		same.Targets[0].Account = "444444444444"
+		same.OrganizationAccess = nil
+		_, asAccount, err := same.ExpandTargets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRegion := map[string]activities.Target{}
+		for _, tg := range asAccount {
+			if tg.RoleARN != "arn:aws:iam::444444444444:role/"+o.Selectors[i].RoleName {
+				t.Errorf("targets[%d] as an account: role %s, selector's role name %s", i, tg.RoleARN, o.Selectors[i].RoleName)
+			}
+			tg.Account, tg.RoleARN = "", ""
+			byRegion[tg.Region] = tg
+		}
+		for _, tg := range o.Selectors[i].Regions {
+			if !reflect.DeepEqual(byRegion[tg.Region], tg) {
+				t.Errorf("targets[%d] in %s: selector\n%+v\nas an account entry\n%+v", i, tg.Region, tg, byRegion[tg.Region])
+			}
+		}
+		if len(byRegion) != len(o.Selectors[i].Regions) {
+			t.Errorf("targets[%d]: %d regions as an account, %d as a selector", i, len(byRegion), len(o.Selectors[i].Regions))
+		}
+	}
+
+	// Its own copies: the config is untouched by a change to the result.
+	o.Selectors[0].Exclude[0] = "changed"
+	if again := c.Organization(); again.Selectors[0].Exclude[0] != "777777777777" {
+		t.Error("Organization() shares the config's exclude list")
+	}
+}
+
+func TestOrganizationWithoutAccountsOrBlock(t *testing.T) {
+	// Selectors only: valid, and Expand gives no targets.
+	c := mustParse(t, "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\ntargets:\n  - organizational_unit: ou-ab12-cd34ef56\n")
+	_, _, ts := mustExpand(t, c, twoSources)
+	if len(ts) != 0 {
+		t.Errorf("Expand = %v, want no targets", ids(ts))
+	}
+	o := c.Organization()
+	if o == nil || o.RoleARN != "" || o.ExternalID != "" || o.Listed != nil || len(o.Selectors) != 1 || o.Selectors[0].Unit != "ou-ab12-cd34ef56" ||
+		o.Selectors[0].Exclude != nil || o.Selectors[0].RoleName != DefaultRoleName || len(o.Selectors[0].Regions) != 1 {
+		t.Errorf("Organization() = %+v", o)
+	}
+	// No selector: no organization.
+	if o := mustParse(t, full).Organization(); o != nil {
+		t.Errorf("Organization() of a config without selectors = %+v", o)
+	}
+	// A selector assumes role_name, whatever role_arn defaults: gives for
+	// the accounts listed.
+	c = mustParse(t, `builder: {account: "111111111111"}
+defaults:
+  regions: [us-east-1]
+  role_arn: arn:aws:iam::222222222222:role/path/custom
+  role_name: amicrypt-org
+targets:
+  - account: "222222222222"
+  - organization: true
+`)
+	_, ts, err := c.ExpandTargets()
+	if err != nil || ts[0].RoleARN != "arn:aws:iam::222222222222:role/path/custom" {
+		t.Errorf("account entry: %+v, %v", ts, err)
+	}
+	if o := c.Organization(); o.Selectors[0].RoleName != "amicrypt-org" {
+		t.Errorf("selector's role name = %q, want amicrypt-org", o.Selectors[0].RoleName)
+	}
+	// Built in Go.
+	yes := true
+	c = &Config{
+		Builder:            Builder{Account: "111111111111"},
+		OrganizationAccess: &OrganizationAccess{RoleARN: "arn:aws:iam::999999999999:role/r"},
+		Defaults:           TargetSettings{Regions: []string{"us-east-1"}},
+		Targets:            []TargetEntry{{Organization: &yes}},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if o := c.Organization(); o == nil || o.RoleARN != "arn:aws:iam::999999999999:role/r" || len(o.Selectors) != 1 || o.Selectors[0].Regions[0].RoleARN != "" {
+		t.Errorf("Organization() = %+v", o)
+	}
+}
+
+func TestOrganizationBadInput(t *testing.T) {
+	const head = "builder: {account: \"111111111111\"}\ndefaults: {regions: [us-east-1]}\n"
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"organization false", head + "targets:\n  - organization: false\n",
+			[]string{`amicrypt.yaml:4:19: targets[0].organization: organization: false selects nothing: leave the entry out (organization: true serves every account of the organization)`}},
+		{"organization false on an account", head + "targets:\n  - account: \"222222222222\"\n    organization: false\n",
+			[]string{`amicrypt.yaml:5:19: targets[0].organization: organization: false selects nothing, and this entry is account 222222222222's: leave organization out`}},
+		{"account and unit", head + "targets:\n  - account: \"222222222222\"\n    organizational_unit: ou-ab12-cd34ef56\n",
+			[]string{`amicrypt.yaml:5:26: targets[0].organizational_unit: account and organizational_unit in one entry: a targets entry serves one account (account:), the whole organization (organization: true) or one organizational unit (organizational_unit:); give each its own entry (an account's own entry overrides a selector's settings for it)`}},
+		{"organization and unit", head + "targets:\n  - organization: true\n    organizational_unit: ou-ab12-cd34ef56\n",
+			[]string{`amicrypt.yaml:5:26: targets[0].organizational_unit: organization and organizational_unit in one entry: a targets entry serves one account`}},
+		{"neither", head + "targets:\n  - regions: [us-east-1]\n",
+			[]string{`amicrypt.yaml:4:5: targets[0].account: required: the target's 12-digit account id, quoted, e.g. account: "222222222222" (or organization: true, or organizational_unit: ou-..., for accounts of the organization)`}},
+		{"unit ids", head + "targets:\n  - organizational_unit: ou-AB12-cd34ef56\n  - organizational_unit: r-ab12\n  - organizational_unit: ou-ab1-cd34ef56\n",
+			[]string{
+				`amicrypt.yaml:4:26: targets[0].organizational_unit: "ou-AB12-cd34ef56" is not an organizational unit id like ou-ab12-cd34ef56 (ou-, 4-32 lowercase letters or digits, -, 8-32 more; 'aws organizations list-organizational-units-for-parent --parent-id <root or unit>' lists them)`,
+				`amicrypt.yaml:5:26: targets[1].organizational_unit: "r-ab12" is the organization's root, not an organizational unit: for every account of the organization write organization: true`,
+				`amicrypt.yaml:6:26: targets[2].organizational_unit: "ou-ab1-cd34ef56" is not an organizational unit id`,
+			}},
+		{"selected twice", head + "targets:\n  - organization: true\n  - organizational_unit: ou-ab12-cd34ef56\n  - organization: true\n    regions: [eu-west-1]\n  - organizational_unit: ou-ab12-cd34ef56\n",
+			[]string{
+				`amicrypt.yaml:6:19: targets[2].organization: organization: true is given twice (first at targets[0].organization, line 4): give the whole organization one entry`,
+				`amicrypt.yaml:8:26: targets[3].organizational_unit: organizational unit ou-ab12-cd34ef56 is selected twice (first at targets[1].organizational_unit, line 5): give it one entry`,
+			}},
+		{"exclude on an account", head + "targets:\n  - account: \"222222222222\"\n    exclude: [\"333333333333\"]\n",
+			[]string{`amicrypt.yaml:5:14: targets[0].exclude: exclude belongs to organization: true and organizational_unit entries; an account's entry serves that account only: remove exclude`}},
+		{"exclude ids", head + "targets:\n  - organization: true\n    exclude: [\"22222222222\", 33333333333, \"444444444444\", \"444444444444\"]\n",
+			[]string{
+				`amicrypt.yaml:5:15: targets[0].exclude[0]: "22222222222" is not a 12-digit AWS account id`,
+				`amicrypt.yaml:5:30: targets[0].exclude[1]: "33333333333" is not a 12-digit AWS account id; write account ids as quoted strings`,
+				`amicrypt.yaml:5:59: targets[0].exclude[3]: account 444444444444 is excluded twice (first at targets[0].exclude[2], line 5)`,
+			}},
+		{"role_arn on a selector", head + "targets:\n  - organizational_unit: ou-ab12-cd34ef56\n    role_arn: arn:aws:iam::222222222222:role/amicrypt-target\n  - organization: true\n    role_arn: not-an-arn\n",
+			[]string{
+				`amicrypt.yaml:5:15: targets[0].role_arn: role_arn names one account's role, and this entry selects the accounts of organizational unit ou-ab12-cd34ef56: give role_name, the role's name in each account (default amicrypt-target)`,
+				`amicrypt.yaml:7:15: targets[1].role_arn: role_arn names one account's role, and this entry selects the accounts of the organization: give role_name`,
+			}},
+		{"name on a selector", head + "targets:\n  - organization: true\n    name: everyone\n  - organizational_unit: ou-ab12-cd34ef56\n    name: \"\"\n",
+			[]string{
+				`amicrypt.yaml:5:11: targets[0].name: the accounts of the organization are named as in Organizations: remove name (to name one account, give it an entry of its own)`,
+				`amicrypt.yaml:7:11: targets[1].name: the accounts of organizational unit ou-ab12-cd34ef56 are named as in Organizations: remove name`,
+			}},
+		{"block without a selector", "builder: {account: \"111111111111\"}\norganization:\n  role_arn: arn:aws:iam::999999999999:role/reader\ndefaults: {regions: [us-east-1]}\ntargets: [{account: \"222222222222\"}]\n",
+			[]string{`amicrypt.yaml:3:3: organization: given, but no targets entry is organization: true or organizational_unit: ou-...: the block says how to read the organization for such entries; add one, or remove the block`}},
+		{"block's values", "builder: {account: \"111111111111\"}\norganization: {role_arn: \"arn:aws:iam::999999999999:user/bob\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{organization: true}]\n",
+			[]string{`amicrypt.yaml:2:26: organization.role_arn: "arn:aws:iam::999999999999:user/bob" is not an IAM role ARN like arn:aws:iam::999999999999:role/amicrypt-organization-reader (a role in the management account or a delegated administrator account)`}},
+		{"block's external id without a role", "builder: {account: \"111111111111\"}\norganization: {external_id: x}\ndefaults: {regions: [us-east-1]}\ntargets: [{organization: true}]\n",
+			[]string{
+				`amicrypt.yaml:2:29: organization.external_id: "x" is not a valid external id`,
+				`amicrypt.yaml:2:29: organization.external_id: external_id is given when assuming role_arn, and there is none: add role_arn, or remove external_id`,
+			}},
+		{"unknown key in the block", "builder: {account: \"111111111111\"}\norganization: {role-arn: \"arn:aws:iam::999999999999:role/r\"}\ndefaults: {regions: [us-east-1]}\ntargets: [{organization: true}]\n",
+			[]string{`amicrypt.yaml:2:16: organization.role-arn: unknown key "role-arn" (did you mean role_arn?); allowed keys: role_arn, external_id`}},
+		{"unknown keys in a selector", head + "targets:\n  - organization: true\n    excludes: [\"222222222222\"]\n  - organisational_unit: ou-ab12-cd34ef56\n",
+			[]string{
+				`amicrypt.yaml:5:5: targets[0].excludes: unknown key "excludes" (did you mean exclude?); allowed keys: account, organization, organizational_unit, exclude, name, regions, role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy, grant_service_linked_role, service_linked_role_suffix, boot_proof, publish, family, keep, launch_principals`,
+				`amicrypt.yaml:6:5: targets[1].organisational_unit: unknown key "organisational_unit" (did you mean organizational_unit?); allowed keys: account, organization, organizational_unit, exclude, name`,
+				// What the typo leaves: an entry with none of the three.
+				`amicrypt.yaml:6:5: targets[1].account: required: the target's 12-digit account id`,
+			}},
+		{"the block in a targets entry", head + "targets:\n  - organization: {role_arn: \"arn:aws:iam::999999999999:role/r\"}\n",
+			[]string{`amicrypt.yaml:4:19: targets[0].organization: expected true or false, got a mapping`}},
+		{"block not a mapping", "builder: {account: \"111111111111\"}\norganization: true\ndefaults: {regions: [us-east-1]}\ntargets: [{organization: true}]\n",
+			[]string{`amicrypt.yaml:2:15: organization: expected a mapping with keys role_arn, external_id; got "true"`}},
+		{"defaults role_arn without a role_name", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1]\n  role_arn: arn:aws:iam::222222222222:role/custom\ntargets:\n  - account: \"222222222222\"\n  - organizational_unit: ou-ab12-cd34ef56\n",
+			[]string{`amicrypt.yaml:4:13: defaults.role_arn: role_arn names one account's role; a selector assumes role_name in each of its accounts instead (for targets[1], organizational unit ou-ab12-cd34ef56), and neither it nor defaults: gives one: add role_name under defaults: or on that entry (role_arn stays for the account entries)`}},
+		{"selector without regions", "builder: {account: \"111111111111\"}\ntargets:\n  - account: \"222222222222\"\n    regions: [us-east-1]\n  - organization: true\n",
+			[]string{`amicrypt.yaml:5:5: targets[1].regions: required: this target has no regions and defaults: gives none`}},
+		{"selector's inherited key", "builder: {account: \"111111111111\"}\ndefaults:\n  regions: [us-east-1, eu-west-1]\n  key_arn: arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab\ntargets:\n  - organization: true\n    regions: [us-east-1]\n  - organizational_unit: ou-ab12-cd34ef56\n",
+			[]string{`amicrypt.yaml:4:12: defaults.key_arn: the key is in us-east-1, but the target also copies into eu-west-1 (for targets[1], organizational unit ou-ab12-cd34ef56), where it cannot be used`}},
+		{"selectors in two partitions", "builder: {account: \"111111111111\"}\norganization: {role_arn: \"arn:aws:iam::999999999999:role/r\"}\ntargets:\n  - organization: true\n    regions: [us-east-1]\n  - organizational_unit: ou-ab12-cd34ef56\n    regions: [cn-north-1]\n",
+			[]string{`amicrypt.yaml:7:14: targets[1].regions: these regions are in partition aws-cn, but organization.role_arn, line 2 is in aws: an organization lives in one partition; select its accounts with regions of aws, and those of another partition's organization in a config of their own`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectErrors(t, tc.src, tc.want...)
+		})
+	}
+}
+
+func TestOrganizationSourceErrors(t *testing.T) {
+	c := mustParse(t, `builder: {account: "111111111111"}
+organization:
+  role_arn: arn:aws-cn:iam::999999999999:role/reader
+defaults:
+  regions: [cn-north-1]
+targets:
+  - organizational_unit: ou-ab12-cd34ef56
+`)
+	_, _, _, err := c.Expand(twoSources)
+	if err == nil {
+		t.Fatal("Expand succeeded")
+	}
+	matchErrors(t, err,
+		`amicrypt.yaml:3:13: organization.role_arn: the role is in partition aws-cn, but the sources (eu-west-1, us-east-1) are in aws: name a role of the organization the targets are in, in aws`,
+		`amicrypt.yaml:5:13: defaults.regions[0]: no source image can reach cn-north-1: images are copied only within a partition, cn-north-1 is in aws-cn and the sources (eu-west-1, us-east-1) are in aws; give --source for a region of aws-cn, or remove cn-north-1 here`,
+	)
 }

@@ -16,6 +16,9 @@ import (
 type resolved struct {
 	path          string // targets[i]
 	account, name string
+	// selected is what a selector selects ("organizational unit ou-...",
+	// "the organization"); "" for an account entry.
+	selected string
 
 	regions     []string
 	regionsPath string
@@ -82,6 +85,9 @@ func (c *checker) resolve(i int) *resolved {
 	t, d := &c.cfg.Targets[i], &c.cfg.Defaults
 	tp := yamlconf.Index("targets", i)
 	rs := &resolved{path: tp, account: t.Account, name: t.Name}
+	if t.IsSelector() {
+		rs.selected = t.selected()
+	}
 
 	switch {
 	case t.Regions != nil:
@@ -91,12 +97,15 @@ func (c *checker) resolve(i int) *resolved {
 	}
 
 	// The most specific level wins; on one level role_arn beats role_name.
+	// A selector serves many accounts, and role_arn names one account's
+	// role: a selector always assumes role_name.
+	sel := rs.selected != ""
 	switch {
-	case nonEmpty(t.RoleARN):
+	case !sel && nonEmpty(t.RoleARN):
 		rs.roleARN, rs.rolePath = *t.RoleARN, tp+".role_arn"
 	case t.RoleName != nil:
 		rs.roleName, rs.rolePath = *t.RoleName, tp+".role_name"
-	case nonEmpty(d.RoleARN):
+	case !sel && nonEmpty(d.RoleARN):
 		rs.roleARN, rs.rolePath = *d.RoleARN, "defaults.role_arn"
 	case d.RoleName != nil:
 		rs.roleName, rs.rolePath = *d.RoleName, "defaults.role_name"
@@ -155,7 +164,10 @@ func (rs *resolved) forTarget(path string) string {
 		return ""
 	}
 	who := rs.path + ", account " + rs.account
-	if rs.name != "" {
+	switch {
+	case rs.selected != "":
+		who = rs.path + ", " + rs.selected
+	case rs.name != "":
 		who = fmt.Sprintf("%s (%s, account %s)", rs.path, rs.name, rs.account)
 	}
 	return " (for " + who + ")"

@@ -16,6 +16,8 @@ import (
 
 var (
 	accountRe   = regexp.MustCompile(`^\d{12}$`)
+	unitRe      = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`) // Organizations' OrganizationalUnitId
+	rootRe      = regexp.MustCompile(`^r-[0-9a-z]{4,32}$`)
 	iamNameRe   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	roleARNRe   = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::(\d{12}):role/([\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
 	externalRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // and 2-1224 characters
@@ -84,6 +86,7 @@ func (c *checker) fromFile() bool { return c.r.Pos != nil }
 
 func (c *checker) check() {
 	c.builder()
+	c.organizationAccess()
 	c.settings("defaults", &c.cfg.Defaults)
 	c.concurrency()
 	c.retention()
@@ -120,6 +123,27 @@ func (c *checker) builder() {
 	if b.ExternalID != "" && b.RoleARN == "" {
 		c.errf("builder.external_id", "external_id is given when assuming role_arn, and there is none: add role_arn, or remove external_id")
 	}
+}
+
+// organizationAccess checks the organization: block.
+func (c *checker) organizationAccess() {
+	o := c.cfg.OrganizationAccess
+	if o == nil {
+		return
+	}
+	if o.RoleARN != "" && !roleARNRe.MatchString(o.RoleARN) {
+		c.errf("organization.role_arn", "%q is not an IAM role ARN like arn:aws:iam::999999999999:role/amicrypt-organization-reader (a role in the management account or a delegated administrator account)", o.RoleARN)
+	}
+	c.externalID("organization.external_id", o.ExternalID)
+	if o.ExternalID != "" && o.RoleARN == "" {
+		c.errf("organization.external_id", "external_id is given when assuming role_arn, and there is none: add role_arn, or remove external_id")
+	}
+	for i := range c.cfg.Targets {
+		if c.cfg.Targets[i].IsSelector() {
+			return
+		}
+	}
+	c.errf("organization", "given, but no targets entry is organization: true or organizational_unit: ou-...: the block says how to read the organization for such entries; add one, or remove the block")
 }
 
 func (c *checker) externalID(path, id string) {
@@ -393,35 +417,23 @@ func sortedKeys[V any](m map[string]V) []string {
 func (c *checker) targets() {
 	ts := c.cfg.Targets
 	if len(ts) == 0 {
-		c.errf("targets", "required: list at least one target account, e.g. targets: [{account: \"222222222222\"}]")
+		c.errf("targets", "required: list at least one target account, e.g. targets: [{account: \"222222222222\"}], or select accounts of the organization (organization: true, or organizational_unit: ou-...)")
 		return
 	}
-	accounts, names := map[string]string{}, map[string]string{}
+	accounts, names, selectors := map[string]string{}, map[string]string{}, map[string]string{}
 	regionsSomewhere := c.cfg.Defaults.Regions != nil
 	for i := range ts {
 		t := &ts[i]
 		p := yamlconf.Index("targets", i)
-		ap := p + ".account"
-		switch {
-		case t.Account == "":
-			c.errf(ap, "required: the target's 12-digit account id, quoted, e.g. account: \"222222222222\"")
-		case !accountRe.MatchString(t.Account):
-			c.errf(ap, "%s", c.badAccount(ap, t.Account))
-		default:
-			if first, dup := accounts[t.Account]; dup {
-				c.errf(ap, "account %s is listed twice (first at %s): give it one entry listing all its regions", t.Account, c.r.Where(first))
-			} else {
-				accounts[t.Account] = ap
-			}
+		c.entryKind(p, t)
+		settings := t.TargetSettings
+		if t.IsSelector() {
+			c.selector(p, t, selectors)
+			settings.RoleARN = nil // said once, by selector
+		} else {
+			c.accountEntry(p, t, accounts, names)
 		}
-		if t.Name != "" {
-			if first, dup := names[t.Name]; dup {
-				c.errf(p+".name", "name %q is used twice (first at %s): names tell targets apart in reports", t.Name, c.r.Where(first))
-			} else {
-				names[t.Name] = p + ".name"
-			}
-		}
-		c.settings(p, &t.TargetSettings)
+		c.settings(p, &settings)
 		if t.Regions != nil {
 			regionsSomewhere = true
 		}
@@ -433,10 +445,154 @@ func (c *checker) targets() {
 	for i := range ts {
 		c.crossCheck(c.resolve(i))
 	}
+	c.organizationPartition()
+}
+
+// entryKind checks that a targets entry is one account, the organization or
+// one organizational unit.
+func (c *checker) entryKind(p string, t *TargetEntry) {
+	var given []string
+	if t.Account != "" {
+		given = append(given, "account")
+	}
+	if o := t.Organization; o != nil {
+		if *o {
+			given = append(given, "organization")
+		} else if t.Account != "" {
+			c.errf(p+".organization", "organization: false selects nothing, and this entry is account %s's: leave organization out", t.Account)
+		} else {
+			c.errf(p+".organization", "organization: false selects nothing: leave the entry out (organization: true serves every account of the organization)")
+		}
+	}
+	if t.OrganizationalUnit != "" {
+		given = append(given, "organizational_unit")
+		switch u := t.OrganizationalUnit; {
+		case rootRe.MatchString(u):
+			c.errf(p+".organizational_unit", "%q is the organization's root, not an organizational unit: for every account of the organization write organization: true", u)
+		case !unitRe.MatchString(u):
+			c.errf(p+".organizational_unit", "%q is not an organizational unit id like ou-ab12-cd34ef56 (ou-, 4-32 lowercase letters or digits, -, 8-32 more; 'aws organizations list-organizational-units-for-parent --parent-id <root or unit>' lists them)", u)
+		}
+	}
+	for _, k := range given[min(1, len(given)):] {
+		c.errf(p+"."+k, "%s and %s in one entry: a targets entry serves one account (account:), the whole organization (organization: true) or one organizational unit (organizational_unit:); give each its own entry (an account's own entry overrides a selector's settings for it)", given[0], k)
+	}
+}
+
+// accountEntry checks what only an account's entry has.
+func (c *checker) accountEntry(p string, t *TargetEntry, accounts, names map[string]string) {
+	ap := p + ".account"
+	switch {
+	case t.Account == "" && t.Organization != nil:
+		return // organization: false, said by entryKind
+	case t.Account == "":
+		c.errf(ap, "required: the target's 12-digit account id, quoted, e.g. account: \"222222222222\" (or organization: true, or organizational_unit: ou-..., for accounts of the organization)")
+		return
+	case !accountRe.MatchString(t.Account):
+		c.errf(ap, "%s", c.badAccount(ap, t.Account))
+	default:
+		if first, dup := accounts[t.Account]; dup {
+			c.errf(ap, "account %s is listed twice (first at %s): give it one entry listing all its regions", t.Account, c.r.Where(first))
+		} else {
+			accounts[t.Account] = ap
+		}
+	}
+	if t.Name != "" {
+		if first, dup := names[t.Name]; dup {
+			c.errf(p+".name", "name %q is used twice (first at %s): names tell targets apart in reports", t.Name, c.r.Where(first))
+		} else {
+			names[t.Name] = p + ".name"
+		}
+	}
+	if t.Exclude != nil {
+		c.errf(p+".exclude", "exclude belongs to organization: true and organizational_unit entries; an account's entry serves that account only: remove exclude")
+	}
+}
+
+// selector checks what only a selector has, and what it may not have.
+// selected maps each unit ("" for the whole organization) to the path of
+// its first selector.
+func (c *checker) selector(p string, t *TargetEntry, selected map[string]string) {
+	key, kp := t.OrganizationalUnit, p+".organizational_unit"
+	if key == "" {
+		kp = p + ".organization"
+	}
+	if first, dup := selected[key]; dup {
+		if key == "" {
+			c.errf(kp, "organization: true is given twice (first at %s): give the whole organization one entry", c.r.Where(first))
+		} else {
+			c.errf(kp, "organizational unit %s is selected twice (first at %s): give it one entry", key, c.r.Where(first))
+		}
+	} else {
+		selected[key] = kp
+	}
+	if t.RoleARN != nil {
+		c.errf(p+".role_arn", "role_arn names one account's role, and this entry selects the accounts of %s: give role_name, the role's name in each account (default %s)", t.selected(), DefaultRoleName)
+	}
+	if _, _, given := c.r.Pos.Key(p + ".name"); given || t.Name != "" {
+		c.errf(p+".name", "the accounts of %s are named as in Organizations: remove name (to name one account, give it an entry of its own)", t.selected())
+	}
+	ep := p + ".exclude"
+	seen := map[string]string{}
+	for i, id := range t.Exclude {
+		ip := yamlconf.Index(ep, i)
+		switch first, dup := seen[id]; {
+		case !accountRe.MatchString(id):
+			c.errf(ip, "%s", c.badAccount(ip, id))
+		case dup:
+			c.errf(ip, "account %s is excluded twice (first at %s)", id, c.r.Where(first))
+		default:
+			seen[id] = ip
+		}
+	}
+}
+
+// organizationPartition checks that the selectors, and the role that reads
+// the organization, are in one partition: an organization lives in one.
+func (c *checker) organizationPartition() {
+	var firstPart, firstPath string
+	if o := c.cfg.OrganizationAccess; o != nil {
+		if m := roleARNRe.FindStringSubmatch(o.RoleARN); m != nil {
+			firstPart, firstPath = m[1], "organization.role_arn"
+		}
+	}
+	for i := range c.cfg.Targets {
+		if !c.cfg.Targets[i].IsSelector() {
+			continue
+		}
+		rs := c.resolve(i)
+		part := onePartition(rs.validRegions())
+		switch {
+		case part == "":
+			continue // no valid region, or several partitions: said by crossCheck
+		case firstPart == "":
+			firstPart, firstPath = part, rs.regionsPath
+		case part != firstPart:
+			c.errf(rs.regionsPath, "these regions are in partition %s%s, but %s is in %s: an organization lives in one partition; select its accounts with regions of %s, and those of another partition's organization in a config of their own", part, rs.forTarget(rs.regionsPath), c.r.Where(firstPath), firstPart, firstPart)
+		}
+	}
+}
+
+// onePartition is the partition of regions, "" when there are none or they
+// are in more than one.
+func onePartition(regions []string) string {
+	var part string
+	for _, r := range regions {
+		switch p := Partition(r); {
+		case part == "":
+			part = p
+		case p != part:
+			return ""
+		}
+	}
+	return part
 }
 
 // crossCheck checks what only the resolved settings of one target show.
 func (c *checker) crossCheck(rs *resolved) {
+	if d := c.cfg.Defaults.RoleARN; rs.selected != "" && rs.rolePath == "" && nonEmpty(d) {
+		// Rather than a silent amicrypt-target in every account.
+		c.errf("defaults.role_arn", "role_arn names one account's role; a selector assumes role_name in each of its accounts instead%s, and neither it nor defaults: gives one: add role_name under defaults: or on that entry (role_arn stays for the account entries)", rs.forTarget("defaults.role_arn"))
+	}
 	if rs.regions == nil {
 		if !c.r.Pos.FailedWithin("defaults.regions") {
 			c.errf(rs.path+".regions", "required: this target has no regions and defaults: gives none; add regions: [...] here or under defaults:")
@@ -567,6 +723,11 @@ func (c *checker) sources(sources map[string]string) {
 	}
 	if m := roleARNRe.FindStringSubmatch(c.cfg.Builder.RoleARN); m != nil && m[1] != srcPart {
 		c.errf("builder.role_arn", "the role is in partition %s, but the sources (%s) are in %s", m[1], strings.Join(byPartition[srcPart], ", "), srcPart)
+	}
+	if o := c.cfg.OrganizationAccess; o != nil {
+		if m := roleARNRe.FindStringSubmatch(o.RoleARN); m != nil && m[1] != srcPart {
+			c.errf("organization.role_arn", "the role is in partition %s, but the sources (%s) are in %s: name a role of the organization the targets are in, in %s", m[1], strings.Join(byPartition[srcPart], ", "), srcPart, srcPart)
+		}
 	}
 	for i := range c.cfg.Targets {
 		rs := c.resolve(i)
