@@ -28,6 +28,9 @@ const (
 	// DefaultStopTimeout is how long Stop lets running activities finish
 	// before cancelling them; their retries resume elsewhere.
 	DefaultStopTimeout = 30 * time.Second
+	// DeadlockDetectionTimeout is how long workflow code may run without
+	// yielding before the SDK fails the task as deadlocked.
+	DeadlockDetectionTimeout = 10 * time.Second
 )
 
 // Options tune the worker; zero values take the defaults above.
@@ -61,6 +64,11 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts Op
 		WorkerStopTimeout:                      orDefault(opts.StopTimeout, DefaultStopTimeout),
 		Identity:                               opts.Identity,
 		OnFatalError:                           opts.OnFatalError,
+		// A run of tens of thousands of targets sorts, checks and splits
+		// them inside one workflow task (a few hundred milliseconds on an
+		// idle core, TestNoPayloadOfA50000TargetRunExceeds256KB): the SDK's
+		// default of one second would call a busy worker deadlocked.
+		DeadlockDetectionTimeout: DeadlockDetectionTimeout,
 	})
 	Register(w, acts, c)
 	return w
@@ -96,6 +104,10 @@ func Activities(acts *activities.Activities, attach *workflows.Attach, hk *workf
 		acts.FindPreexistingShares,
 		acts.ShareSource,
 		acts.UnshareSource,
+		// Pipeline (workflows/targetset.go): organization targets.
+		acts.ListOrganizationUnits,
+		acts.ListOrganizationAccounts,
+		acts.DescribeOrganizationAccounts,
 		// Rotation (workflows/rotation.go).
 		acts.PrepareRotation,
 		acts.FindKeyedImages,

@@ -33,10 +33,14 @@ import (
 //
 // It returns one report per target, ordered by account and region; when
 // cancelled, the reports ride on the CanceledError's details. It answers
-// QueryProgress with a Report of its targets.
+// QueryProgress with a Report of its targets, and QuerySummary with their
+// counts per status.
 func Batch(ctx workflow.Context, in BatchInput) ([]TargetReport, error) {
 	b := newBatchRun(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return b.progress(), nil }); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, QuerySummary, func() (map[string]int, error) { return Summary(b.reports), nil }); err != nil {
 		return nil, err
 	}
 	b.run(ctx)

@@ -47,6 +47,9 @@ type fakeAWS struct {
 	// heartbeating, for recordings on a real server (record_history_test.go);
 	// a cancellation ends it.
 	sleep map[string]time.Duration
+	// org is the organization the Organizations activities read (nil:
+	// none; they are not expected).
+	org *fakeOrg
 }
 
 func newFake() *fakeAWS {
@@ -282,6 +285,11 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	// The compensation runs only when a proof did not clean up itself.
 	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof).Maybe()
 	env.OnActivity(a.FinishTarget, mock.Anything, mock.Anything).Return(f.FinishTarget)
+	if f.org != nil {
+		env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(f.org.ListOrganizationUnits)
+		env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(f.org.ListOrganizationAccounts)
+		env.OnActivity(a.DescribeOrganizationAccounts, mock.Anything, mock.Anything).Return(f.org.DescribeOrganizationAccounts).Maybe()
+	}
 	return env
 }
 

@@ -121,6 +121,10 @@ func activityOptions(step string, t activities.Target) workflow.ActivityOptions 
 		// Compensation as much as a step: retried long; it heartbeats, as
 		// the share does.
 		return workflow.ActivityOptions{StartToCloseTimeout: 15 * time.Minute, HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retry(5*time.Second, 5*time.Minute, 30)}
+	case stepResolve:
+		// Organizations: a unit's accounts in pages of 1,000 (50 calls),
+		// the units below the selectors; heartbeats while it pages.
+		return workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}
 	case stepAttach:
 		// Waits on another run of the same workflow id, polling its result
 		// and heartbeating between polls.
@@ -146,6 +150,8 @@ const (
 	stepBootDelete = "boot-proof-delete"
 	stepUnshare    = "unshare"
 	stepAttach     = "attach"
+	// stepResolve: a run's organization targets read from Organizations.
+	stepResolve = "resolve-targets"
 )
 
 // withStep is ctx with the activity options of step.

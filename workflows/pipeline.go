@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 
@@ -49,6 +50,18 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (Report, error) {
 	if err := in.Validate(); err != nil {
 		return p.report(), temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
 	}
+	if workflow.GetVersion(ctx, rowsInBatchesVersion, workflow.DefaultVersion, 1) == 1 {
+		p.slim = true
+		if err := workflow.SetQueryHandler(ctx, QueryBatchTargets, p.batchTargets); err != nil {
+			return Report{}, err
+		}
+		if err := p.gather(ctx); err != nil {
+			if canceled(ctx, nil) {
+				return p.report(), temporal.NewCanceledError(p.report())
+			}
+			return p.report(), err
+		}
+	}
 	switch workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 2) {
 	case workflow.DefaultVersion:
 		p.plan()
@@ -75,6 +88,12 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (Report, error) {
 	}
 	return rep, nil
 }
+
+// rowsInBatchesVersion gates the run whose input, result and query answers
+// stay small whatever its size: targets in parts and from organizations
+// (gather), rows kept by the batches, the report a summary. A run started
+// before it keeps every row itself.
+const rowsInBatchesVersion = "rows-in-batches"
 
 func (in PipelineInput) withDefaults() PipelineInput {
 	if in.InFlight == 0 {
@@ -105,8 +124,11 @@ func (in PipelineInput) Validate() error {
 	if len(in.Sources) == 0 {
 		add("no source image: give one region:ami-id pair per region Packer built in")
 	}
-	if len(in.Targets) == 0 {
+	if len(in.Targets) == 0 && in.TargetParts <= 1 && in.Organization == nil {
 		add("no target: give at least one account and region")
+	}
+	if in.TargetParts < 0 {
+		add("target_parts must not be negative")
 	}
 	seenSource := map[string]bool{}
 	for i, s := range in.Sources {
@@ -121,23 +143,34 @@ func (in PipelineInput) Validate() error {
 			add("source %d in %s: %q is not an image id (ami-...)", i, s.Region, s.ImageID)
 		}
 	}
-	seenTarget := map[string]bool{}
+	seenTarget := make(map[string]bool, len(in.Targets))
+	// Per region, once: a run has tens of thousands of targets in a few
+	// regions, and validates them inside a workflow task.
+	type regionCheck struct{ valid, served bool }
+	regions := map[string]regionCheck{}
 	for i, t := range in.Targets {
 		if !accountPattern.MatchString(t.Account) {
 			add("target %d (%s): account %q is not a 12-digit account id", i, t.ID(), t.Account)
 		}
-		switch {
-		case !ValidRegion(t.Region):
-			add("target %d (%s): %q is not a region name (like us-east-1)", i, t.ID(), t.Region)
-		case len(in.Sources) > 0:
-			if _, ok := NearestSource(in.Sources, t.Region); !ok {
-				add("target %d (%s): no source image in partition %s", i, t.ID(), Partition(t.Region))
+		rc, ok := regions[t.Region]
+		if !ok {
+			rc.valid = ValidRegion(t.Region)
+			if rc.valid && len(in.Sources) > 0 {
+				_, rc.served = NearestSource(in.Sources, t.Region)
 			}
+			regions[t.Region] = rc
 		}
-		if seenTarget[t.ID()] {
-			add("target %d: %s is listed twice; give each account and region once", i, t.ID())
+		switch {
+		case !rc.valid:
+			add("target %d (%s): %q is not a region name (like us-east-1)", i, t.ID(), t.Region)
+		case len(in.Sources) > 0 && !rc.served:
+			add("target %d (%s): no source image in partition %s", i, t.ID(), Partition(t.Region))
 		}
-		seenTarget[t.ID()] = true
+		id := t.ID()
+		if seenTarget[id] {
+			add("target %d: %s is listed twice; give each account and region once", i, id)
+		}
+		seenTarget[id] = true
 	}
 	if in.InFlight < 0 || in.PerAccountRegion < 0 || in.BatchAccounts < 0 {
 		add("in_flight, per_account_region and batch_accounts must not be negative (0 takes the default)")
@@ -152,8 +185,8 @@ func (in PipelineInput) Validate() error {
 // target.
 func (p *pipelineRun) ownShares() map[string]bool {
 	own := map[string]bool{}
-	for _, t := range p.in.Targets {
-		if src, ok := NearestSource(p.in.Sources, t.Region); ok {
+	for _, t := range p.all {
+		if src, ok := p.source(t.Region); ok {
 			own[src.ImageID+"/"+t.Account] = true
 		}
 	}
@@ -190,10 +223,18 @@ func planBatches(targets []activities.Target, batchAccounts, maxTargets int) [][
 }
 
 type pipelineRun struct {
-	in      PipelineInput
-	log     log.Logger
+	in  PipelineInput
+	log log.Logger
+	// slim: a rows-in-batches run. It keeps no rows (targets stays empty):
+	// each batch's status counts its rows.
+	slim bool
+	// all are the run's targets (the input's, or gather's).
+	all     []activities.Target
 	targets []TargetReport // sorted by account, region
 	index   map[string]int // target ID → row
+	org     *OrganizationResolution
+	// sources: NearestSource per target region, once.
+	sources map[string]sourceFor
 	batches [][]activities.Target
 	status  []BatchStatus
 	windows []int // each batch's InFlight, set when it starts
@@ -208,6 +249,11 @@ func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
 		in:    in,
 		log:   log.With(workflow.GetLogger(ctx), "run", in.RunID),
 		index: map[string]int{},
+		all:   in.Targets,
+	}
+	if workflow.GetVersion(ctx, rowsInBatchesVersion, workflow.DefaultVersion, 1) == 1 {
+		// gather fills all; no row is kept.
+		return p
 	}
 	for _, t := range sortTargets(in.Targets) {
 		src, _ := NearestSource(in.Sources, t.Region)
@@ -218,7 +264,7 @@ func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
 }
 
 func (p *pipelineRun) plan() {
-	p.batches = planBatches(p.in.Targets, p.in.BatchAccounts, MaxBatchTargets)
+	p.batches = planBatches(p.all, p.in.BatchAccounts, MaxBatchTargets)
 	for n, batch := range p.batches {
 		accounts := 0
 		for i := range batch {
@@ -237,10 +283,13 @@ func (p *pipelineRun) plan() {
 	p.fair = max(1, p.in.InFlight/max(1, slots))
 	p.budget = p.in.InFlight
 	p.windows = make([]int, len(p.batches))
-	p.log.Info("run planned", "targets", len(p.targets), "batches", len(p.batches), "in_flight", p.in.InFlight)
+	p.log.Info("run planned", "targets", len(p.all), "batches", len(p.batches), "in_flight", p.in.InFlight)
 }
 
 func (p *pipelineRun) report() Report {
+	if p.slim {
+		return p.summaryReport()
+	}
 	targets := copyReports(p.targets)
 	return Report{
 		RunID:    p.in.RunID,
@@ -296,8 +345,93 @@ func (p *pipelineRun) run(ctx workflow.Context) {
 	}
 }
 
+type sourceFor struct {
+	src activities.Source
+	ok  bool
+}
+
+// source is NearestSource(p.in.Sources, region), worked out once per region.
+func (p *pipelineRun) source(region string) (activities.Source, bool) {
+	if p.sources == nil {
+		p.sources = map[string]sourceFor{}
+	}
+	s, ok := p.sources[region]
+	if !ok {
+		s.src, s.ok = NearestSource(p.in.Sources, region)
+		p.sources[region] = s
+	}
+	return s.src, s.ok
+}
+
+// summaryReport is a rows-in-batches run's report: counts, batches, no row.
+func (p *pipelineRun) summaryReport() Report {
+	sum := Summary(nil)
+	batches := make([]BatchStatus, len(p.status))
+	for n, b := range p.status {
+		batches[n] = b
+		switch {
+		case b.Summary != nil:
+			for k, v := range b.Summary {
+				if k != "total" {
+					sum[k] += v
+				}
+			}
+			batches[n].Summary = maps.Clone(b.Summary)
+		case b.Status == StatusRunning:
+			sum[StatusRunning] += b.Targets
+		case b.Status == StatusCancelled:
+			sum[StatusCancelled] += b.Targets
+		default:
+			sum[StatusPending] += b.Targets
+		}
+	}
+	if len(p.status) == 0 {
+		// Not planned yet (gathering the targets): what is known.
+		sum[StatusPending] = len(p.all)
+	}
+	sum["total"] = len(p.all)
+	var org *OrganizationResolution
+	if p.org != nil {
+		o := *p.org
+		o.Skipped = append([]activities.OrganizationAccount(nil), p.org.Skipped...)
+		org = &o
+	}
+	return Report{
+		RunID:         p.in.RunID,
+		ReplayOf:      p.in.ReplayOf,
+		Sources:       sourcesByRegion(p.in.Sources),
+		Summary:       sum,
+		Batches:       batches,
+		RowsInBatches: true,
+		Organization:  org,
+		Housekeeping:  append([]string(nil), p.housekeeping...),
+		Warnings:      append([]string(nil), p.warnings...),
+	}
+}
+
+// batchTargets answers QueryBatchTargets: batch n's targets as pending rows.
+func (p *pipelineRun) batchTargets(n int) ([]TargetReport, error) {
+	if n < 0 || n >= len(p.batches) {
+		return nil, fmt.Errorf("run %s has no batch %d (it has %d)", p.in.RunID, n, len(p.batches))
+	}
+	rows := make([]TargetReport, 0, len(p.batches[n]))
+	for _, t := range p.batches[n] {
+		src, _ := p.source(t.Region)
+		r := pendingReport(t, src)
+		r.Status = p.status[n].Status
+		if r.Status == StatusRunning || r.Status == StatusSucceeded {
+			r.Status = StatusPending // its own rows are the batch's
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
 // setStatus sets the status of the given targets' rows that are not final.
 func (p *pipelineRun) setStatus(ctx workflow.Context, targets []activities.Target, status string) {
+	if p.slim {
+		return
+	}
 	for _, t := range targets {
 		row := &p.targets[p.index[t.ID()]]
 		if final(row.Status) {
@@ -362,7 +496,14 @@ func (p *pipelineRun) fill(ctx workflow.Context, n int, reports []TargetReport, 
 		if got[t.ID()] {
 			continue
 		}
-		r := p.targets[p.index[t.ID()]]
+		var r TargetReport
+		if p.slim {
+			src, _ := p.source(t.Region)
+			r = pendingReport(t, src)
+			p.status[n].Error = fmt.Sprintf("the batch ended without a report for some of its targets: %v", err)
+		} else {
+			r = p.targets[p.index[t.ID()]]
+		}
 		r.FinishedAt = &now
 		if temporal.IsCanceledError(err) {
 			r.Status = StatusCancelled
@@ -381,7 +522,13 @@ func (p *pipelineRun) fill(ctx workflow.Context, n int, reports []TargetReport, 
 }
 
 func (p *pipelineRun) collect(ctx workflow.Context, n int, reports []TargetReport) {
+	if p.slim {
+		p.status[n].Summary = Summary(reports)
+	}
 	for _, r := range reports {
+		if p.slim {
+			break
+		}
 		if i, ok := p.index[r.Account+"/"+r.Region]; ok {
 			p.targets[i] = r
 		}

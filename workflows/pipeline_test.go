@@ -22,19 +22,45 @@ func pipelineInput(tgs []activities.Target) PipelineInput {
 	return PipelineInput{RunID: "r1", Builder: builder, Sources: bothSrcs, Targets: tgs}
 }
 
-func runPipeline(t *testing.T, env *testsuite.TestWorkflowEnvironment, in PipelineInput) (Report, error) {
+// runPipeline runs the Pipeline and returns its report with the rows its
+// batches returned (as pipelinerun.Complete reads them); also are more
+// listeners of children completing.
+func runPipeline(t *testing.T, env *testsuite.TestWorkflowEnvironment, in PipelineInput, also ...func(*workflow.Info, converter.EncodedValue, error)) (Report, error) {
 	t.Helper()
+	rows := map[string][]TargetReport{}
+	env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, result converter.EncodedValue, err error) {
+		for _, f := range also {
+			f(info, result, err)
+		}
+		if info.WorkflowType.Name != "Batch" {
+			return
+		}
+		var reports []TargetReport
+		var canceledErr *temporal.CanceledError
+		switch {
+		case err == nil:
+			require.NoError(t, result.Get(&reports))
+		case errors.As(err, &canceledErr) && canceledErr.HasDetails():
+			require.NoError(t, canceledErr.Details(&reports))
+		}
+		rows[info.WorkflowExecution.ID] = reports
+	})
 	env.ExecuteWorkflow(Pipeline, in)
 	require.True(t, env.IsWorkflowCompleted())
 	var r Report
 	err := env.GetWorkflowError()
-	if err == nil {
-		require.NoError(t, env.GetWorkflowResult(&r))
-		return r, nil
-	}
 	var canceledErr *temporal.CanceledError
-	if errors.As(err, &canceledErr) {
+	switch {
+	case err == nil:
+		require.NoError(t, env.GetWorkflowResult(&r))
+	case errors.As(err, &canceledErr):
 		require.NoError(t, canceledErr.Details(&r))
+	}
+	if r.RowsInBatches {
+		require.Empty(t, r.Targets, "a rows-in-batches report carries no row")
+		for _, b := range r.Batches {
+			r.Targets = append(r.Targets, rows[b.WorkflowID]...)
+		}
 	}
 	return r, err
 }
@@ -62,7 +88,7 @@ func TestPipelineHappyPath(t *testing.T) {
 	}
 	assert.True(t, sort.StringsAreSorted(order), order)
 	assert.Equal(t, map[string]int{StatusPending: 0, StatusRunning: 0, StatusSucceeded: 6, StatusFailed: 0, StatusCancelled: 0, "total": 6}, r.Summary)
-	assert.Equal(t, []BatchStatus{{WorkflowID: "amicrypt-batch-r1-0", Status: StatusSucceeded, Accounts: 3, Targets: 6}}, r.Batches)
+	assert.Equal(t, []BatchStatus{{WorkflowID: "amicrypt-batch-r1-0", Status: StatusSucceeded, Accounts: 3, Targets: 6, Summary: r.Summary}}, r.Batches)
 }
 
 func TestPipelineMixedOutcomes(t *testing.T) {
@@ -122,7 +148,8 @@ func TestPipelineSplitsAccountsIntoBatches(t *testing.T) {
 	assert.Equal(t, accounts[4:5], batchAccounts["amicrypt-batch-r1-2"])
 	assert.Equal(t, 10, r.Summary[StatusSucceeded])
 	require.Len(t, r.Batches, 3)
-	assert.Equal(t, BatchStatus{WorkflowID: "amicrypt-batch-r1-2", Status: StatusSucceeded, Accounts: 1, Targets: 2}, r.Batches[2])
+	assert.Equal(t, BatchStatus{WorkflowID: "amicrypt-batch-r1-2", Status: StatusSucceeded, Accounts: 1, Targets: 2,
+		Summary: map[string]int{StatusPending: 0, StatusRunning: 0, StatusSucceeded: 2, StatusFailed: 0, StatusCancelled: 0, "total": 2}}, r.Batches[2])
 	// each batch shared its own accounts only
 	assert.ElementsMatch(t, []string{
 		"ShareSource eu-west-1 " + accounts[0] + " " + accounts[1],
@@ -145,15 +172,15 @@ func TestPipelineCapsTargetsInFlightAcrossBatches(t *testing.T) {
 			peak = max(peak, running)
 		}
 	})
-	env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, _ converter.EncodedValue, _ error) {
+	done := func(info *workflow.Info, _ converter.EncodedValue, _ error) {
 		if info.WorkflowType.Name == "Target" {
 			running--
 		}
-	})
+	}
 	in := pipelineInput(targets(accountIDs(6), "us-east-1", "eu-west-1"))
 	in.BatchAccounts = 2
 	in.InFlight = 5 // batches of 4: the first gets 4, the second the 1 left, the third waits
-	r, err := runPipeline(t, env, in)
+	r, err := runPipeline(t, env, in, done)
 	require.NoError(t, err)
 	assert.Equal(t, 12, r.Summary[StatusSucceeded])
 	assert.Equal(t, 5, peak, "in_flight is a cap, and all of it is used")
@@ -170,16 +197,16 @@ func TestPipelineGivesBatchesTheirWholeSizeWhenInFlightAllows(t *testing.T) {
 			peak = max(peak, running)
 		}
 	})
-	env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, _ converter.EncodedValue, _ error) {
+	done := func(info *workflow.Info, _ converter.EncodedValue, _ error) {
 		if info.WorkflowType.Name == "Target" {
 			running--
 		}
-	})
+	}
 	in := pipelineInput(targets(accountIDs(5), "us-east-1", "eu-west-1"))
 	in.BatchAccounts = 2 // batches of 4, 4 and 2 targets
 	in.InFlight = 10
 	start := env.Now()
-	r, err := runPipeline(t, env, in)
+	r, err := runPipeline(t, env, in, done)
 	require.NoError(t, err)
 	assert.Equal(t, 10, r.Summary[StatusSucceeded])
 	assert.Equal(t, 10, peak, "every target runs at once: no second wave")

@@ -1,7 +1,8 @@
 package workflows
 
 import (
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/amicrypt/amicrypt/activities"
 )
@@ -52,13 +53,26 @@ func sourcesByRegion(sources []activities.Source) map[string]string {
 // report, and the order in which a Batch starts them (one account's regions
 // together, so its shares are revoked early).
 func sortTargets(targets []activities.Target) []activities.Target {
-	out := append([]activities.Target(nil), targets...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Account != out[j].Account {
-			return out[i].Account < out[j].Account
+	// Sorted by index, then copied once: a Target is a few hundred bytes,
+	// and a run's tens of thousands are sorted inside a workflow task.
+	order := make([]int, len(targets))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &targets[i], &targets[j]
+		if c := strings.Compare(a.Account, b.Account); c != 0 {
+			return c
 		}
-		return out[i].Region < out[j].Region
+		if c := strings.Compare(a.Region, b.Region); c != 0 {
+			return c
+		}
+		return i - j // stable
 	})
+	out := make([]activities.Target, len(targets))
+	for i, k := range order {
+		out[i] = targets[k]
+	}
 	return out
 }
 

@@ -50,7 +50,28 @@ type PipelineInput struct {
 	// PipelineRoleARN is the role the worker acts as; EnsureKey names it in
 	// the key policies it writes.
 	PipelineRoleARN string `json:"pipeline_role_arn,omitempty"`
+	// TargetParts: the targets listed one by one come in this many parts,
+	// Targets the first and SignalTargets the others (TargetsPart), so no
+	// input grows with the run (0 or 1: Targets are all of them).
+	TargetParts int `json:"target_parts,omitempty"`
+	// Organization: targets the run resolves from AWS Organizations as it
+	// starts (organization and organizational_unit entries of the config).
+	Organization *activities.OrganizationTargets `json:"organization,omitempty"`
 }
+
+// SignalTargets carries a TargetsPart of a run's targets.
+const SignalTargets = "targets"
+
+// TargetsPart is the Index-th (from 1; Targets of the input is part 0) of
+// a run's PipelineInput.TargetParts parts of targets.
+type TargetsPart struct {
+	Index   int                 `json:"index"`
+	Targets []activities.Target `json:"targets"`
+}
+
+// TargetsPerPart is how many targets one part carries (a few hundred
+// bytes each: a part stays far under 256 KB).
+const TargetsPerPart = 250
 
 // TargetReport is one row of the report.
 type TargetReport struct {
@@ -111,6 +132,14 @@ type Report struct {
 	// Batches lists the run's Batch children and how far each is; a running
 	// batch answers QueryProgress with its targets' exact statuses.
 	Batches []BatchStatus `json:"batches,omitempty"`
+	// RowsInBatches: the rows are not in this report but in its batches'
+	// (each batch's result, or its QueryProgress while it runs; a batch not
+	// started, QueryBatchTargets of the Pipeline): Summary counts them. A
+	// run's report since the rows-in-batches version; pipelinerun.Complete
+	// fills Targets in.
+	RowsInBatches bool `json:"rows_in_batches,omitempty"`
+	// Organization says how the run's organization targets were resolved.
+	Organization *OrganizationResolution `json:"organization,omitempty"`
 
 	// Kind is "" for a run, "rotation" or "sweep".
 	Kind string `json:"kind,omitempty"`
@@ -138,7 +167,31 @@ type BatchStatus struct {
 	Status     string `json:"status"` // pending | running | succeeded (all reports in) | cancelled
 	Accounts   int    `json:"accounts"`
 	Targets    int    `json:"targets"`
+	// Summary counts the batch's targets per status once it ended (a
+	// rows-in-batches run).
+	Summary map[string]int `json:"summary,omitempty"`
+	// Error: the batch ended without a row for some targets (they count as
+	// failed, or cancelled), and why.
+	Error string `json:"error,omitempty"`
 }
+
+// OrganizationResolution is what a run's organization targets became.
+type OrganizationResolution struct {
+	OrganizationID string `json:"organization_id,omitempty"`
+	// Accounts served, targets they make, units read.
+	Accounts int `json:"accounts"`
+	Targets  int `json:"targets"`
+	Units    int `json:"units"`
+	// Excluded: accounts the selectors' exclude lists left out.
+	Excluded int `json:"excluded,omitempty"`
+	// Skipped: suspended accounts and accounts being closed (at most
+	// MaxSkippedListed listed; SkippedCount counts them all).
+	Skipped      []activities.OrganizationAccount `json:"skipped,omitempty"`
+	SkippedCount int                              `json:"skipped_count,omitempty"`
+}
+
+// MaxSkippedListed bounds the skipped accounts a report lists.
+const MaxSkippedListed = 100
 
 // TargetInput is one Target workflow: one account × region, served by one
 // source image that the Batch has already shared with the account.
@@ -169,6 +222,15 @@ type BatchInput struct {
 // QueryReport: a running Target answers it with its TargetReport so far. (A
 // Batch, like the Pipeline, answers QueryProgress with a Report of its targets.)
 const QueryReport = "report"
+
+// QuerySummary: a Batch answers it with its targets' counts per status
+// (Summary), what progress reads every second. QueryBatchTargets (an int
+// argument, the batch's index): a rows-in-batches Pipeline answers it with
+// the pending rows of that batch's targets.
+const (
+	QuerySummary      = "summary"
+	QueryBatchTargets = "batch-targets"
+)
 
 // Steps of a target. QueryStep answers with the step under way: share (the
 // Batch's, before a Target starts), prepare, copy, boot-proof, publish, done

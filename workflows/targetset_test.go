@@ -1,0 +1,185 @@
+package workflows
+
+import (
+	"errors"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/amicrypt/amicrypt/activities"
+)
+
+// batchInputs records every Batch's input as it starts.
+func batchInputs(env *testsuite.TestWorkflowEnvironment, t *testing.T) map[string]BatchInput {
+	got := map[string]BatchInput{}
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
+		if info.WorkflowType.Name != "Batch" {
+			return
+		}
+		var in BatchInput
+		require.NoError(t, args.Get(&in))
+		got[info.WorkflowExecution.ID] = in
+	})
+	return got
+}
+
+func TestPipelineReceivesItsTargetsInParts(t *testing.T) {
+	f := newFake()
+	env := newEnv(t, f)
+	all := targets(accountIDs(6), "us-east-1", "eu-west-1")
+	in := pipelineInput(all[:4])
+	in.TargetParts = 3
+	// The starter sends parts 1 and 2; part 1 twice (a starter that
+	// attached again), which counts once.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalTargets, TargetsPart{Index: 2, Targets: all[8:]})
+		env.SignalWorkflow(SignalTargets, TargetsPart{Index: 1, Targets: all[4:8]})
+		env.SignalWorkflow(SignalTargets, TargetsPart{Index: 1, Targets: all[4:8]})
+	}, time.Minute)
+	r, err := runPipeline(t, env, in)
+	require.NoError(t, err)
+	assert.True(t, r.RowsInBatches)
+	assert.Equal(t, 12, r.Summary["total"])
+	assert.Equal(t, 12, r.Summary[StatusSucceeded])
+	require.Len(t, r.Targets, 12, "every part's targets ran, each once")
+	assert.Len(t, f.callsTo("PrepareTarget"), 12)
+}
+
+func TestPipelineWithMissingPartsFailsAndStartsNothing(t *testing.T) {
+	f := newFake()
+	env := newEnv(t, f)
+	all := targets(accountIDs(4), "us-east-1")
+	in := pipelineInput(all[:2])
+	in.TargetParts = 2
+	_, err := runPipeline(t, env, in)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, ErrorTypeInvalidInput, appErr.Type())
+	assert.Contains(t, appErr.Error(), "received 1 of the 2 parts of its targets")
+	assert.Empty(t, f.callsTo("ShareSource", "PrepareTarget"), "nothing is shared or copied before all targets are in")
+}
+
+// org is a root with prod (A, B suspended) and prod/payments (C) below it,
+// dev (E), and D directly under the root.
+func testOrg() *fakeOrg {
+	return &fakeOrg{
+		id: "o-test000000",
+		units: []activities.OrganizationUnit{
+			{ID: "r-ab12"},
+			{ID: "ou-ab12-prod0000", Name: "prod", Parent: "r-ab12"},
+			{ID: "ou-ab12-paymnt00", Name: "payments", Parent: "ou-ab12-prod0000"},
+			{ID: "ou-ab12-dev00000", Name: "dev", Parent: "r-ab12"},
+		},
+		accounts: map[string][]activities.OrganizationAccount{
+			"r-ab12":           {{ID: "444444444444", Name: "shared", Status: "ACTIVE"}},
+			"ou-ab12-prod0000": {{ID: "222222222222", Name: "web", Status: "ACTIVE"}, {ID: "333333333333", Name: "old", Status: "SUSPENDED"}},
+			"ou-ab12-paymnt00": {{ID: "555555555555", Name: "payments", Status: "ACTIVE"}},
+			"ou-ab12-dev00000": {{ID: "666666666666", Name: "dev", Status: "ACTIVE"}, {ID: "777777777777", Name: "sandbox", Status: "PENDING_CLOSURE"}},
+		},
+		page: 1,
+	}
+}
+
+func template(region, alias string) activities.Target {
+	t := target("", region)
+	t.RoleARN, t.KeyAlias = "", alias
+	return t
+}
+
+func TestPipelineServesTheAccountsOfOrganizationUnits(t *testing.T) {
+	f := newFake()
+	f.org = testOrg()
+	env := newEnv(t, f)
+	starts := batchInputs(env, t)
+	listed := target("666666666666", "us-east-1")
+	listed.KeyAlias = "alias/dev-own"
+	in := pipelineInput([]activities.Target{listed})
+	in.Organization = &activities.OrganizationTargets{
+		RoleARN: "arn:aws:iam::999999999999:role/org-reader",
+		Selectors: []activities.OrganizationSelector{
+			{Exclude: []string{"444444444444"}, RoleName: "amicrypt-target", Regions: []activities.Target{template("us-east-1", "alias/amicrypt")}},
+			{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-prod", Regions: []activities.Target{template("eu-west-1", "alias/prod"), template("us-east-1", "alias/prod")}},
+		},
+		Listed: []string{"666666666666"},
+	}
+	r, err := runPipeline(t, env, in)
+	require.NoError(t, err)
+
+	var served []string
+	byTarget := map[string]activities.Target{}
+	for _, b := range starts {
+		for _, tg := range b.Targets {
+			served = append(served, tg.ID())
+			byTarget[tg.ID()] = tg
+		}
+	}
+	sort.Strings(served)
+	assert.Equal(t, []string{
+		"222222222222/eu-west-1", "222222222222/us-east-1", // prod
+		"555555555555/eu-west-1", "555555555555/us-east-1", // prod/payments: prod's selector, the nearest above it
+		"666666666666/us-east-1", // dev: listed, its own entry wins
+	}, served, "the suspended, the closing and the excluded accounts are not served")
+	assert.Equal(t, "arn:aws:iam::555555555555:role/amicrypt-prod", byTarget["555555555555/eu-west-1"].RoleARN)
+	assert.Equal(t, "alias/prod", byTarget["555555555555/eu-west-1"].KeyAlias)
+	assert.Equal(t, "payments", byTarget["555555555555/eu-west-1"].Name, "the account's name comes from Organizations")
+	assert.Equal(t, "alias/dev-own", byTarget["666666666666/us-east-1"].KeyAlias)
+	assert.Equal(t, 5, r.Summary[StatusSucceeded])
+
+	require.NotNil(t, r.Organization)
+	assert.Equal(t, "o-test000000", r.Organization.OrganizationID)
+	assert.Equal(t, 2, r.Organization.Accounts)
+	assert.Equal(t, 4, r.Organization.Targets)
+	assert.Equal(t, 1, r.Organization.Excluded)
+	assert.Equal(t, 2, r.Organization.SkippedCount)
+	assert.Equal(t, []activities.OrganizationAccount{
+		{ID: "333333333333", Name: "old", Status: "SUSPENDED"},
+		{ID: "777777777777", Name: "sandbox", Status: "PENDING_CLOSURE"},
+	}, r.Organization.Skipped)
+	assert.Greater(t, f.org.pages, 4, "accounts are read page by page")
+}
+
+func TestPipelineRefusedTheOrganizationSaysWhyAndStartsNothing(t *testing.T) {
+	f := newFake()
+	f.org = testOrg()
+	f.org.denied = activities.Diagnosed(activities.Diagnosis{
+		Code:  activities.NotAllowed,
+		Cause: "the worker's own credentials may not list the organization: organizations:ListRoots was refused",
+		Fix:   "Set organization.role_arn in the config to a role in the management account",
+	}, nil)
+	env := newEnv(t, f)
+	in := pipelineInput(nil)
+	in.Organization = &activities.OrganizationTargets{Selectors: []activities.OrganizationSelector{{RoleName: "amicrypt-target", Regions: []activities.Target{template("us-east-1", "alias/amicrypt")}}}}
+	_, err := runPipeline(t, env, in)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "may not list the organization")
+	assert.Contains(t, err.Error(), "organization.role_arn")
+	assert.Empty(t, f.callsTo("ShareSource", "PrepareTarget"))
+}
+
+func TestPipelineAnswersProgressWithCountsNotRows(t *testing.T) {
+	f := newFake()
+	f.waitDelay = time.Hour
+	env := newEnv(t, f)
+	in := pipelineInput(targets(accountIDs(6), "us-east-1", "eu-west-1"))
+	in.BatchAccounts = 2
+	in.InFlight = 4
+	var mid Report
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&mid))
+	}, 30*time.Minute)
+	_, err := runPipeline(t, env, in)
+	require.NoError(t, err)
+	assert.Empty(t, mid.Targets)
+	assert.Equal(t, 12, mid.Summary["total"])
+	assert.Equal(t, 4, mid.Summary[StatusRunning], "the first batch runs")
+	assert.Equal(t, 8, mid.Summary[StatusPending])
+}
