@@ -1076,6 +1076,11 @@ func TestOrganizationSelectors(t *testing.T) {
 	if _, ts2, err := c.ExpandTargets(); err != nil || !reflect.DeepEqual(ts, ts2) {
 		t.Errorf("ExpandTargets = %v, %v", ids(ts2), err)
 	}
+	// Each target its own launch_principals.
+	ts[0].LaunchPrincipals[0] = "changed"
+	if c.Defaults.LaunchPrincipals[0] != "arn:aws:iam::999999999999:role/app-deployer" {
+		t.Error("an expanded target shares the config's launch_principals")
+	}
 
 	// A selector's settings are exactly an account entry's with the same
 	// keys: one resolve and expand for both.
@@ -1112,8 +1117,13 @@ func TestOrganizationSelectors(t *testing.T) {
 
 	// Its own copies: the config is untouched by a change to the result.
 	o.Selectors[0].Exclude[0] = "changed"
-	if again := c.Organization(); again.Selectors[0].Exclude[0] != "777777777777" {
+	o.Selectors[0].Regions[0].LaunchPrincipals[0] = "changed"
+	again := c.Organization()
+	if again.Selectors[0].Exclude[0] != "777777777777" {
 		t.Error("Organization() shares the config's exclude list")
+	}
+	if again.Selectors[0].Regions[0].LaunchPrincipals[0] != "arn:aws:iam::999999999999:role/app-deployer" {
+		t.Error("Organization() shares the config's launch_principals")
 	}
 }
 

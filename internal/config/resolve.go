@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -250,7 +251,7 @@ func (rs *resolved) expand() []activities.Target {
 			Family:           rs.family,
 			RetentionGrace:   &grace,
 			RetireAfter:      &retireAfter,
-			LaunchPrincipals: rs.launchPrincipals,
+			LaunchPrincipals: slices.Clone(rs.launchPrincipals),
 		})
 	}
 	return out
