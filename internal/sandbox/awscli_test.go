@@ -136,6 +136,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 const cliWorld = `
 regions: [us-east-1]
 organization_id: o-clitest0001
+organization:
+  units: [{id: ou-c1i0-00000001, name: workloads}]
 accounts:
   - id: "111111111111"
     name: builder
@@ -372,6 +374,24 @@ func TestAWSCLIAgreesWithTheSandbox(t *testing.T) {
 	if _, err := cli.try(targetID, region, "organizations", "describe-organization"); err == nil || !strings.Contains(err.Error(), "AWSOrganizationsNotInUseException") {
 		t.Fatalf("describe-organization in no organization: want AWSOrganizationsNotInUseException, got %v", err)
 	}
+	// The management account reads the tree: the root, the builder directly
+	// under it, the one OU; the CLI pages through with --page-size.
+	roots := cli.run(builderID, region, "organizations", "list-roots")
+	root := digStr(roots, "Roots", 0, "Id")
+	if root != "r-c1i0" || digStr(roots, "Roots", 0, "Arn") != "arn:aws:organizations::"+builderID+":root/o-clitest0001/r-c1i0" || digStr(roots, "Roots", 0, "Name") != "Root" {
+		t.Fatalf("list-roots: %v", roots)
+	}
+	accounts := cli.run(builderID, region, "organizations", "list-children", "--parent-id", root, "--child-type", "ACCOUNT")
+	if digStr(accounts, "Children", 0, "Id") != builderID || digStr(accounts, "Children", 0, "Type") != "ACCOUNT" || dig(accounts, "Children", 1) != nil {
+		t.Fatalf("list-children ACCOUNT: %v", accounts)
+	}
+	units := cli.run(builderID, region, "organizations", "list-children", "--parent-id", root, "--child-type", "ORGANIZATIONAL_UNIT", "--page-size", "1")
+	if digStr(units, "Children", 0, "Id") != "ou-c1i0-00000001" || digStr(units, "Children", 0, "Type") != "ORGANIZATIONAL_UNIT" {
+		t.Fatalf("list-children ORGANIZATIONAL_UNIT: %v", units)
+	}
+	if _, err := cli.try(builderID, region, "organizations", "list-children", "--parent-id", "ou-c1i0-99999999", "--child-type", "ACCOUNT"); err == nil || !strings.Contains(err.Error(), "ParentNotFoundException") {
+		t.Fatalf("list-children of no OU: want ParentNotFoundException, got %v", err)
+	}
 }
 
 // emptyCLICase is one AWS CLI command that finds nothing, and the members of
@@ -394,6 +414,11 @@ var neverEmpty = map[string][]string{
 	"ec2:AuthorizeSecurityGroupIngress": {"SecurityGroupRules"},
 	"ec2:DescribeAccountAttributes":     {"AccountAttributes"},
 	"ec2:RunInstances":                  {"Instances"},
+	// An organization has one root; an account or OU one parent; the
+	// management account is always a member.
+	"organizations:ListRoots":    {"Roots"},
+	"organizations:ListParents":  {"Parents"},
+	"organizations:ListAccounts": {"Accounts"},
 }
 
 // notInTheCLI are list-returning operations newer than the AWS CLI these
@@ -423,6 +448,9 @@ func TestAWSCLIPrintsEmptyLists(t *testing.T) {
 	const image, snapshot = "ami-0b0000000000a0001", "snap-0b0000000000a0001"
 	e := newTestEnv(t, `
 regions: [us-east-1]
+organization:
+  id: o-clitest0002
+  units: [{id: ou-e0e0-00000001, name: empty}]
 accounts:
   - id: "111111111111"
     images:
@@ -473,6 +501,9 @@ faults: {throttle: false}
 		{"ssm:GetParametersByPath", owner, []string{"ssm", "get-parameters-by-path", "--path", "/nothing"}, []string{"Parameters"}},
 		{"cloudtrail:LookupEvents", empty, []string{"cloudtrail", "lookup-events", "--end-time", "2000-01-01T00:00:00Z"}, []string{"Events"}},
 		{"ssm:ListTagsForResource", owner, []string{"ssm", "list-tags-for-resource", "--resource-type", "Parameter", "--resource-id", "/base/ami"}, []string{"TagList"}},
+		{"organizations:ListChildren", owner, []string{"organizations", "list-children", "--parent-id", "ou-e0e0-00000001", "--child-type", "ACCOUNT"}, []string{"Children"}},
+		{"organizations:ListAccountsForParent", owner, []string{"organizations", "list-accounts-for-parent", "--parent-id", "ou-e0e0-00000001"}, []string{"Accounts"}},
+		{"organizations:ListOrganizationalUnitsForParent", owner, []string{"organizations", "list-organizational-units-for-parent", "--parent-id", "ou-e0e0-00000001"}, []string{"OrganizationalUnits"}},
 	}
 
 	// Every list the sandbox can answer empty is read empty by some case.

@@ -22,7 +22,7 @@ func init() {
 
 // stateFromWorld builds the initial state and behaviour a world describes.
 func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
-	st := &State{Regions: append([]string{}, w.Regions...), OrganizationID: w.OrganizationID, Accounts: map[string]*Account{}, Sessions: map[string]*Session{},
+	st := &State{Regions: append([]string{}, w.Regions...), OrganizationID: w.MainOrganization(), Accounts: map[string]*Account{}, Sessions: map[string]*Session{},
 		TrackingStart: now.UTC().Truncate(time.Second)}
 	for i := range w.Accounts {
 		if org := w.OrganizationOf(&w.Accounts[i]); org != "" && st.ManagementAccounts[org] == "" {
@@ -34,6 +34,7 @@ func stateFromWorld(w *world.World, now time.Time) (*State, Behaviour, error) {
 	}
 	c := newCloud(st, Behaviour{}, func() time.Time { return now })
 	created := now.UTC().Add(-24 * time.Hour).Truncate(time.Second)
+	st.Organizations = orgTreesFromWorld(w, created)
 
 	for _, wa := range w.Accounts {
 		a := &Account{ID: wa.ID, Name: wa.Name, Organization: wa.Organization, Roles: map[string]*Role{}, Users: map[string]*User{}, Regions: map[string]*Region{},

@@ -14,8 +14,13 @@ type State struct {
 	OrganizationID string   `json:"organization_id,omitempty"`
 	// ManagementAccounts are the management account of each organization
 	// (id -> account id).
-	ManagementAccounts map[string]string   `json:"management_accounts,omitempty"`
-	Accounts           map[string]*Account `json:"accounts"`
+	ManagementAccounts map[string]string `json:"management_accounts,omitempty"`
+	// Organizations holds each organization's structure (id -> tree): its
+	// root, OUs, delegated administrators, where each member is and its
+	// status. An organization missing here (a state written before trees
+	// were kept) has every member active and directly under its root.
+	Organizations map[string]*OrgTree `json:"organizations,omitempty"`
+	Accounts      map[string]*Account `json:"accounts"`
 	// Sessions are the temporary credentials handed out by sts:AssumeRole.
 	Sessions map[string]*Session `json:"sessions,omitempty"`
 	// Seq numbers every generated id so ids are unique and repeatable for a world.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
@@ -18,45 +19,51 @@ import (
 // in its output, when there is nothing to list: the empty element (EC2, by
 // its locationName; awsquery, by member name) or the JSON member holding [].
 var emptyOnTheWire = map[string][]string{
-	"ec2:DescribeImages":                       {"<imagesSet/>"},
-	"ec2:DescribeImageReferences":              {"<imageReferenceSet/>"},
-	"ec2:DescribeSnapshots":                    {"<snapshotSet/>"},
-	"ec2:DescribeVolumes":                      {"<volumeSet/>"},
-	"ec2:DescribeTags":                         {"<tagSet/>"},
-	"ec2:RunInstances":                         {"<groupSet/>", "<instancesSet/>"},
-	"ec2:DescribeInstances":                    {"<reservationSet/>"},
-	"ec2:DescribeInstanceStatus":               {"<instanceStatusSet/>"},
-	"ec2:StopInstances":                        {"<instancesSet/>"},
-	"ec2:StartInstances":                       {"<instancesSet/>"},
-	"ec2:TerminateInstances":                   {"<instancesSet/>"},
-	"ec2:DescribeLaunchTemplates":              {"<launchTemplates/>"},
-	"ec2:DescribeLaunchTemplateVersions":       {"<launchTemplateVersionSet/>"},
-	"ec2:DescribeRegions":                      {"<regionInfo/>"},
-	"ec2:DescribeAvailabilityZones":            {"<availabilityZoneInfo/>"},
-	"ec2:DescribeVpcs":                         {"<vpcSet/>"},
-	"ec2:DescribeSubnets":                      {"<subnetSet/>"},
-	"ec2:DescribeSecurityGroups":               {"<securityGroupInfo/>"},
-	"ec2:AuthorizeSecurityGroupIngress":        {"<securityGroupRuleSet/>"},
-	"ec2:DescribeKeyPairs":                     {"<keySet/>"},
-	"ec2:DescribeAccountAttributes":            {"<accountAttributeSet/>"},
-	"ec2:DescribeInstanceTypes":                {"<instanceTypeSet/>"},
-	"iam:ListRoles":                            {"<Roles/>"},
-	"iam:ListRolePolicies":                     {"<PolicyNames/>"},
-	"iam:ListAttachedRolePolicies":             {"<AttachedPolicies/>"},
-	"iam:ListAccountAliases":                   {"<AccountAliases/>"},
-	"autoscaling:DescribeAutoScalingGroups":    {"<AutoScalingGroups/>"},
-	"autoscaling:DescribeScalingActivities":    {"<Activities/>"},
-	"autoscaling:DescribeAutoScalingInstances": {"<AutoScalingInstances/>"},
-	"autoscaling:DescribeLaunchConfigurations": {"<LaunchConfigurations/>"},
-	"kms:ListKeys":                             {"Keys"},
-	"kms:ListAliases":                          {"Aliases"},
-	"kms:ListGrants":                           {"Grants"},
-	"kms:ListResourceTags":                     {"Tags"},
-	"ssm:GetParameters":                        {"InvalidParameters", "Parameters"},
-	"ssm:DescribeParameters":                   {"Parameters"},
-	"ssm:GetParametersByPath":                  {"Parameters"},
-	"ssm:ListTagsForResource":                  {"TagList"},
-	"cloudtrail:LookupEvents":                  {"Events"},
+	"ec2:DescribeImages":                             {"<imagesSet/>"},
+	"ec2:DescribeImageReferences":                    {"<imageReferenceSet/>"},
+	"ec2:DescribeSnapshots":                          {"<snapshotSet/>"},
+	"ec2:DescribeVolumes":                            {"<volumeSet/>"},
+	"ec2:DescribeTags":                               {"<tagSet/>"},
+	"ec2:RunInstances":                               {"<groupSet/>", "<instancesSet/>"},
+	"ec2:DescribeInstances":                          {"<reservationSet/>"},
+	"ec2:DescribeInstanceStatus":                     {"<instanceStatusSet/>"},
+	"ec2:StopInstances":                              {"<instancesSet/>"},
+	"ec2:StartInstances":                             {"<instancesSet/>"},
+	"ec2:TerminateInstances":                         {"<instancesSet/>"},
+	"ec2:DescribeLaunchTemplates":                    {"<launchTemplates/>"},
+	"ec2:DescribeLaunchTemplateVersions":             {"<launchTemplateVersionSet/>"},
+	"ec2:DescribeRegions":                            {"<regionInfo/>"},
+	"ec2:DescribeAvailabilityZones":                  {"<availabilityZoneInfo/>"},
+	"ec2:DescribeVpcs":                               {"<vpcSet/>"},
+	"ec2:DescribeSubnets":                            {"<subnetSet/>"},
+	"ec2:DescribeSecurityGroups":                     {"<securityGroupInfo/>"},
+	"ec2:AuthorizeSecurityGroupIngress":              {"<securityGroupRuleSet/>"},
+	"ec2:DescribeKeyPairs":                           {"<keySet/>"},
+	"ec2:DescribeAccountAttributes":                  {"<accountAttributeSet/>"},
+	"ec2:DescribeInstanceTypes":                      {"<instanceTypeSet/>"},
+	"iam:ListRoles":                                  {"<Roles/>"},
+	"iam:ListRolePolicies":                           {"<PolicyNames/>"},
+	"iam:ListAttachedRolePolicies":                   {"<AttachedPolicies/>"},
+	"iam:ListAccountAliases":                         {"<AccountAliases/>"},
+	"autoscaling:DescribeAutoScalingGroups":          {"<AutoScalingGroups/>"},
+	"autoscaling:DescribeScalingActivities":          {"<Activities/>"},
+	"autoscaling:DescribeAutoScalingInstances":       {"<AutoScalingInstances/>"},
+	"autoscaling:DescribeLaunchConfigurations":       {"<LaunchConfigurations/>"},
+	"kms:ListKeys":                                   {"Keys"},
+	"kms:ListAliases":                                {"Aliases"},
+	"kms:ListGrants":                                 {"Grants"},
+	"kms:ListResourceTags":                           {"Tags"},
+	"ssm:GetParameters":                              {"InvalidParameters", "Parameters"},
+	"ssm:DescribeParameters":                         {"Parameters"},
+	"ssm:GetParametersByPath":                        {"Parameters"},
+	"ssm:ListTagsForResource":                        {"TagList"},
+	"cloudtrail:LookupEvents":                        {"Events"},
+	"organizations:ListRoots":                        {"Roots"},
+	"organizations:ListChildren":                     {"Children"},
+	"organizations:ListAccountsForParent":            {"Accounts"},
+	"organizations:ListOrganizationalUnitsForParent": {"OrganizationalUnits"},
+	"organizations:ListAccounts":                     {"Accounts"},
+	"organizations:ListParents":                      {"Parents"},
 }
 
 // returnedOnRequest are the output lists AWS sends only when the request asks
@@ -164,6 +171,10 @@ func TestEmptyListsReachTheSDKs(t *testing.T) {
 	keys, err := kms.NewFromConfig(c).ListKeys(ctx(t), &kms.ListKeysInput{})
 	if err != nil || keys.Keys == nil {
 		t.Errorf("ListKeys: Keys = %#v, %v; want an empty slice", keys.Keys, err)
+	}
+	children, err := organizations.NewFromConfig(c).ListChildren(ctx(t), &organizations.ListChildrenInput{ParentId: aws.String("r-abcd"), ChildType: "ACCOUNT"})
+	if err != nil || children.Children == nil {
+		t.Errorf("ListChildren: Children = %#v, %v; want an empty slice", children.Children, err)
 	}
 	params, err := ssm.NewFromConfig(c).GetParameters(ctx(t), &ssm.GetParametersInput{Names: []string{"/a"}})
 	if err != nil || params.Parameters == nil || params.InvalidParameters == nil {

@@ -89,9 +89,10 @@ var (
 	unitNameRe      = regexp.MustCompile(`^[\x20-\x7e]{1,128}$`)
 )
 
-// organizationID is the id of the world's organization: organization_id,
-// else organization.id ("" for none).
-func (w *World) organizationID() string {
+// MainOrganization is the id of the world's organization: organization_id,
+// else organization.id ("" for none). Accounts belong to it unless their
+// own organization says otherwise.
+func (w *World) MainOrganization() string {
 	if w.OrganizationID != "" {
 		return w.OrganizationID
 	}
@@ -174,7 +175,7 @@ func resolveUnits(units []OrganizationalUnit, org, root string, names []string) 
 // organizations checks each account's membership and status, the
 // management account, and the organization: block.
 func (c *checker) organizations(w *World) {
-	org := w.organizationID()
+	org := w.MainOrganization()
 	for i := range w.Accounts {
 		a := &w.Accounts[i]
 		p := yamlconf.Index("accounts", i)
@@ -281,7 +282,7 @@ func (c *checker) member(w *World, path, id, why string) bool {
 		c.errf(path, "%s", c.badAccountID(path, id))
 		return false
 	}
-	org := w.organizationID()
+	org := w.MainOrganization()
 	a := w.Account(id)
 	if a == nil {
 		c.errf(path, "%q is not an account of this world", id)

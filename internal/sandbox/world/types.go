@@ -607,7 +607,7 @@ const NoOrganization = "none"
 func (w *World) OrganizationOf(a *Account) string {
 	switch a.Organization {
 	case "":
-		return w.organizationID()
+		return w.MainOrganization()
 	case NoOrganization:
 		return ""
 	}
@@ -622,7 +622,7 @@ func (w *World) ManagementAccountOf(org string) string {
 	if org == "" {
 		return ""
 	}
-	if m := w.organizationManagement(); org == w.organizationID() && m != "" {
+	if m := w.organizationManagement(); org == w.MainOrganization() && m != "" {
 		return m
 	}
 	for i := range w.Accounts {

@@ -100,7 +100,7 @@ func Parse(data []byte, filename string) (w *World, err error) {
 		return nil, err
 	}
 	// Either form of the organization keys gives the same World.
-	w.OrganizationID = w.organizationID()
+	w.OrganizationID = w.MainOrganization()
 	w.OrganizationManagementAccount = w.organizationManagement()
 	if o := w.Organization; o != nil {
 		o.ID, o.ManagementAccount = w.OrganizationID, w.OrganizationManagementAccount
@@ -141,7 +141,7 @@ func (p *Parameter) setDefaults() { p.Type = "String" }
 // instance store-backed image has no snapshot and no root volume size.
 // Generated ids are stable: the same world file gives the same ids.
 func fillDerived(w *World) {
-	w.Organization = w.Organization.Resolved(w.organizationID())
+	w.Organization = w.Organization.Resolved(w.MainOrganization())
 	for ai := range w.Accounts {
 		a := &w.Accounts[ai]
 		for ki := range a.Keys {
