@@ -117,8 +117,26 @@
 // permissions are recorded, in the caller's account, with attributeType in
 // place of the Attribute member (CREATE_VOLUME_PERMISSION for a snapshot).
 //
-// Organizations (organizations.go): DescribeOrganization answers FeatureSet
-// ALL, service control policies enabled, and no MasterAccountEmail.
+// Organizations (organizations.go): DescribeOrganization, and the reads of
+// the organization's tree (ListRoots, ListChildren, ListAccountsForParent,
+// ListOrganizationalUnitsForParent, ListParents, ListAccounts,
+// DescribeAccount, DescribeOrganizationalUnit) from the world's
+// organization: block (OUs, delegated administrators, account status; the
+// members of no OU, and of another organization, are under the root). Only
+// the management account and delegated administrators read the tree
+// (AccessDeniedException "You don't have permissions to access this
+// resource." otherwise); IAM's organizations:<Action> is checked on "*", not
+// on the account, OU or root ARNs. Undocumented, the sandbox's choices:
+// FeatureSet ALL and service control policies enabled (the root's
+// PolicyTypes too); no MasterAccountEmail, no account Email, Paths or OU
+// Path; JoinedMethod INVITED, JoinedTimestamp a day before the sandbox's
+// start, State equal to Status; a delegated administrator reads everything;
+// OUs listed in the world's order, accounts by id; pages of MaxResults (20
+// without it), never shorter while more remain; the checks in the order
+// IAM, membership, management or delegated administrator, input, lookups;
+// the messages of errors AWS does not word are the model's descriptions
+// (InvalidInputException with the model's Reason: INVALID_NEXT_TOKEN,
+// MIN_VALUE_EXCEEDED, MAX_VALUE_EXCEEDED, INVALID_PATTERN, INVALID_ENUM).
 //
 // Counters (admin.go): an action is read-only when its name starts with
 // Describe, Get, List or Lookup; every other call counts as mutating
