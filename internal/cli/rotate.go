@@ -288,26 +288,11 @@ func startRotation(ctx context.Context, c client.Client, taskQueue string, in wo
 }
 
 // errNoHistory: a workflow id with no history (no such workflow).
-var errNoHistory = errors.New("no such workflow")
+var errNoHistory = pipelinerun.ErrNoHistory
 
 // workflowInput decodes the input a workflow (its latest run) started with.
 func workflowInput(ctx context.Context, c client.Client, workflowID string, into any) error {
-	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return fmt.Errorf("workflow %s: %w", workflowID, errNoHistory)
-	}
-	ev, err := it.Next()
-	if err != nil {
-		return fmt.Errorf("reading workflow %s: %w", workflowID, err)
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return fmt.Errorf("workflow %s: its history does not start with its input", workflowID)
-	}
-	if err := temporalconn.DataConverter(c).FromPayloads(attrs.GetInput(), into); err != nil {
-		return fmt.Errorf("workflow %s: decoding its input: %w", workflowID, err)
-	}
-	return nil
+	return pipelinerun.WorkflowInput(ctx, c, workflowID, into)
 }
 
 func startRotationAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Options, in workflows.RotationInput, wait, asJSON bool) error {

@@ -247,7 +247,18 @@ func exitForReport(r *workflows.Report) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("sweep %s: %s", r.RunID, strings.Join(parts, "; "))}
 	}
-	return &exitError{code: 1, err: fmt.Errorf("%d of %d targets did not succeed: %s (replay them with: amicrypt replay %s)", len(bad), len(r.Targets), strings.Join(bad, ", "), r.RunID)}
+	return &exitError{code: 1, err: fmt.Errorf("%d of %d targets did not succeed: %s (replay them with: amicrypt replay %s)", len(bad), len(r.Targets), firstOf(bad, maxListed), r.RunID)}
+}
+
+// maxListed bounds the targets an error message names.
+const maxListed = 20
+
+// firstOf joins the first n items, and says how many more there are.
+func firstOf(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more (the report lists them)", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 type statusFlags struct {
@@ -326,11 +337,17 @@ func runReport(ctx context.Context, c client.Client, runID string) (*workflows.R
 		if err != nil {
 			return nil, true, fmt.Errorf("asking run %s for its progress: %w", runID, err)
 		}
+		if err := pipelinerun.Complete(ctx, c, r); err != nil {
+			return nil, true, err
+		}
 		return r, true, nil
 	}
 	var r workflows.Report
 	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &r); err != nil {
 		return nil, false, fmt.Errorf("run %s ended without a report (%s): %w", runID, desc.WorkflowExecutionInfo.GetStatus(), err)
+	}
+	if err := pipelinerun.Complete(ctx, c, &r); err != nil {
+		return nil, false, err
 	}
 	return &r, false, nil
 }
@@ -448,7 +465,15 @@ func replayInput(ctx context.Context, c client.Client, runID string, fixed *conf
 		return workflows.PipelineInput{}, usageError("run %s has no failed targets: nothing to replay", runID)
 	}
 	pool := orig.Targets
+	if report.RowsInBatches {
+		// Its targets' settings are in its batches' inputs (the run's own
+		// input has the first part of them, and no organization's).
+		if pool, err = pipelinerun.RunTargets(ctx, c, report); err != nil {
+			return workflows.PipelineInput{}, err
+		}
+	}
 	in := orig
+	in.Organization, in.TargetParts = nil, 0
 	if fixed != nil {
 		sources := map[string]string{}
 		for _, s := range orig.Sources {

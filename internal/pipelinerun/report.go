@@ -105,11 +105,15 @@ func SummaryLine(r *workflows.Report) string {
 	if len(parts) == 0 {
 		return "no targets"
 	}
+	total := len(r.Targets)
+	if r.RowsInBatches {
+		total = r.Summary["total"]
+	}
 	noun := "targets"
-	if len(r.Targets) == 1 {
+	if total == 1 {
 		noun = "target"
 	}
-	return fmt.Sprintf("%d %s: %s", len(r.Targets), noun, strings.Join(parts, ", "))
+	return fmt.Sprintf("%d %s: %s", total, noun, strings.Join(parts, ", "))
 }
 
 // StatusWithStep is a target's status, with its step while it runs.
@@ -162,6 +166,15 @@ func (p *ProgressTracker) Changes(r *workflows.Report) []string {
 		now = p.Now
 	}
 	var lines []string
+	if r.RowsInBatches && len(r.Targets) == 0 {
+		// A large run's progress is counts: a line when they move.
+		line := SummaryLine(r)
+		if p.last["\x00counts"] != line {
+			p.last["\x00counts"] = line
+			lines = append(lines, now().Format("15:04:05")+"  "+line)
+		}
+		return lines
+	}
 	for _, t := range r.Targets {
 		key := t.Account + "/" + t.Region
 		status := StatusWithStep(t)

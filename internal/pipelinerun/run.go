@@ -19,7 +19,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -36,6 +38,12 @@ func RunID(in workflows.PipelineInput) string {
 		h.Write(b)
 		h.Write([]byte{'\n'})
 	}
+	if in.Organization != nil {
+		// The selectors, not the accounts they resolve to: the same request
+		// attaches, whatever joined the organization meanwhile.
+		b, _ := json.Marshal(in.Organization)
+		fmt.Fprintf(h, "organization %s\n", b)
+	}
 	fmt.Fprintf(h, "replay-of %s\n", in.ReplayOf)
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
@@ -50,9 +58,21 @@ type StartOptions struct {
 }
 
 // Start starts the run's Pipeline workflow, or returns the one already
-// started with the same id (attached = true).
+// started with the same id (attached = true). Targets beyond
+// workflows.TargetsPerPart go in parts: the input carries the first, and
+// signals the others — sent again when it attaches, so a run whose starter
+// stopped halfway gets them (a part received twice counts once).
 func Start(ctx context.Context, c client.Client, taskQueue string, in workflows.PipelineInput, o StartOptions) (run client.WorkflowRun, attached bool, err error) {
 	id := workflows.PipelineWorkflowID(in.RunID)
+	parts := SplitTargets(in.Targets)
+	if len(parts) > 1 {
+		in.Targets, in.TargetParts = parts[0], len(parts)
+	}
+	defer func() {
+		if err == nil && len(parts) > 1 {
+			err = sendParts(ctx, c, id, parts)
+		}
+	}()
 	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	if o.RestartUnsuccessful {
 		reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
@@ -78,6 +98,31 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in workflows.
 	return run, false, nil
 }
 
+// SplitTargets cuts targets into parts of workflows.TargetsPerPart.
+func SplitTargets(targets []activities.Target) [][]activities.Target {
+	var parts [][]activities.Target
+	for start := 0; start < len(targets); start += workflows.TargetsPerPart {
+		parts = append(parts, targets[start:min(start+workflows.TargetsPerPart, len(targets))])
+	}
+	return parts
+}
+
+// sendParts signals parts 1… to the run. A run that has ended needs them
+// no more.
+func sendParts(ctx context.Context, c client.Client, workflowID string, parts [][]activities.Target) error {
+	for i := 1; i < len(parts); i++ {
+		err := c.SignalWorkflow(ctx, workflowID, "", workflows.SignalTargets, workflows.TargetsPart{Index: i, Targets: parts[i]})
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sending part %d of %d of the targets to %s: %w (start the same run again to send them)", i+1, len(parts), workflowID, err)
+		}
+	}
+	return nil
+}
+
 // PollInterval is how often Follow asks a run for its progress.
 const PollInterval = time.Second
 
@@ -99,6 +144,9 @@ func Follow(ctx context.Context, c client.Client, run client.WorkflowRun, onProg
 				}
 				return nil, fmt.Errorf("run %s ended without a report: %w", run.GetID(), err)
 			}
+			if err := Complete(ctx, c, &report); err != nil {
+				return nil, err
+			}
 			if onProgress != nil {
 				onProgress(&report)
 			}
@@ -116,13 +164,28 @@ func Follow(ctx context.Context, c client.Client, run client.WorkflowRun, onProg
 	}
 }
 
+// ProgressRows is the size up to which a run's progress reads its rows
+// (each running batch's, every poll); a larger run's progress reads counts.
+const ProgressRows = 200
+
 // Progress asks a run for its progress. The pipeline knows a target's final
 // status once the target's batch has ended; for batches still running, their
-// own progress gives each target's live status and step.
+// own progress gives each target's live status and step (a rows-in-batches
+// run larger than ProgressRows: their counts).
 func Progress(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
 	r, err := queryReport(ctx, c, workflowID)
 	if err != nil {
 		return nil, err
+	}
+	if r.RowsInBatches {
+		if r.Summary["total"] <= ProgressRows {
+			if err := Complete(ctx, c, r); err != nil {
+				return nil, err
+			}
+			r.Summary = workflows.Summary(r.Targets)
+			return r, nil
+		}
+		return r, liveCounts(ctx, c, r)
 	}
 	live := map[string]workflows.TargetReport{}
 	for _, b := range r.Batches {
@@ -144,6 +207,32 @@ func Progress(ctx context.Context, c client.Client, workflowID string) (*workflo
 	}
 	r.Summary = workflows.Summary(r.Targets)
 	return r, nil
+}
+
+// liveCounts replaces, in r.Summary, each running batch's targets (all
+// counted running) with its own counts (QuerySummary).
+func liveCounts(ctx context.Context, c client.Client, r *workflows.Report) error {
+	for i, b := range r.Batches {
+		if b.Status != workflows.StatusRunning || b.Summary != nil {
+			continue
+		}
+		v, err := c.QueryWorkflow(ctx, b.WorkflowID, "", workflows.QuerySummary)
+		if err != nil {
+			continue // it may have just ended; the next poll sees it
+		}
+		var sum map[string]int
+		if err := v.Get(&sum); err != nil {
+			return err
+		}
+		r.Summary[workflows.StatusRunning] -= b.Targets
+		for k, n := range sum {
+			if k != "total" {
+				r.Summary[k] += n
+			}
+		}
+		r.Batches[i].Summary = sum
+	}
+	return nil
 }
 
 func queryReport(ctx context.Context, c client.Client, workflowID string) (*workflows.Report, error) {
@@ -172,7 +261,14 @@ func Cancel(ctx context.Context, c client.Client, run client.WorkflowRun, wait t
 	defer cancel()
 	var r workflows.Report
 	err := c.GetWorkflow(wctx, run.GetID(), "").Get(wctx, &r)
+	var canceledErr *temporal.CanceledError
+	if errors.As(err, &canceledErr) && canceledErr.HasDetails() && canceledErr.Details(&r) == nil {
+		err = nil
+	}
 	if err == nil {
+		if cerr := Complete(ctx, c, &r); cerr != nil {
+			return nil, cerr
+		}
 		return &r, nil
 	}
 	if p, perr := Progress(ctx, c, run.GetID()); perr == nil {
