@@ -1,5 +1,6 @@
 // Package config reads amicrypt's run configuration: the builder account, the
-// settings every target inherits, concurrency, and the target accounts.
+// settings every target inherits, concurrency, and the target accounts,
+// listed one by one or selected from the AWS organization.
 //
 // A config is YAML:
 //
@@ -22,7 +23,8 @@
 //
 // # Inheritance
 //
-// Every target inherits every key of defaults: and may override it: regions,
+// Every target (an organization selector too: see below) inherits every key
+// of defaults: and may override it: regions,
 // role_name, role_arn, external_id, key_alias, key_arn, manage_key_policy,
 // grant_service_linked_role, service_linked_role_suffix, boot_proof, publish,
 // family, keep. boot_proof and publish merge key by key (a target's
@@ -70,10 +72,52 @@
 //	  every: 24h                # the sweep schedule's interval, ≥ 1m
 //
 // A rotation and a sweep need the targets only: [Config.ExpandTargets]
-// resolves them without source images.
+// resolves them without source images, and [Config.Organization] gives the
+// organization selectors, whose accounts are read when they run.
 //
 // YAML anchors, aliases and merge keys work; top-level keys beginning with x-
 // are ignored, a place to define anchors.
+//
+// # Organization targets
+//
+// A targets entry may select accounts of the AWS organization instead of
+// naming one: organization: true selects every account of the organization,
+// organizational_unit: ou-... every account of that unit and of the units
+// below it. A selector takes exclude: (accounts it never serves) and every
+// setting an account's entry takes, inherited from defaults in the same way,
+// but two: role_arn names one account's role, so a selector assumes role_name
+// in each account (its own, else defaults', else amicrypt-target; a role_arn
+// in defaults never applies to it), and name, as Organizations names the
+// accounts. An account listed by itself is served with its own entry only,
+// whatever selector covers it too; where selectors overlap (a unit inside the
+// organization, or inside another selected unit), an account gets the
+// settings of the nearest selected unit above it.
+//
+//	organization:   # optional: how to read the organization
+//	  role_arn: arn:aws:iam::999999999999:role/amicrypt-organization-reader
+//	  external_id: amicrypt-org
+//	targets:
+//	  - organization: true
+//	    exclude: ["555555555555", "666666666666"]
+//	  - organizational_unit: ou-ab12-cd34ef56
+//	    regions: [us-east-1]
+//	    role_name: amicrypt-prod
+//	    key_alias: alias/prod
+//	  - account: "222222222222"   # its own entry, whatever unit it is in
+//	    key_alias: alias/payments
+//
+// The selectors are resolved when a run, plan or sweep starts, through AWS
+// Organizations, which answers only in the management account or a delegated
+// administrator account: organization.role_arn names a role there for the
+// worker to assume (with external_id, if given); left out, the worker's own
+// credentials must be allowed to list the organization. Suspended accounts
+// and accounts being closed are skipped. So a new account of a selected unit
+// is served without a change to the config. [Config.Expand] and
+// [Config.ExpandTargets] give the accounts listed one by one;
+// [Config.Organization] gives the selectors, each region's settings resolved.
+// A selector's regions need a --source in their partition as every target's
+// do, and the organization lives in one partition: the selectors' regions and
+// organization.role_arn share it.
 //
 // # Regional values
 //

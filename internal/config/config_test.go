@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -594,6 +595,45 @@ func TestExampleMatchesTheSandboxWorld(t *testing.T) {
 	}
 }
 
+// TestExampleOrganizationEntries: the example's commented-out organization
+// block and selectors, uncommented, are a valid config with the same
+// accounts listed one by one.
+func TestExampleOrganizationEntries(t *testing.T) {
+	uncomment := regexp.MustCompile(`(?m)^(\s*)# (\s*(?:- )?(?:organization|organizational_unit|role_arn|external_id|exclude|regions|key_alias):.*)$`)
+	src := uncomment.ReplaceAll(Example(), []byte("$1$2"))
+	if n := strings.Count(string(src), "\n") - strings.Count(string(Example()), "\n"); n != 0 {
+		t.Fatalf("uncommenting changed the line count by %d", n)
+	}
+	c, err := Parse(src, "example.yaml")
+	if err != nil {
+		t.Fatalf("the example, uncommented: %v\n%s", err, src)
+	}
+	ex, err := Parse(Example(), "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Organization() != nil || ex.OrganizationAccess != nil {
+		t.Errorf("the example, as it is, has selectors: %+v", ex.Organization())
+	}
+	_, _, want := mustExpand(t, ex, twoSources)
+	_, _, got := mustExpand(t, c, twoSources)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the selectors changed the listed targets: %v, want %v", ids(got), ids(want))
+	}
+	o := c.Organization()
+	if o == nil || o.RoleARN != "arn:aws:iam::999999999999:role/amicrypt-organization-reader" || o.ExternalID != "" || len(o.Selectors) != 2 ||
+		!reflect.DeepEqual(o.Listed, []string{"222222222222", "333333333333", "444444444444"}) {
+		t.Fatalf("Organization() = %+v", o)
+	}
+	org, unit := o.Selectors[0], o.Selectors[1]
+	if org.Unit != "" || !reflect.DeepEqual(org.Exclude, []string{"555555555555", "666666666666"}) || len(org.Regions) != 2 || org.RoleName != "amicrypt-target" {
+		t.Errorf("organization: true = %+v", org)
+	}
+	if unit.Unit != "ou-ab12-cd34ef56" || len(unit.Regions) != 1 || unit.Regions[0].Region != "us-east-1" || unit.Regions[0].KeyAlias != "alias/amicrypt-prod" || unit.Regions[0].ExternalID != "amicrypt" {
+		t.Errorf("organizational_unit = %+v", unit)
+	}
+}
+
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "amicrypt.yaml")
@@ -607,7 +647,7 @@ func TestLoad(t *testing.T) {
 	if c.File != good || len(c.Targets) != 3 {
 		t.Errorf("Load = %+v", c)
 	}
-	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 93 {
+	if line, _, ok := c.Positions().At("targets[2].regions"); !ok || line != 102 {
 		t.Errorf("position of targets[2].regions = %d, %v", line, ok)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
@@ -627,6 +667,7 @@ func TestLoad(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(Example())
 	f.Add([]byte(full))
+	f.Add([]byte(withOrganization))
 	f.Add([]byte("builder: {account: \"111111111111\"}\ntargets: [{account: \"222222222222\", regions: [us-east-1]}]\n"))
 	f.Add([]byte("targets: [{<<: *a}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
