@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amicrypt/amicrypt/internal/heartbeat"
+	"github.com/amicrypt/amicrypt/internal/metrics"
 )
 
 // Activities is registered once with the worker; workflows call its methods
@@ -47,6 +48,9 @@ type Activities struct {
 	// organization: the organization whose accounts are served, besides
 	// allowed (Config.AllowOrganization); "": none.
 	organization string
+	// metrics records copy and boot durations, shares and old keys (nil:
+	// nothing recorded).
+	metrics *metrics.Metrics
 }
 
 // refuseUnallowed is NotAllowed for the accounts this worker may not serve
@@ -126,6 +130,13 @@ type Config struct {
 	// accounts this worker serves too, verified as each target's role
 	// (amicrypt worker --allow-organization; organization.go).
 	AllowOrganization string
+	// Metrics, when set, records the copies' and boot proofs' durations,
+	// the source shares given and taken back, and the old keys pending
+	// retirement (the AWS calls are counted by the ClientFactory's own
+	// ClientOptions.Metrics). With it, sharing and revoking read the
+	// source's launch permissions first (one ec2:DescribeImageAttribute)
+	// to count only what changed.
+	Metrics *metrics.Metrics
 }
 
 // New builds the activities from cfg.
@@ -140,6 +151,7 @@ func New(cfg Config) *Activities {
 		workflows:          cfg.Workflows,
 		accounts:           newMemo(accountMemoTTL),
 		organization:       cfg.AllowOrganization,
+		metrics:            cfg.Metrics,
 	}
 	if len(cfg.AllowAccounts) > 0 {
 		a.allowed = map[string]bool{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/amicrypt/amicrypt/internal/metrics"
 )
 
 // ClientOptions tune a ClientFactory. The zero value is usable.
@@ -48,6 +51,10 @@ type ClientOptions struct {
 	// bounded. An evicted entry is made again when next needed (a session:
 	// one more sts:AssumeRole).
 	MaxClients, MaxSessions int
+	// Metrics, when set, counts every attempt of every call of every
+	// client the factory makes (metrics.CountAWSCalls; a not found answer
+	// is no error there).
+	Metrics *metrics.Metrics
 }
 
 // ClientFactory builds and caches AWS clients: credentials per target from
@@ -106,6 +113,10 @@ func NewClientFactory(base aws.Config, opts ClientOptions) *ClientFactory {
 		opts.MaxSessions = 8192
 	}
 	base.HTTPClient = sharedHTTPClient(base.HTTPClient)
+	if opts.Metrics != nil {
+		// Not found is an answer: amicrypt looks before it creates.
+		base.APIOptions = append(slices.Clip(base.APIOptions), opts.Metrics.CountAWSCalls(IsNotFound))
+	}
 	return &ClientFactory{base: base, opts: opts,
 		roles:    expirable.NewLRU[credKey, *sts.Client](opts.MaxSessions, nil, time.Hour),
 		sessions: expirable.NewLRU[sessionKey, aws.CredentialsProvider](opts.MaxSessions, nil, opts.AssumeDuration),

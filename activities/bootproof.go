@@ -224,6 +224,7 @@ func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created ti
 					if err := a.checkRootVolume(ctx, in, id); err != nil {
 						return BootResult{Result: BootFailed, InstanceID: id, Message: err.Error()}, err
 					}
+					a.metrics.BootProven(t.Region, time.Since(created))
 					return BootResult{Result: BootInService, InstanceID: id}, nil
 				}
 			}

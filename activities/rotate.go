@@ -771,6 +771,7 @@ func (a *Activities) RetireOldKeys(ctx context.Context, in RetireOldKeysInput) (
 		return res, atStep(StepRetire, err)
 	}
 	res.Keys = append(res.Keys, earlier...)
+	a.keysPendingRetirement(t, res.Keys)
 	return res, nil
 }
 

@@ -313,6 +313,7 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 			return res, err
 		}
 		change := permissionsOf(accounts, snapshots, func(r, acct string) bool { return !in.Keep.has(r, acct) })
+		before := a.launchPermissionsBefore(ctx, ec, src.ImageID, &res)
 		// Volumes first, so a target that sees the image can also copy it.
 		if err := a.changeSnapshotShares(ctx, ec, change, add, &res, w); err != nil {
 			return res, err
@@ -320,6 +321,7 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 		if err := changeImageShares(ctx, ec, src.ImageID, change.Launch, add, &res, w); err != nil {
 			return res, err
 		}
+		a.metrics.SharesChanged(changedShares(change.Launch, before, true), 0)
 		log.Info().Int("accounts", len(change.Launch)).Strs("preexisting", in.Keep.Only(accounts).Launch).Int("calls", res.Calls).Msg("source shared")
 		return res, nil
 	}
@@ -331,10 +333,12 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 	change := permissionsOf(accounts, snapshots, func(r, acct string) bool {
 		return !in.Keep.has(r, acct) && !stillNeeded(r, acct, others)
 	})
+	before := a.launchPermissionsBefore(ctx, ec, src.ImageID, &res)
 	// Revoke visibility first.
 	if err := changeImageShares(ctx, ec, src.ImageID, change.Launch, add, &res, w); err != nil {
 		return res, err
 	}
+	a.metrics.SharesChanged(0, changedShares(change.Launch, before, false))
 	if err := a.changeSnapshotShares(ctx, ec, change, add, &res, w); err != nil {
 		return res, err
 	}
@@ -358,6 +362,7 @@ func (a *Activities) changeShares(ctx context.Context, in ShareSourceInput, add 
 	if err := changeImageShares(ctx, ec, src.ImageID, back.Launch, true, &res, w); err != nil {
 		return res, err
 	}
+	a.metrics.SharesChanged(len(back.Launch), 0)
 	log.Warn().Strs("accounts", back.accounts()).Strs("other_batches", batchIDs(again)).Msg("shared again: a batch that started meanwhile needs them")
 	return res, nil
 }

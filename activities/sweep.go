@@ -233,6 +233,7 @@ func (a *Activities) InspectKey(ctx context.Context, in InspectKeyInput) (KeyHea
 			}
 		}
 	}
+	a.keysPendingRetirement(t, h.OldKeys)
 	for k := range stale {
 		h.StaleKeys = append(h.StaleKeys, k)
 	}

@@ -136,6 +136,9 @@ func (a *Activities) WaitAndVerify(ctx context.Context, in WaitAndVerifyInput) (
 	if err != nil {
 		return res, atStep(StepWaitAvailable, err)
 	}
+	if in.Started {
+		a.copyAvailable(in.Target, im)
+	}
 	tags := tagMap(im.Tags)
 	res.Family = tags[TagFamily]
 	_, res.StaleReason = tags[TagProvenReason]
