@@ -46,8 +46,9 @@ func Target(ctx workflow.Context, in TargetInput) (TargetReport, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryReport, func() (TargetReport, error) { return t.rep, nil }); err != nil {
 		return t.rep, err
 	}
-	err := t.run(ctx)
-	return t.finish(ctx, err)
+	rep, err := t.finish(ctx, t.run(ctx))
+	targetFinished(ctx, rep)
+	return rep, err
 }
 
 // targetRun is one Target workflow's state.
