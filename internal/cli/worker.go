@@ -24,6 +24,7 @@ type workerFlags struct {
 	debugAddr     string
 	allowAccounts string
 	allowOrg      string
+	metricsAddr   string
 }
 
 func newWorkerCmd(g *globalFlags) *cobra.Command {
@@ -40,7 +41,11 @@ the instance role. They are the pipeline's own identity in the builder
 account; every target is reached by assuming the target role it names.
 
 --aws-endpoint-url sends every AWS call to one address, e.g. the AWS sandbox
-('amicrypt sandbox', or use 'amicrypt dev', which runs a worker itself).`,
+('amicrypt sandbox', or use 'amicrypt dev', which runs a worker itself).
+
+--metrics-addr serves Prometheus metrics at /metrics: amicrypt's own
+(amicrypt_*), the Temporal SDK's (temporal_*) and the process's;
+deploy/grafana/amicrypt.json is a dashboard over them.`,
 		Example: `  amicrypt worker                                        # Temporal on 127.0.0.1:7233
   amicrypt worker --temporal-address ns.acct.tmprl.cloud:7233 --namespace ns.acct \
     --temporal-api-key-file /run/secrets/temporal-api-key
@@ -65,6 +70,13 @@ account; every target is reached by assuming the target role it names.
 				log.Info().Str("addr", f.debugAddr).Msg("Go profiles at /debug/pprof/")
 			}
 
+			wm, err := startMetrics(f.metricsAddr, log)
+			if err != nil {
+				return err
+			}
+			defer wm.Stop()
+			f.conn.MetricsHandler = wm.TemporalHandler()
+
 			c, err := temporalconn.Dial(ctx, f.conn, log)
 			if err != nil {
 				return err
@@ -75,13 +87,14 @@ account; every target is reached by assuming the target role it names.
 			if err != nil {
 				return fmt.Errorf("loading the AWS configuration (environment, AWS_PROFILE, shared files): %w", err)
 			}
-			var clients activities.Clients = activities.NewClientFactory(awsCfg, activities.ClientOptions{Endpoint: f.endpoint})
+			var clients activities.Clients = activities.NewClientFactory(awsCfg, activities.ClientOptions{Endpoint: f.endpoint, Metrics: wm.Metrics()})
 			// Who the worker is in AWS, logged so a wrong profile shows at once;
 			// not fatal, as credentials may become valid later.
 			region := awsCfg.Region
 			if region == "" {
 				region = "us-east-1" // STS answers in every region; targets name their own
 			}
+			wm.Metrics().InitRegions(region)
 			if arn, err := callerIdentity(ctx, clients, region); err != nil {
 				log.Warn().Err(err).Msg("the worker's AWS credentials do not work yet: every AWS call will fail until they do")
 			} else {
@@ -111,6 +124,7 @@ account; every target is reached by assuming the target role it names.
 				Workflows:         worker.TemporalWorkflows(c),
 				AllowAccounts:     allowed,
 				AllowOrganization: org,
+				Metrics:           wm.Metrics(),
 			})
 			switch {
 			case len(allowed) > 0 && org != "":
@@ -158,6 +172,8 @@ account; every target is reached by assuming the target role it names.
 		"the only account ids this worker acts in or shares the builder's images with, whatever a run names: ID,ID,... or @FILE (ids separated by commas, spaces or lines; # comments); empty: every account (env "+envAllowAccounts+")")
 	cmd.Flags().StringVar(&f.allowOrg, "allow-organization", os.Getenv(envAllowOrganization),
 		"serve the accounts of this AWS organization (o-...), each verified as its own target role with organizations:DescribeOrganization; with --allow-accounts, an account either allows is served (env "+envAllowOrganization+")")
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr(),
+		"serve Prometheus metrics (/metrics: amicrypt_*, the Temporal SDK's temporal_*, go_*, process_*) on this address, e.g. :9464; empty: off (env "+envMetricsAddr+")")
 	cmd.Flags().StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never on a public interface")
 	return cmd
 }
@@ -222,6 +238,9 @@ func (f *workerFlags) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageError("--aws-endpoint-url %q is not an http(s) URL, e.g. http://127.0.0.1:4566", f.endpoint)
 		}
+	}
+	if err := validMetricsAddr(f.metricsAddr); err != nil {
+		return err
 	}
 	if f.maxActivities < 1 {
 		return usageError("--max-concurrent-activities must be at least 1, not %d", f.maxActivities)

@@ -65,6 +65,9 @@ func Dial(ctx context.Context, o Options, log zerolog.Logger) (client.Client, er
 		// headers from the starting command to the activities.
 		ContextPropagators: []workflow.ContextPropagator{operator.Propagator()},
 	}
+	if o.MetricsHandler != nil {
+		opts.MetricsHandler = o.MetricsHandler
+	}
 	key, err := o.Key()
 	if err != nil {
 		return nil, &SettingError{err}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"go.temporal.io/sdk/client"
 )
 
 // Defaults of the connection flags.
@@ -73,6 +74,10 @@ type Options struct {
 
 	// Names are the settings' names in messages (zero: the CLI's flags).
 	Names Names
+
+	// MetricsHandler receives the SDK's metrics and those the workflows
+	// emit (a worker's metrics.TemporalHandler); nil: none. Not a flag.
+	MetricsHandler client.MetricsHandler
 
 	// envErr records an environment variable BindFlags could not parse;
 	// Validate reports it.
