@@ -262,8 +262,9 @@ func (a *Activities) DescribeOrganizationAccounts(ctx context.Context, in Descri
 }
 
 func organizationWhere(o OrganizationTargets, region, resource string) where {
-	w := where{Region: region, Resource: resource}
-	if o.RoleARN != "" {
+	w := where{Account: "of the worker's own credentials", Region: region, Resource: resource}
+	if acct := accountOfARN(o.RoleARN); acct != "" {
+		w.Account = acct
 		w.Resource += " (as " + o.RoleARN + ")"
 	}
 	return w

@@ -78,6 +78,13 @@ input (nothing is contacted).`,
 			if in, err = onlyAccounts(in, f.accounts); err != nil {
 				return err
 			}
+			if in.Organization != nil {
+				if len(in.Targets) == 0 {
+					return usageError("the config's targets are organization selectors only, and plan does not resolve them yet (amicrypt run resolves them as it starts); add the accounts to plan as account: entries, or --target-account with them")
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "plan: the %d targets of accounts listed one by one; the config's %d organization selectors are resolved when the run starts, and not planned here\n", len(in.Targets), len(in.Organization.Selectors))
+				in.Organization = nil
+			}
 			in.RunID = runIDFor(in)
 			return withTemporal(cmd, g, f.conn, func(ctx context.Context, c client.Client) error {
 				rep, err := pipelinerun.Plan(ctx, c, f.conn.TaskQueue, in)

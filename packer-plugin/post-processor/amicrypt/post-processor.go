@@ -73,6 +73,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	input := workflows.PipelineInput{
 		Builder: builder, Sources: src, Targets: targets,
 		InFlight: p.config.run.Concurrency.InFlight, PerAccountRegion: p.config.run.Concurrency.PerAccountRegion,
+		Organization: p.config.run.Organization(),
 	}
 	if err := input.Validate(); err != nil {
 		return nil, keep, forceOverride, fmt.Errorf("nothing was started:\n%w", err)

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/amicrypt/amicrypt/internal/sandbox/world"
+)
+
+// orgWorld is the default world in an organization managed by the builder:
+// payments-prod in the workloads unit, analytics-dev in workloads/analytics
+// below it, legacy-batch suspended and directly under the root with the
+// builder; Amazon's account in none.
+func orgWorld(t *testing.T) *world.World {
+	t.Helper()
+	text := string(world.DefaultYAML())
+	for old, repl := range map[string]string{
+		"regions: [us-east-1, eu-west-1]\n": `regions: [us-east-1, eu-west-1]
+organization:
+  id: o-a1b2c3d4e5
+  management_account: "111111111111"
+  root_id: r-ab12
+  units:
+    - id: ou-ab12-workload1
+      name: workloads
+      accounts: ["222222222222"]
+      units: [{name: analytics, accounts: ["333333333333"]}]
+`,
+		"    name: amazon\n":       "    name: amazon\n    organization: none\n",
+		"    name: legacy-batch\n": "    name: legacy-batch\n    status: SUSPENDED\n",
+		// A role that reads the organization, trusting the pipeline role,
+		// in the builder (the management account) and in payments-prod.
+		"\naccounts:\n": `
+x-org-reader: &org-reader
+  name: amicrypt-organization-reader
+  trust:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Principal: {AWS: arn:aws:iam::111111111111:role/amicrypt-pipeline}
+        Action: [sts:AssumeRole, sts:SetSourceIdentity]
+  policies:
+    read-organization:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: ["organizations:List*", "organizations:Describe*"]
+          Resource: "*"
+
+accounts:
+`,
+		"    roles:\n      - name: amicrypt-pipeline\n": "    roles:\n      - *org-reader\n      - name: amicrypt-pipeline\n",
+		"                Resource: arn:aws:iam::111111111111:role/amicrypt-pipeline\n": `                Resource: arn:aws:iam::111111111111:role/amicrypt-pipeline
+              - Sid: AssumeOrganizationReaders
+                Effect: Allow
+                Action: [sts:AssumeRole, sts:SetSourceIdentity]
+                Resource: arn:aws:iam::*:role/amicrypt-organization-reader
+`,
+		"    name: payments-prod\n    service_linked_roles: [AWSServiceRoleForAutoScaling]\n    roles: [*target-role]\n": "    name: payments-prod\n    service_linked_roles: [AWSServiceRoleForAutoScaling]\n    roles: [*target-role, *org-reader]\n",
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("the default world changed: no %q", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	w, err := world.Parse([]byte(text), "org-world.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// A config naming the organization and one of its units: the run reads
+// the tree from the management account as it starts and serves each member
+// with the settings of the nearest selector above it — the nested unit's
+// account with its parent unit's key alias — leaving out the excluded
+// builder and the suspended account, which the report lists. A config that
+// reads the organization as a member account is refused before anything
+// is shared, with the fix.
+func TestARunServesTheAccountsOfTheOrganizationItNames(t *testing.T) {
+	env := startE2E(t, orgWorld(t))
+	sources := builderSources(env.World, env.BuilderAccount)
+	head := `builder:
+  account: "111111111111"
+  role_arn: arn:aws:iam::111111111111:role/amicrypt-pipeline
+defaults:
+  regions: [us-east-1]
+  external_id: amicrypt
+  boot_proof: {enabled: false}
+`
+	path := writeConfig(t, t.TempDir(), "amicrypt.yaml", head+`organization:
+  role_arn: arn:aws:iam::111111111111:role/amicrypt-organization-reader
+targets:
+  - organization: true
+    exclude: ["111111111111"]
+  - organizational_unit: ou-ab12-workload1
+    key_alias: alias/workloads
+`)
+	code, stdout, stderr := runCLI(env, "run", "--config", path, "--source", "us-east-1="+sources["us-east-1"], "--wait", "--json")
+	if code != 0 {
+		t.Fatalf("run exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	r := decodeReport(t, stdout, stderr)
+	var served []string
+	for _, tr := range r.Targets {
+		served = append(served, tr.Account+"/"+tr.Region+" "+tr.Name+" "+tr.Status)
+	}
+	sort.Strings(served)
+	want := []string{
+		"222222222222/us-east-1 payments-prod succeeded",
+		"333333333333/us-east-1 analytics-dev succeeded",
+	}
+	if strings.Join(served, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("served:\n%s\nwant:\n%s", strings.Join(served, "\n"), strings.Join(want, "\n"))
+	}
+	if !r.RowsInBatches || r.Summary["total"] != 2 {
+		t.Errorf("report: rows in batches %v, summary %v", r.RowsInBatches, r.Summary)
+	}
+	if r.Organization == nil || r.Organization.OrganizationID != "o-a1b2c3d4e5" || r.Organization.Accounts != 2 || r.Organization.Excluded != 1 {
+		t.Fatalf("organization: %+v", r.Organization)
+	}
+	if len(r.Organization.Skipped) != 1 || r.Organization.Skipped[0].ID != "444444444444" || r.Organization.Skipped[0].Status != "SUSPENDED" {
+		t.Errorf("skipped: %+v, want legacy-batch, suspended", r.Organization.Skipped)
+	}
+	st := sandboxState(t, env)
+	for _, acct := range []string{"222222222222", "333333333333"} {
+		reg := st.Accounts[acct].Regions["us-east-1"]
+		if reg.Aliases["alias/workloads"] == "" {
+			t.Errorf("account %s: no key under alias/workloads (aliases %v)", acct, reg.Aliases)
+		}
+	}
+	for _, acct := range []string{"444444444444", "111111111111"} {
+		for _, im := range st.Accounts[acct].Regions["us-east-1"].Images {
+			if im.SourceImageID == sources["us-east-1"] {
+				t.Errorf("account %s (suspended, or excluded) got a copy: %s", acct, im.ID)
+			}
+		}
+	}
+
+	// Read as a member account: refused, nothing shared.
+	member := writeConfig(t, t.TempDir(), "member.yaml", head+`organization:
+  role_arn: arn:aws:iam::222222222222:role/amicrypt-organization-reader
+targets:
+  - organization: true
+    exclude: ["111111111111"]
+    regions: [eu-west-1]
+`)
+	code, stdout, stderr = runCLI(env, "run", "--config", member, "--source", "eu-west-1="+sources["eu-west-1"], "--wait", "--json")
+	if code == 0 {
+		t.Fatalf("a run reading the organization as a member account succeeded\nstdout: %s", stdout)
+	}
+	for _, want := range []string{"may not list the organization", "222222222222", "organization.role_arn", "management account"} {
+		if !strings.Contains(stdout+stderr, want) {
+			t.Errorf("the refusal does not say %q:\nstdout: %s\nstderr: %s", want, stdout, stderr)
+		}
+	}
+	for _, im := range sandboxState(t, env).Accounts["111111111111"].Regions["eu-west-1"].Images {
+		if len(im.LaunchPermissions) > 0 {
+			t.Errorf("source %s shared after a refused run: %v", im.ID, im.LaunchPermissions)
+		}
+	}
+}
