@@ -82,3 +82,17 @@ func bigOrg(n, perUnit int) *fakeOrg {
 	}
 	return o
 }
+
+// The Organizations activities of fakeAWS (registered by name on a real
+// worker, record_history_test.go) read f.org.
+func (f *fakeAWS) ListOrganizationUnits(ctx context.Context, in activities.ListOrganizationUnitsInput) (activities.OrganizationTree, error) {
+	return f.org.ListOrganizationUnits(ctx, in)
+}
+
+func (f *fakeAWS) ListOrganizationAccounts(ctx context.Context, in activities.ListOrganizationAccountsInput) (activities.OrganizationAccountsPage, error) {
+	return f.org.ListOrganizationAccounts(ctx, in)
+}
+
+func (f *fakeAWS) DescribeOrganizationAccounts(ctx context.Context, in activities.DescribeOrganizationAccountsInput) ([]activities.OrganizationAccount, error) {
+	return f.org.DescribeOrganizationAccounts(ctx, in)
+}

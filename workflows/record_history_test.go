@@ -57,6 +57,7 @@ var recordings = []recording{
 	{"a run revoking what a terminated batch left shared beside its batches (revoke-stale-shares v2)", recordStaleSharesBeside},
 	{"a batch keeping what its source had before amicrypt (keep-preexisting-shares v1)", recordKeepPreexisting},
 	{"a batch assuming every target's role before sharing (identity-before-share v1)", recordIdentityBeforeShare},
+	{"a run of targets in parts and from an organization, its rows kept by its batches (rows-in-batches v1)", recordRowsInBatches},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -408,5 +409,33 @@ func recordIdentityBeforeShare(ctx context.Context, t *testing.T, c client.Clien
 		require.NotContains(t, call, acctB, "shared with an account whose role was refused")
 		require.NotContains(t, call, acctC, "shared with an account whose role names another")
 	}
+	return files
+}
+
+func recordRowsInBatches(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-rows"
+	files := map[string]string{
+		"pipeline_rows_in_batches_history.json": PipelineWorkflowID(run),
+		"batch_rows_in_batches_history.json":    BatchWorkflowID(run, 0),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.org = testOrg()
+	defer func() { f.org = nil }()
+	listed := []activities.Target{target("666666666666", "us-east-1"), target("888888888888", "us-east-1")}
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: listed[:1], TargetParts: 2, BatchAccounts: 2,
+		Organization: &activities.OrganizationTargets{
+			Selectors: []activities.OrganizationSelector{{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-target", Regions: []activities.Target{template("us-east-1", "alias/amicrypt")}}},
+			Listed:    []string{"666666666666", "888888888888"},
+		}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	require.NoError(t, c.SignalWorkflow(ctx, PipelineWorkflowID(run), "", SignalTargets, TargetsPart{Index: 1, Targets: listed[1:]}))
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.True(t, rep.RowsInBatches)
+	require.Equal(t, 4, rep.Summary[StatusSucceeded], rep)
+	require.Len(t, rep.Batches, 2)
 	return files
 }
