@@ -104,6 +104,7 @@ var (
 var sessionClasses = map[string]SessionClass{
 	"VerifyTargets":                ReadSession,
 	"FindPreexistingShares":        ReadSession,
+	"CountSourceShares":            ReadSession,
 	"PlanShare":                    ReadSession,
 	"PlanTargets":                  ReadSession,
 	"WaitAndVerify":                ReadSession,

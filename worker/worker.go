@@ -104,7 +104,9 @@ func Activities(acts *activities.Activities, attach *workflows.Attach, hk *workf
 		acts.FindPreexistingShares,
 		acts.ShareSource,
 		acts.UnshareSource,
-		// Pipeline (workflows/targetset.go): organization targets.
+		// Pipeline (workflows/targetset.go): organization targets; the
+		// share window (pipeline.go).
+		acts.CountSourceShares,
 		acts.ListOrganizationUnits,
 		acts.ListOrganizationAccounts,
 		acts.DescribeOrganizationAccounts,

@@ -50,6 +50,16 @@ type fakeAWS struct {
 	// org is the organization the Organizations activities read (nil:
 	// none; they are not expected).
 	org *fakeOrg
+	// sourceShares is what CountSourceShares answers per source region
+	// (entities already on its launch permission).
+	sourceShares map[string]int
+}
+
+// CountSourceShares answers f.sourceShares; not recorded.
+func (f *fakeAWS) CountSourceShares(_ context.Context, in activities.ShareSourceInput) (activities.SourceShares, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return activities.SourceShares{Entities: f.sourceShares[in.Source.Region]}, nil
 }
 
 func newFake() *fakeAWS {
@@ -285,6 +295,7 @@ func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	// The compensation runs only when a proof did not clean up itself.
 	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof).Maybe()
 	env.OnActivity(a.FinishTarget, mock.Anything, mock.Anything).Return(f.FinishTarget)
+	env.OnActivity(a.CountSourceShares, mock.Anything, mock.Anything).Return(f.CountSourceShares).Maybe()
 	if f.org != nil {
 		env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(f.org.ListOrganizationUnits)
 		env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(f.org.ListOrganizationAccounts)

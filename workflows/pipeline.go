@@ -235,6 +235,11 @@ type pipelineRun struct {
 	org     *OrganizationResolution
 	// sources: NearestSource per target region, once.
 	sources map[string]sourceFor
+	// The share window (openShareWindow): per source region, how many
+	// more accounts the running batches may share it with (nil: no
+	// window), and per batch, how many accounts it shares each source with.
+	window      map[string]int
+	batchShares []map[string]int
 	batches [][]activities.Target
 	status  []BatchStatus
 	windows []int // each batch's InFlight, set when it starts
@@ -264,7 +269,12 @@ func newPipelineRun(ctx workflow.Context, in PipelineInput) *pipelineRun {
 }
 
 func (p *pipelineRun) plan() {
-	p.batches = planBatches(p.all, p.in.BatchAccounts, MaxBatchTargets)
+	batchAccounts := p.in.BatchAccounts
+	if p.slim {
+		// A batch shares the sources with all its accounts at once.
+		batchAccounts = min(batchAccounts, activities.MaxSourceShares)
+	}
+	p.batches = planBatches(p.all, batchAccounts, MaxBatchTargets)
 	for n, batch := range p.batches {
 		accounts := 0
 		for i := range batch {
@@ -304,8 +314,74 @@ func (p *pipelineRun) report() Report {
 	}
 }
 
+// shareWindowVersion gates the share window: a rows-in-batches run started
+// before it starts its batches on the budget of targets in flight alone.
+const shareWindowVersion = "share-window"
+
+// openShareWindow reads how many entities each source is shared with
+// already (CountSourceShares) and sets p.window: what AWS's quota of
+// activities.MaxSourceShares leaves the run. A source whose count cannot
+// be read gets the whole quota (its share says what AWS answers).
+func (p *pipelineRun) openShareWindow(ctx workflow.Context) {
+	if !p.slim || workflow.GetVersion(ctx, shareWindowVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	var a *activities.Activities
+	sctx := withStep(ctx, StepShare, activities.Target{})
+	futures := make([]workflow.Future, len(p.in.Sources))
+	for i, src := range p.in.Sources {
+		futures[i] = workflow.ExecuteActivity(sctx, a.CountSourceShares, activities.ShareSourceInput{Builder: p.in.Builder, Source: src})
+	}
+	p.window = map[string]int{}
+	for i, src := range p.in.Sources {
+		var got activities.SourceShares
+		if err := futures[i].Get(ctx, &got); err != nil {
+			p.log.Warn("counting the source's shares failed; assuming none", "source", src.ImageID, "region", src.Region, "error", err)
+		}
+		p.window[src.Region] = max(activities.MaxSourceShares-got.Entities, 0)
+	}
+	p.batchShares = make([]map[string]int, len(p.batches))
+	for n, batch := range p.batches {
+		seen := map[string]bool{}
+		p.batchShares[n] = map[string]int{}
+		for _, t := range batch {
+			src, ok := p.source(t.Region)
+			if key := src.Region + "/" + t.Account; ok && !seen[key] {
+				seen[key] = true
+				p.batchShares[n][src.Region]++
+			}
+		}
+	}
+	p.log.Info("share window", "left", p.window)
+}
+
+// fitsShareWindow: batch n's shares fit in what the window has left on
+// every source it uses.
+func (p *pipelineRun) fitsShareWindow(n int) bool {
+	if p.window == nil {
+		return true
+	}
+	for r, k := range p.batchShares[n] {
+		if k > p.window[r] {
+			return false
+		}
+	}
+	return true
+}
+
+// takeShareWindow takes (sign 1) or gives back (sign -1) batch n's shares.
+func (p *pipelineRun) takeShareWindow(n, sign int) {
+	if p.window == nil {
+		return
+	}
+	for r, k := range p.batchShares[n] {
+		p.window[r] -= sign * k
+	}
+}
+
 // run is the sliding window over batches.
 func (p *pipelineRun) run(ctx workflow.Context) {
+	p.openShareWindow(ctx)
 	selector := workflow.NewSelector(ctx)
 	running, next := 0, 0
 	for {
@@ -325,6 +401,14 @@ func (p *pipelineRun) run(ctx workflow.Context) {
 			if p.budget < min(size, p.fair) {
 				break
 			}
+			// AWS's quota of entities a source is shared with: a batch
+			// waits until the running ones have revoked enough (one runs
+			// whatever, so that the run moves; its share then says what
+			// AWS answers).
+			if running > 0 && !p.fitsShareWindow(n) {
+				break
+			}
+			p.takeShareWindow(n, 1)
 			p.windows[n] = min(size, p.budget)
 			p.budget -= p.windows[n]
 			running++
@@ -333,6 +417,7 @@ func (p *pipelineRun) run(ctx workflow.Context) {
 			selector.AddFuture(p.execBatch(ctx, n), func(f workflow.Future) {
 				running--
 				p.budget += p.windows[n]
+				p.takeShareWindow(n, -1)
 				var reports []TargetReport
 				_ = f.Get(ctx, &reports) // never set with an error
 				p.collect(ctx, n, reports)

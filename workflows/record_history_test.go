@@ -58,6 +58,7 @@ var recordings = []recording{
 	{"a batch keeping what its source had before amicrypt (keep-preexisting-shares v1)", recordKeepPreexisting},
 	{"a batch assuming every target's role before sharing (identity-before-share v1)", recordIdentityBeforeShare},
 	{"a run of targets in parts and from an organization, its rows kept by its batches (rows-in-batches v1)", recordRowsInBatches},
+	{"a run whose batches wait for room on a source shared near AWS's quota (share-window v1)", recordShareWindow},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -437,5 +438,25 @@ func recordRowsInBatches(ctx context.Context, t *testing.T, c client.Client, f *
 	require.True(t, rep.RowsInBatches)
 	require.Equal(t, 4, rep.Summary[StatusSucceeded], rep)
 	require.Len(t, rep.Batches, 2)
+	return files
+}
+
+func recordShareWindow(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-window"
+	files := map[string]string{"pipeline_share_window_history.json": PipelineWorkflowID(run)}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.mu.Lock()
+	f.sourceShares = map[string]int{"us-east-1": activities.MaxSourceShares - 1}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.sourceShares = nil; f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: []activities.Source{useast1}, BatchAccounts: 1,
+		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 2, rep.Summary[StatusSucceeded], rep)
 	return files
 }

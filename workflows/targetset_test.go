@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +183,34 @@ func TestPipelineAnswersProgressWithCountsNotRows(t *testing.T) {
 	assert.Equal(t, 12, mid.Summary["total"])
 	assert.Equal(t, 4, mid.Summary[StatusRunning], "the first batch runs")
 	assert.Equal(t, 8, mid.Summary[StatusPending])
+}
+
+// A source already shared with 997 entities leaves the run 3 of AWS's
+// 1,000: batches of one account wait until others are revoked, so no more
+// than 3 accounts hold the share at once, and every target still runs.
+func TestPipelineKeepsASourceWithinAWSsSharingQuota(t *testing.T) {
+	f := newFake()
+	f.sourceShares = map[string]int{"us-east-1": activities.MaxSourceShares - 3}
+	env := newEnv(t, f)
+	in := pipelineInput(targets(accountIDs(8), "us-east-1"))
+	in.Sources = []activities.Source{useast1}
+	in.BatchAccounts = 1
+	r, err := runPipeline(t, env, in)
+	require.NoError(t, err)
+	assert.Equal(t, 8, r.Summary[StatusSucceeded])
+	shared, peak := map[string]bool{}, 0
+	for _, call := range f.callsTo("ShareSource", "UnshareSource") {
+		fields := strings.Fields(call)
+		for _, acct := range fields[2:] {
+			shared[acct] = fields[0] == "ShareSource"
+		}
+		n := 0
+		for _, on := range shared {
+			if on {
+				n++
+			}
+		}
+		peak = max(peak, n)
+	}
+	assert.Equal(t, 3, peak, "accounts holding the source's share at once")
 }
