@@ -62,6 +62,9 @@ type devOptions struct {
 	PipelineRole string
 	// Logger receives everyone's logs (the Temporal server's, quietened).
 	Logger zerolog.Logger
+	// MetricsAddr, when set, serves the worker's Prometheus metrics
+	// (amicrypt dev --metrics-addr).
+	MetricsAddr string
 }
 
 // devEnv is a running local environment; Stop ends it.
@@ -81,6 +84,7 @@ type devEnv struct {
 	StateDir       string
 
 	worker        sdkworker.Worker
+	metrics       *workerMetrics // nil: none served
 	stopSandbox   context.CancelFunc
 	sandboxDone   chan struct{} // closed when the sandbox stopped serving
 	sandboxErr    error         // why, once sandboxDone is closed
@@ -160,8 +164,13 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	if env.metrics, err = startMetrics(o.MetricsAddr, o.Logger); err != nil {
+		return nil, err
+	}
+	env.metrics.Metrics().InitRegions(o.World.Regions...)
 	env.Client, err = temporalconn.Dial(ctx, temporalconn.Options{
 		Address: env.Temporal.FrontendAddress(), Namespace: o.Namespace, TaskQueue: o.TaskQueue,
+		MetricsHandler: env.metrics.TemporalHandler(),
 	}, o.Logger)
 	if err != nil {
 		return nil, err
@@ -171,6 +180,7 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 	factory := activities.NewClientFactory(devAWSConfig(o.World, builder, o.PipelineRole, env.SandboxEndpoint), activities.ClientOptions{
 		Endpoint:    env.SandboxEndpoint,
 		SessionName: "amicrypt-dev",
+		Metrics:     env.metrics.Metrics(),
 	})
 	env.WorkerIdentity, err = callerIdentity(ctx, factory, o.World.Regions[0])
 	if err != nil {
@@ -191,6 +201,7 @@ func startDev(ctx context.Context, o devOptions) (*devEnv, error) {
 		PollInitial: time.Second,
 		PollMax:     5 * time.Second,
 		Workflows:   worker.TemporalWorkflows(env.Client),
+		Metrics:     env.metrics.Metrics(),
 	})
 	env.worker = worker.New(env.Client, o.TaskQueue, acts, worker.Options{
 		Identity: "amicrypt-dev@" + hostname(),
@@ -250,6 +261,8 @@ func (e *devEnv) Stop() error {
 		e.Client.Close()
 		e.Client = nil
 	}
+	e.metrics.Stop()
+	e.metrics = nil
 	if e.Temporal != nil {
 		if err := e.Temporal.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping Temporal: %w", err))
@@ -352,6 +365,7 @@ type devFlags struct {
 	uiAddr       string
 	namespace    string
 	taskQueue    string
+	metricsAddr  string
 }
 
 func newDevCmd(g *globalFlags) *cobra.Command {
@@ -411,6 +425,7 @@ restart picks up where it stopped. Delete the directory to start afresh.`,
 	fl.StringVar(&f.uiAddr, "ui-addr", defaultUIAddr, "Temporal web UI listen address; empty: no UI")
 	fl.StringVar(&f.namespace, "namespace", temporalconn.DefaultNamespace, "Temporal namespace (created if missing)")
 	fl.StringVar(&f.taskQueue, "task-queue", temporalconn.DefaultTaskQueue, "task queue the worker polls")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", defaultMetricsAddr(), "serve the worker's Prometheus metrics (/metrics) on this address, as 'amicrypt worker --metrics-addr'; empty: off (env "+envMetricsAddr+")")
 	return cmd
 }
 
@@ -432,6 +447,9 @@ func (f *devFlags) options() (devOptions, error) {
 	if f.taskQueue == "" {
 		return devOptions{}, usageError("--task-queue is empty")
 	}
+	if err := validMetricsAddr(f.metricsAddr); err != nil {
+		return devOptions{}, err
+	}
 	w, err := loadWorld(f.world)
 	if err != nil {
 		return devOptions{}, err
@@ -439,7 +457,7 @@ func (f *devFlags) options() (devOptions, error) {
 	o := devOptions{
 		World: w, StateDir: f.stateDir,
 		SandboxAddr: f.sandboxAddr, TemporalAddr: f.temporalAddr, UIAddr: f.uiAddr,
-		Namespace: f.namespace, TaskQueue: f.taskQueue,
+		Namespace: f.namespace, TaskQueue: f.taskQueue, MetricsAddr: f.metricsAddr,
 	}
 	if f.config != "" {
 		if _, err := os.Stat(f.config); err != nil {
@@ -466,6 +484,9 @@ func printDevSummary(out io.Writer, env *devEnv) {
 	}
 	fmt.Fprintf(out, "  %-13s %s  (regions %v)\n", "AWS sandbox:", env.SandboxEndpoint, env.World.Regions)
 	fmt.Fprintf(out, "  %-13s %s\n", "worker as:", env.WorkerIdentity)
+	if env.metrics != nil {
+		fmt.Fprintf(out, "  %-13s http://%s/metrics\n", "metrics:", env.metrics.server.Addr())
+	}
 	if env.StateDir != "" {
 		fmt.Fprintf(out, "  %-13s %s  (delete it to start afresh)\n", "state:", env.StateDir)
 	} else {

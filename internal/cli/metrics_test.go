@@ -1,9 +1,17 @@
 package cli
 
 import (
+	"context"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/amicrypt/amicrypt/internal/metrics"
+	"github.com/amicrypt/amicrypt/internal/metrics/metricstest"
 )
 
 // A --metrics-addr (or AMICRYPT_METRICS_ADDR) the worker cannot listen on
@@ -35,7 +43,45 @@ func TestWorkerMetricsAddr(t *testing.T) {
 		t.Errorf("%s on a busy port: exit %d, stderr %q", envMetricsAddr, code, errs)
 	}
 	t.Setenv(envMetricsAddr, "")
-	if code, _, errs := run("worker", "--metrics-addr", "9464"); code != 2 || !strings.Contains(errs, `--metrics-addr "9464" is not host:port`) {
-		t.Errorf("--metrics-addr 9464: exit %d, stderr %q; want exit 2", code, errs)
+	for _, cmd := range []string{"worker", "dev"} {
+		if code, _, errs := run(cmd, "--metrics-addr", "9464"); code != 2 || !strings.Contains(errs, `--metrics-addr "9464" is not host:port`) {
+			t.Errorf("%s --metrics-addr 9464: exit %d, stderr %q; want exit 2", cmd, code, errs)
+		}
+	}
+}
+
+// amicrypt dev serves its worker's metrics too, with the SDK's, and stops
+// serving when it stops.
+func TestDevServesTheWorkersMetrics(t *testing.T) {
+	env, err := startDev(context.Background(), devOptions{
+		SandboxAddr: freeAddr(t), TemporalAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	url := "http://" + env.metrics.server.Addr() + "/metrics"
+	var s metricstest.Scrape
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		// The SDK's gauges come with tally's first report, within a second.
+		if s = metricstest.GetURL(t, url); s.Has("temporal_worker_task_slots_available") || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, name := range []string{metrics.TargetsFinished, metrics.AWSCalls, metrics.CopyDuration + "_count", metrics.KeysPendingRetirement, "temporal_worker_task_slots_available"} {
+		if !s.Has(name) {
+			t.Errorf("%s is not on dev's /metrics", name)
+		}
+	}
+	// The dev worker's own sts:GetCallerIdentity at start is counted.
+	if v, _ := s.Value(metrics.AWSCalls, "service", "sts", "action", "GetCallerIdentity"); v == 0 {
+		t.Errorf("the dev worker's GetCallerIdentity is not counted")
+	}
+	if err := env.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(url); err == nil {
+		t.Errorf("%s still answers after Stop", url)
 	}
 }
