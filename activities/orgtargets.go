@@ -58,9 +58,11 @@ type OrganizationSelector struct {
 	Regions []Target `json:"regions"`
 }
 
-// Access is how the organization is read (Organizations is global: the
-// region only picks the partition).
-func (o OrganizationTargets) Access(region string) Access {
+// organizationAccess is how the organization is read: as the
+// organization reader (the management account's or a delegated
+// administrator's role; Organizations is global: the region only picks the
+// partition).
+func organizationAccess(o OrganizationTargets, region string) Access {
 	return Access{Region: region, RoleARN: o.RoleARN, ExternalID: o.ExternalID}
 }
 
@@ -130,7 +132,7 @@ func ActiveAccount(status string) bool {
 // ListOrganizationUnits reads the organization's root and the units below
 // each selector (the whole organization's for a selector without a unit).
 func (a *Activities) ListOrganizationUnits(ctx context.Context, in ListOrganizationUnitsInput) (OrganizationTree, error) {
-	api := a.clients.Organizations(in.Organization.Access(in.Region))
+	api := a.clients.Organizations(organizationAccess(in.Organization, in.Region))
 	w := organizationWhere(in.Organization, in.Region, "organization")
 	roots, err := api.ListRoots(ctx, &organizations.ListRootsInput{})
 	if err != nil {
@@ -213,7 +215,7 @@ func (a *Activities) ListOrganizationUnits(ctx context.Context, in ListOrganizat
 // ListOrganizationAccounts reads one page of a unit's own accounts (not
 // those of the units below it), at most MaxOrganizationAccountsPage.
 func (a *Activities) ListOrganizationAccounts(ctx context.Context, in ListOrganizationAccountsInput) (OrganizationAccountsPage, error) {
-	api := a.clients.Organizations(in.Organization.Access(in.Region))
+	api := a.clients.Organizations(organizationAccess(in.Organization, in.Region))
 	var page OrganizationAccountsPage
 	token := in.NextToken
 	for len(page.Accounts) < MaxOrganizationAccountsPage {
@@ -240,7 +242,7 @@ func (a *Activities) ListOrganizationAccounts(ctx context.Context, in ListOrgani
 // lists one by one. An account not in the organization is served as listed
 // (status "").
 func (a *Activities) DescribeOrganizationAccounts(ctx context.Context, in DescribeOrganizationAccountsInput) ([]OrganizationAccount, error) {
-	api := a.clients.Organizations(in.Organization.Access(in.Region))
+	api := a.clients.Organizations(organizationAccess(in.Organization, in.Region))
 	out := make([]OrganizationAccount, 0, len(in.Accounts))
 	for _, id := range in.Accounts {
 		d, err := api.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
