@@ -344,7 +344,9 @@ func (b *batchRun) startTargets(ctx workflow.Context) {
 }
 
 // execTarget runs target i's child (or attaches to the run of the same id
-// already under way) and resolves to its report, whatever happened.
+// already under way) and resolves to its report, whatever happened. The
+// child starts with its search attributes (run, account, region, pending):
+// part of the start command, so a Batch recorded before them replays alike.
 func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
 	t, src := b.targets[i], b.sources[i]
 	id := TargetWorkflowID(src.ImageID, t.Account, t.Region)
@@ -352,7 +354,9 @@ func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var r TargetReport
 		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder}
-		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(id)), Target, in).Get(ctx, &r)
+		opts := childOptions(id)
+		opts.TypedSearchAttributes = targetStartAttributes(b.in.RunID, t)
+		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Target, in).Get(ctx, &r)
 		if err != nil && alreadyStarted(err) {
 			b.log.Info("target already running, attaching to it", "workflow_id", id)
 			var at *Attach

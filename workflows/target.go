@@ -24,7 +24,8 @@ import (
 // cancelled, its report carried as the details of the CanceledError.
 //
 // While it runs, it answers QueryStep (the current step) and QueryReport
-// (the report so far).
+// (the report so far), and shows its step and status in its search
+// attributes (searchattrs.go), with its diagnosis code when it ends.
 func Target(ctx workflow.Context, in TargetInput) (TargetReport, error) {
 	t := &targetRun{
 		in: in,
@@ -46,6 +47,7 @@ func Target(ctx workflow.Context, in TargetInput) (TargetReport, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryReport, func() (TargetReport, error) { return t.rep, nil }); err != nil {
 		return t.rep, err
 	}
+	t.attrs = workflow.GetVersion(ctx, searchAttributesVersion, workflow.DefaultVersion, 1) == 1
 	rep, err := t.finish(ctx, t.run(ctx))
 	targetFinished(ctx, rep)
 	return rep, err
@@ -57,6 +59,10 @@ type targetRun struct {
 	rep TargetReport
 	log log.Logger
 	slr string // the service-linked role's ARN
+	// attrs: the Target upserts its search attributes (not in a Target
+	// recorded before them); shown: what it upserted last.
+	attrs bool
+	shown shownAttrs
 }
 
 // failure is a diagnosed failure that no activity error carries (a boot
@@ -65,9 +71,14 @@ type failure struct{ d activities.Diagnosis }
 
 func (f failure) Error() string { return f.d.String() }
 
-func (t *targetRun) enter(step string) {
+// enter begins a step and shows it in the search attributes; done is shown
+// by finish, with the status, in one upsert.
+func (t *targetRun) enter(ctx workflow.Context, step string) {
 	t.rep.Step = step
 	t.log.Info("target step", "step", step)
+	if step != StepDone {
+		t.show(ctx)
+	}
 }
 
 // execLocal runs a short step as a local activity: in the worker that runs
@@ -90,7 +101,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 
 	// Role, service-linked role and key; the key is checked (F2, F3, F5,
 	// F6) before anything is copied.
-	t.enter(StepPrepare)
+	t.enter(ctx, StepPrepare)
 	var prep activities.PrepareTargetResult
 	prepIn := activities.PrepareTargetInput{Target: tg, RunID: t.in.RunID, Pipeline: t.in.PipelineRoleARN, Builder: t.in.Builder}
 	if t.in.Builder != nil {
@@ -111,7 +122,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		t.warn("%s", w)
 	}
 
-	t.enter(StepCopy)
+	t.enter(ctx, StepCopy)
 	var started activities.CopyImageResult
 	copyIn := activities.CopyImageInput{Target: tg, Source: t.in.Source, KeyARN: t.rep.KeyARN, RunID: t.in.RunID}
 	if err := t.execLocal(ctx, StepCopy, a.CopyEncrypted, copyIn, &started); err != nil {
@@ -120,7 +131,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 	t.rep.EncryptedImageID = started.ImageID
 
 	// The wait for the copy, and the snapshots' key.
-	t.enter(StepWaitAvailable)
+	t.enter(ctx, StepWaitAvailable)
 	var copied activities.CopiedImage
 	waitIn := activities.WaitAndVerifyInput{Target: tg, ImageID: started.ImageID, KeyARN: t.rep.KeyARN, Started: !started.Reused}
 	if err := t.exec(ctx, StepWaitAvailable, a.WaitAndVerify, waitIn, &copied); err != nil {
@@ -146,7 +157,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 			Step: StepVerify,
 		}}
 	case tg.BootProof.Enabled:
-		t.enter(StepBootProof)
+		t.enter(ctx, StepBootProof)
 		failed, failedAt = t.proveBoot(ctx, copied), StepBootProof
 		if canceled(ctx, failed) {
 			return failed
@@ -155,7 +166,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		t.rep.Boot = activities.BootResult{Result: activities.BootSkipped}
 	}
 
-	t.enter(StepPublish)
+	t.enter(ctx, StepPublish)
 	fin := activities.FinishTargetInput{Target: tg, Source: t.in.Source, ImageID: copied.ImageID, KeyARN: t.rep.KeyARN, Family: copied.Family,
 		Proven: failed == nil, StaleReason: copied.StaleReason}
 	if failed != nil {
@@ -177,7 +188,7 @@ func (t *targetRun) run(ctx workflow.Context) error {
 		t.rep.Retirement = &r
 		t.log.Info("retention", "disabled", r.Disabled, "deregistered", r.Deregistered, "kept", r.Kept)
 	}
-	t.enter(StepDone)
+	t.enter(ctx, StepDone)
 	return nil
 }
 
@@ -269,6 +280,7 @@ func (t *targetRun) finish(ctx workflow.Context, err error) (TargetReport, error
 	case canceled(ctx, err):
 		t.rep.Status = StatusCancelled
 		t.log.Info("target cancelled", "step", t.rep.Step)
+		t.show(ctx)
 		return t.rep, temporal.NewCanceledError(t.rep)
 	default:
 		d := diagnose(err, t.rep.Step, t.in.Target)
@@ -279,6 +291,7 @@ func (t *targetRun) finish(ctx workflow.Context, err error) (TargetReport, error
 		t.rep.Diagnosis = &d
 		t.log.Warn("target failed", "step", t.rep.Step, "code", d.Code, "cause", d.Cause)
 	}
+	t.show(ctx)
 	return t.rep, nil
 }
 
