@@ -32,6 +32,8 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -59,6 +61,7 @@ var recordings = []recording{
 	{"a batch assuming every target's role before sharing (identity-before-share v1)", recordIdentityBeforeShare},
 	{"a run of targets in parts and from an organization, its rows kept by its batches (rows-in-batches v1)", recordRowsInBatches},
 	{"a run whose batches wait for room on a source shared near AWS's quota (share-window v1)", recordShareWindow},
+	{"targets started with their search attributes, showing their steps and ends (search-attributes v1)", recordSearchAttributes},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -76,6 +79,7 @@ func TestRecordHistories(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	registerSearchAttributes(ctx, t, c, srv.GetDefaultNamespace())
 
 	for _, rec := range recordings {
 		t.Run(rec.name, func(t *testing.T) {
@@ -458,5 +462,64 @@ func recordShareWindow(ctx context.Context, t *testing.T, c client.Client, f *ro
 	var rep Report
 	require.NoError(t, wr.Get(ctx, &rep))
 	require.Equal(t, 2, rep.Summary[StatusSucceeded], rep)
+	return files
+}
+
+// registerSearchAttributes creates amicrypt's search attributes in the test
+// server's namespace, and waits until its visibility takes queries on them
+// (the namespace's cache refreshes every few seconds).
+func registerSearchAttributes(ctx context.Context, t *testing.T, c client.Client, namespace string) {
+	t.Helper()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: SearchAttributeTypes(),
+	})
+	require.NoError(t, err)
+	q := AttrRun.GetName() + " = 'probe'"
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: q})
+		if err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(end), "the search attributes are not queryable: %v", err)
+	}
+	// The history service's cache refreshes on its own clock.
+	time.Sleep(3 * time.Second)
+}
+
+// recordSearchAttributes: a run of two targets, one failing F2: the Batch
+// starts them with their run, account and region; each upserts its steps
+// and its end (the search-attributes version marker), which visibility
+// then answers.
+func recordSearchAttributes(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-attrs"
+	failing := target(acctB, "eu-west-1")
+	files := map[string]string{
+		"batch_search_attributes_history.json":         BatchWorkflowID(run, 0),
+		"target_search_attributes_history.json":        TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
+		"target_search_attributes_failed_history.json": TargetWorkflowID(euwest1.ImageID, failing.Account, failing.Region),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	key := "PrepareTarget " + failing.ID()
+	f.mu.Lock()
+	f.errs[key] = diagnosedAt(activities.StepKey, activities.F2, "key alias/amicrypt does not let AWSServiceRoleForAutoScaling use it")
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.errs, key); f.mu.Unlock() }()
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctA, "us-east-1"), failing}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
+	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
+
+	// Visibility catches up within seconds.
+	q := "AmicryptRun = '" + run + "' AND AmicryptStatus = 'failed' AND AmicryptDiagnosis = 'F2'"
+	waitFor(t, "visibility of the failed target", func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+		return err == nil && len(resp.GetExecutions()) == 1 &&
+			resp.GetExecutions()[0].GetExecution().GetWorkflowId() == files["target_search_attributes_failed_history.json"]
+	})
 	return files
 }
