@@ -1,7 +1,9 @@
 // Package devserver runs a Temporal server inside the amicrypt process, for
 // `amicrypt dev` and `amicrypt demo`: every service (frontend, history,
 // matching, worker) on local ports, persistence in one SQLite file that
-// survives restarts, and the Temporal web UI.
+// survives restarts, and the Temporal web UI. Its namespace has amicrypt's
+// search attributes (workflows.SearchAttributes), which amicrypt's workflows
+// set and `amicrypt list` queries.
 //
 // Building it links go.temporal.io/server (minutes cold); keep the packages
 // importing this one few.
@@ -22,6 +24,9 @@ import (
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -31,7 +36,11 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/amicrypt/amicrypt/workflows"
 )
 
 // Defaults of Options.
@@ -59,7 +68,9 @@ type Options struct {
 	// UIAddress is the web UI's ip:port; "" disables the UI, port 0 picks a
 	// free port. The CLI's default is DefaultUIAddress.
 	UIAddress string
-	// Namespace is created on first start if missing; "" means DefaultNamespace.
+	// Namespace is created on first start if missing, with amicrypt's
+	// search attributes (given to one that lacks them); "" means
+	// DefaultNamespace.
 	Namespace string
 	// Retention of closed workflow runs in a namespace this server creates;
 	// 0 means DefaultRetention. It does not change an existing namespace.
@@ -162,6 +173,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("starting the embedded Temporal server on %s: %w", s.frontend, err)
 	}
 	s.temporal = srv
+	if err := s.registerSearchAttributes(ctx, o.Namespace); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
 
 	if s.uiOn {
 		if err := s.startUI(ctx, o.Namespace); err != nil {
@@ -221,7 +236,7 @@ func (s *Server) prepareDatabase(o Options) (*config.SQL, error) {
 			return nil, fmt.Errorf("the Temporal database: %w", err)
 		}
 	}
-	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, nil)
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, workflows.SearchAttributeTypes())
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", o.Namespace, err)
 	}
@@ -234,6 +249,83 @@ func (s *Server) prepareDatabase(o Options) (*config.SQL, error) {
 		return nil, fmt.Errorf("creating namespace %q %s: %w", o.Namespace, where, err)
 	}
 	return conf, nil
+}
+
+// registerSearchAttributes gives the namespace amicrypt's search attributes
+// when it lacks them. A namespace this server created has them from the
+// start (prepareDatabase); one in a database made before them gets them
+// through the operator service, as `temporal operator search-attribute
+// create` would, and the server is ready once its visibility takes a query
+// on them and its namespace caches (refreshed every 2 s) have caught up: a
+// workflow setting one before that would have its task failed, then retried.
+func (s *Server) registerSearchAttributes(ctx context.Context, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(s.frontend.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+	}
+	defer conn.Close()
+	op := operatorservice.NewOperatorServiceClient(conn)
+	var have map[string]enumspb.IndexedValueType
+	if err := retry(ctx, func() error {
+		resp, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		have = resp.GetCustomAttributes()
+		return err
+	}); err != nil {
+		return fmt.Errorf("listing the search attributes of namespace %q: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributeTypes() {
+		got, ok := have[name]
+		switch {
+		case !ok:
+			missing[name] = typ
+		case got != typ:
+			return fmt.Errorf("namespace %q has the search attribute %s as %s, amicrypt sets it as %s: remove it (temporal operator search-attribute remove --name %s) and restart",
+				namespace, name, got, typ, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
+		return fmt.Errorf("adding amicrypt's search attributes to namespace %q: %w", namespace, err)
+	}
+	ws := workflowservice.NewWorkflowServiceClient(conn)
+	query := workflows.AttrRun.GetName() + " = 'probe'"
+	if err := retry(ctx, func() error {
+		_, err := ws.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		return err
+	}); err != nil {
+		return fmt.Errorf("namespace %q does not take queries on the search attributes just added: %w", namespace, err)
+	}
+	select {
+	case <-time.After(namespaceCacheRefresh):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// namespaceCacheRefresh is a little more than the server's namespace cache
+// refresh interval (system.namespaceCacheRefreshInterval, 2 s).
+const namespaceCacheRefresh = 2500 * time.Millisecond
+
+// retry calls fn every 100 ms until it succeeds or ctx ends (then its last
+// error).
+func retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Server) serverConfig(sqlConf *config.SQL, history, matching, worker endpoint) *config.Config {

@@ -12,11 +12,18 @@ import (
 
 	"github.com/rs/zerolog"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/common/config"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
 
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
+	"github.com/amicrypt/amicrypt/workflows"
 )
 
 func greet(ctx workflow.Context, name string) (string, error) {
@@ -171,6 +178,85 @@ func TestBadAddresses(t *testing.T) {
 	for _, addr := range []string{"7233", "example.com:7233", "127.0.0.1:99999", "127.0.0.1:x"} {
 		if _, err := Start(context.Background(), Options{Address: addr}); err == nil {
 			t.Errorf("Start with address %q succeeded", addr)
+		}
+	}
+}
+
+// tagged sets a search attribute, as amicrypt's Target does.
+func tagged(ctx workflow.Context) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, workflows.AttrStep.ValueSet("probe"))
+}
+
+// The namespace has amicrypt's search attributes, whether the server created
+// it or found it in a database made before them; a workflow sets them at
+// once, and visibility answers queries on them.
+func TestNamespaceHasAmicryptsSearchAttributes(t *testing.T) {
+	s := start(t, Options{Address: "127.0.0.1:0", Namespace: "amicrypt-test", Logger: testLogger(t)})
+	assertSearchAttributes(t, dial(t, s))
+
+	// A state directory from before the attributes: the namespace lacks them.
+	dir := t.TempDir()
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{"mode": "rwc"}, DatabaseName: filepath.Join(dir, DatabaseFile)}
+	if err := sqliteschema.SetupSchema(conf); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, "amicrypt-test", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
+		t.Fatal(err)
+	}
+	s2 := start(t, Options{StateDir: dir, Address: "127.0.0.1:0", Namespace: "amicrypt-test", Logger: testLogger(t)})
+	c := dial(t, s2)
+	assertSearchAttributes(t, c)
+
+	w := worker.New(c, "devserver-attrs", worker.Options{})
+	w.RegisterWorkflow(tagged)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "tagged-1", TaskQueue: "devserver-attrs",
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrRun.ValueSet("r1"))}, tagged)
+	if err != nil {
+		t.Fatalf("starting a workflow with AmicryptRun: %v", err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	iter := c.GetWorkflowHistory(ctx, "tagged-1", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			t.Errorf("a workflow task failed: %v", e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage())
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "AmicryptRun = 'r1' AND AmicryptStep = 'probe'"})
+		if err == nil && len(resp.GetExecutions()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visibility never answered the query: %v %v", resp, err)
+		}
+	}
+}
+
+func assertSearchAttributes(t *testing.T, c client.Client) {
+	t.Helper()
+	resp, err := c.OperatorService().ListSearchAttributes(context.Background(), &operatorservice.ListSearchAttributesRequest{Namespace: "amicrypt-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range workflows.SearchAttributes() {
+		if got := resp.GetCustomAttributes()[k.GetName()]; got != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
+			t.Errorf("search attribute %s: %v, want Keyword", k.GetName(), got)
 		}
 	}
 }
