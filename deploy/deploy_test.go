@@ -26,14 +26,18 @@ import (
 const (
 	builderTemplate = "cloudformation/builder-role.yaml"
 	targetTemplate  = "cloudformation/target-role.yaml"
+	readerTemplate  = "cloudformation/organization-reader.yaml"
 
 	builderAccount = "111111111111"
 	targetAccount  = "222222222222"
 	keyOwner       = "444444444444" // owns a key a target names with key_arn
-	otherAccount   = "999999999999"
-	region         = "us-east-1"
-	externalID     = "amicrypt-7f3a"
-	orgID          = "o-a1b2c3d4e5"
+	// managementAccount is the organization's management account, where
+	// the organization reader lives (or a delegated administrator would).
+	managementAccount = "555555555555"
+	otherAccount      = "999999999999"
+	region            = "us-east-1"
+	externalID        = "amicrypt-7f3a"
+	orgID             = "o-a1b2c3d4e5"
 )
 
 // Sample resources of the target account (and of others).
@@ -59,6 +63,12 @@ var (
 		return "arn:aws:autoscaling:" + region + ":" + targetAccount + ":autoScalingGroup:6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:autoScalingGroupName/" + group
 	}()
 	eksProvider = "oidc.eks." + region + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	// The organization reader and what it reads: Organizations' ARNs name
+	// the management account and the organization.
+	readerRoleARN = "arn:aws:iam::" + managementAccount + ":role/amicrypt-organization-reader"
+	orgRoot       = "arn:aws:organizations::" + managementAccount + ":root/" + orgID + "/r-ab12"
+	orgUnit       = "arn:aws:organizations::" + managementAccount + ":ou/" + orgID + "/ou-ab12-cd34ef56"
+	orgAccount    = "arn:aws:organizations::" + managementAccount + ":account/" + orgID + "/" + targetAccount
 	// launchPrincipal: a role of the target account a target names in
 	// launch_principals (with a path: IAM checks the role's full ARN).
 	launchPrincipal = "arn:aws:iam::" + targetAccount + ":role/apps/web-launcher"
@@ -155,7 +165,7 @@ func with(m map[string][]string, k string, v ...string) map[string][]string {
 
 // use is one permission a role needs.
 type use struct {
-	Role     string // "builder" or "target"
+	Role     string // "builder", "target" or "organization" (the organization reader)
 	Action   string
 	Resource string // a sample resource; "*" when the action takes none
 	Context  map[string][]string
@@ -170,6 +180,10 @@ type use struct {
 	Foreign bool
 	// NoPermission: AWS requires no permission (sts:GetCallerIdentity).
 	NoPermission bool
+	// Reader: only for configs with organization targets read through a
+	// role (organization.role_arn); the builder stack allows it only with
+	// OrganizationReaderRoleArn.
+	Reader bool
 }
 
 // permissions is THE list of what amicrypt does in AWS: every call the
@@ -179,7 +193,7 @@ type use struct {
 // the other tests check the templates' policies allow every entry. The
 // README's permissions table says the same in prose.
 func permissions(grantOps []string) []use {
-	b, t := "builder", "target"
+	b, t, o := "builder", "target", "organization"
 	return []use{
 		// Builder account (share.go: ShareSource / UnshareSource / PlanShare,
 		// preflight.go: describeSourceFacts, with the builder's access), and
@@ -197,6 +211,21 @@ func permissions(grantOps []string) []use {
 		{Role: b, Action: "sts:AssumeRole", Resource: targetRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds, the worker's own credentials)"},
 		{Role: b, Action: "sts:AssumeRole", Resource: pipelineRoleARN, Call: "sts:AssumeRole", Where: "worker/ownrole.go (the role assumes itself for each run's shares)"},
 		{Role: b, Action: "sts:SetSourceIdentity", Resource: pipelineRoleARN, Call: "sts:AssumeRole", Where: "worker/ownrole.go (with the run's operator)"},
+		{Role: b, Action: "sts:AssumeRole", Resource: readerRoleARN, Call: "sts:AssumeRole", Where: "aws.go (stscreds: the organization reader, organization.role_arn; orgtargets.go organizationAccess)", Reader: true},
+		{Role: b, Action: "sts:SetSourceIdentity", Resource: readerRoleARN, Call: "sts:AssumeRole", Where: "aws.go (the organization reader's session carries the run's operator)", Reader: true},
+
+		// The organization reader (orgtargets.go, with organizationAccess:
+		// the config's organization.role_arn, in the management account or
+		// a delegated administrator), as a run starts.
+		{Role: o, Action: "organizations:ListRoots", Resource: "*", Call: "organizations:ListRoots", Where: "orgtargets.go (ListOrganizationUnits: the organization's root)"},
+		{Role: o, Action: "organizations:DescribeOrganization", Resource: "*", Call: "organizations:DescribeOrganization", Where: "orgtargets.go (ListOrganizationUnits: the organization's id for the run's report; a refusal leaves it out)"},
+		{Role: o, Action: "organizations:ListChildren", Resource: orgRoot, Call: "organizations:ListChildren", Where: "orgtargets.go (ListOrganizationUnits: the units below the root, organization: true)"},
+		{Role: o, Action: "organizations:ListChildren", Resource: orgUnit, Call: "organizations:ListChildren", Where: "orgtargets.go (ListOrganizationUnits: the units below a unit, every level)"},
+		{Role: o, Action: "organizations:DescribeOrganizationalUnit", Resource: orgUnit, Call: "organizations:DescribeOrganizationalUnit", Where: "orgtargets.go (ListOrganizationUnits: a unit's name; a selector's unit exists)"},
+		{Role: o, Action: "organizations:ListParents", Resource: orgUnit, Call: "organizations:ListParents", Where: "orgtargets.go (ListOrganizationUnits: the unit above a selector's unit)"},
+		{Role: o, Action: "organizations:ListAccountsForParent", Resource: orgRoot, Call: "organizations:ListAccountsForParent", Where: "orgtargets.go (ListOrganizationAccounts: the accounts directly under the root)"},
+		{Role: o, Action: "organizations:ListAccountsForParent", Resource: orgUnit, Call: "organizations:ListAccountsForParent", Where: "orgtargets.go (ListOrganizationAccounts: a unit's own accounts, page by page)"},
+		{Role: o, Action: "organizations:DescribeAccount", Resource: orgAccount, Call: "organizations:DescribeAccount", Where: "orgtargets.go (DescribeOrganizationAccounts: the status of accounts the config lists one by one)"},
 
 		// Target account (the target's access).
 		{Role: t, Action: "sts:GetCallerIdentity", Resource: "*", Call: "sts:GetCallerIdentity", Where: "assume.go", NoPermission: true},
@@ -474,10 +503,11 @@ func grantOperations(t *testing.T) []string {
 //
 // Who makes a call is decided per function (see callRoles): a function that
 // reaches the builder (builderAccess) acts as the builder, one that reaches a
-// target (targetAccess) as the target, and a helper handed a client by its
-// caller (describeSource, rolePolicies) as whoever calls it. So a file may
-// hold both (preflight.go reads the source as the builder and the target's
-// subnets as the target).
+// target (targetAccess) as the target, one that reads the organization
+// (organizationAccess) as the organization reader, and a helper handed a
+// client by its caller (describeSource, rolePolicies) as whoever calls it.
+// So a file may hold several (preflight.go reads the source as the builder
+// and the target's subnets as the target).
 func sdkCalls(t *testing.T) map[string]string {
 	t.Helper()
 	files, err := filepath.Glob("../activities/*.go")
@@ -567,7 +597,8 @@ func sdkCalls(t *testing.T) map[string]string {
 
 // callRoles says as whom each function of activities/ calls AWS. A function
 // that calls builderAccess acts as the builder, one that calls targetAccess
-// as the target (one calling both is refused: this derivation could not
+// as the target, one that calls organizationAccess as the organization
+// reader (one calling two of them is refused: this derivation could not
 // tell its calls apart; split it). A function that calls neither is handed
 // its clients (or what it passes them to) by its callers: it acts as every
 // role of the functions that call or reference it (a method value, a
@@ -575,7 +606,7 @@ func sdkCalls(t *testing.T) map[string]string {
 // activity's entry point) acts as the target, as amicrypt does by default.
 func callRoles(t *testing.T, fset *token.FileSet, parsed []*ast.File) map[*ast.FuncDecl][]string {
 	t.Helper()
-	access := map[string]string{"builderAccess": "builder", "targetAccess": "target"}
+	access := map[string]string{"builderAccess": "builder", "targetAccess": "target", "organizationAccess": "organization"}
 	byName := map[string][]*ast.FuncDecl{}
 	for _, f := range parsed {
 		for _, d := range f.Decls {
@@ -604,8 +635,8 @@ func callRoles(t *testing.T, fset *token.FileSet, parsed []*ast.File) map[*ast.F
 				return true
 			})
 			if len(own[fd]) > 1 {
-				t.Fatalf("%s: %s calls both builderAccess and targetAccess; split it so each function acts as one role (sdkCalls classifies per function)",
-					fset.Position(fd.Pos()), fd.Name.Name)
+				t.Fatalf("%s: %s calls more than one of builderAccess, targetAccess and organizationAccess (%v); split it so each function acts as one role (sdkCalls classifies per function)",
+					fset.Position(fd.Pos()), fd.Name.Name, slices.Sorted(maps.Keys(own[fd])))
 			}
 		}
 	}
@@ -717,6 +748,26 @@ func builderIRSA() map[string]string {
 	return map[string]string{"EksOidcProvider": eksProvider, "TargetAccountIds": targetAccount + "," + keyOwner, "TargetOrganizationId": orgID}
 }
 
+// builderWithReader is builderIRSA whose pipeline role may assume the
+// organization reader.
+func builderWithReader() map[string]string {
+	p := builderIRSA()
+	p["OrganizationReaderRoleArn"] = readerRoleARN
+	return p
+}
+
+// The organization reader's stacks: the defaults (no external id), and with
+// an external id.
+func readerDefaults() map[string]string {
+	return map[string]string{"PipelineRoleArn": pipelineRoleARN, "OrganizationId": orgID}
+}
+
+func readerWithExternalID() map[string]string {
+	p := readerDefaults()
+	p["ExternalId"] = "org-" + externalID
+	return p
+}
+
 func session(roleARN string) policy.Principal {
 	parts := strings.SplitN(roleARN, ":", 6)
 	name := roleARN[strings.LastIndex(roleARN, "/")+1:]
@@ -742,7 +793,7 @@ func describe(role, action, resource string, ctx map[string][]string) string {
 }
 
 func TestTemplatesParseAndReferenceOnlyWhatExists(t *testing.T) {
-	for _, path := range []string{builderTemplate, targetTemplate} {
+	for _, path := range []string{builderTemplate, targetTemplate, readerTemplate} {
 		tpl := loadT(t, path)
 		for _, p := range tpl.checkReferences() {
 			t.Errorf("%s: %s", path, p)
@@ -782,6 +833,11 @@ func TestParameterConstraints(t *testing.T) {
 		{builderTemplate, map[string]string{"EksOidcProvider": eksProvider, "TrustedPrincipalArns": "arn:aws:iam::333333333333:role/x"}, "rule OneTrust"},
 		{builderTemplate, map[string]string{"EksOidcProvider": "https://" + eksProvider}, "does not match"},
 		{builderTemplate, map[string]string{"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/x", "TargetRolePath": "team"}, "does not match"},
+		{builderTemplate, map[string]string{"EksOidcProvider": eksProvider, "OrganizationReaderRoleArn": "amicrypt-organization-reader"}, "does not match"},
+		{readerTemplate, map[string]string{"OrganizationId": orgID}, "PipelineRoleArn has no default"},
+		{readerTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN}, "OrganizationId has no default"},
+		{readerTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "OrganizationId": "r-ab12"}, "does not match"},
+		{readerTemplate, map[string]string{"PipelineRoleArn": pipelineRoleARN, "OrganizationId": orgID, "ExternalId": "x"}, "does not match"},
 	}
 	for _, c := range bad {
 		_, err := loadT(t, c.path).instantiate(targetAccount, region, c.params)
@@ -814,31 +870,46 @@ func TestTargetRoleAllowsWhatTheActivitiesDo(t *testing.T) {
 	}
 }
 
+// TestBuilderRoleAllowsWhatTheActivitiesDo evaluates every builder entry of
+// permissions() for the pipeline role; the organization reader's only with
+// OrganizationReaderRoleArn.
 func TestBuilderRoleAllowsWhatTheActivitiesDo(t *testing.T) {
 	for name, params := range map[string]map[string]string{
-		"IRSA, limited targets": builderIRSA(),
-		"trusted principals":    {"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes"},
+		"IRSA, limited targets":           builderIRSA(),
+		"trusted principals":              {"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes"},
+		"IRSA, organization reader":       builderWithReader(),
+		"principals, organization reader": {"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes", "OrganizationReaderRoleArn": readerRoleARN},
 	} {
 		s := instantiate(t, builderTemplate, builderAccount, params)
 		role := roleOf(t, s, "PipelineRole")
 		if role.ARN != pipelineRoleARN {
 			t.Errorf("%s: role ARN %s, want %s", name, role.ARN, pipelineRoleARN)
 		}
+		reader := params["OrganizationReaderRoleArn"] != ""
 		for _, u := range permissions(nil) {
 			if u.Role != "builder" || u.NoPermission {
 				continue
 			}
 			ctx := u.Context
 			if u.Action == "sts:AssumeRole" {
-				// What AWS knows of the target role being assumed.
-				ctx = map[string][]string{"aws:ResourceAccount": {targetAccount}, "aws:ResourceOrgID": {orgID}}
+				// What AWS knows of the role being assumed.
+				ctx = map[string][]string{"aws:ResourceAccount": {accountOf(u.Resource)}, "aws:ResourceOrgID": {orgID}}
 			}
 			d := policy.EvaluateIdentity(policy.Request{Principal: role.principal(), Action: u.Action, Resource: u.Resource, Context: ctx})
-			if !d.Allowed {
-				t.Errorf("%s: %s (%s): refused: %s", name, describe("builder", u.Action, u.Resource, ctx), u.Where, d.Reason)
+			if want := !u.Reader || reader; d.Allowed != want {
+				t.Errorf("%s: %s (%s): allowed=%v, want %v: %s", name, describe("builder", u.Action, u.Resource, ctx), u.Where, d.Allowed, want, d.Reason)
 			}
 		}
 	}
+}
+
+// accountOf is the account of an IAM ARN.
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[4]
 }
 
 func TestRolesRefuseWhatTheyMustNotDo(t *testing.T) {
@@ -1132,6 +1203,9 @@ func TestPoliciesLintCleanAndFitIAMLimits(t *testing.T) {
 		{"target (every option)", targetAccount, roleOf(t, instantiate(t, targetTemplate, targetAccount, targetEverything()), "TargetRole")},
 		{"builder (IRSA)", builderAccount, roleOf(t, instantiate(t, builderTemplate, builderAccount, builderIRSA()), "PipelineRole")},
 		{"builder (principals)", builderAccount, roleOf(t, instantiate(t, builderTemplate, builderAccount, map[string]string{"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes", "TrustExternalId": "x-1"}), "PipelineRole")},
+		{"builder (organization reader)", builderAccount, roleOf(t, instantiate(t, builderTemplate, builderAccount, builderWithReader()), "PipelineRole")},
+		{"organization reader (defaults)", managementAccount, readerRole(t, readerDefaults())},
+		{"organization reader (external id)", managementAccount, readerRole(t, readerWithExternalID())},
 	}
 	for _, c := range cases {
 		lint := func(what string, doc *policy.Document) {

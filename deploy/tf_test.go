@@ -325,6 +325,13 @@ func TestTerraformMakesTheSameRoles(t *testing.T) {
 		{"builder principals", builderTemplate, "PipelineRole", "terraform/builder-role", builderAccount,
 			map[string]string{"TrustedPrincipalArns": "arn:aws:iam::333333333333:role/eks-nodes", "TrustExternalId": "x-1", "TargetOrganizationId": orgID},
 			map[string]string{"trusted_principal_arns": `["arn:aws:iam::333333333333:role/eks-nodes"]`, "trust_external_id": `"x-1"`, "target_organization_id": `"` + orgID + `"`}},
+		{"builder with the organization reader", builderTemplate, "PipelineRole", "terraform/builder-role", builderAccount, builderWithReader(),
+			map[string]string{"eks_oidc_provider": `"` + eksProvider + `"`, "target_account_ids": `["` + targetAccount + `", "` + keyOwner + `"]`, "target_organization_id": `"` + orgID + `"`,
+				"organization_reader_role_arn": `"` + readerRoleARN + `"`}},
+		{"organization reader", readerTemplate, "OrganizationReaderRole", "terraform/organization-reader", managementAccount, readerDefaults(),
+			map[string]string{"pipeline_role_arn": `"` + pipelineRoleARN + `"`, "organization_id": `"` + orgID + `"`}},
+		{"organization reader, external id", readerTemplate, "OrganizationReaderRole", "terraform/organization-reader", managementAccount, readerWithExternalID(),
+			map[string]string{"pipeline_role_arn": `"` + pipelineRoleARN + `"`, "organization_id": `"` + orgID + `"`, "external_id": `"` + readerWithExternalID()["ExternalId"] + `"`}},
 	}
 	for _, c := range cases {
 		cfn := roleOf(t, instantiate(t, c.template, c.account, c.cfn), c.logical)
@@ -389,6 +396,11 @@ func TestTerraformChecksItsInputs(t *testing.T) {
 		{"terraform/builder-role", map[string]string{}, "either eks_oidc_provider"},
 		{"terraform/builder-role", map[string]string{"eks_oidc_provider": `"` + eksProvider + `"`, "trusted_principal_arns": `["arn:aws:iam::333333333333:role/x"]`}, "either eks_oidc_provider"},
 		{"terraform/builder-role", map[string]string{"eks_oidc_provider": `"https://` + eksProvider + `"`}, "without https://"},
+		{"terraform/builder-role", map[string]string{"eks_oidc_provider": `"` + eksProvider + `"`, "organization_reader_role_arn": `"amicrypt-organization-reader"`}, "must be an IAM role ARN"},
+		{"terraform/organization-reader", map[string]string{"organization_id": `"` + orgID + `"`}, "pipeline_role_arn has no default"},
+		{"terraform/organization-reader", map[string]string{"pipeline_role_arn": `"` + pipelineRoleARN + `"`}, "organization_id has no default"},
+		{"terraform/organization-reader", map[string]string{"pipeline_role_arn": `"` + pipelineRoleARN + `"`, "organization_id": `"r-ab12"`}, "organization_id must be"},
+		{"terraform/organization-reader", map[string]string{"pipeline_role_arn": `"` + pipelineRoleARN + `"`, "organization_id": `"` + orgID + `"`, "external_id": `"x"`}, "external_id must be"},
 	}
 	for _, c := range bad {
 		_, err := loadModule(c.module, targetAccount, c.vars)

@@ -106,7 +106,15 @@ locals {
         },
         length(local.assume_conditions) > 0 ? { Condition = { StringEquals = local.assume_conditions } } : {},
       ),
-    ])
+      ], var.organization_reader_role_arn != "" ? [
+      {
+        # The organization reader (organization-reader module), for organization targets.
+        Sid      = "AssumeOrganizationReader"
+        Effect   = "Allow"
+        Action   = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+        Resource = var.organization_reader_role_arn
+      },
+    ] : [])
   })
 }
 

@@ -62,6 +62,16 @@ variable "target_organization_id" {
   default     = ""
 }
 
+variable "organization_reader_role_arn" {
+  description = "Optional: the organization reader role (the organization-reader module's role_arn, in the management account or a delegated administrator; the config's organization.role_arn), which the role may then assume. Empty: it may not."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.organization_reader_role_arn == "" || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.organization_reader_role_arn))
+    error_message = "organization_reader_role_arn must be an IAM role ARN, or empty."
+  }
+}
+
 variable "share_only_tagged_images" {
   description = "Share only images and snapshots tagged amicrypt:shareable=true (Packer: tags and snapshot_tags); false: any image of this account."
   type        = bool
