@@ -564,18 +564,8 @@ func checkWorkerPod(t *testing.T, o chartObjects) int {
 
 	// Secret volumes: root-owned files the worker's user must be able to
 	// read (through fsGroup and the group bits, or the other bits).
-	for _, v := range pod.Volumes {
-		if v.Secret == nil {
-			continue
-		}
-		mode := int32(0o644)
-		if v.Secret.DefaultMode != nil {
-			mode = *v.Secret.DefaultMode
-		}
-		readable := mode&0o004 != 0 || (psc != nil && psc.FSGroup != nil && mode&0o040 != 0)
-		if !readable {
-			t.Errorf("Secret volume %s (mode %#o) is unreadable by user %v without fsGroup and group read", v.Name, mode, psc.RunAsUser)
-		}
+	for _, problem := range unreadableSecrets(pod) {
+		t.Error(problem)
 	}
 	return port
 }

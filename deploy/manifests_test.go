@@ -3,8 +3,11 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,12 +182,70 @@ func TestWorkerManifests(t *testing.T) {
 	if !mounted {
 		t.Errorf("%s (%q) is not in a read-only mount of a Secret", temporalconn.EnvPayloadKeyFile, keyFile)
 	}
+	for _, problem := range unreadableSecrets(pod) {
+		t.Error(problem)
+	}
+	// The same user, group and fsGroup as the Helm chart's pods.
+	if sc := pod.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.FSGroup == nil || *sc.FSGroup != 65532 {
+		t.Errorf("pod securityContext %+v: want user and fsGroup 65532, as the image's nonroot user and the Helm chart", sc)
+	}
 	if m.cm.Data["AMICRYPT_ALLOW_ACCOUNTS"] == "" && m.cm.Data["AMICRYPT_ALLOW_ORGANIZATION"] == "" {
 		t.Error("the worker is given no allow-list: it would serve whatever account a workflow names")
 	}
 	if m.pdb.Spec.Selector == nil || m.pdb.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != m.deploy.Spec.Template.Labels["app.kubernetes.io/name"] {
 		t.Error("the PodDisruptionBudget does not select the worker's pods")
 	}
+}
+
+// unreadableSecrets names the Secret volumes of a pod whose files its user
+// could not read. The kubelet writes a Secret's files owned by root (a Secret
+// volume has no owner field); with the pod's fsGroup it gives them that group,
+// which the pod's processes hold, so a non-root user reads them through the
+// group bits with fsGroup, else only through the other bits.
+func unreadableSecrets(pod corev1.PodSpec) []string {
+	psc := pod.SecurityContext
+	if psc != nil && psc.RunAsUser != nil && *psc.RunAsUser == 0 {
+		return nil // root reads everything
+	}
+	user := "the image's user"
+	if psc != nil && psc.RunAsUser != nil {
+		user = fmt.Sprintf("user %d", *psc.RunAsUser)
+	}
+	fsGroup := psc != nil && psc.FSGroup != nil
+	var out []string
+	for _, v := range pod.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		modes := map[string]int32{}
+		mode := int32(0o644) // the API's default
+		if v.Secret.DefaultMode != nil {
+			mode = *v.Secret.DefaultMode
+		}
+		if len(v.Secret.Items) == 0 {
+			modes["every key"] = mode
+		}
+		for _, it := range v.Secret.Items {
+			modes[it.Path] = mode
+			if it.Mode != nil {
+				modes[it.Path] = *it.Mode
+			}
+		}
+		for _, path := range slices.Sorted(maps.Keys(modes)) {
+			m := modes[path]
+			if m&0o004 != 0 || (fsGroup && m&0o040 != 0) {
+				continue
+			}
+			why := "without fsGroup, a file owned by root is read through its other bits only"
+			if fsGroup {
+				// The kubelet adds the group's read bit to a read-only
+				// volume under fsGroup; the manifest should say so.
+				why = "with fsGroup, give its group the read bit (0440), through which the worker reads it"
+			}
+			out = append(out, fmt.Sprintf("Secret volume %s (%s, mode %#o) is unreadable by %s: %s", v.Name, path, m, user, why))
+		}
+	}
+	return out
 }
 
 func TestTemporalEnvExample(t *testing.T) {
