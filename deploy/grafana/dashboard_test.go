@@ -178,7 +178,7 @@ func TestDashboardQueriesMetricsAWorkerServes(t *testing.T) {
 		t.Fatalf("found only %v in the dashboard's queries: the extraction no longer sees them", used)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	log := zerolog.Nop()
 	if testing.Verbose() {
@@ -220,7 +220,7 @@ func TestDashboardQueriesMetricsAWorkerServes(t *testing.T) {
 		// as the builder's: its own credentials for it (worker.OwnRoleClients).
 		Clients: worker.WithOwnRole(activities.NewClientFactory(base, activities.ClientOptions{Endpoint: env.Endpoint, Metrics: m}),
 			"arn:aws:sts::"+benchkit.BuilderAccount+":assumed-role/amicrypt-pipeline/amicrypt-test"),
-		Logger:  log, Metrics: m, Workflows: worker.TemporalWorkflows(c),
+		Logger: log, Metrics: m, Workflows: worker.TemporalWorkflows(c),
 		PollInitial: 200 * time.Millisecond, PollMax: time.Second,
 	})
 	wk := worker.New(c, taskQueue, acts, worker.Options{})
@@ -248,6 +248,7 @@ func TestDashboardQueriesMetricsAWorkerServes(t *testing.T) {
 	}
 	var report workflows.Report
 	if err := run.Get(ctx, &report); err != nil {
+		logPending(t, c, run.GetID())
 		t.Fatal(err)
 	}
 	for _, tr := range report.Targets {
@@ -287,5 +288,23 @@ func TestDashboardQueriesMetricsAWorkerServes(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("the scrape:\n%s", s.Text)
+	}
+}
+
+// logPending logs what a workflow and its children still wait for.
+func logPending(t *testing.T, c client.Client, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Logf("describing %s: %v", id, err)
+		return
+	}
+	t.Logf("%s: %s", id, d.GetWorkflowExecutionInfo().GetStatus())
+	for _, a := range d.GetPendingActivities() {
+		t.Logf("%s: activity %s, attempt %d, %s, last failure %v", id, a.GetActivityType().GetName(), a.GetAttempt(), a.GetState(), a.GetLastFailure().GetMessage())
+	}
+	for _, ch := range d.GetPendingChildren() {
+		logPending(t, c, ch.GetWorkflowId())
 	}
 }
