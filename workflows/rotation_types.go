@@ -80,6 +80,10 @@ type SweepInput struct {
 	// DryRun changes nothing in AWS: the keys' findings and the dry runs
 	// of the rotations that are due list every action a sweep would take.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Organization: targets the sweep resolves from AWS Organizations as it
+	// starts (each sweep anew: an account that joined is swept), beside
+	// Targets, the accounts listed one by one.
+	Organization *activities.OrganizationTargets `json:"organization,omitempty"`
 }
 
 // RotationWorkflowID is the id of an account's rotation: one at a time per

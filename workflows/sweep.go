@@ -32,12 +32,19 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 		in.ConcurrentRotations = DefaultConcurrentRotations
 	}
 	s := &sweepRun{in: in, log: log.With(workflow.GetLogger(ctx), "sweep", in.SweepID)}
-	s.keys = make([]activities.KeyHealth, len(in.Targets))
-	for i, tg := range in.Targets {
-		s.keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region}
-	}
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) { return s.report(), nil }); err != nil {
 		return s.report(), err
+	}
+	if in.Organization != nil {
+		// Only inputs since organization targets have one: what an older
+		// sweep's history replays does not come here.
+		if err := s.resolve(ctx); err != nil {
+			return s.report(), err
+		}
+	}
+	s.keys = make([]activities.KeyHealth, len(s.in.Targets))
+	for i, tg := range s.in.Targets {
+		s.keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region}
 	}
 	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion && !in.DryRun {
 		s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log, nil)
@@ -56,6 +63,7 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 
 type sweepRun struct {
 	in        SweepInput
+	org       *OrganizationResolution
 	log       log.Logger
 	keys      []activities.KeyHealth
 	rotations []string
@@ -78,7 +86,29 @@ func (s *sweepRun) report() Report {
 
 		Housekeeping: append([]string(nil), s.housekeeping...),
 		Warnings:     append([]string(nil), s.warnings...),
+		Organization: s.org,
 	}
+}
+
+// resolve adds the organization's targets to the listed ones (the
+// partition from the first region a selector or a listed target names).
+func (s *sweepRun) resolve(ctx workflow.Context) error {
+	region := ""
+	for _, sel := range s.in.Organization.Selectors {
+		if len(sel.Regions) > 0 && region == "" {
+			region = sel.Regions[0].Region
+		}
+	}
+	if region == "" && len(s.in.Targets) > 0 {
+		region = s.in.Targets[0].Region
+	}
+	s.org = &OrganizationResolution{}
+	targets, err := resolveOrganization(ctx, s.log, *s.in.Organization, region, s.in.Targets, s.org)
+	if err != nil {
+		return err
+	}
+	s.in.Targets = sortTargets(targets)
+	return nil
 }
 
 // inspect runs InspectKey for every target, DefaultInspections at once. A

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -101,15 +102,20 @@ func receiveParts(ctx workflow.Context, n int) ([][]activities.Target, error) {
 // selectors) and drops the targets of accounts that are suspended or being
 // closed. p.org says what it found.
 func (p *pipelineRun) resolveOrganization(ctx workflow.Context, listed []activities.Target) ([]activities.Target, error) {
-	var a *activities.Activities
-	org := *p.in.Organization
 	region := ""
 	if len(p.in.Sources) > 0 {
 		region = p.in.Sources[0].Region
 	}
+	p.org = &OrganizationResolution{}
+	return resolveOrganization(ctx, p.log, *p.in.Organization, region, listed, p.org)
+}
+
+// resolveOrganization is the organization's targets added to listed, as
+// (*pipelineRun).resolveOrganization says; region picks the partition; res
+// is filled in as it goes (a Pipeline's and a Sweep's report say it).
+func resolveOrganization(ctx workflow.Context, logger log.Logger, org activities.OrganizationTargets, region string, listed []activities.Target, res *OrganizationResolution) ([]activities.Target, error) {
+	var a *activities.Activities
 	rctx := withStep(ctx, stepResolve, activities.Target{})
-	res := &OrganizationResolution{}
-	p.org = res
 
 	var tree activities.OrganizationTree
 	if err := workflow.ExecuteActivity(rctx, a.ListOrganizationUnits, activities.ListOrganizationUnitsInput{Organization: org, Region: region}).Get(ctx, &tree); err != nil {
@@ -247,7 +253,7 @@ func (p *pipelineRun) resolveOrganization(ctx workflow.Context, listed []activit
 	}
 	res.Accounts = len(served)
 	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].ID < res.Skipped[j].ID })
-	p.log.Info("organization targets resolved", "organization", res.OrganizationID, "units", res.Units, "accounts", res.Accounts, "targets", res.Targets, "skipped", res.SkippedCount)
+	logger.Info("organization targets resolved", "organization", res.OrganizationID, "units", res.Units, "accounts", res.Accounts, "targets", res.Targets, "skipped", res.SkippedCount)
 	return out, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -213,4 +214,43 @@ func TestPipelineKeepsASourceWithinAWSsSharingQuota(t *testing.T) {
 		peak = max(peak, n)
 	}
 	assert.Equal(t, 3, peak, "accounts holding the source's share at once")
+}
+
+// Each sweep reads the organization anew: an account that joined between
+// two sweeps has its key inspected by the second, without a change to the
+// sweep's input.
+func TestEachSweepServesTheAccountsTheOrganizationHasThen(t *testing.T) {
+	org := testOrg()
+	in := SweepInput{SweepID: "s", Operator: "schedule nightly", Organization: &activities.OrganizationTargets{
+		Selectors: []activities.OrganizationSelector{{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-target", Regions: []activities.Target{template("us-east-1", "alias/amicrypt")}}},
+	}}
+	sweep := func() Report {
+		f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+		f.org = org
+		env := newRotationEnv(t, f)
+		var a *activities.Activities
+		env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
+		env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
+		env.ExecuteWorkflow(Sweep, in)
+		require.True(t, env.IsWorkflowCompleted())
+		require.NoError(t, env.GetWorkflowError())
+		var rep Report
+		require.NoError(t, env.GetWorkflowResult(&rep))
+		return rep
+	}
+	inspected := func(r Report) []string {
+		var out []string
+		for _, k := range r.Keys {
+			out = append(out, k.Account+"/"+k.Region)
+		}
+		sort.Strings(out)
+		return out
+	}
+	first := sweep()
+	assert.Equal(t, []string{"222222222222/us-east-1", "555555555555/us-east-1"}, inspected(first))
+	org.accounts["ou-ab12-paymnt00"] = append(org.accounts["ou-ab12-paymnt00"], activities.OrganizationAccount{ID: "999999999999", Name: "new", Status: "ACTIVE"})
+	second := sweep()
+	assert.Equal(t, []string{"222222222222/us-east-1", "555555555555/us-east-1", "999999999999/us-east-1"}, inspected(second))
+	require.NotNil(t, second.Organization)
+	assert.Equal(t, 3, second.Organization.Accounts)
 }

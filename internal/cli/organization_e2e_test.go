@@ -138,6 +138,22 @@ targets:
 		}
 	}
 
+	// A sweep reads the organization anew and looks at the same accounts'
+	// keys (a dry run: it changes nothing).
+	code, stdout, stderr = runCLI(env, "sweep", "--config", path, "--dry-run", "--json")
+	if code != 0 {
+		t.Fatalf("sweep exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	sw := decodeReport(t, stdout, stderr)
+	var swept []string
+	for _, k := range sw.Keys {
+		swept = append(swept, k.Account+"/"+k.Region)
+	}
+	sort.Strings(swept)
+	if strings.Join(swept, " ") != "222222222222/us-east-1 333333333333/us-east-1" || sw.Organization == nil || sw.Organization.SkippedCount != 1 {
+		t.Errorf("the sweep looked at %v (organization %+v), want the run's two targets", swept, sw.Organization)
+	}
+
 	// Read as a member account: refused, nothing shared.
 	member := writeConfig(t, t.TempDir(), "member.yaml", head+`organization:
   role_arn: arn:aws:iam::222222222222:role/amicrypt-organization-reader

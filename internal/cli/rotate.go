@@ -409,6 +409,7 @@ func sweepInput(cfg *config.Config, targets []activities.Target, operator string
 	r := cfg.Rotation.WithDefaults()
 	return workflows.SweepInput{
 		Targets:             targets,
+		Organization:        cfg.Organization(),
 		MaxKeyAgeDays:       r.MaxKeyAgeDays,
 		ConcurrentRotations: r.ConcurrentRotations,
 		DeletionWindowDays:  r.DeletionWindowDays,
