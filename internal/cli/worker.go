@@ -45,7 +45,14 @@ account; every target is reached by assuming the target role it names.
 
 --metrics-addr serves Prometheus metrics at /metrics: amicrypt's own
 (amicrypt_*), the Temporal SDK's (temporal_*) and the process's;
-deploy/grafana/amicrypt.json is a dashboard over them.`,
+deploy/grafana/amicrypt.json is a dashboard over them.
+
+The namespace must have amicrypt's search attributes (AmicryptRun,
+AmicryptAccount, AmicryptRegion, AmicryptStep, AmicryptStatus,
+AmicryptDiagnosis, all Keyword), which the workflows set and 'amicrypt list'
+queries: the worker refuses to start without them, printing the
+'temporal operator search-attribute create' (or, on Temporal Cloud, 'tcld')
+command that creates them; 'amicrypt dev' creates them on its own server.`,
 		Example: `  amicrypt worker                                        # Temporal on 127.0.0.1:7233
   amicrypt worker --temporal-address ns.acct.tmprl.cloud:7233 --namespace ns.acct \
     --temporal-api-key-file /run/secrets/temporal-api-key
@@ -82,6 +89,9 @@ deploy/grafana/amicrypt.json is a dashboard over them.`,
 				return err
 			}
 			defer c.Close()
+			if err := checkSearchAttributes(ctx, c, f.conn, log); err != nil {
+				return err
+			}
 
 			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 			if err != nil {
