@@ -91,7 +91,7 @@ and its failures reproduced.`,
 	root.AddCommand(newSandboxCmd(g))
 	root.AddCommand(newDevCmd(g))
 	root.AddCommand(newWorkerCmd(g))
-	root.AddCommand(newPlanCmd(g), newRunCmd(g), newStatusCmd(g), newCancelCmd(g), newReplayCmd(g), newDemoCmd(g))
+	root.AddCommand(newPlanCmd(g), newRunCmd(g), newStatusCmd(g), newListCmd(g), newCancelCmd(g), newReplayCmd(g), newDemoCmd(g))
 	root.AddCommand(newRotateCmd(g), newSweepCmd(g), newScheduleCmd(g), newCodecServerCmd(g))
 	return root
 }

@@ -67,6 +67,14 @@ func TestRunRefusesBadInputBeforeContactingAnything(t *testing.T) {
 		{"rotate by a bad operator", []string{"rotate", "--config", goodPath, "--account", "222222222222", "--reason", "leaked", "--operator", "DOMAIN\\jane"}, []string{"--operator", "nothing was started"}},
 		{"sweep by a bad operator", []string{"sweep", "--config", goodPath, "--operator", "a"}, []string{"--operator", "2 to 64"}},
 		{"schedule by a bad operator", []string{"schedule", "create", "--config", goodPath, "--operator", "aws:x"}, []string{"--operator", "aws:"}},
+		// list asks visibility only what its search attributes can hold.
+		{"list without a run", []string{"list", "--status", "failed"}, []string{"--run is required"}},
+		{"list of an unknown status", []string{"list", "--run", "3f2a9c1b7d4e", "--status", "broken"}, []string{`--status "broken"`, "pending, running, succeeded, failed, cancelled"}},
+		{"list of a bad account", []string{"list", "--run", "3f2a9c1b7d4e", "--account", "12"}, []string{`--account "12"`, "12-digit"}},
+		{"list of a bad region", []string{"list", "--run", "3f2a9c1b7d4e", "--region", "useast1"}, []string{`--region "useast1"`}},
+		{"list of an unknown diagnosis", []string{"list", "--run", "3f2a9c1b7d4e", "--diagnosis", "F9"}, []string{`--diagnosis "F9"`, "F1, F2"}},
+		{"list of a diagnosis not failed", []string{"list", "--run", "3f2a9c1b7d4e", "--diagnosis", "f2", "--status", "succeeded"}, []string{"--diagnosis F2 with --status succeeded", "only failed targets"}},
+		{"list of a run id with a quote", []string{"list", "--run", "x' OR 'a' = 'a"}, []string{"is not a run id"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
