@@ -71,8 +71,9 @@ func TestRegisteredActivitiesAreTheCalledOnes(t *testing.T) {
 	}
 	// Clients start workflows by these names ('amicrypt run', the Packer
 	// post-processor, 'amicrypt rotate', 'amicrypt plan', the sweep's Schedule); the
-	// pipeline starts Batch and Target as children, a sweep starts Rotations.
-	if want := []string{"Batch", "Pipeline", "Plan", "Rotation", "Sweep", "Target"}; !slices.Equal(slices.Sorted(slices.Values(r.workflows)), want) {
+	// pipeline starts Batch and Target as children, a sweep starts
+	// SweepBatches and Rotations.
+	if want := []string{"Batch", "Pipeline", "Plan", "Rotation", "Sweep", "SweepBatch", "Target"}; !slices.Equal(slices.Sorted(slices.Values(r.workflows)), want) {
 		t.Errorf("workflows registered %v, want %v", r.workflows, want)
 	}
 

@@ -140,6 +140,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Target)
 	r.RegisterWorkflow(workflows.Rotation)
 	r.RegisterWorkflow(workflows.Sweep)
+	r.RegisterWorkflow(workflows.SweepBatch)
 	r.RegisterWorkflow(workflows.Plan)
 }
 

@@ -137,3 +137,53 @@ func TestNoPayloadOfA50000TargetRunExceeds256KB(t *testing.T) {
 	t.Logf("50,000 targets in %d batches; largest payload %d bytes (%s)", batches, rec.largest, rec.what)
 	assert.LessOrEqual(t, rec.largest, MaxPayload, "largest payload: %s", rec.what)
 }
+
+// A sweep of 10,000 targets from an organization of 2,500 accounts, its
+// SweepBatch children answering at once with healthy keys: no payload
+// exceeds 256 KB, and the sweep's report counts, not lists, the keys.
+func TestNoPayloadOfA10000TargetSweepExceeds256KB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 targets")
+	}
+	org := bigOrg(2500, 250)
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+	env := newRotationEnv(t, f)
+	env.SetTestTimeout(2 * time.Minute)
+	env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 10 * time.Second})
+	rec := &sizeRecorder{DataConverter: converter.GetDefaultDataConverter()}
+	env.SetDataConverter(rec)
+	var a *activities.Activities
+	env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
+	env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"}
+	tmpl := make([]activities.Target, len(regions))
+	for i, r := range regions {
+		tmpl[i] = template(r, "alias/amicrypt")
+	}
+	batches := 0
+	env.OnWorkflow(SweepBatch, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in SweepBatchInput) ([]activities.KeyHealth, error) {
+		batches++
+		keys := make([]activities.KeyHealth, len(in.Targets))
+		for i, tg := range in.Targets {
+			keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Alias: tg.KeyAlias, KeyARN: keyARN(tg), Managed: true, RotationEnabled: true, AgeDays: 200,
+				Findings: []string{"key rotation is on; the key policy has amicrypt's statements"}}
+		}
+		return keys, nil
+	})
+	env.ExecuteWorkflow(Sweep, SweepInput{SweepID: "big", Operator: "schedule amicrypt-sweep",
+		Organization: &activities.OrganizationTargets{Selectors: []activities.OrganizationSelector{{RoleName: "amicrypt-target", Regions: tmpl}}}})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var r Report
+	require.NoError(t, env.GetWorkflowResult(&r))
+	assert.True(t, r.RowsInBatches)
+	assert.Empty(t, r.Keys)
+	assert.Equal(t, 10000/SweepBatchTargets, batches)
+	inspected := 0
+	for _, b := range r.Batches {
+		inspected += b.Summary["inspected"]
+	}
+	assert.Equal(t, 10000, inspected)
+	t.Logf("10,000 keys in %d sweep batches; largest payload %d bytes (%s)", batches, rec.largest, rec.what)
+	assert.LessOrEqual(t, rec.largest, MaxPayload, "largest payload: %s", rec.what)
+}

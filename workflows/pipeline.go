@@ -240,11 +240,11 @@ type pipelineRun struct {
 	// window), and per batch, how many accounts it shares each source with.
 	window      map[string]int
 	batchShares []map[string]int
-	batches [][]activities.Target
-	status  []BatchStatus
-	windows []int // each batch's InFlight, set when it starts
-	fair    int   // the least window a batch starts with (when it has as many targets)
-	budget  int   // targets in flight the running batches have not taken
+	batches     [][]activities.Target
+	status      []BatchStatus
+	windows     []int // each batch's InFlight, set when it starts
+	fair        int   // the least window a batch starts with (when it has as many targets)
+	budget      int   // targets in flight the running batches have not taken
 	// housekeeping and warnings: what revokeStaleShares did and could not.
 	housekeeping, warnings []string
 }

@@ -62,6 +62,7 @@ var recordings = []recording{
 	{"a run of targets in parts and from an organization, its rows kept by its batches (rows-in-batches v1)", recordRowsInBatches},
 	{"a run whose batches wait for room on a source shared near AWS's quota (share-window v1)", recordShareWindow},
 	{"targets started with their search attributes, showing their steps and ends (search-attributes v1)", recordSearchAttributes},
+	{"a sweep inspecting its keys through SweepBatch children (sweep-batches v1)", recordSweepBatches},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -74,6 +75,7 @@ func TestRecordHistories(t *testing.T) {
 		r.RegisterWorkflow(Target)
 		r.RegisterWorkflow(Rotation)
 		r.RegisterWorkflow(Sweep)
+		r.RegisterWorkflow(SweepBatch)
 		r.RegisterActivity(f)
 		r.RegisterActivity(&Attach{Client: c})
 	})
@@ -521,5 +523,24 @@ func recordSearchAttributes(ctx context.Context, t *testing.T, c client.Client, 
 		return err == nil && len(resp.GetExecutions()) == 1 &&
 			resp.GetExecutions()[0].GetExecution().GetWorkflowId() == files["target_search_attributes_failed_history.json"]
 	})
+	return files
+}
+
+func recordSweepBatches(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const id = "rec-batches"
+	files := map[string]string{
+		"sweep_batches_history.json": SweepWorkflowID(id),
+		"sweep_batch_history.json":   SweepBatchWorkflowID(id, 0),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	in := SweepInput{SweepID: id, Targets: targets([]string{acctA, acctB}, "us-east-1", "eu-west-1"), Operator: "schedule amicrypt-sweep"}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: SweepWorkflowID(id), TaskQueue: TaskQueue}, Sweep, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.True(t, rep.RowsInBatches, rep)
+	require.Len(t, rep.Batches, 1)
 	return files
 }

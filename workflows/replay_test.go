@@ -29,6 +29,7 @@ func TestReplay(t *testing.T) {
 			replayer.RegisterWorkflow(Target)
 			replayer.RegisterWorkflow(Rotation)
 			replayer.RegisterWorkflow(Sweep)
+			replayer.RegisterWorkflow(SweepBatch)
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
 	}

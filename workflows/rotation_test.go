@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/amicrypt/amicrypt/activities"
 )
@@ -83,6 +85,7 @@ func newRotationEnv(t *testing.T, f *rotationFake) *testsuite.TestWorkflowEnviro
 	env.SetTestTimeout(30 * time.Second)
 	env.RegisterWorkflow(Rotation)
 	env.RegisterWorkflow(Sweep)
+	env.RegisterWorkflow(SweepBatch)
 	env.RegisterActivity(&activities.Activities{})
 	env.RegisterActivity(&Housekeeping{})
 	var hk *Housekeeping
@@ -212,11 +215,7 @@ func TestSweepStartsRotationsWhereDueOnly(t *testing.T) {
 	f.health[broken.ID()] = activities.KeyHealth{Account: acctC, Region: "us-east-1", Error: &d}
 	in := SweepInput{SweepID: "sweep-1", Targets: targets([]string{acctA, acctB, acctC}, "us-east-1", "eu-west-1"), Operator: "schedule amicrypt-sweep", ConcurrentRotations: 1}
 	env := newRotationEnv(t, f)
-	env.ExecuteWorkflow(Sweep, in)
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	var rep Report
-	require.NoError(t, env.GetWorkflowResult(&rep))
+	rep := runSweep(t, env, in)
 	assert.Equal(t, KindSweep, rep.Kind)
 	assert.Len(t, rep.Keys, 6)
 	assert.Equal(t, []string{RotationWorkflowID(acctA), RotationWorkflowID(acctB)}, sortedCopy(rep.Rotations))
@@ -248,4 +247,33 @@ func TestSweepRevokesSharesTerminatedBatchesLeft(t *testing.T) {
 	assert.Equal(t, []string{"UnshareSource eu-west-1 " + acctB + " " + acctC}, f.callsTo("UnshareSource"))
 	require.Len(t, rep.Housekeeping, 1)
 	assert.Contains(t, rep.Housekeeping[0], "amicrypt-batch-old-0")
+}
+
+// runSweep runs a Sweep to its report, with the keys its SweepBatch
+// children returned (as pipelinerun.Complete reads them).
+func runSweep(t *testing.T, env *testsuite.TestWorkflowEnvironment, in SweepInput) Report {
+	t.Helper()
+	keys := map[string][]activities.KeyHealth{}
+	env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, result converter.EncodedValue, err error) {
+		if info.WorkflowType.Name != "SweepBatch" {
+			return
+		}
+		var got []activities.KeyHealth
+		if err == nil {
+			require.NoError(t, result.Get(&got))
+		}
+		keys[info.WorkflowExecution.ID] = got
+	})
+	env.ExecuteWorkflow(Sweep, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var rep Report
+	require.NoError(t, env.GetWorkflowResult(&rep))
+	if rep.RowsInBatches {
+		require.Empty(t, rep.Keys, "a batched sweep's report carries no key")
+		for _, b := range rep.Batches {
+			rep.Keys = append(rep.Keys, keys[b.WorkflowID]...)
+		}
+	}
+	return rep
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -46,10 +47,15 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 	for i, tg := range s.in.Targets {
 		s.keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region}
 	}
+	s.batched = workflow.GetVersion(ctx, sweepBatchesVersion, workflow.DefaultVersion, 1) == 1
 	if workflow.GetVersion(ctx, staleSharesVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion && !in.DryRun {
 		s.housekeeping, s.warnings = revokeStaleShares(ctx, s.log, nil)
 	}
-	s.inspect(ctx)
+	if s.batched {
+		s.inspectInBatches(ctx)
+	} else {
+		s.inspect(ctx)
+	}
 	if ctx.Err() == nil {
 		s.rotate(ctx)
 	}
@@ -62,8 +68,13 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 }
 
 type sweepRun struct {
-	in        SweepInput
-	org       *OrganizationResolution
+	in  SweepInput
+	org *OrganizationResolution
+	// batched: the keys are inspected by SweepBatch children, which keep
+	// the KeyHealth rows (keys holds only what plan needs: the due ones,
+	// and a row per key that could not be inspected, for the counts).
+	batched   bool
+	batches   []BatchStatus
 	log       log.Logger
 	keys      []activities.KeyHealth
 	rotations []string
@@ -74,6 +85,22 @@ type sweepRun struct {
 
 func (s *sweepRun) report() Report {
 	rows := append([]TargetReport(nil), s.rows...)
+	if s.batched {
+		return Report{
+			RunID:         s.in.SweepID,
+			Kind:          KindSweep,
+			DryRun:        s.in.DryRun,
+			Operator:      s.in.Operator,
+			Rotations:     append([]string(nil), s.rotations...),
+			Targets:       rows,
+			Summary:       Summary(rows),
+			Batches:       append([]BatchStatus(nil), s.batches...),
+			RowsInBatches: true,
+			Housekeeping:  append([]string(nil), s.housekeeping...),
+			Warnings:      append([]string(nil), s.warnings...),
+			Organization:  s.org,
+		}
+	}
 	return Report{
 		RunID:     s.in.SweepID,
 		Kind:      KindSweep,
@@ -136,6 +163,125 @@ func (s *sweepRun) inspect(ctx workflow.Context) {
 				h = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Error: &d}
 			}
 			s.keys[i] = h
+		})
+	}
+	wg.Wait(ctx)
+}
+
+// sweepBatchesVersion gates the batched inspection: a sweep started before
+// it inspects every key itself and returns every KeyHealth.
+const sweepBatchesVersion = "sweep-batches"
+
+// SweepBatchTargets is how many keys one SweepBatch inspects: its history
+// (about three events a key) and its result (one KeyHealth each) stay small.
+const SweepBatchTargets = 200
+
+// SweepBatchWorkflowID is the id of a sweep's n-th (from 0) SweepBatch.
+func SweepBatchWorkflowID(sweepID string, n int) string {
+	return "amicrypt-sweep-batch-" + sweepID + "-" + strconv.Itoa(n)
+}
+
+// SweepBatchInput is one slice of a sweep's targets to inspect.
+type SweepBatchInput struct {
+	SweepID string              `json:"sweep_id"`
+	Index   int                 `json:"index"`
+	Targets []activities.Target `json:"targets"`
+	// MaxKeyAgeDays, PipelineRoleARN, DeletionWindowDays, DryRun: the
+	// sweep's.
+	MaxKeyAgeDays      int    `json:"max_key_age_days,omitempty"`
+	PipelineRoleARN    string `json:"pipeline_role_arn,omitempty"`
+	DeletionWindowDays int    `json:"deletion_window_days,omitempty"`
+	DryRun             bool   `json:"dry_run,omitempty"`
+}
+
+// SweepBatch inspects a slice of a sweep's keys (InspectKey,
+// DefaultInspections at once) and returns their KeyHealth rows in the
+// order of its targets. It answers QueryProgress with them so far.
+func SweepBatch(ctx workflow.Context, in SweepBatchInput) ([]activities.KeyHealth, error) {
+	s := &sweepRun{in: SweepInput{SweepID: in.SweepID, Targets: in.Targets, MaxKeyAgeDays: in.MaxKeyAgeDays,
+		PipelineRoleARN: in.PipelineRoleARN, DeletionWindowDays: in.DeletionWindowDays, DryRun: in.DryRun},
+		log: log.With(workflow.GetLogger(ctx), "sweep", in.SweepID, "batch", in.Index)}
+	s.keys = make([]activities.KeyHealth, len(in.Targets))
+	for i, tg := range in.Targets {
+		s.keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Report, error) {
+		return Report{RunID: in.SweepID, Kind: KindSweep, Keys: append([]activities.KeyHealth(nil), s.keys...)}, nil
+	}); err != nil {
+		return nil, err
+	}
+	s.inspect(ctx)
+	if ctx.Err() != nil {
+		return s.keys, temporal.NewCanceledError(s.keys)
+	}
+	return s.keys, nil
+}
+
+// inspectInBatches inspects the keys through SweepBatch children, two at
+// once, and keeps of their rows only what plan needs: a key due for
+// rotation or re-encryption, or one that could not be inspected (counted);
+// the others become zero values.
+func (s *sweepRun) inspectInBatches(ctx workflow.Context) {
+	type slice struct{ start, end int }
+	var slices []slice
+	for start := 0; start < len(s.in.Targets); start += SweepBatchTargets {
+		slices = append(slices, slice{start, min(start+SweepBatchTargets, len(s.in.Targets))})
+	}
+	s.batches = make([]BatchStatus, len(slices))
+	for n, sl := range slices {
+		s.batches[n] = BatchStatus{WorkflowID: SweepBatchWorkflowID(s.in.SweepID, n), Status: StatusPending, Targets: sl.end - sl.start}
+	}
+	sem := workflow.NewSemaphore(ctx, 2)
+	wg := workflow.NewWaitGroup(ctx)
+	for n, sl := range slices {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			if sem.Acquire(ctx, 1) != nil {
+				s.batches[n].Status = StatusCancelled
+				return
+			}
+			defer sem.Release(1)
+			s.batches[n].Status = StatusRunning
+			in := SweepBatchInput{SweepID: s.in.SweepID, Index: n, Targets: s.in.Targets[sl.start:sl.end], MaxKeyAgeDays: s.in.MaxKeyAgeDays,
+				PipelineRoleARN: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
+			var keys []activities.KeyHealth
+			err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(s.batches[n].WorkflowID)), SweepBatch, in).Get(ctx, &keys)
+			var ce *temporal.CanceledError
+			if err != nil && errors.As(err, &ce) && ce.HasDetails() {
+				_ = ce.Details(&keys)
+			}
+			sum := map[string]int{"total": sl.end - sl.start, "inspected": 0, "uninspected": 0, "due": 0}
+			for k := sl.start; k < sl.end; k++ {
+				tg := s.in.Targets[k]
+				h := activities.KeyHealth{Account: tg.Account, Region: tg.Region}
+				switch {
+				case k-sl.start < len(keys):
+					h = keys[k-sl.start]
+				case err != nil:
+					d := diagnose(err, stepInspect, tg)
+					h.Error = &d
+				}
+				if h.Error == nil && h.Due == "" && !h.Rekey {
+					s.keys[k] = activities.KeyHealth{}
+					sum["inspected"]++
+					continue
+				}
+				if h.Error != nil {
+					sum["uninspected"]++
+				} else {
+					sum["due"]++
+				}
+				s.keys[k] = h
+			}
+			s.batches[n].Summary = sum
+			s.batches[n].Status = StatusSucceeded
+			if err != nil {
+				s.batches[n].Status = StatusCancelled
+				if !temporal.IsCanceledError(err) {
+					s.batches[n].Status, s.batches[n].Error = StatusFailed, err.Error()
+				}
+			}
 		})
 	}
 	wg.Wait(ctx)

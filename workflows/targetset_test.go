@@ -231,12 +231,7 @@ func TestEachSweepServesTheAccountsTheOrganizationHasThen(t *testing.T) {
 		var a *activities.Activities
 		env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
 		env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
-		env.ExecuteWorkflow(Sweep, in)
-		require.True(t, env.IsWorkflowCompleted())
-		require.NoError(t, env.GetWorkflowError())
-		var rep Report
-		require.NoError(t, env.GetWorkflowResult(&rep))
-		return rep
+		return runSweep(t, env, in)
 	}
 	inspected := func(r Report) []string {
 		var out []string

@@ -54,6 +54,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/internal/benchkit"
+	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
@@ -312,6 +313,10 @@ wait:
 		fmt.Fprintf(progress, "the run did not end with a report after %s: %v\n", wall.Round(time.Second), runErr)
 	} else {
 		fmt.Fprintf(progress, "run ended after %s: %v; measuring and checking\n", wall.Round(time.Millisecond), report.Summary)
+		// The rows are the batches' (pipelinerun.Complete reads them).
+		if err := pipelinerun.Complete(ctx, env.Client, &report); err != nil {
+			runErr = fmt.Errorf("reading the report's rows: %w", err)
+		}
 	}
 
 	// The figures and the invariants.

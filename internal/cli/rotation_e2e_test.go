@@ -23,6 +23,7 @@ import (
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
+	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/policy"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
@@ -748,6 +749,10 @@ func TestScheduleCreateDescribePauseTriggerDelete(t *testing.T) {
 	var r workflows.Report
 	if err := env.Client.GetWorkflow(ctx, sweepID, "").Get(ctx, &r); err != nil {
 		t.Fatalf("the scheduled sweep %s: %v", sweepID, err)
+	}
+	// Its keys are its batches' (as status reads them).
+	if err := pipelinerun.Complete(ctx, env.Client, &r); err != nil {
+		t.Fatalf("the scheduled sweep %s's keys: %v", sweepID, err)
 	}
 	if r.Kind != workflows.KindSweep || len(r.Keys) != 4 || r.Operator != "schedule "+workflows.ScheduleID {
 		t.Errorf("the scheduled sweep's report: %+v", r)

@@ -26,6 +26,9 @@ import (
 // in batch order (account, then region); a report that carries its rows is
 // left as it is.
 func Complete(ctx context.Context, c client.Client, r *workflows.Report) error {
+	if r.RowsInBatches && r.Kind == workflows.KindSweep {
+		return completeSweep(ctx, c, r)
+	}
 	if !r.RowsInBatches || len(r.Targets) > 0 {
 		return nil
 	}
@@ -178,6 +181,54 @@ func WorkflowInput(ctx context.Context, c client.Client, workflowID string, into
 	}
 	if err := temporalconn.DataConverter(c).FromPayloads(attrs.GetInput(), into); err != nil {
 		return fmt.Errorf("workflow %s: decoding its input: %w", workflowID, err)
+	}
+	return nil
+}
+
+// completeSweep fills r.Keys of a batched sweep from its SweepBatch
+// children, in their order: a child's result once it ended, its
+// QueryProgress while it runs; a key a child did not report (it failed, or
+// was cancelled early) is a row with the child's error.
+func completeSweep(ctx context.Context, c client.Client, r *workflows.Report) error {
+	if len(r.Keys) > 0 {
+		return nil
+	}
+	for _, b := range r.Batches {
+		var keys []activities.KeyHealth
+		var err error
+		switch b.Status {
+		case workflows.StatusPending:
+			continue
+		case workflows.StatusRunning:
+			if rep, qerr := queryReport(ctx, c, b.WorkflowID); qerr == nil {
+				r.Keys = append(r.Keys, rep.Keys...)
+				continue
+			}
+		}
+		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = c.GetWorkflow(gctx, b.WorkflowID, "").Get(gctx, &keys)
+		cancel()
+		var canceledErr *temporal.CanceledError
+		if errors.As(err, &canceledErr) && canceledErr.HasDetails() {
+			_ = canceledErr.Details(&keys)
+		}
+		if len(keys) < b.Targets {
+			var in workflows.SweepBatchInput
+			if ierr := WorkflowInput(ctx, c, b.WorkflowID, &in); ierr == nil {
+				cause := b.Error
+				if cause == "" && err != nil {
+					cause = err.Error()
+				}
+				for _, t := range in.Targets[min(len(keys), len(in.Targets)):] {
+					keys = append(keys, activities.KeyHealth{Account: t.Account, Region: t.Region, Error: &activities.Diagnosis{
+						Code:  activities.Other,
+						Cause: fmt.Sprintf("sweep batch %s ended without inspecting the key of account %s, region %s: %s", b.WorkflowID, t.Account, t.Region, cause),
+						Fix:   "read the batch's history (temporal workflow show --workflow-id " + b.WorkflowID + "), fix the cause and sweep again",
+					}})
+				}
+			}
+		}
+		r.Keys = append(r.Keys, keys...)
 	}
 	return nil
 }
