@@ -198,21 +198,9 @@ func (r *rotationRun) rotateRegion(ctx workflow.Context, i int) error {
 	enter(StepCopy)
 	errs := make([]error, len(found.Images))
 	failedAt := make([]string, len(found.Images))
-	sem := workflow.NewSemaphore(ctx, int64(r.in.ImagesPerRegion))
-	wg := workflow.NewWaitGroup(ctx)
-	for j := range found.Images {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if err := sem.Acquire(ctx, 1); err != nil {
-				errs[j] = err
-				return
-			}
-			defer sem.Release(1)
-			failedAt[j], errs[j] = r.rekeyImage(ctx, i, j, found.Images[j], prep)
-		})
-	}
-	wg.Wait(ctx)
+	eachAtMost(ctx, len(found.Images), r.in.ImagesPerRegion, func(ctx workflow.Context, j int) {
+		failedAt[j], errs[j] = r.rekeyImage(ctx, i, j, found.Images[j], prep)
+	}, func(j int, err error) { errs[j] = err })
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

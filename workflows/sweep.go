@@ -143,29 +143,19 @@ func (s *sweepRun) resolve(ctx workflow.Context) error {
 // error as its diagnosis.
 func (s *sweepRun) inspect(ctx workflow.Context) {
 	var a *activities.Activities
-	sem := workflow.NewSemaphore(ctx, DefaultInspections)
-	wg := workflow.NewWaitGroup(ctx)
-	for i, tg := range s.in.Targets {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if sem.Acquire(ctx, 1) != nil {
+	eachAtMost(ctx, len(s.in.Targets), DefaultInspections, func(ctx workflow.Context, i int) {
+		tg := s.in.Targets[i]
+		in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
+		var h activities.KeyHealth
+		if err := workflow.ExecuteActivity(withStep(ctx, stepInspect, tg), a.InspectKey, in).Get(ctx, &h); err != nil {
+			if canceled(ctx, err) {
 				return
 			}
-			defer sem.Release(1)
-			in := activities.InspectKeyInput{Target: tg, MaxKeyAgeDays: s.in.MaxKeyAgeDays, Pipeline: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
-			var h activities.KeyHealth
-			if err := workflow.ExecuteActivity(withStep(ctx, stepInspect, tg), a.InspectKey, in).Get(ctx, &h); err != nil {
-				if canceled(ctx, err) {
-					return
-				}
-				d := diagnose(err, stepInspect, tg)
-				h = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Error: &d}
-			}
-			s.keys[i] = h
-		})
-	}
-	wg.Wait(ctx)
+			d := diagnose(err, stepInspect, tg)
+			h = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Error: &d}
+		}
+		s.keys[i] = h
+	}, nil)
 }
 
 // sweepBatchesVersion gates the batched inspection: a sweep started before
@@ -231,60 +221,49 @@ func (s *sweepRun) inspectInBatches(ctx workflow.Context) {
 	for n, sl := range slices {
 		s.batches[n] = BatchStatus{WorkflowID: SweepBatchWorkflowID(s.in.SweepID, n), Status: StatusPending, Targets: sl.end - sl.start}
 	}
-	sem := workflow.NewSemaphore(ctx, 2)
-	wg := workflow.NewWaitGroup(ctx)
-	for n, sl := range slices {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if sem.Acquire(ctx, 1) != nil {
-				s.batches[n].Status = StatusCancelled
-				return
+	eachAtMost(ctx, len(slices), 2, func(ctx workflow.Context, n int) {
+		sl := slices[n]
+		s.batches[n].Status = StatusRunning
+		in := SweepBatchInput{SweepID: s.in.SweepID, Index: n, Targets: s.in.Targets[sl.start:sl.end], MaxKeyAgeDays: s.in.MaxKeyAgeDays,
+			PipelineRoleARN: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
+		var keys []activities.KeyHealth
+		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(s.batches[n].WorkflowID)), SweepBatch, in).Get(ctx, &keys)
+		var ce *temporal.CanceledError
+		if err != nil && errors.As(err, &ce) && ce.HasDetails() {
+			_ = ce.Details(&keys)
+		}
+		sum := map[string]int{"total": sl.end - sl.start, "inspected": 0, "uninspected": 0, "due": 0}
+		for k := sl.start; k < sl.end; k++ {
+			tg := s.in.Targets[k]
+			h := activities.KeyHealth{Account: tg.Account, Region: tg.Region}
+			switch {
+			case k-sl.start < len(keys):
+				h = keys[k-sl.start]
+			case err != nil:
+				d := diagnose(err, stepInspect, tg)
+				h.Error = &d
 			}
-			defer sem.Release(1)
-			s.batches[n].Status = StatusRunning
-			in := SweepBatchInput{SweepID: s.in.SweepID, Index: n, Targets: s.in.Targets[sl.start:sl.end], MaxKeyAgeDays: s.in.MaxKeyAgeDays,
-				PipelineRoleARN: s.in.PipelineRoleARN, DeletionWindowDays: s.in.DeletionWindowDays, DryRun: s.in.DryRun}
-			var keys []activities.KeyHealth
-			err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, childOptions(s.batches[n].WorkflowID)), SweepBatch, in).Get(ctx, &keys)
-			var ce *temporal.CanceledError
-			if err != nil && errors.As(err, &ce) && ce.HasDetails() {
-				_ = ce.Details(&keys)
+			if h.Error == nil && h.Due == "" && !h.Rekey {
+				s.keys[k] = activities.KeyHealth{}
+				sum["inspected"]++
+				continue
 			}
-			sum := map[string]int{"total": sl.end - sl.start, "inspected": 0, "uninspected": 0, "due": 0}
-			for k := sl.start; k < sl.end; k++ {
-				tg := s.in.Targets[k]
-				h := activities.KeyHealth{Account: tg.Account, Region: tg.Region}
-				switch {
-				case k-sl.start < len(keys):
-					h = keys[k-sl.start]
-				case err != nil:
-					d := diagnose(err, stepInspect, tg)
-					h.Error = &d
-				}
-				if h.Error == nil && h.Due == "" && !h.Rekey {
-					s.keys[k] = activities.KeyHealth{}
-					sum["inspected"]++
-					continue
-				}
-				if h.Error != nil {
-					sum["uninspected"]++
-				} else {
-					sum["due"]++
-				}
-				s.keys[k] = h
+			if h.Error != nil {
+				sum["uninspected"]++
+			} else {
+				sum["due"]++
 			}
-			s.batches[n].Summary = sum
-			s.batches[n].Status = StatusSucceeded
-			if err != nil {
-				s.batches[n].Status = StatusCancelled
-				if !temporal.IsCanceledError(err) {
-					s.batches[n].Status, s.batches[n].Error = StatusFailed, err.Error()
-				}
+			s.keys[k] = h
+		}
+		s.batches[n].Summary = sum
+		s.batches[n].Status = StatusSucceeded
+		if err != nil {
+			s.batches[n].Status = StatusCancelled
+			if !temporal.IsCanceledError(err) {
+				s.batches[n].Status, s.batches[n].Error = StatusFailed, err.Error()
 			}
-		})
-	}
-	wg.Wait(ctx)
+		}
+	}, func(n int, _ error) { s.batches[n].Status = StatusCancelled })
 }
 
 // reasonRank orders reasons when an account's regions give several: the
@@ -337,20 +316,9 @@ func (s *sweepRun) plan() []RotationInput {
 // and collects their rows.
 func (s *sweepRun) rotate(ctx workflow.Context) {
 	plans := s.plan()
-	sem := workflow.NewSemaphore(ctx, int64(s.in.ConcurrentRotations))
-	wg := workflow.NewWaitGroup(ctx)
-	for _, ri := range plans {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if sem.Acquire(ctx, 1) != nil {
-				return
-			}
-			defer sem.Release(1)
-			s.runRotation(ctx, ri)
-		})
-	}
-	wg.Wait(ctx)
+	eachAtMost(ctx, len(plans), s.in.ConcurrentRotations, func(ctx workflow.Context, i int) {
+		s.runRotation(ctx, plans[i])
+	}, nil)
 }
 
 func (s *sweepRun) runRotation(ctx workflow.Context, ri RotationInput) {

@@ -152,35 +152,25 @@ func resolveOrganization(ctx workflow.Context, logger log.Logger, org activities
 	}
 
 	// Every unit's accounts, page by page, a few units at once.
-	sem := workflow.NewSemaphore(ctx, OrganizationListings)
-	wg := workflow.NewWaitGroup(ctx)
 	var firstErr error
-	for _, job := range jobs {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if sem.Acquire(ctx, 1) != nil {
+	eachAtMost(ctx, len(jobs), OrganizationListings, func(ctx workflow.Context, k int) {
+		job := jobs[k]
+		token := ""
+		for firstErr == nil {
+			var page activities.OrganizationAccountsPage
+			in := activities.ListOrganizationAccountsInput{Organization: org, Region: region, Parent: job.id, NextToken: token}
+			if err := workflow.ExecuteActivity(rctx, a.ListOrganizationAccounts, in).Get(ctx, &page); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
 				return
 			}
-			defer sem.Release(1)
-			token := ""
-			for firstErr == nil {
-				var page activities.OrganizationAccountsPage
-				in := activities.ListOrganizationAccountsInput{Organization: org, Region: region, Parent: job.id, NextToken: token}
-				if err := workflow.ExecuteActivity(rctx, a.ListOrganizationAccounts, in).Get(ctx, &page); err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-					return
-				}
-				job.accounts = append(job.accounts, page.Accounts...)
-				if token = page.NextToken; token == "" {
-					return
-				}
+			job.accounts = append(job.accounts, page.Accounts...)
+			if token = page.NextToken; token == "" {
+				return
 			}
-		})
-	}
-	wg.Wait(ctx)
+		}
+	}, nil)
 	if firstErr != nil {
 		return nil, resolveError(firstErr)
 	}
