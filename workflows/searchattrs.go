@@ -76,7 +76,7 @@ const searchAttributesVersion = "search-attributes"
 
 // shownAttrs are the values a Target last upserted.
 type shownAttrs struct {
-	identity                  bool // run, account and region
+	identity                bool // run, account and region
 	step, status, diagnosis string
 }
 

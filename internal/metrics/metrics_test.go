@@ -57,7 +57,7 @@ func TestKeysPendingRetirementExpire(t *testing.T) {
 	}
 	now = now.Add(2 * time.Hour)
 	m.KeysPendingRetirement("222222222222", "us-east-1", 0, 2) // scheduled since
-	now = now.Add(KeyRetirementTTL - time.Hour)               // the other target's look is 25 h old
+	now = now.Add(KeyRetirementTTL - time.Hour)                // the other target's look is 25 h old
 	if d, p := value(KeyStateDisabled), value(KeyStatePendingDeletion); d != 0 || p != 2 {
 		t.Errorf("after 25 h: disabled %v, pending_deletion %v; want 0, 2", d, p)
 	}
