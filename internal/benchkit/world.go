@@ -63,7 +63,14 @@ type WorldOptions struct {
 	// The world file's faults.throttle_rate, error_rate and
 	// lost_response_rate, for every service; zero ones are left out.
 	ThrottleRate, ErrorRate, LostResponseRate float64
+	// Units > 0 puts the accounts in an organization the builder manages,
+	// in that many organizational units (consecutive accounts together),
+	// and lets the pipeline role read it.
+	Units int
 }
+
+// OrganizationID is the benchmark organization's id (WorldOptions.Units).
+const OrganizationID = "o-bench00000"
 
 // WorldYAML is the sandbox's world file for the plan.
 func (p Plan) WorldYAML(o WorldOptions) []byte {
@@ -119,14 +126,22 @@ accounts:
                 Resource: arn:aws:kms:*:%s:key/*
               - Effect: Allow
                 Action: [sts:AssumeRole, sts:SetSourceIdentity]
-                Resource: arn:aws:iam::*:role/amicrypt-target
+                Resource: arn:aws:iam::*:role/amicrypt-target%s
     images:
-`, PipelineRole, ExternalID, BuilderAccount, BuilderAccount, BuilderAccount)
+`, PipelineRole, ExternalID, BuilderAccount, BuilderAccount, BuilderAccount, orgRead(o.Units))
 	for _, r := range Regions {
 		fmt.Fprintf(&b, "      - {id: %s, region: %s, name: bench-base, encrypted: false}\n", p.Sources[r], r)
 	}
 	for i, a := range p.Accounts {
 		fmt.Fprintf(&b, "  - {id: \"%s\", name: bench-%05d, service_linked_roles: [AWSServiceRoleForAutoScaling], roles: [*target-role]}\n", a, i)
+	}
+	if o.Units > 0 {
+		fmt.Fprintf(&b, "\norganization:\n  id: %s\n  management_account: \"%s\"\n  units:\n", OrganizationID, BuilderAccount)
+		per := (len(p.Accounts) + o.Units - 1) / o.Units
+		for u := 0; u*per < len(p.Accounts); u++ {
+			ids := p.Accounts[u*per : min((u+1)*per, len(p.Accounts))]
+			fmt.Fprintf(&b, "    - {name: unit-%03d, accounts: [\"%s\"]}\n", u, strings.Join(ids, `", "`))
+		}
 	}
 	fmt.Fprintf(&b, "\ntiming:\n  copy_seconds: %g\n  boot_seconds: %g\n  create_image_seconds: 5\n  instance_seconds: 2\n",
 		o.Copy.Seconds(), o.Boot.Seconds())
@@ -142,6 +157,18 @@ accounts:
 	return []byte(b.String())
 }
 
+// orgRead is the pipeline role's statement reading the organization, when
+// there is one.
+func orgRead(units int) string {
+	if units == 0 {
+		return ""
+	}
+	return `
+              - Effect: Allow
+                Action: ["organizations:List*", "organizations:Describe*"]
+                Resource: "*"`
+}
+
 // ConfigOptions are the run configuration's knobs a benchmark sets.
 type ConfigOptions struct {
 	InFlight int           // concurrency.in_flight
@@ -149,6 +176,9 @@ type ConfigOptions struct {
 	// SSMParameter and LaunchTemplate are defaults.publish's; "" leaves the
 	// publish block out.
 	SSMParameter, LaunchTemplate string
+	// Organization: the targets are the organization's accounts (one
+	// organization: true entry, the builder excluded), not listed.
+	Organization bool
 }
 
 // ConfigYAML is amicrypt's run configuration for the plan: the example
@@ -182,6 +212,10 @@ concurrency:
   in_flight: %d
 targets:
 `, BuilderAccount, PipelineRole, strings.Join(Regions, ", "), ExternalID, KeyAlias, timeout.Round(time.Second), publish, o.InFlight)
+	if o.Organization {
+		fmt.Fprintf(&b, "  - organization: true\n    exclude: [\"%s\"]\n", BuilderAccount)
+		return []byte(b.String())
+	}
 	for i, a := range p.Accounts {
 		if len(p.AccountRegions[i]) == len(Regions) {
 			fmt.Fprintf(&b, "  - {account: \"%s\", name: bench-%05d}\n", a, i)
@@ -207,6 +241,7 @@ func (p Plan) PipelineInput(configYAML []byte, runID string) (workflows.Pipeline
 		RunID:   runID,
 		Builder: builder, Sources: sources, Targets: targets,
 		InFlight: cfg.Concurrency.InFlight, PerAccountRegion: cfg.Concurrency.PerAccountRegion,
+		Organization: cfg.Organization(),
 	}
 	return in, in.Validate()
 }
