@@ -298,7 +298,6 @@ wait:
 		if in.Targets, err = pipelinerun.RunTargets(ctx, c, &report); err != nil {
 			return 1, err
 		}
-		targets = in.Targets
 	}
 
 	// The figures.
