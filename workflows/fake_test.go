@@ -266,6 +266,12 @@ func (f *fakeAWS) FinishTarget(_ context.Context, in activities.FinishTargetInpu
 func newEnv(t *testing.T, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
+	return newEnvIn(t, &s, f)
+}
+
+// newEnvIn is newEnv in a given suite (one with a metrics handler, say).
+func newEnvIn(t *testing.T, s *testsuite.WorkflowTestSuite, f *fakeAWS) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
 	env.RegisterWorkflow(Pipeline)

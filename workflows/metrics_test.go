@@ -1,14 +1,11 @@
 package workflows
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -78,34 +75,5 @@ func runMeteredTarget(t *testing.T, m *metrics.Metrics, f *fakeAWS, in TargetInp
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetMetricsHandler(m.TemporalHandler(nil))
-	env := s.NewTestWorkflowEnvironment()
-	env.SetTestTimeout(30 * time.Second)
-	env.RegisterWorkflow(Target)
-	env.RegisterActivity(&activities.Activities{})
-	var a *activities.Activities
-	env.OnActivity(a.PrepareTarget, mock.Anything, mock.Anything).Return(f.PrepareTarget)
-	env.OnActivity(a.CopyEncrypted, mock.Anything, mock.Anything).Return(f.CopyEncrypted)
-	wait := env.OnActivity(a.WaitAndVerify, mock.Anything, mock.Anything).Return(f.WaitAndVerify)
-	if f.waitDelay > 0 {
-		wait.After(f.waitDelay)
-	}
-	env.OnActivity(a.ProveBoot, mock.Anything, mock.Anything).Return(f.ProveBoot)
-	env.OnActivity(a.DeleteBootProof, mock.Anything, mock.Anything).Return(f.DeleteBootProof).Maybe()
-	env.OnActivity(a.FinishTarget, mock.Anything, mock.Anything).Return(f.FinishTarget)
-	for _, fn := range setup {
-		fn(env)
-	}
-	env.ExecuteWorkflow(Target, in)
-	require.True(t, env.IsWorkflowCompleted())
-	var r TargetReport
-	err := env.GetWorkflowError()
-	if err == nil {
-		require.NoError(t, env.GetWorkflowResult(&r))
-		return r, nil
-	}
-	var canceledErr *temporal.CanceledError
-	if errors.As(err, &canceledErr) {
-		require.NoError(t, canceledErr.Details(&r))
-	}
-	return r, err
+	return runTargetIn(t, newEnvIn(t, &s, f), in, setup...)
 }

@@ -24,7 +24,12 @@ func targetInput(t activities.Target) TargetInput {
 // the result, or from the cancellation's details) and error.
 func runTarget(t *testing.T, f *fakeAWS, in TargetInput, setup ...func(env *testsuite.TestWorkflowEnvironment)) (TargetReport, error) {
 	t.Helper()
-	env := newEnv(t, f)
+	return runTargetIn(t, newEnv(t, f), in, setup...)
+}
+
+// runTargetIn is runTarget in a given environment.
+func runTargetIn(t *testing.T, env *testsuite.TestWorkflowEnvironment, in TargetInput, setup ...func(env *testsuite.TestWorkflowEnvironment)) (TargetReport, error) {
+	t.Helper()
 	for _, s := range setup {
 		s(env)
 	}

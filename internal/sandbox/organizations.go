@@ -450,23 +450,30 @@ func (o *orgView) unitsIn(parent string) []*OrgUnit {
 // orgListAccountsForParent answers the accounts directly in the root (those
 // in no OU) or in an OU (not in the OUs inside it).
 func orgListAccountsForParent(c *call) (map[string]any, error) {
-	o, err := callerOrg(c)
-	if err != nil {
-		return nil, err
-	}
-	parent, err := orgParent(c, o)
-	if err != nil {
-		return nil, err
-	}
-	accounts := []any{}
-	for _, id := range o.accountsIn(c.c, parent) {
-		accounts = append(accounts, o.account(c.c, id))
-	}
-	return orgPage(c, parent, "Accounts", accounts)
+	return orgListInParent(c, "Accounts", func(o *orgView, parent string) []any {
+		accounts := []any{}
+		for _, id := range o.accountsIn(c.c, parent) {
+			accounts = append(accounts, o.account(c.c, id))
+		}
+		return accounts
+	})
 }
 
 // orgListOrganizationalUnitsForParent answers the OUs directly in a parent.
 func orgListOrganizationalUnitsForParent(c *call) (map[string]any, error) {
+	return orgListInParent(c, "OrganizationalUnits", func(o *orgView, parent string) []any {
+		units := []any{}
+		for _, u := range o.unitsIn(parent) {
+			units = append(units, o.ou(u))
+		}
+		return units
+	})
+}
+
+// orgListInParent is a list of what is directly in the request's parent:
+// the caller's organization, the parent checked, the page of list's items
+// under member.
+func orgListInParent(c *call, member string, list func(o *orgView, parent string) []any) (map[string]any, error) {
 	o, err := callerOrg(c)
 	if err != nil {
 		return nil, err
@@ -475,11 +482,7 @@ func orgListOrganizationalUnitsForParent(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	units := []any{}
-	for _, u := range o.unitsIn(parent) {
-		units = append(units, o.ou(u))
-	}
-	return orgPage(c, parent, "OrganizationalUnits", units)
+	return orgPage(c, parent, member, list(o, parent))
 }
 
 // orgListParents answers the root or OU an account or OU is directly in
