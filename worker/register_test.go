@@ -73,7 +73,7 @@ func TestRegisteredActivitiesAreTheCalledOnes(t *testing.T) {
 	// post-processor, 'amicrypt rotate', 'amicrypt plan', the sweep's Schedule); the
 	// pipeline starts Batch and Target as children, a sweep starts
 	// SweepBatches and Rotations.
-	if want := []string{"Batch", "Pipeline", "Plan", "Rotation", "Sweep", "SweepBatch", "Target"}; !slices.Equal(slices.Sorted(slices.Values(r.workflows)), want) {
+	if want := []string{"Batch", "Pipeline", "Plan", "PlanRun", "Rotation", "Sweep", "SweepBatch", "Target"}; !slices.Equal(slices.Sorted(slices.Values(r.workflows)), want) {
 		t.Errorf("workflows registered %v, want %v", r.workflows, want)
 	}
 

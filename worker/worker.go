@@ -142,6 +142,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.Sweep)
 	r.RegisterWorkflow(workflows.SweepBatch)
 	r.RegisterWorkflow(workflows.Plan)
+	r.RegisterWorkflow(workflows.PlanRun)
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/amicrypt/amicrypt/activities"
@@ -25,17 +27,84 @@ type PlanInput struct {
 }
 
 // PlanReport is a plan: per source what sharing it would do, per target
-// what the run would change and what AWS would refuse.
+// what the run would change and what AWS would refuse; and, when the run
+// has organization targets, what they resolved to.
 type PlanReport struct {
-	RunID   string                  `json:"run_id"`
-	Sources []activities.SourcePlan `json:"sources,omitempty"`
-	Targets []activities.TargetPlan `json:"targets"`
+	RunID        string                  `json:"run_id"`
+	Organization *OrganizationResolution `json:"organization,omitempty"`
+	Sources      []activities.SourcePlan `json:"sources,omitempty"`
+	Targets      []activities.TargetPlan `json:"targets"`
 }
 
-// PlanWorkflowID names one slice of a plan started at a moment.
-func PlanWorkflowID(runID string, at time.Time, slice int) string {
-	return "amicrypt-plan-" + runID + "-" + at.UTC().Format("20060102T150405.000Z") + "-" + strconv.Itoa(slice)
+// PlanRunWorkflowID names the PlanRun of a plan started at a moment.
+func PlanRunWorkflowID(runID string, at time.Time) string {
+	return "amicrypt-plan-" + runID + "-" + at.UTC().Format("20060102T150405.000Z")
 }
+
+// PlanSliceWorkflowID names slice n of a PlanRun's plan: a Plan workflow.
+func PlanSliceWorkflowID(planRunID string, n int) string {
+	return planRunID + "-" + strconv.Itoa(n)
+}
+
+// PlanWorkflowTargets is how many targets one Plan workflow plans: each
+// target's plan carries its key policy (a few KB), so a slice's result
+// stays under Temporal's payload limits.
+const PlanWorkflowTargets = 150
+
+// PlanRunReport is what a PlanRun returns: how many Plan workflows hold
+// the plan (PlanSliceWorkflowID 0 … Slices-1, in the targets' order), and
+// what the organization's targets resolved to. It stays a few hundred
+// bytes whatever the number of targets.
+type PlanRunReport struct {
+	RunID        string                  `json:"run_id"`
+	Targets      int                     `json:"targets"`
+	Slices       int                     `json:"slices"`
+	Organization *OrganizationResolution `json:"organization,omitempty"`
+}
+
+// PlanRun plans a run of any size: it gathers the run's targets as the
+// Pipeline does (the parts its starter signals, the organization's
+// accounts resolved with reads), then starts one Plan workflow per
+// PlanWorkflowTargets targets (the first also plans the sources' shares)
+// and returns as soon as they have started. The Plan workflows outlive it
+// (their parent-close policy is abandon), and the client reads each one's
+// result: a plan's rows never pass through one workflow's history or one
+// payload.
+func PlanRun(ctx workflow.Context, in PipelineInput) (PlanRunReport, error) {
+	rep := PlanRunReport{RunID: in.RunID}
+	all, org, err := gatherTargets(ctx, workflow.GetLogger(ctx), in)
+	rep.Organization = org
+	if err != nil {
+		return rep, err
+	}
+	whole := in
+	whole.Targets, whole.TargetParts, whole.Organization = all, 0, nil
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var started []workflow.ChildWorkflowFuture
+	for n, start := 0, 0; start < len(all) || n == 0; n, start = n+1, start+PlanWorkflowTargets {
+		end := min(start+PlanWorkflowTargets, len(all))
+		pin := PlanInput{RunID: in.RunID, Builder: in.Builder, Sources: in.Sources, Targets: all[start:end], PipelineRoleARN: in.PipelineRoleARN}
+		if n == 0 {
+			pin.Shares = PlanShares(whole)
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:               PlanSliceWorkflowID(id, n),
+			WorkflowExecutionTimeout: PlanTimeout,
+			ParentClosePolicy:        enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		})
+		started = append(started, workflow.ExecuteChildWorkflow(cctx, Plan, pin))
+	}
+	for n, f := range started {
+		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return rep, fmt.Errorf("starting slice %d of the plan: %w", n, err)
+		}
+	}
+	rep.Targets, rep.Slices = len(all), len(started)
+	return rep, nil
+}
+
+// PlanTimeout bounds a PlanRun and each of its Plan workflows.
+const PlanTimeout = 30 * time.Minute
 
 // PlanSlice is how many targets one PlanTargets activity plans.
 const PlanSlice = 50

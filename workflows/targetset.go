@@ -35,33 +35,47 @@ const TargetPartsTimeout = 10 * time.Minute
 // (AWS throttles Organizations per account at a few calls per second).
 const OrganizationListings = 4
 
-// gather completes p.all: the parts of the listed targets, then the
-// organization's. Its errors end the run (not retryably).
+// gather completes p.all (and p.org): gatherTargets.
 func (p *pipelineRun) gather(ctx workflow.Context) error {
-	targets := append([]activities.Target(nil), p.in.Targets...)
-	if p.in.TargetParts > 1 {
-		parts, err := receiveParts(ctx, p.in.TargetParts)
+	all, org, err := gatherTargets(ctx, p.log, p.in)
+	p.all, p.org = all, org
+	return err
+}
+
+// gatherTargets is in's whole list of targets, sorted: the parts of the
+// listed targets, then the organization's (and what resolving them found,
+// nil without selectors). Its errors end the run (not retryably).
+func gatherTargets(ctx workflow.Context, logger log.Logger, in PipelineInput) ([]activities.Target, *OrganizationResolution, error) {
+	targets := append([]activities.Target(nil), in.Targets...)
+	if in.TargetParts > 1 {
+		parts, err := receiveParts(ctx, in.TargetParts)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for _, part := range parts {
 			targets = append(targets, part...)
 		}
 	}
-	if p.in.Organization != nil {
-		resolved, err := p.resolveOrganization(ctx, targets)
+	var res *OrganizationResolution
+	if in.Organization != nil {
+		region := ""
+		if len(in.Sources) > 0 {
+			region = in.Sources[0].Region
+		}
+		res = &OrganizationResolution{}
+		resolved, err := resolveOrganization(ctx, logger, *in.Organization, region, targets, res)
 		if err != nil {
-			return err
+			return nil, res, err
 		}
 		targets = resolved
 	}
-	p.all = sortTargets(targets)
-	whole := p.in
-	whole.Targets, whole.TargetParts, whole.Organization = p.all, 0, nil
+	all := sortTargets(targets)
+	whole := in
+	whole.Targets, whole.TargetParts, whole.Organization = all, 0, nil
 	if err := whole.Validate(); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
+		return nil, res, temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeInvalidInput, nil)
 	}
-	return nil
+	return all, res, nil
 }
 
 // receiveParts waits for parts 1 … n-1 of the listed targets.
@@ -100,19 +114,8 @@ func receiveParts(ctx workflow.Context, n int) ([][]activities.Target, error) {
 // resolveOrganization adds the organization selectors' targets to listed
 // (the targets of accounts the config lists one by one, which override the
 // selectors) and drops the targets of accounts that are suspended or being
-// closed. p.org says what it found.
-func (p *pipelineRun) resolveOrganization(ctx workflow.Context, listed []activities.Target) ([]activities.Target, error) {
-	region := ""
-	if len(p.in.Sources) > 0 {
-		region = p.in.Sources[0].Region
-	}
-	p.org = &OrganizationResolution{}
-	return resolveOrganization(ctx, p.log, *p.in.Organization, region, listed, p.org)
-}
-
-// resolveOrganization is the organization's targets added to listed, as
-// (*pipelineRun).resolveOrganization says; region picks the partition; res
-// is filled in as it goes (a Pipeline's and a Sweep's report say it).
+// closed; region picks the partition; res is filled in as it goes (a
+// Pipeline's, a plan's and a Sweep's report say it).
 func resolveOrganization(ctx workflow.Context, logger log.Logger, org activities.OrganizationTargets, region string, listed []activities.Target, res *OrganizationResolution) ([]activities.Target, error) {
 	var a *activities.Activities
 	rctx := withStep(ctx, stepResolve, activities.Target{})

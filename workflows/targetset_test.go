@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -248,4 +251,83 @@ func TestEachSweepServesTheAccountsTheOrganizationHasThen(t *testing.T) {
 	assert.Equal(t, []string{"222222222222/us-east-1", "555555555555/us-east-1", "999999999999/us-east-1"}, inspected(second))
 	require.NotNil(t, second.Organization)
 	assert.Equal(t, 3, second.Organization.Accounts)
+}
+
+// A plan of any size: the PlanRun gathers the parts its starter signals and
+// the organization's accounts as the Pipeline does, then starts a Plan
+// workflow per PlanWorkflowTargets targets, named after itself, the first
+// planning the sources' shares with every account; it returns counts only.
+func TestPlanRunGathersTheTargetsAndPlansThemInSlices(t *testing.T) {
+	f := newFake()
+	f.org = testOrg()
+	env := newEnv(t, f)
+	env.RegisterWorkflow(PlanRun)
+	env.RegisterWorkflow(Plan)
+	var a *activities.Activities
+	env.OnActivity(a.PlanShare, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ShareSourceInput) (activities.SourcePlan, error) {
+		return activities.SourcePlan{Region: in.Source.Region, ImageID: in.Source.ImageID}, nil
+	}).Maybe()
+	env.OnActivity(a.PlanTargets, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PlanTargetsInput) ([]activities.TargetPlan, error) {
+		out := make([]activities.TargetPlan, len(in.Items))
+		for i, it := range in.Items {
+			out[i] = activities.TargetPlan{Account: it.Target.Account, Region: it.Target.Region, Outcome: activities.PlanOK}
+		}
+		return out, nil
+	}).Maybe()
+	slices := map[string]PlanInput{}
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
+		var in PlanInput
+		require.NoError(t, args.Get(&in))
+		slices[info.WorkflowExecution.ID] = in
+	})
+
+	ids := make([]string, 160)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("4%011d", i)
+	}
+	listed := targets(ids, "us-east-1", "eu-west-1") // 320: two parts
+	in := pipelineInput(listed[:TargetsPerPart])
+	in.TargetParts = 2
+	in.Organization = &activities.OrganizationTargets{
+		Selectors: []activities.OrganizationSelector{{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-prod", Regions: []activities.Target{template("us-east-1", "alias/prod")}}},
+	}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalTargets, TargetsPart{Index: 1, Targets: listed[TargetsPerPart:]})
+	}, time.Minute)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "amicrypt-plan-r1-20261207T000000.000Z"})
+	env.ExecuteWorkflow(PlanRun, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var rep PlanRunReport
+	require.NoError(t, env.GetWorkflowResult(&rep))
+
+	assert.Equal(t, 322, rep.Targets, "320 listed, and prod's two accounts in us-east-1")
+	assert.Equal(t, 3, rep.Slices)
+	require.NotNil(t, rep.Organization)
+	assert.Equal(t, 2, rep.Organization.Accounts)
+	require.Len(t, slices, 3)
+	seen := map[string]bool{}
+	for n := range 3 {
+		s, ok := slices[PlanSliceWorkflowID("amicrypt-plan-r1-20261207T000000.000Z", n)]
+		require.True(t, ok, "slice %d", n)
+		assert.LessOrEqual(t, len(s.Targets), PlanWorkflowTargets)
+		for _, tg := range s.Targets {
+			assert.False(t, seen[tg.ID()], "%s planned twice", tg.ID())
+			seen[tg.ID()] = true
+		}
+		if n == 0 {
+			require.Len(t, s.Shares, 2, "the first slice plans both sources' shares")
+			for _, sh := range s.Shares {
+				want := 160
+				if sh.Source.Region == "us-east-1" {
+					want = 162
+				}
+				assert.Len(t, sh.Accounts, want, "source %s is planned shared with every account that copies it", sh.Source.Region)
+			}
+		} else {
+			assert.Empty(t, s.Shares)
+		}
+	}
+	assert.Len(t, seen, 322)
+	assert.True(t, seen["555555555555/us-east-1"], "the organization's accounts are planned")
 }

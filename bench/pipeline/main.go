@@ -342,6 +342,7 @@ wait:
 		"throttling_errors_surfaced": res.ThrottlingSurfaced <= goalThrottling,
 		"worker_peak_rss":            res.WorkerPeakRSSBytes > 0 && res.WorkerPeakRSSBytes <= goalRSS,
 		"history_events_per_target":  res.EventsPerTarget <= goalEvents,
+		"largest_history_event":      res.History.MaxEventBytes <= benchkit.MaxPayloadBytes,
 	}
 
 	if o.json {
@@ -395,6 +396,12 @@ func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint
 	fmt.Fprintln(out, line)
 }
 
+// printLargestEvent prints the largest history event's line: it bounds
+// the largest payload (Temporal warns above 256 KB).
+func printLargestEvent(out io.Writer, h benchkit.Histories, mark string) {
+	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%s of %s, as stored: compressed)\n", "largest history event (KB)", float64(h.MaxEventBytes)/1024, "≤ 256", mark, h.MaxEventType, h.MaxEventWorkflow)
+}
+
 func printResult(out io.Writer, r result) {
 	mark := func(goal string) string {
 		if r.Goals[goal] {
@@ -410,6 +417,7 @@ func printResult(out io.Writer, r result) {
 	fmt.Fprintf(out, "  %-42s %10d   %-10s %s  (%d retried attempts, %d failed activities)\n", "throttling errors surfaced to workflows", r.ThrottlingSurfaced, "0", mark("throttling_errors_surfaced"), r.History.ThrottlingRetries, r.History.ThrottlingFailures)
 	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (VmHWM; MB = 2^20 bytes)\n", "worker peak RSS (MB)", float64(r.WorkerPeakRSSBytes)/(1<<20), "≤ 300", mark("worker_peak_rss"))
 	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%d events in %d workflows)\n", "Temporal history events per target", r.EventsPerTarget, "≤ 60", mark("history_events_per_target"), r.History.Events, r.History.Workflows)
+	printLargestEvent(out, r.History, mark("largest_history_event"))
 
 	fmt.Fprintf(out, "\nreport: %v\n", r.Summary)
 	fmt.Fprintf(out, "targets started between %.1f s and %.1f s after the run started\n", r.FirstTargetStartSeconds, r.LastTargetStartSeconds)

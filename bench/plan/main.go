@@ -75,6 +75,7 @@ type options struct {
 	timeout       time.Duration
 	dir           string
 	quiet         bool
+	orgUnits      int
 }
 
 // parseFlags reads the command line.
@@ -92,6 +93,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the plan after this long")
 	fs.StringVar(&o.dir, "dir", "", "keep the worker's log, the world and the config here (default: a temporary directory, removed)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	fs.IntVar(&o.orgUnits, "org-units", 0, "targets from an AWS organization of the accounts in this many organizational units, resolved by the plan (0: listed one by one in the config); -targets must then be a multiple of 4")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -104,6 +106,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 		return o, errors.New("-max-concurrent-activities must not be negative")
 	case o.timeout <= 0:
 		return o, errors.New("-timeout must be positive")
+	case o.orgUnits < 0 || o.orgUnits > 0 && o.targets%len(benchkit.Regions) != 0:
+		return o, fmt.Errorf("-org-units must not be negative, and needs -targets a multiple of %d (every account of the organization has every region)", len(benchkit.Regions))
 	}
 	return o, nil
 }
@@ -132,6 +136,8 @@ type result struct {
 	Throttle      bool   `json:"throttle"`
 	RunID         string `json:"run_id"`
 	PlanWorkflows int    `json:"plan_workflows"`
+	// OrgUnits > 0: the targets came from an organization of that many OUs.
+	OrgUnits int `json:"org_units,omitempty"`
 
 	// The figures.
 	WallSeconds        float64 `json:"wall_seconds"`
@@ -173,8 +179,8 @@ func run(ctx context.Context, o options) (int, error) {
 	p := benchkit.NewPlan(o.targets)
 	prep, err := benchkit.Prepare(ctx, p, benchkit.PrepareOptions{
 		Dir: o.dir, Name: "amicrypt-bench-plan",
-		WorldYAML:  p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt plan benchmark", Copy: time.Minute, Boot: 30 * time.Second, Throttle: o.throttle}),
-		ConfigYAML: p.ConfigYAML(benchkit.ConfigOptions{InFlight: workflows.DefaultInFlight, Boot: 30 * time.Second}),
+		WorldYAML:  p.WorldYAML(benchkit.WorldOptions{Title: "amicrypt plan benchmark", Copy: time.Minute, Boot: 30 * time.Second, Throttle: o.throttle, Units: o.orgUnits}),
+		ConfigYAML: p.ConfigYAML(benchkit.ConfigOptions{InFlight: workflows.DefaultInFlight, Boot: 30 * time.Second, Organization: o.orgUnits > 0}),
 		RunID:      fmt.Sprintf("bench-plan-%d-%d", o.targets, time.Now().Unix()),
 		WorkerBin:  o.workerBin, Progress: progress,
 	})
@@ -183,7 +189,11 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	defer prep.Close()
 	dir, w, in, bin := prep.Dir, prep.World, prep.Input, prep.Bin
-	res := result{Targets: len(in.Targets), Accounts: len(p.Accounts), Throttle: o.throttle, RunID: in.RunID, BuildSeconds: prep.BuildSeconds}
+	nTargets := len(in.Targets)
+	if in.Organization != nil {
+		nTargets = o.targets // resolved by the plan
+	}
+	res := result{Targets: nTargets, Accounts: len(p.Accounts), OrgUnits: o.orgUnits, Throttle: o.throttle, RunID: in.RunID, BuildSeconds: prep.BuildSeconds}
 
 	// The sandbox, Temporal, a client and the worker.
 	setup := time.Now()
@@ -206,7 +216,7 @@ func run(ctx context.Context, o options) (int, error) {
 	defer wk.Stop()
 	res.SetupSeconds = time.Since(setup).Seconds()
 	fmt.Fprintf(progress, "%d targets (%d accounts × up to %d regions), throttling %t; Temporal %s, sandbox %s, worker pid %d (log %s)\n",
-		len(in.Targets), len(p.Accounts), len(benchkit.Regions), o.throttle, env.Temporal.FrontendAddress(), env.Endpoint, wk.Cmd.Process.Pid, wk.LogPath)
+		nTargets, len(p.Accounts), len(benchkit.Regions), o.throttle, env.Temporal.FrontendAddress(), env.Endpoint, wk.Cmd.Process.Pid, wk.LogPath)
 
 	// The plan, between two readings of the counters (the worker's own
 	// start made calls too).
@@ -262,7 +272,7 @@ func run(ctx context.Context, o options) (int, error) {
 	for k, n := range wa {
 		res.Writes += max(n-wb[k], 0)
 	}
-	want := (len(in.Targets) + pipelinerun.PlanWorkflowTargets - 1) / pipelinerun.PlanWorkflowTargets
+	want := (nTargets+workflows.PlanWorkflowTargets-1)/workflows.PlanWorkflowTargets + 1 // and the PlanRun
 	ids, err := planWorkflowIDs(mctx, env.Client, want)
 	if err != nil {
 		return 1, err
@@ -286,15 +296,16 @@ func run(ctx context.Context, o options) (int, error) {
 		res.PredictedFailures = bad[:min(len(bad), 10)]
 	}
 	res.WallSeconds = wall.Seconds()
-	res.CallsPerTarget = float64(res.AWS.Total) / float64(len(in.Targets))
+	res.CallsPerTarget = float64(res.AWS.Total) / float64(nTargets)
 	res.ThrottlingSurfaced = res.History.ThrottlingRetries + res.History.ThrottlingFailures
 	res.Goals = map[string]bool{
 		"wall_seconds":               wall <= goalWall,
+		"largest_history_event":      res.History.MaxEventBytes <= benchkit.MaxPayloadBytes,
 		"aws_calls_per_target":       res.CallsPerTarget <= goalCallsPerTarget,
 		"mutating_calls":             res.Writes <= goalWrites,
 		"throttling_errors_surfaced": res.ThrottlingSurfaced <= goalThrottling,
 		"worker_peak_rss":            res.WorkerPeakRSSBytes > 0 && res.WorkerPeakRSSBytes <= goalRSS,
-		"no_predicted_failure":       fail == 0 && len(rep.Targets) == len(in.Targets),
+		"no_predicted_failure":       fail == 0 && len(rep.Targets) == nTargets,
 	}
 
 	if o.json {
@@ -308,9 +319,9 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 
 	code := 0
-	if len(rep.Targets) != len(in.Targets) || fail > 0 {
+	if len(rep.Targets) != nTargets || fail > 0 {
 		code = 1
-		err = fmt.Errorf("%d of %d targets planned, %d predicted to fail (the generated world is healthy: none should be)", len(rep.Targets), len(in.Targets), fail)
+		err = fmt.Errorf("%d of %d targets planned, %d predicted to fail (the generated world is healthy: none should be)", len(rep.Targets), nTargets, fail)
 	}
 	if o.check {
 		for _, goal := range sortedKeys(res.Goals) {
@@ -332,7 +343,7 @@ func planWorkflowIDs(ctx context.Context, c client.Client, want int) ([]string, 
 		var token []byte
 		for {
 			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-				Namespace: temporalconn.DefaultNamespace, Query: "WorkflowType = 'Plan'", NextPageToken: token,
+				Namespace: temporalconn.DefaultNamespace, Query: "WorkflowType = 'Plan' OR WorkflowType = 'PlanRun'", NextPageToken: token,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("listing the Plan workflows: %w", err)
@@ -382,6 +393,7 @@ func printResult(out io.Writer, r result, verbose bool) {
 	fmt.Fprintf(out, "  %-42s %10d   %-10s %s  (%d retried attempts, %d failed activities)\n",
 		"throttling errors surfaced to workflows", r.ThrottlingSurfaced, "0", mark("throttling_errors_surfaced"), r.History.ThrottlingRetries, r.History.ThrottlingFailures)
 	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (VmHWM; MB = 2^20 bytes)\n", "worker peak RSS (MB)", float64(r.WorkerPeakRSSBytes)/(1<<20), "≤ 300", mark("worker_peak_rss"))
+	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%s of %s, as stored: compressed)\n", "largest history event (KB)", float64(r.History.MaxEventBytes)/1024, "≤ 256", mark("largest_history_event"), r.History.MaxEventType, r.History.MaxEventWorkflow)
 	fmt.Fprintf(out, "  %-42s %10d   %-10s %s  (ok %d, will-change %d; %d warnings)\n", "targets predicted to fail", r.Outcomes[activities.PlanFail], "0",
 		mark("no_predicted_failure"), r.Outcomes[activities.PlanOK], r.Outcomes[activities.PlanChange], r.Warnings)
 	if len(r.WriteCalls) > 0 {

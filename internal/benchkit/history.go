@@ -10,10 +10,15 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
 )
+
+// MaxPayloadBytes is the payload size above which Temporal warns (256 KB):
+// the benchmarks' goal for the largest history event.
+const MaxPayloadBytes = 256 << 10
 
 // Histories sums up the run's Temporal histories: the Pipeline, its Batches
 // and every Target (or a plan's Plan workflows).
@@ -26,6 +31,14 @@ type Histories struct {
 	// PlanEvents: a plan's, over its Plan workflows.
 	PlanEvents     int64 `json:"plan_events,omitempty"`
 	MaxTargetEvent int64 `json:"max_target_events"`
+	// MaxEventBytes is the largest history event as Temporal stores it
+	// (payloads as the worker's codec left them: compressed), and
+	// MaxEventWorkflow/MaxEventType where it is: every payload a workflow
+	// takes or gives (input, result, activity input and result, signal) is
+	// inside one event, so this bounds the largest payload.
+	MaxEventBytes    int64  `json:"max_event_bytes"`
+	MaxEventWorkflow string `json:"max_event_workflow,omitempty"`
+	MaxEventType     string `json:"max_event_type,omitempty"`
 	// Activities: activities scheduled; Retries: attempts beyond the first
 	// (Temporal writes one ActivityTaskStarted per activity, on its last
 	// attempt, with the attempt number and the previous attempt's failure).
@@ -146,6 +159,9 @@ func (h *Histories) add(id, runID string, one Histories) {
 		h.TargetEvents += one.Events
 		h.MaxTargetEvent = max(h.MaxTargetEvent, one.Events)
 	}
+	if one.MaxEventBytes > h.MaxEventBytes {
+		h.MaxEventBytes, h.MaxEventWorkflow, h.MaxEventType = one.MaxEventBytes, one.MaxEventWorkflow, one.MaxEventType
+	}
 	h.Activities += one.Activities
 	h.Retries += one.Retries
 	h.ThrottlingRetries += one.ThrottlingRetries
@@ -201,6 +217,9 @@ func readHistory(ctx context.Context, c client.Client, id string) (Histories, er
 			return h, err
 		}
 		h.Events++
+		if size := int64(proto.Size(ev)); size > h.MaxEventBytes {
+			h.MaxEventBytes, h.MaxEventWorkflow, h.MaxEventType = size, id, ev.GetEventType().String()
+		}
 		when := ev.GetEventTime().AsTime()
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
+	"github.com/amicrypt/amicrypt/workflows"
 )
 
 // orgWorld is the default world in an organization managed by the builder:
@@ -97,7 +99,38 @@ targets:
   - organizational_unit: ou-ab12-workload1
     key_alias: alias/workloads
 `)
-	code, stdout, stderr := runCLI(env, "run", "--config", path, "--source", "us-east-1="+sources["us-east-1"], "--wait", "--json")
+	// The plan resolves the organization as the run will, with reads only.
+	code, stdout, stderr := runCLI(env, "plan", "--config", path, "--source", "us-east-1="+sources["us-east-1"], "--json")
+	if code != 0 {
+		t.Fatalf("plan exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	var plan workflows.PlanReport
+	if err := json.Unmarshal([]byte(stdout), &plan); err != nil {
+		t.Fatalf("plan --json: %v\n%s", err, stdout)
+	}
+	var planned []string
+	for _, tp := range plan.Targets {
+		planned = append(planned, tp.Account+"/"+tp.Region+" "+tp.Outcome)
+	}
+	if strings.Join(planned, "\n") != "222222222222/us-east-1 will-change\n333333333333/us-east-1 will-change" {
+		t.Errorf("planned:\n%s\nwant payments-prod and analytics-dev, both will-change", strings.Join(planned, "\n"))
+	}
+	if plan.Organization == nil || plan.Organization.Accounts != 2 || plan.Organization.SkippedCount != 1 || plan.Organization.Excluded != 1 {
+		t.Errorf("plan's organization: %+v", plan.Organization)
+	}
+	if !strings.Contains(stdout, "alias/workloads") {
+		t.Errorf("the plan does not create the key under the unit's alias/workloads:\n%s", stdout)
+	}
+	code, stdout, stderr = runCLI(env, "plan", "--config", path, "--source", "us-east-1="+sources["us-east-1"])
+	if code != 0 || !strings.Contains(stdout, "organization o-a1b2c3d4e5: 2 accounts, 2 targets (3 units and roots read); 1 excluded by the config; 1 skipped") || !strings.Contains(stdout, "skipped 444444444444 legacy-batch: SUSPENDED") {
+		t.Errorf("plan exited %d; its table does not say what the organization resolved to:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+	if st := sandboxState(t, env); len(st.Accounts["222222222222"].Regions["us-east-1"].Aliases) > 0 {
+		t.Fatalf("the plan changed the sandbox: %v", st.Accounts["222222222222"].Regions["us-east-1"].Aliases)
+	}
+
+	// The run, planned first (--preflight), resolves it again.
+	code, stdout, stderr = runCLI(env, "run", "--config", path, "--source", "us-east-1="+sources["us-east-1"], "--preflight", "--wait", "--json")
 	if code != 0 {
 		t.Fatalf("run exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
@@ -162,13 +195,18 @@ targets:
     exclude: ["111111111111"]
     regions: [eu-west-1]
 `)
-	code, stdout, stderr = runCLI(env, "run", "--config", member, "--source", "eu-west-1="+sources["eu-west-1"], "--wait", "--json")
-	if code == 0 {
-		t.Fatalf("a run reading the organization as a member account succeeded\nstdout: %s", stdout)
-	}
-	for _, want := range []string{"may not list the organization", "222222222222", "organization.role_arn", "management account"} {
-		if !strings.Contains(stdout+stderr, want) {
-			t.Errorf("the refusal does not say %q:\nstdout: %s\nstderr: %s", want, stdout, stderr)
+	for _, args := range [][]string{
+		{"plan", "--config", member, "--source", "eu-west-1=" + sources["eu-west-1"]},
+		{"run", "--config", member, "--source", "eu-west-1=" + sources["eu-west-1"], "--wait", "--json"},
+	} {
+		code, stdout, stderr = runCLI(env, args...)
+		if code == 0 {
+			t.Fatalf("%s reading the organization as a member account succeeded\nstdout: %s", args[0], stdout)
+		}
+		for _, want := range []string{"may not list the organization", "222222222222", "organization.role_arn", "management account"} {
+			if !strings.Contains(stdout+stderr, want) {
+				t.Errorf("%s: the refusal does not say %q:\nstdout: %s\nstderr: %s", args[0], want, stdout, stderr)
+			}
 		}
 	}
 	for _, im := range sandboxState(t, env).Accounts["111111111111"].Regions["eu-west-1"].Images {

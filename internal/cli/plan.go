@@ -44,6 +44,13 @@ For each target it lists what the run would change:
     keeps the others);
 and per source, the accounts it would be shared with.
 
+Organization targets (organization: true, organizational_unit: ou-...) are
+resolved as the run resolves them, through the organization reader role, and
+the plan says what they resolved to (accounts, units, suspended and closing
+accounts skipped). The run resolves them again when it starts: an account
+that joins in between is served by the run without having been planned.
+--target-account plans only accounts the config lists one by one.
+
 And what AWS would refuse, each as the run would report it, with the fix:
   F7  the role cannot be assumed, or is in another account
   F1  the source's snapshots are under the AWS managed key, or under a builder
@@ -78,11 +85,8 @@ input (nothing is contacted).`,
 			if in, err = onlyAccounts(in, f.accounts); err != nil {
 				return err
 			}
-			if in.Organization != nil {
-				if len(in.Targets) == 0 {
-					return usageError("the config's targets are organization selectors only, and plan does not resolve them yet (amicrypt run resolves them as it starts); add the accounts to plan as account: entries, or --target-account with them")
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "plan: the %d targets of accounts listed one by one; the config's %d organization selectors are resolved when the run starts, and not planned here\n", len(in.Targets), len(in.Organization.Selectors))
+			if in.Organization != nil && len(f.accounts) > 0 {
+				// --target-account plans accounts listed one by one only.
 				in.Organization = nil
 			}
 			in.RunID = runIDFor(in)
@@ -100,7 +104,7 @@ input (nothing is contacted).`,
 	}
 	cmd.Flags().StringVar(&f.config, "config", "", "amicrypt config file (YAML): builder, defaults, targets (required)")
 	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "REGION=AMI of an unencrypted source image in the builder account; repeat per region (required)")
-	cmd.Flags().StringArrayVar(&f.accounts, "target-account", nil, "plan only this account's targets (repeatable)")
+	cmd.Flags().StringArrayVar(&f.accounts, "target-account", nil, "plan only this account's targets, listed one by one in the config (repeatable)")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the plan as JSON")
 	bindOperator(cmd.Flags(), &f.operator)
 	f.conn.BindFlags(cmd.Flags())

@@ -73,9 +73,6 @@ started), 1 when a target failed, 2 for bad input (nothing is started).`,
 			if in.RunID == "" {
 				in.RunID = runIDFor(in)
 			}
-			if f.preflight && in.Organization != nil {
-				return usageError("--preflight cannot plan the config's organization targets yet: the run resolves them as it starts; run without --preflight, or plan the accounts listed one by one with 'amicrypt plan'")
-			}
 			if f.preflight {
 				return withTemporal(cmd, g, f.conn, func(ctx context.Context, c client.Client) error {
 					if err := preflightRun(ctx, cmd, c, f.conn.TaskQueue, in, f.allowFail, f.json); err != nil {

@@ -16,51 +16,48 @@ import (
 	"github.com/amicrypt/amicrypt/workflows"
 )
 
-// PlanWorkflowTargets is how many targets one Plan workflow plans: each
-// target's plan carries its key policy (a few KB), so a slice's result
-// stays far under Temporal's 2 MB payload limit.
-const PlanWorkflowTargets = 150
-
-// Plan plans a run with reads only: one Plan workflow per slice of
-// PlanWorkflowTargets targets, all at once, merged in the input's order,
-// with each source's predicted failure put on the targets that copy it.
+// Plan plans a run with reads only. A PlanRun workflow gathers the run's
+// targets (the first part in its input, the others signalled as
+// pipelinerun.Start sends a run's; the organization's resolved by the
+// worker) and starts one Plan workflow per workflows.PlanWorkflowTargets;
+// Plan reads each one's result and merges them in the targets' order, with
+// each source's predicted failure put on the targets that copy it.
 func Plan(ctx context.Context, c client.Client, taskQueue string, in workflows.PipelineInput) (*workflows.PlanReport, error) {
-	at := time.Now()
-	type slice struct {
-		id  string
-		run client.WorkflowRun
+	id := workflows.PlanRunWorkflowID(in.RunID, time.Now())
+	// The plan is one run that only reads: its activities assume their
+	// roles read-only, in sessions named after the plan.
+	at := operator.From(ctx)
+	at.ReadOnly, at.Run = true, id
+	ctx = operator.With(ctx, at)
+	sources := in.Sources
+	parts := SplitTargets(in.Targets)
+	if len(parts) > 1 {
+		in.Targets, in.TargetParts = parts[0], len(parts)
 	}
-	var slices []slice
-	// The slices are one run that only reads: their activities assume
-	// their roles read-only, in sessions named after the plan, not a slice.
-	at0 := operator.From(ctx)
-	at0.ReadOnly, at0.Run = true, strings.TrimSuffix(workflows.PlanWorkflowID(in.RunID, at, 0), "-0")
-	ctx = operator.With(ctx, at0)
-	for n, start := 0, 0; start < len(in.Targets) || n == 0; n, start = n+1, start+PlanWorkflowTargets {
-		end := min(start+PlanWorkflowTargets, len(in.Targets))
-		pin := workflows.PlanInput{RunID: in.RunID, Builder: in.Builder, Sources: in.Sources, Targets: in.Targets[start:end], PipelineRoleARN: in.PipelineRoleARN}
-		if n == 0 {
-			pin.Shares = workflows.PlanShares(in)
-		}
-		id := workflows.PlanWorkflowID(in.RunID, at, n)
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: id, TaskQueue: taskQueue, WorkflowExecutionTimeout: 30 * time.Minute,
-		}, workflows.Plan, pin)
-		if err != nil {
-			return nil, fmt.Errorf("starting plan %s: %w", id, err)
-		}
-		slices = append(slices, slice{id, run})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: taskQueue, WorkflowExecutionTimeout: workflows.PlanTimeout,
+	}, workflows.PlanRun, in)
+	if err != nil {
+		return nil, fmt.Errorf("starting plan %s: %w", id, err)
 	}
-	rep := &workflows.PlanReport{RunID: in.RunID}
-	for _, s := range slices {
+	if err := sendParts(ctx, c, id, parts); err != nil {
+		return nil, err
+	}
+	var started workflows.PlanRunReport
+	if err := run.Get(ctx, &started); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	rep := &workflows.PlanReport{RunID: in.RunID, Organization: started.Organization}
+	for n := range started.Slices {
+		slice := workflows.PlanSliceWorkflowID(id, n)
 		var part workflows.PlanReport
-		if err := s.run.Get(ctx, &part); err != nil {
-			return nil, fmt.Errorf("plan %s: %w", s.id, err)
+		if err := c.GetWorkflow(ctx, slice, "").Get(ctx, &part); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", slice, err)
 		}
 		rep.Sources = append(rep.Sources, part.Sources...)
 		rep.Targets = append(rep.Targets, part.Targets...)
 	}
-	workflows.ApplySourcePlans(in, rep)
+	workflows.ApplySourcePlans(workflows.PipelineInput{Sources: sources}, rep)
 	return rep, nil
 }
 
@@ -114,6 +111,7 @@ var planOrder = []string{activities.PlanFail, activities.PlanChange, activities.
 // warnings; last the summary line.
 func WritePlan(w io.Writer, rep *workflows.PlanReport) {
 	fmt.Fprintln(w, "PLAN: nothing was changed in AWS (reads only); below is what the run would do, and what AWS would refuse")
+	WriteOrganization(w, rep.Organization)
 	for _, s := range rep.Sources {
 		line := fmt.Sprintf("source %s %s", s.Region, s.ImageID)
 		if s.Name != "" {

@@ -38,6 +38,7 @@ func WriteTable(w io.Writer, r *workflows.Report) {
 	for _, region := range regions {
 		fmt.Fprintf(w, "  source %s %s\n", region, r.Sources[region])
 	}
+	WriteOrganization(w, r.Organization)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tNAME\tREGION\tSTATUS\tIMAGE\tBOOT\tTIME")
 	for _, t := range r.Targets {
@@ -90,6 +91,28 @@ func writeHousekeeping(w io.Writer, r *workflows.Report) {
 	}
 	if len(r.Housekeeping)+len(r.Warnings) > 0 {
 		fmt.Fprintln(w)
+	}
+}
+
+// WriteOrganization writes what a run's or a plan's organization targets
+// resolved to, with the accounts it skipped (nothing without selectors).
+func WriteOrganization(w io.Writer, res *workflows.OrganizationResolution) {
+	if res == nil {
+		return
+	}
+	fmt.Fprintf(w, "  organization %s: %d accounts, %d targets (%d units and roots read)", Dash(res.OrganizationID), res.Accounts, res.Targets, res.Units)
+	if res.Excluded > 0 {
+		fmt.Fprintf(w, "; %d excluded by the config", res.Excluded)
+	}
+	if res.SkippedCount > 0 {
+		fmt.Fprintf(w, "; %d skipped (suspended or being closed)", res.SkippedCount)
+	}
+	fmt.Fprintln(w)
+	for _, a := range res.Skipped {
+		fmt.Fprintf(w, "    skipped %s %s: %s\n", a.ID, Dash(a.Name), a.Status)
+	}
+	if more := res.SkippedCount - len(res.Skipped); more > 0 {
+		fmt.Fprintf(w, "    … and %d more (the JSON report's organization.skipped_count)\n", more)
 	}
 }
 
