@@ -589,17 +589,14 @@ func (a *Activities) refuseAWSManagedSource(ctx context.Context, acc Access, src
 	return calls, nil
 }
 
-// ImageShareLimit is how many accounts one image may be shared with (the
-// EC2 quota "AMI sharing", per image and region).
-const ImageShareLimit = 1000
-
-// shareLimitDiagnosis: sharing the source with every target account would
-// pass the image's sharing quota.
+// shareLimitDiagnosis: AWS refused to share the source with more accounts
+// (its sharing quota, MaxSourceShares, counts every entity it is shared
+// with, amicrypt's or not).
 func shareLimitDiagnosis(w where, detail string) Diagnosis {
 	return Diagnosis{
 		Code:  Quota,
-		Cause: fmt.Sprintf("the %s cannot be shared with more accounts (%s): EC2 allows sharing one image with %d accounts", w, detail, ImageShareLimit),
-		Fix:   "Run the targets in slices of fewer accounts (amicrypt shares the source only for the run, and revokes it after), or share through an AWS Organization or OU; then run again.",
+		Cause: fmt.Sprintf("the %s cannot be shared with more accounts (%s): EC2 allows sharing one image with %d accounts, organizations and OUs", w, detail, MaxSourceShares),
+		Fix:   "A run shares a source with a batch of accounts at a time, within what the quota leaves it; the image is shared with others already. Remove the launch permissions it no longer needs (aws ec2 describe-image-attribute --attribute launchPermission lists them), share through an AWS Organization or OU instead of accounts, or ask AWS to raise the AMI sharing quota; then run again.",
 	}
 }
 
@@ -656,15 +653,26 @@ func (a *Activities) PlanShare(ctx context.Context, in ShareSourceInput) (Source
 			add = append(add, acct)
 		}
 	}
-	if total := len(shared) + len(add); total > ImageShareLimit {
-		d := shareLimitDiagnosis(w, fmt.Sprintf("shared with %d accounts, %d more to add", len(shared), len(add)))
+	// The run shares a source with one batch's accounts at a time, as
+	// many batches at once as the quota leaves room for (the Pipeline's
+	// share window); a batch that does not fit even alone fails to share.
+	room := max(MaxSourceShares-len(have.Launch), 0) // (accounts: organizations and OUs it is shared with are not read here)
+	atOnce := len(add)
+	if in.AtOnce > 0 {
+		atOnce = min(atOnce, in.AtOnce)
+	}
+	if atOnce > room {
+		d := shareLimitDiagnosis(w, fmt.Sprintf("shared with %d accounts already, leaving room for %d; a batch of the run adds up to %d", MaxSourceShares-room, room, atOnce))
 		d.Step = StepShare
 		plan.Failure = &d
 		return plan, nil
 	}
 	if len(add) > 0 {
-		plan.Share = &Action{Do: ActShare, Resource: "source image " + src.ImageID + " (" + src.Region + ") and its snapshots",
-			Evidence: fmt.Sprintf("with %d accounts for the run (revoked after it); %d already have it", len(add), plan.AlreadyShared)}
+		evidence := fmt.Sprintf("with %d accounts for the run (revoked after it); %d already have it", len(add), plan.AlreadyShared)
+		if len(add) > room {
+			evidence = fmt.Sprintf("with %d accounts for the run, at most %d at a time (AWS's quota of %d per image, %d in use): the run starts more accounts as earlier ones finish and their share is revoked; %d already have it", len(add), room, MaxSourceShares, MaxSourceShares-room, plan.AlreadyShared)
+		}
+		plan.Share = &Action{Do: ActShare, Resource: "source image " + src.ImageID + " (" + src.Region + ") and its snapshots", Evidence: evidence}
 	}
 	return plan, nil
 }

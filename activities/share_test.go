@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -287,5 +288,34 @@ func TestUnshareGivesBackWhatABatchThatStartedMeanwhileNeeds(t *testing.T) {
 	}
 	if got := h.volumePermissions(); !slices.Equal(got, []string{analytics}) {
 		t.Errorf("create-volume permissions %v, want [%s] given back", got, analytics)
+	}
+}
+
+// A run shares a source with a batch of accounts at a time, within what
+// AWS's quota leaves: the plan of 2,500 accounts says so, and predicts a
+// refusal only when one batch does not fit.
+func TestPlanShareOfMoreAccountsThanTheQuotaSharesThemInWaves(t *testing.T) {
+	h := newHarness(t)
+	h.shareByHand(keyOwner, false) // one entity in use
+	accounts := make([]string, 2500)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("3%011d", i)
+	}
+	in := ShareSourceInput{Builder: Builder{Account: builderAcct}, Source: Source{Region: region, ImageID: sourceAMI}, Accounts: accounts, AtOnce: 25}
+	plan := must[SourcePlan](h, h.acts.PlanShare, in)
+	if plan.Failure != nil || plan.Share == nil {
+		t.Fatalf("plan of 2,500 accounts in batches of 25: failure %+v, share %+v; want a share in waves", plan.Failure, plan.Share)
+	}
+	if want := "with 2500 accounts for the run, at most 999 at a time"; !strings.Contains(plan.Share.Evidence, want) {
+		t.Errorf("the share's evidence %q does not say %q", plan.Share.Evidence, want)
+	}
+
+	in.AtOnce = 0 // all at once: more than the quota leaves
+	plan = must[SourcePlan](h, h.acts.PlanShare, in)
+	if plan.Failure == nil || plan.Failure.Code != Quota || !strings.Contains(plan.Failure.Cause, "leaving room for 999; a batch of the run adds up to 2500") {
+		t.Errorf("plan of 2,500 accounts at once: %+v, want the quota refusal", plan.Failure)
+	}
+	if n := h.sb.Calls(builderAcct, region, "ec2:ModifyImageAttribute"); n != 1 {
+		t.Errorf("ModifyImageAttribute called %d times; want only the share by hand", n)
 	}
 }

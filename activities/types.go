@@ -222,6 +222,9 @@ type ShareSourceInput struct {
 	// (FindPreexistingShares): ShareSource does not add them, UnshareSource
 	// never removes them. Inputs recorded before it existed have none.
 	Keep SourcePermissions `json:"keep,omitzero"`
+	// AtOnce is, for PlanShare, the most accounts the run shares the
+	// source with at once (a batch's); 0: all of them.
+	AtOnce int `json:"at_once,omitempty"`
 }
 
 // ShareSourceResult counts the builder calls made.

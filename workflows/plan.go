@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -166,12 +167,14 @@ func PlanShares(in PipelineInput) []activities.ShareSourceInput {
 		}
 		accounts[src.Region][t.Account] = true
 	}
+	// A run shares a source with one batch's accounts at a time.
+	batchAccounts := min(cmp.Or(in.BatchAccounts, DefaultBatchAccounts), activities.MaxSourceShares)
 	var out []activities.ShareSourceInput
 	for _, s := range in.Sources {
 		if len(accounts[s.Region]) == 0 {
 			continue
 		}
-		out = append(out, activities.ShareSourceInput{Builder: in.Builder, Source: s, Accounts: sortedKeys(accounts[s.Region])})
+		out = append(out, activities.ShareSourceInput{Builder: in.Builder, Source: s, Accounts: sortedKeys(accounts[s.Region]), AtOnce: batchAccounts})
 	}
 	return out
 }

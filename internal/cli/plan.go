@@ -61,8 +61,9 @@ And what AWS would refuse, each as the run would report it, with the fix:
   source        the source is missing, or instance-store backed
   architecture  the boot-proof instance type cannot run the image
   subnet        the boot_proof.subnet_ids do not exist, or no default VPC
-  quota         no room for one more Auto Scaling group; the source's sharing
-                quota (1,000 accounts per image) exceeded
+  quota         no room for one more Auto Scaling group; no room on the source
+                for one batch's accounts under AWS's sharing quota (1,000 per
+                image; a run of more accounts shares in waves within it)
   other         a publish target that exists and is not amicrypt's
 
 Output: a table grouped by outcome (will-fail, will-change, ok), then each

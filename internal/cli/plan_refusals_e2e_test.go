@@ -206,7 +206,7 @@ func TestThePlanPredictsEveryRefusalTheRunMeets(t *testing.T) {
 	defer cancel()
 	// The crowded image is shared with as many accounts as EC2 allows.
 	var crowd, fillers []string
-	for i := range activities.ImageShareLimit {
+	for i := range activities.MaxSourceShares {
 		id := fmt.Sprintf("9%011d", i+1)
 		crowd = append(crowd, `"`+id+`"`)
 		fillers = append(fillers, `  - {id: "`+id+`"}`)
