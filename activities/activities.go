@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/amicrypt/amicrypt/internal/heartbeat"
 	"github.com/amicrypt/amicrypt/internal/metrics"
@@ -51,6 +52,9 @@ type Activities struct {
 	// metrics records copy and boot durations, shares and old keys (nil:
 	// nothing recorded).
 	metrics *metrics.Metrics
+	// planning bounds the targets the worker plans at once, over every
+	// PlanTargets it runs (nil: no bound).
+	planning *semaphore.Weighted
 }
 
 // refuseUnallowed is NotAllowed for the accounts this worker may not serve
@@ -152,6 +156,7 @@ func New(cfg Config) *Activities {
 		accounts:           newMemo(accountMemoTTL),
 		organization:       cfg.AllowOrganization,
 		metrics:            cfg.Metrics,
+		planning:           semaphore.NewWeighted(PlanTargetsAtOnce),
 	}
 	if len(cfg.AllowAccounts) > 0 {
 		a.allowed = map[string]bool{}

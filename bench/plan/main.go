@@ -76,6 +76,7 @@ type options struct {
 	dir           string
 	quiet         bool
 	orgUnits      int
+	debugAddr     string
 }
 
 // parseFlags reads the command line.
@@ -93,6 +94,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the plan after this long")
 	fs.StringVar(&o.dir, "dir", "", "keep the worker's log, the world and the config here (default: a temporary directory, removed)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	fs.IntVar(&o.orgUnits, "org-units", 0, "targets from an AWS organization of the accounts in this many organizational units, resolved by the plan (0: listed one by one in the config); -targets must then be a multiple of 4")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -207,6 +209,9 @@ func run(ctx context.Context, o options) (int, error) {
 	args := env.WorkerArgs("amicrypt-bench-worker")
 	if o.maxActivities > 0 {
 		args = append(args, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
+	}
+	if o.debugAddr != "" {
+		args = append(args, "--debug-addr", o.debugAddr)
 	}
 	wk, err := benchkit.StartWorker(ctx, bin, dir, env.Endpoint, args, benchkit.WorkerOptions{})
 	if err != nil {
