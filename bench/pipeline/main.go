@@ -75,6 +75,7 @@ type options struct {
 	quiet         bool
 	debugAddr     string
 	orgUnits      int
+	sweep         bool
 }
 
 func main() {
@@ -94,6 +95,7 @@ func main() {
 	fs.BoolVar(&o.check, "check", false, "exit 1 when a goal is missed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.IntVar(&o.orgUnits, "org-units", 0, "targets from an AWS organization of the accounts in this many organizational units, resolved by the run (0: listed one by one in the config); -targets must then be a multiple of 4")
+	fs.BoolVar(&o.sweep, "sweep", false, "after the run, sweep its targets ('amicrypt sweep --wait': every key inspected, none due) and measure the sweep")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -127,6 +129,8 @@ func main() {
 // result is everything measured; the JSON output.
 type result struct {
 	Targets int `json:"targets"`
+	// Sweep: -sweep's figures.
+	Sweep *sweepResult `json:"sweep,omitempty"`
 	// OrgUnits > 0: the targets came from an organization of that many OUs.
 	OrgUnits int    `json:"org_units,omitempty"`
 	Accounts int    `json:"accounts"`
@@ -198,6 +202,7 @@ func run(ctx context.Context, o options) (int, error) {
 		return 1, err
 	}
 	targets := in.Targets
+	listed := in.Targets // the config's (none from an organization)
 	nTargets := len(targets)
 	if in.Organization != nil {
 		nTargets = o.targets // resolved by the run
@@ -313,6 +318,11 @@ wait:
 		return 1, err
 	}
 	res.MeasureSeconds = time.Since(measure).Seconds()
+	if o.sweep {
+		if res.Sweep, err = measureSweep(ctx, progress, c, taskQueue, endpoint, wk, listed, in.Organization, o.timeout); err != nil {
+			return 1, err
+		}
+	}
 	slowest, who := slowestTarget(report)
 	first, last := targetSpread(report, t0)
 	n := float64(nTargets)
@@ -353,6 +363,9 @@ wait:
 		}
 	} else {
 		printResult(os.Stdout, res)
+		if res.Sweep != nil {
+			printSweep(os.Stdout, res.Sweep)
+		}
 	}
 
 	code := 0

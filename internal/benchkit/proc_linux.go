@@ -88,3 +88,9 @@ func SelfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// ResetPeakMemory resets a process's VmHWM to its RSS now (clear_refs 5),
+// so that the next Memory reads the peak of what follows.
+func ResetPeakMemory(pid int) bool {
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0) == nil
+}

@@ -18,3 +18,6 @@ func OpenFiles(int) (int, bool) { return 0, false }
 func CPUTime(int) (time.Duration, bool) { return 0, false }
 
 func SelfCPU() time.Duration { return 0 }
+
+// ResetPeakMemory is unavailable off Linux.
+func ResetPeakMemory(int) bool { return false }
