@@ -76,6 +76,8 @@ type options struct {
 	debugAddr     string
 	orgUnits      int
 	sweep         bool
+	workers       int
+	killAt        float64
 }
 
 func main() {
@@ -95,6 +97,8 @@ func main() {
 	fs.BoolVar(&o.check, "check", false, "exit 1 when a goal is missed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.IntVar(&o.orgUnits, "org-units", 0, "targets from an AWS organization of the accounts in this many organizational units, resolved by the run (0: listed one by one in the config); -targets must then be a multiple of 4")
+	fs.IntVar(&o.workers, "workers", 1, "worker processes sharing the task queue (the figures of RSS, CPU and open files are the first one's)")
+	fs.Float64Var(&o.killAt, "kill-at", 0, "with -workers 2 or more: kill the last worker (SIGKILL) once this fraction of the targets has finished, e.g. 0.5 (0: no kill); the run must still complete with one CopyImage per target")
 	fs.BoolVar(&o.sweep, "sweep", false, "after the run, sweep its targets ('amicrypt sweep --wait': every key inspected, none due) and measure the sweep")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -113,6 +117,9 @@ func main() {
 	case o.inFlight < 1:
 		fmt.Fprintln(os.Stderr, "pipeline: -in-flight must be at least 1")
 		os.Exit(2)
+	case o.workers < 1 || o.killAt < 0 || o.killAt >= 1 || o.killAt > 0 && o.workers < 2:
+		fmt.Fprintln(os.Stderr, "pipeline: -workers must be at least 1, and -kill-at a fraction in [0, 1) with -workers 2 or more")
+		os.Exit(2)
 	case o.orgUnits < 0 || o.orgUnits > 0 && o.targets%len(benchkit.Regions) != 0:
 		fmt.Fprintf(os.Stderr, "pipeline: -org-units must not be negative, and needs -targets a multiple of %d (every account of the organization has every region)\n", len(benchkit.Regions))
 		os.Exit(2)
@@ -129,6 +136,13 @@ func main() {
 // result is everything measured; the JSON output.
 type result struct {
 	Targets int `json:"targets"`
+	// Workers sharing the task queue; KilledAt*: when -kill-at killed one
+	// (seconds into the run, targets finished then); CopiesPerTarget:
+	// ec2:CopyImage calls per target (1: nothing copied twice).
+	Workers         int     `json:"workers"`
+	KilledAtSeconds float64 `json:"killed_at_seconds,omitempty"`
+	KilledAtTargets int64   `json:"killed_at_targets,omitempty"`
+	CopiesPerTarget float64 `json:"copy_image_calls_per_target"`
 	// Sweep: -sweep's figures.
 	Sweep *sweepResult `json:"sweep,omitempty"`
 	// OrgUnits > 0: the targets came from an organization of that many OUs.
@@ -225,10 +239,11 @@ func run(ctx context.Context, o options) (int, error) {
 	defer env.Close()
 	ts, c, endpoint := env.Temporal, env.Client, env.Endpoint
 
-	args := env.WorkerArgs("amicrypt-bench-worker")
+	var extra []string
 	if o.maxActivities > 0 {
-		args = append(args, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
+		extra = append(extra, "--max-concurrent-activities", fmt.Sprint(o.maxActivities))
 	}
+	args := append(env.WorkerArgs("amicrypt-bench-worker"), extra...)
 	if o.debugAddr != "" {
 		args = append(args, "--debug-addr", o.debugAddr)
 	}
@@ -238,6 +253,18 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	defer ts.Quiet()
 	defer wk.Stop()
+	// More workers on the same task queue, the last of which -kill-at kills.
+	var victim *benchkit.Worker
+	for i := 2; i <= o.workers; i++ {
+		more := append(env.WorkerArgs(fmt.Sprintf("amicrypt-bench-worker-%d", i)), extra...)
+		other, err := benchkit.StartWorker(ctx, bin, dir, endpoint, more, benchkit.WorkerOptions{LogName: fmt.Sprintf("worker-%d.log", i)})
+		if err != nil {
+			return 1, err
+		}
+		defer other.Stop()
+		victim = other
+	}
+	res.Workers = o.workers
 	res.SetupSeconds = time.Since(setup).Seconds()
 	fmt.Fprintf(progress, "%d targets (%d accounts × up to %d regions), copy %s, boot %s, throttling %t; Temporal %s, sandbox %s, worker pid %d (log %s)\n",
 		nTargets, len(p.Accounts), len(benchkit.Regions), o.copyTime, o.bootTime, o.throttle, ts.FrontendAddress(), endpoint, wk.Cmd.Process.Pid, wk.LogPath)
@@ -277,6 +304,13 @@ wait:
 			}
 			if n%15 == 0 {
 				printProgress(rctx, progress, c, endpoint, wk, time.Since(t0), nTargets)
+			}
+			if o.killAt > 0 && res.KilledAtSeconds == 0 && n%5 == 0 {
+				if finished := targetsFinished(rctx, c); finished >= int64(o.killAt*float64(nTargets)) {
+					_ = victim.Cmd.Process.Kill()
+					res.KilledAtSeconds, res.KilledAtTargets = time.Since(t0).Seconds(), finished
+					fmt.Fprintf(progress, "  killed worker pid %d (SIGKILL) with %d of %d targets finished\n", victim.Cmd.Process.Pid, finished, nTargets)
+				}
 			}
 		}
 	}
@@ -340,6 +374,7 @@ wait:
 		res.WallOverBound = wall.Seconds() / res.LowerBoundSeconds
 	}
 	res.CallsPerTarget = float64(res.AWS.Total) / n
+	res.CopiesPerTarget = float64(res.AWS.ByAction["ec2:CopyImage"]) / n
 	res.ThrottlingSurfaced = res.History.ThrottlingRetries + res.History.ThrottlingFailures
 	res.WorkerPeakRSSBytes = peakSeen
 	res.EventsPerTarget = float64(res.History.Events) / n
@@ -373,6 +408,10 @@ wait:
 		code = 1
 		err = fmt.Errorf("%d of %d targets did not succeed: %v", nTargets-report.Summary[workflows.StatusSucceeded], nTargets, report.Summary)
 	}
+	if got := res.AWS.ByAction["ec2:CopyImage"]; got != int64(nTargets) {
+		code = 1
+		err = errors.Join(err, fmt.Errorf("%d ec2:CopyImage calls for %d targets: want one each", got, nTargets))
+	}
 	if o.check {
 		for goal, ok := range res.Goals {
 			if !ok {
@@ -384,15 +423,25 @@ wait:
 	return code, err
 }
 
+// targetsFinished counts the Target workflows that have ended (-1 when
+// the count cannot be read).
+func targetsFinished(ctx context.Context, c client.Client) int64 {
+	resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: temporalconn.DefaultNamespace,
+		Query:     "WorkflowType = 'Target' AND ExecutionStatus != 'Running'",
+	})
+	if err != nil {
+		return -1
+	}
+	return resp.GetCount()
+}
+
 func printProgress(ctx context.Context, out io.Writer, c client.Client, endpoint string, wk *benchkit.Worker, elapsed time.Duration, targets int) {
 	line := fmt.Sprintf("  %6s", elapsed.Round(time.Second))
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if resp, err := c.CountWorkflow(qctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Namespace: temporalconn.DefaultNamespace,
-		Query:     "WorkflowType = 'Target' AND ExecutionStatus != 'Running'",
-	}); err == nil {
-		line += fmt.Sprintf("  targets done %d/%d", resp.GetCount(), targets)
+	if n := targetsFinished(qctx, c); n >= 0 {
+		line += fmt.Sprintf("  targets done %d/%d", n, targets)
 	}
 	if calls, err := benchkit.ReadCounters(qctx, endpoint); err == nil {
 		line += fmt.Sprintf("  AWS calls %d (throttled %d)", calls.Total, calls.Throttled)
@@ -432,7 +481,14 @@ func printResult(out io.Writer, r result) {
 	fmt.Fprintf(out, "  %-42s %10.1f   %-10s %s  (%d events in %d workflows)\n", "Temporal history events per target", r.EventsPerTarget, "≤ 60", mark("history_events_per_target"), r.History.Events, r.History.Workflows)
 	printLargestEvent(out, r.History, mark("largest_history_event"))
 
-	fmt.Fprintf(out, "\nreport: %v\n", r.Summary)
+	fmt.Fprintf(out, "\nreport: %v; %.2f ec2:CopyImage calls per target\n", r.Summary, r.CopiesPerTarget)
+	if r.Workers > 1 {
+		fmt.Fprintf(out, "%d workers", r.Workers)
+		if r.KilledAtSeconds > 0 {
+			fmt.Fprintf(out, "; the last killed (SIGKILL) %.1f s into the run, with %d targets finished", r.KilledAtSeconds, r.KilledAtTargets)
+		}
+		fmt.Fprintln(out)
+	}
 	fmt.Fprintf(out, "targets started between %.1f s and %.1f s after the run started\n", r.FirstTargetStartSeconds, r.LastTargetStartSeconds)
 	fmt.Fprintf(out, "CPU: worker %.1f s, Temporal + sandbox + benchmark %.1f s (over %.1f s of wall time); worker open files at most %d\n", r.WorkerCPUSeconds, r.ServerCPUSeconds, r.WallSeconds, r.WorkerPeakOpenFiles)
 	fmt.Fprintf(out, "time: build %.1f s, setup %.1f s, run %.1f s, measuring %.1f s\n", r.BuildSeconds, r.SetupSeconds, r.WallSeconds, r.MeasureSeconds)
