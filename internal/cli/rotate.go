@@ -455,11 +455,11 @@ func startSweepAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.O
 			if attached {
 				verb = "attached to"
 			}
-			fmt.Fprintf(out, "%s sweep %s over %d targets\nworkflow %s; follow it with: amicrypt status %s\n", verb, in.SweepID, len(in.Targets), run.GetID(), run.GetID())
+			fmt.Fprintf(out, "%s sweep %s over %s\nworkflow %s; follow it with: amicrypt status %s\n", verb, in.SweepID, pipelinerun.DescribeTargets(in.Targets, in.Organization), run.GetID(), run.GetID())
 			return nil
 		}
 		if !asJSON {
-			fmt.Fprintf(errOut, "sweep %s: %d targets; Ctrl-C stops waiting (the sweep goes on)\n", in.SweepID, len(in.Targets))
+			fmt.Fprintf(errOut, "sweep %s: %s; Ctrl-C stops waiting (the sweep goes on)\n", in.SweepID, pipelinerun.DescribeTargets(in.Targets, in.Organization))
 		}
 		return followAndReport(ctx, c, run, out, errOut, asJSON)
 	})

@@ -168,11 +168,11 @@ func startAndReport(cmd *cobra.Command, g *globalFlags, conn temporalconn.Option
 			if attached {
 				verb = "attached to"
 			}
-			fmt.Fprintf(out, "%s run %s (%d targets); follow it with: amicrypt status %s\n", verb, in.RunID, len(in.Targets), in.RunID)
+			fmt.Fprintf(out, "%s run %s (%s); follow it with: amicrypt status %s\n", verb, in.RunID, pipelinerun.DescribeTargets(in.Targets, in.Organization), in.RunID)
 			return nil
 		}
 		if !asJSON {
-			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %d targets; Ctrl-C stops waiting (the run goes on; 'amicrypt cancel' is not needed to detach)\n", in.RunID, len(in.Targets))
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s: %s; Ctrl-C stops waiting (the run goes on; 'amicrypt cancel' is not needed to detach)\n", in.RunID, pipelinerun.DescribeTargets(in.Targets, in.Organization))
 		}
 		return followAndReport(ctx, c, run, out, cmd.ErrOrStderr(), asJSON)
 	})

@@ -235,3 +235,18 @@ func writePlanDetails(w io.Writer, items []planItem) {
 		}
 	}
 }
+
+// DescribeTargets says which targets a run, plan or sweep serves, for
+// the lines that start one: "12 targets", or with organization selectors
+// "12 listed targets and the organization's (2 selectors, resolved as it
+// starts)".
+func DescribeTargets(listed []activities.Target, org *activities.OrganizationTargets) string {
+	if org == nil {
+		return fmt.Sprintf("%d targets", len(listed))
+	}
+	sel := fmt.Sprintf("the organization's (%d selectors, resolved as it starts)", len(org.Selectors))
+	if len(listed) == 0 {
+		return "the targets of " + sel
+	}
+	return fmt.Sprintf("%d listed targets and %s", len(listed), sel)
+}

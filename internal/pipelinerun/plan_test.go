@@ -52,3 +52,23 @@ plan of run 597919bd98d9: 3 targets: 1 ok, 1 will change, 1 will fail
 		t.Errorf("the plan reads\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// The line that starts a run says what it serves, organization selectors
+// included (an organization-only config lists no target).
+func TestDescribeTargetsNamesTheOrganizationsSelectors(t *testing.T) {
+	two := []activities.Target{{Account: "222222222222", Region: "us-east-1"}, {Account: "222222222222", Region: "eu-west-1"}}
+	org := &activities.OrganizationTargets{Selectors: []activities.OrganizationSelector{{}, {Unit: "ou-ab12-workload1"}}}
+	for _, c := range []struct {
+		listed []activities.Target
+		org    *activities.OrganizationTargets
+		want   string
+	}{
+		{two, nil, "2 targets"},
+		{nil, org, "the targets of the organization's (2 selectors, resolved as it starts)"},
+		{two, org, "2 listed targets and the organization's (2 selectors, resolved as it starts)"},
+	} {
+		if got := DescribeTargets(c.listed, c.org); got != c.want {
+			t.Errorf("DescribeTargets = %q, want %q", got, c.want)
+		}
+	}
+}

@@ -181,8 +181,8 @@ func (p *PostProcessor) preflight(ctx context.Context, ui packersdk.Ui, c client
 		ui.Error(fmt.Sprintf("amicrypt: no worker polls task queue %s in namespace %s: the preflight's plan waits until one does ('amicrypt worker' with the builder account's AWS credentials, or 'amicrypt dev'; check task_queue / %s)",
 			opts.TaskQueue, opts.Namespace, temporalconn.EnvTaskQueue))
 	}
-	ui.Say(fmt.Sprintf("amicrypt: preflight: planning run %s (%s into %d targets) with reads only, task queue %s at %s",
-		input.RunID, describeSources(sources), len(input.Targets), opts.TaskQueue, opts.Address))
+	ui.Say(fmt.Sprintf("amicrypt: preflight: planning run %s (%s into %s) with reads only, task queue %s at %s",
+		input.RunID, describeSources(sources), pipelinerun.DescribeTargets(input.Targets, input.Organization), opts.TaskQueue, opts.Address))
 	planCtx := ctx
 	if p.config.Timeout > 0 {
 		var cancel context.CancelFunc
