@@ -54,6 +54,9 @@ var (
 		"ConcurrentModification",    // IAM
 		"ConcurrentModificationException",
 		"IncorrectState", // EC2: the resource is between states
+		// Credentials that expired in flight (CredentialsExpiryWindow): the
+		// next attempt signs with fresh ones.
+		"ExpiredToken", "ExpiredTokenException", "RequestExpired",
 	)
 	accessDeniedCodes = codeSet(
 		"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorizedException",

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 )
 
@@ -85,5 +87,29 @@ func TestADeniedCallNamesTheConditionDeploysRolesPut(t *testing.T) {
 	d, _ = DiagnosisOf(diagnose(&smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "no"}, "ec2:CopyImage", w))
 	if strings.Contains(d.Fix, "deploy/") {
 		t.Errorf("ec2:CopyImage refused: fix %q names a condition of another call", d.Fix)
+	}
+}
+
+// Credentials that expire between signing and AWS's reading of a request
+// (a busy worker, seconds from expiry) are refreshed early and, when AWS
+// refuses them anyway, retried: by the SDK's retryer signed anew, and by
+// Temporal when the call's attempts run out — never a target's failure.
+func TestCredentialsThatExpiredInFlightAreRetried(t *testing.T) {
+	w := where{Account: builderAcct, Region: region, Resource: "source image ami-1"}
+	f := NewClientFactory(aws.Config{Region: region}, ClientOptions{})
+	for _, code := range []string{"ExpiredToken", "ExpiredTokenException", "RequestExpired"} {
+		err := fmt.Errorf("unsharing, %w", &smithy.GenericAPIError{Code: code, Message: "The security token included in the request is expired"})
+		if got := diagnose(err, "ec2:ModifySnapshotAttribute", w); got != err {
+			t.Errorf("%s: diagnosed as %v, want the error itself (retryable)", code, got)
+		}
+		if !f.retryer().IsErrorRetryable(err) {
+			t.Errorf("%s: the SDK's retryer gives up on it", code)
+		}
+	}
+	if f.retryer().IsErrorRetryable(&smithy.GenericAPIError{Code: "AccessDenied"}) {
+		t.Error("the retryer retries AccessDenied")
+	}
+	if CredentialsExpiryWindow < time.Minute {
+		t.Errorf("credentials are refreshed %s before they expire; a busy worker takes seconds to send what it signed", CredentialsExpiryWindow)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
@@ -93,7 +94,9 @@ command that creates them; 'amicrypt dev' creates them on its own server.`,
 				return err
 			}
 
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+				o.ExpiryWindow = activities.CredentialsExpiryWindow
+			}))
 			if err != nil {
 				return fmt.Errorf("loading the AWS configuration (environment, AWS_PROFILE, shared files): %w", err)
 			}
