@@ -196,6 +196,23 @@ func (f *fakeAWS) UnshareSource(_ context.Context, in activities.ShareSourceInpu
 	return activities.ShareSourceResult{Calls: len(in.Accounts)}, f.record("UnshareSource", in.Source.Region, shareWords(in)...)
 }
 
+// PlanShare and PlanTargets answer as a healthy world would: nothing
+// refused, every target changed.
+func (f *fakeAWS) PlanShare(_ context.Context, in activities.ShareSourceInput) (activities.SourcePlan, error) {
+	return activities.SourcePlan{Region: in.Source.Region, ImageID: in.Source.ImageID}, f.record("PlanShare", in.Source.Region, shareWords(in)...)
+}
+
+func (f *fakeAWS) PlanTargets(_ context.Context, in activities.PlanTargetsInput) ([]activities.TargetPlan, error) {
+	out := make([]activities.TargetPlan, len(in.Items))
+	for i, it := range in.Items {
+		out[i] = activities.TargetPlan{Account: it.Target.Account, Region: it.Target.Region, Outcome: activities.PlanOK}
+		if err := f.record("PlanTarget", it.Target.ID()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeAWS) CopyEncrypted(_ context.Context, in activities.CopyImageInput) (activities.CopyImageResult, error) {
 	return activities.CopyImageResult{ImageID: imageID(in.Target)}, f.record("CopyEncrypted", in.Target.ID(), in.Source.ImageID)
 }

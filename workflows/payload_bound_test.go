@@ -187,3 +187,75 @@ func TestNoPayloadOfA10000TargetSweepExceeds256KB(t *testing.T) {
 	t.Logf("10,000 keys in %d sweep batches; largest payload %d bytes (%s)", batches, rec.largest, rec.what)
 	assert.LessOrEqual(t, rec.largest, MaxPayload, "largest payload: %s", rec.what)
 }
+
+// A sweep that finds every key too old (the first run made them all on
+// one day) starts a rotation per account: their rows stay in the
+// rotations' reports, and the sweep's own report names each rotation in a
+// few dozen bytes. The test environment runs 250 accounts' rotations (it
+// slows down with thousands of children); the report of 2,500 is measured
+// from theirs.
+func TestNoPayloadOfASweepRotating2500AccountsExceeds256KB(t *testing.T) {
+	const accounts = 250
+	org := bigOrg(accounts, 50)
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+	env := newRotationEnv(t, f)
+	env.SetTestTimeout(3 * time.Minute)
+	env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 10 * time.Second})
+	rec := &sizeRecorder{DataConverter: converter.GetDefaultDataConverter()}
+	env.SetDataConverter(rec)
+	var a *activities.Activities
+	env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
+	env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"}
+	tmpl := make([]activities.Target, len(regions))
+	for i, r := range regions {
+		tmpl[i] = template(r, "alias/amicrypt")
+	}
+	env.OnWorkflow(SweepBatch, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in SweepBatchInput) ([]activities.KeyHealth, error) {
+		keys := make([]activities.KeyHealth, len(in.Targets))
+		for i, tg := range in.Targets {
+			keys[i] = activities.KeyHealth{Account: tg.Account, Region: tg.Region, Alias: tg.KeyAlias, KeyARN: keyARN(tg), Managed: true, RotationEnabled: true,
+				AgeDays: 400, Due: activities.ReasonScheduled, Findings: []string{"the key is 400 days old (rotation.max_key_age_days 365)"}}
+		}
+		return keys, nil
+	})
+	rotations := 0
+	env.OnWorkflow(Rotation, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in RotationInput) (Report, error) {
+		rotations++
+		rep := Report{RunID: in.RotationID, Kind: KindRotation, Reason: in.Reason, Operator: in.Operator}
+		for _, tg := range in.Targets {
+			row := TargetReport{Account: tg.Account, Region: tg.Region, Status: StatusSucceeded, KeyARN: keyARN(tg) + "-new", OldKeyARN: keyARN(tg), AliasMoved: true}
+			for n := range 5 {
+				row.Images = append(row.Images, activities.RekeyedImage{OldImageID: fmt.Sprintf("ami-old%013d", n), NewImageID: fmt.Sprintf("ami-new%013d", n)})
+			}
+			rep.Targets = append(rep.Targets, row)
+		}
+		rep.Summary = Summary(rep.Targets)
+		return rep, nil
+	})
+	env.ExecuteWorkflow(Sweep, SweepInput{SweepID: "due", Operator: "schedule amicrypt-sweep", MaxKeyAgeDays: 365, ConcurrentRotations: 50,
+		Organization: &activities.OrganizationTargets{Selectors: []activities.OrganizationSelector{{RoleName: "amicrypt-target", Regions: tmpl}}}})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var r Report
+	require.NoError(t, env.GetWorkflowResult(&r))
+	assert.Equal(t, accounts, rotations)
+	assert.Len(t, r.RotationRuns, accounts)
+	assert.Empty(t, r.Targets)
+	assert.Equal(t, 4*accounts, r.Summary[StatusSucceeded], r.Summary)
+	assert.LessOrEqual(t, rec.largest, MaxPayload, "largest payload: %s", rec.what)
+
+	// 2,500 accounts: the same report with ten times the rotations, each
+	// with a run id as long as a real one (a UUID).
+	big := r
+	big.RotationRuns = nil
+	for i := range 2500 {
+		run := r.RotationRuns[i%accounts]
+		run.Account, run.RunID = fmt.Sprintf("%012d", 100000000000+i), fmt.Sprintf("0193b8e0-7c1e-7a3e-9c1d-%012d", i)
+		big.RotationRuns = append(big.RotationRuns, run)
+	}
+	p, err := converter.GetDefaultDataConverter().ToPayload(big)
+	require.NoError(t, err)
+	t.Logf("%d rotations: largest payload %d bytes (%s); the report of 2,500 rotations: %d bytes", accounts, rec.largest, rec.what, len(p.GetData()))
+	assert.LessOrEqual(t, len(p.GetData()), MaxPayload, "the report of a sweep that rotates 2,500 accounts")
+}

@@ -63,6 +63,8 @@ var recordings = []recording{
 	{"a run whose batches wait for room on a source shared near AWS's quota (share-window v1)", recordShareWindow},
 	{"targets started with their search attributes, showing their steps and ends (search-attributes v1)", recordSearchAttributes},
 	{"a sweep inspecting its keys through SweepBatch children (sweep-batches v1)", recordSweepBatches},
+	{"a plan of targets in parts and from an organization, in slices (PlanRun)", recordPlanRun},
+	{"a sweep whose rotations keep their rows (rotation-runs v1)", recordSweepRotationRuns},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -76,6 +78,8 @@ func TestRecordHistories(t *testing.T) {
 		r.RegisterWorkflow(Rotation)
 		r.RegisterWorkflow(Sweep)
 		r.RegisterWorkflow(SweepBatch)
+		r.RegisterWorkflow(PlanRun)
+		r.RegisterWorkflow(Plan)
 		r.RegisterActivity(f)
 		r.RegisterActivity(&Attach{Client: c})
 	})
@@ -542,5 +546,60 @@ func recordSweepBatches(ctx context.Context, t *testing.T, c client.Client, f *r
 	require.NoError(t, wr.Get(ctx, &rep))
 	require.True(t, rep.RowsInBatches, rep)
 	require.Len(t, rep.Batches, 1)
+	return files
+}
+
+// recordPlanRun: a plan whose listed targets come in two parts, with an
+// organization's unit besides; PlanRun gathers them and starts its Plan
+// slices, which it does not wait for.
+func recordPlanRun(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	id := PlanRunWorkflowID("rec-plan", time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	files := map[string]string{
+		"plan_run_history.json": id,
+		"plan_history.json":     PlanSliceWorkflowID(id, 0),
+	}
+	if exists(keys(files)...) {
+		return files
+	}
+	f.org = testOrg()
+	defer func() { f.org = nil }()
+	listed := []activities.Target{target("666666666666", "us-east-1"), target("888888888888", "us-east-1")}
+	in := PipelineInput{RunID: "rec-plan", Builder: builder, Sources: bothSrcs, Targets: listed[:1], TargetParts: 2,
+		Organization: &activities.OrganizationTargets{
+			Selectors: []activities.OrganizationSelector{{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-target", Regions: []activities.Target{template("us-east-1", "alias/amicrypt")}}},
+			Listed:    []string{"666666666666", "888888888888"},
+		}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: TaskQueue}, PlanRun, in)
+	require.NoError(t, err)
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", SignalTargets, TargetsPart{Index: 1, Targets: listed[1:]}))
+	var rep PlanRunReport
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 1, rep.Slices, rep)
+	var plan PlanReport
+	require.NoError(t, c.GetWorkflow(ctx, PlanSliceWorkflowID(id, 0), "").Get(ctx, &plan))
+	require.Len(t, plan.Targets, rep.Targets, plan)
+	return files
+}
+
+// recordSweepRotationRuns: a sweep that finds one account's key due and
+// rotates it; the rotation's rows stay in its report.
+func recordSweepRotationRuns(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const id = "rec-rotation-runs"
+	files := map[string]string{"sweep_rotation_runs_history.json": SweepWorkflowID(id)}
+	if exists(keys(files)...) {
+		return files
+	}
+	due := target(acctA, "us-east-1")
+	f.mu.Lock()
+	f.health[due.ID()] = activities.KeyHealth{Account: acctA, Region: "us-east-1", Due: activities.ReasonScheduled}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.health, due.ID()); f.mu.Unlock() }()
+	in := SweepInput{SweepID: id, Targets: targets([]string{acctA, acctB}, "us-east-1"), Operator: "schedule amicrypt-sweep"}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: SweepWorkflowID(id), TaskQueue: TaskQueue}, Sweep, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Len(t, rep.RotationRuns, 1, rep)
+	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
 	return files
 }

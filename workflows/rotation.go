@@ -39,6 +39,17 @@ import (
 func Rotation(ctx workflow.Context, in RotationInput) (Report, error) {
 	in = in.withDefaults()
 	r := &rotationRun{in: in, log: log.With(workflow.GetLogger(ctx), "account", in.Account, "rotation", in.RotationID)}
+	if len(in.Targets) == 0 && in.Organization != nil {
+		// An account of the organization's selectors: its targets as a run
+		// would resolve them now (a rotation recorded before this input
+		// field never comes here).
+		targets, res, err := organizationAccountTargets(ctx, r.log, *in.Organization, in.Account, in.Region)
+		r.org = res
+		if err != nil {
+			return r.report(), err
+		}
+		in.Targets, r.in.Targets = targets, targets
+	}
 	r.rows = make([]TargetReport, len(in.Targets))
 	for i, tg := range in.Targets {
 		r.rows[i] = TargetReport{Account: tg.Account, Name: tg.Name, Region: tg.Region, Status: StatusPending}
@@ -106,6 +117,8 @@ type rotationRun struct {
 	in   RotationInput
 	log  log.Logger
 	rows []TargetReport
+	// org: how the account's targets were resolved (nil: listed).
+	org *OrganizationResolution
 }
 
 func (r *rotationRun) report() Report {
@@ -118,6 +131,8 @@ func (r *rotationRun) report() Report {
 		Operator: r.in.Operator,
 		Targets:  rows,
 		Summary:  Summary(rows),
+
+		Organization: r.org,
 	}
 }
 

@@ -67,7 +67,9 @@ func (f *rotationFake) RetireOldKeys(_ context.Context, in activities.RetireOldK
 }
 
 func (f *rotationFake) InspectKey(_ context.Context, in activities.InspectKeyInput) (activities.KeyHealth, error) {
+	f.mu.Lock()
 	h, ok := f.health[in.Target.ID()]
+	f.mu.Unlock()
 	if !ok {
 		h = activities.KeyHealth{Account: in.Target.Account, Region: in.Target.Region, KeyARN: oldKey(in.Target), RotationEnabled: true}
 	}
@@ -102,6 +104,10 @@ func newRotationEnv(t *testing.T, f *rotationFake) *testsuite.TestWorkflowEnviro
 	env.OnActivity(a.SwitchKey, mock.Anything, mock.Anything).Return(f.SwitchKey)
 	env.OnActivity(a.RetireOldKeys, mock.Anything, mock.Anything).Return(f.RetireOldKeys)
 	env.OnActivity(a.InspectKey, mock.Anything, mock.Anything).Return(f.InspectKey)
+	if f.org != nil {
+		env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(f.org.ListOrganizationUnits)
+		env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(f.org.ListOrganizationAccounts)
+	}
 	return env
 }
 
@@ -185,6 +191,59 @@ func TestRotationRekeyRegionMakesNoKeyAndMovesNoAlias(t *testing.T) {
 	assert.Equal(t, []string{"RetireOldKeys " + tg.ID() + " retire= 30"}, f.callsTo("RetireOldKeys"))
 }
 
+// An account the config does not list but an organization unit serves:
+// the rotation resolves the selectors as it starts and rotates the regions
+// the account's selector gives it (the nearest unit's); an account the
+// selectors do not serve is refused before anything is touched, saying why.
+func TestRotationOfAnOrganizationAccountResolvesItsTargets(t *testing.T) {
+	org := &activities.OrganizationTargets{Selectors: []activities.OrganizationSelector{
+		{Unit: "ou-ab12-prod0000", RoleName: "amicrypt-prod", Exclude: []string{"555555555555"},
+			Regions: []activities.Target{template("us-east-1", "alias/prod"), template("eu-west-1", "alias/prod")}},
+		{RoleName: "amicrypt-any", Regions: []activities.Target{template("us-east-1", "alias/any")}},
+	}}
+	orgRotation := func(account, region string) RotationInput {
+		return RotationInput{RotationID: "rot-org", Account: account, Organization: org, Region: region, Reason: activities.ReasonScheduled, Operator: "alice"}
+	}
+
+	f := &rotationFake{fakeAWS: newFake()}
+	f.org = testOrg()
+	rep := runRotation(t, f, orgRotation("222222222222", ""))
+	require.Len(t, rep.Targets, 2, "prod's two regions")
+	for _, row := range rep.Targets {
+		assert.Equal(t, StatusSucceeded, row.Status, row.Region)
+		assert.Equal(t, "web", row.Name)
+	}
+	require.NotNil(t, rep.Organization)
+	assert.Equal(t, "o-test000000", rep.Organization.OrganizationID)
+	calls := f.callsTo("PrepareRotation")
+	require.Len(t, calls, 2, calls)
+	assert.Contains(t, calls[0], "222222222222", calls)
+
+	f = &rotationFake{fakeAWS: newFake()}
+	f.org = testOrg()
+	rep = runRotation(t, f, orgRotation("222222222222", "eu-west-1"))
+	require.Len(t, rep.Targets, 1)
+	assert.Equal(t, "eu-west-1", rep.Targets[0].Region)
+
+	for name, c := range map[string]struct{ account, region, says string }{
+		"excluded":       {"555555555555", "", "excludes it"},
+		"suspended":      {"333333333333", "", "SUSPENDED"},
+		"not a member":   {"999999999999", "", "not among the"},
+		"another region": {"444444444444", "eu-west-1", "no region eu-west-1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &rotationFake{fakeAWS: newFake()}
+			f.org = testOrg()
+			env := newRotationEnv(t, f)
+			env.ExecuteWorkflow(Rotation, orgRotation(c.account, c.region))
+			err := env.GetWorkflowError()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.says)
+			assert.Empty(t, f.callsTo("PrepareRotation"), "nothing rotated")
+		})
+	}
+}
+
 func TestRotationRefusesBadInput(t *testing.T) {
 	for name, mutate := range map[string]func(*RotationInput){
 		"reason":  func(in *RotationInput) { in.Reason = "bored" },
@@ -218,13 +277,23 @@ func TestSweepStartsRotationsWhereDueOnly(t *testing.T) {
 	rep := runSweep(t, env, in)
 	assert.Equal(t, KindSweep, rep.Kind)
 	assert.Len(t, rep.Keys, 6)
-	assert.Equal(t, []string{RotationWorkflowID(acctA), RotationWorkflowID(acctB)}, sortedCopy(rep.Rotations))
+	// The rotations' rows stay in their reports (status reads them); the
+	// sweep names the rotations and counts their rows.
+	var started []string
+	for _, run := range rep.RotationRuns {
+		started = append(started, RotationWorkflowID(run.Account))
+		assert.Equal(t, RotationCompleted, run.Status, run.Account)
+		assert.Equal(t, 1, run.Regions, run.Account)
+		assert.NotEmpty(t, run.RunID, run.Account)
+	}
+	assert.Equal(t, []string{RotationWorkflowID(acctA), RotationWorkflowID(acctB)}, sortedCopy(started))
+	assert.Empty(t, rep.Rotations, "none was found already running")
 	// acctA us-east-1: a new key; acctB eu-west-1: re-encryption only; nothing else.
 	assert.ElementsMatch(t, []string{"PrepareRotation " + due.ID() + " new=true", "PrepareRotation " + stale.ID() + " new=false"}, f.callsTo("PrepareRotation"))
-	assert.Len(t, rep.Targets, 2)
-	for _, row := range rep.Targets {
-		assert.Equal(t, StatusSucceeded, row.Status, row.Account+"/"+row.Region)
-	}
+	assert.Empty(t, rep.Targets)
+	assert.Equal(t, 2, rep.Summary[StatusSucceeded], rep.Summary)
+	assert.Equal(t, 2, rep.Summary["total"], rep.Summary)
+	assert.Equal(t, 0, rep.Summary[StatusRunning], rep.Summary)
 }
 
 func sortedCopy(s []string) []string {

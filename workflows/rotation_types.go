@@ -61,6 +61,12 @@ type RotationInput struct {
 	// DryRun changes nothing in AWS: each row lists the actions the
 	// rotation would take, with their evidence.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Organization: Targets is empty, the account is one the config's
+	// organization selectors serve (not listed one by one); the rotation
+	// resolves the selectors as it starts and takes the account's targets
+	// (only Region's, when set).
+	Organization *activities.OrganizationTargets `json:"organization,omitempty"`
+	Region       string                          `json:"region,omitempty"`
 }
 
 // SweepInput is one sweep over the configured targets.

@@ -56,6 +56,9 @@ func Sweep(ctx workflow.Context, in SweepInput) (Report, error) {
 	} else {
 		s.inspect(ctx)
 	}
+	if s.batched {
+		s.runRefs = workflow.GetVersion(ctx, rotationRunsVersion, workflow.DefaultVersion, 1) == 1
+	}
 	if ctx.Err() == nil {
 		s.rotate(ctx)
 	}
@@ -75,6 +78,11 @@ type sweepRun struct {
 	// and a row per key that could not be inspected, for the counts).
 	batched   bool
 	batches   []BatchStatus
+	// runRefs: the rotations' rows stay in their reports; runs names them
+	// and rowCounts counts their rows per status.
+	runRefs   bool
+	runs      []RotationRun
+	rowCounts map[string]int
 	log       log.Logger
 	keys      []activities.KeyHealth
 	rotations []string
@@ -92,8 +100,9 @@ func (s *sweepRun) report() Report {
 			DryRun:        s.in.DryRun,
 			Operator:      s.in.Operator,
 			Rotations:     append([]string(nil), s.rotations...),
+			RotationRuns:  append([]RotationRun(nil), s.runs...),
 			Targets:       rows,
-			Summary:       Summary(rows),
+			Summary:       s.summary(rows),
 			Batches:       append([]BatchStatus(nil), s.batches...),
 			RowsInBatches: true,
 			Housekeeping:  append([]string(nil), s.housekeeping...),
@@ -116,6 +125,23 @@ func (s *sweepRun) report() Report {
 		Organization: s.org,
 	}
 }
+
+// summary counts rows, and the rows left in the rotations' reports.
+func (s *sweepRun) summary(rows []TargetReport) map[string]int {
+	sum := Summary(rows)
+	for k, n := range s.rowCounts {
+		sum[k] += n
+	}
+	return sum
+}
+
+// RotationCompleted is RotationRun.Status of a rotation that completed.
+const RotationCompleted = ""
+
+// rotationRunsVersion gates the rotations' rows: a sweep started before it
+// collects every rotation's rows in its report (which then grows with the
+// accounts it rotates).
+const rotationRunsVersion = "rotation-runs"
 
 // resolve adds the organization's targets to the listed ones (the
 // partition from the first region a selector or a listed target names).
@@ -336,6 +362,10 @@ func (s *sweepRun) runRotation(ctx workflow.Context, ri RotationInput) {
 		s.failRows(ri, err)
 		return
 	}
+	if s.runRefs {
+		s.followRotation(ctx, f, ri)
+		return
+	}
 	s.rotations = append(s.rotations, id)
 	var rep Report
 	if err := f.Get(ctx, &rep); err != nil {
@@ -348,6 +378,55 @@ func (s *sweepRun) runRotation(ctx workflow.Context, ri RotationInput) {
 		return
 	}
 	s.rows = append(s.rows, rep.Targets...)
+}
+
+// followRotation waits for a started rotation and keeps a reference to
+// it, its rows counted (a rotation-runs sweep).
+func (s *sweepRun) followRotation(ctx workflow.Context, f workflow.ChildWorkflowFuture, ri RotationInput) {
+	var exec workflow.Execution
+	_ = f.GetChildWorkflowExecution().Get(ctx, &exec)
+	n := len(s.runs)
+	s.runs = append(s.runs, RotationRun{Account: ri.Account, RunID: exec.RunID, Status: StatusRunning, Regions: len(ri.Targets)})
+	if s.rowCounts == nil {
+		s.rowCounts = map[string]int{}
+	}
+	s.rowCounts[StatusRunning] += len(ri.Targets)
+	s.rowCounts["total"] += len(ri.Targets)
+	var rep Report
+	err := f.Get(ctx, &rep)
+	s.rowCounts[StatusRunning] -= len(ri.Targets)
+	var ce *temporal.CanceledError
+	switch {
+	case err == nil:
+		s.runs[n].Status = RotationCompleted
+	case errors.As(err, &ce) && ce.HasDetails() && ce.Details(&rep) == nil:
+		s.runs[n].Status = StatusCancelled
+	default:
+		s.runs[n].Status, s.runs[n].Error = StatusFailed, truncate(err.Error(), MaxRotationErrorBytes)
+		if temporal.IsCanceledError(err) {
+			s.runs[n].Status = StatusCancelled
+		}
+		s.rowCounts[s.runs[n].Status] += len(ri.Targets)
+		return
+	}
+	counted := 0
+	for _, row := range rep.Targets {
+		s.rowCounts[row.Status]++
+		counted++
+	}
+	// A region the report lacks counts as failed.
+	if missing := len(ri.Targets) - counted; missing > 0 {
+		s.rowCounts[StatusFailed] += missing
+	} else {
+		s.rowCounts["total"] -= missing
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // failRows reports every region of a rotation that did not run (or did not

@@ -250,6 +250,68 @@ func resolveOrganization(ctx workflow.Context, logger log.Logger, org activities
 	return out, nil
 }
 
+// organizationAccountTargets are account's targets among those the
+// organization selectors serve (only region's, when set), resolved as a run
+// would resolve them now; an account they do not serve is an input error
+// that says why.
+func organizationAccountTargets(ctx workflow.Context, logger log.Logger, org activities.OrganizationTargets, account, region string) ([]activities.Target, *OrganizationResolution, error) {
+	partition := region
+	for _, sel := range org.Selectors {
+		if partition == "" && len(sel.Regions) > 0 {
+			partition = sel.Regions[0].Region
+		}
+	}
+	res := &OrganizationResolution{}
+	all, err := resolveOrganization(ctx, logger, org, partition, nil, res)
+	if err != nil {
+		return nil, res, err
+	}
+	var mine []activities.Target
+	var regions []string
+	for _, t := range all {
+		if t.Account != account {
+			continue
+		}
+		regions = append(regions, t.Region)
+		if region == "" || t.Region == region {
+			mine = append(mine, t)
+		}
+	}
+	if len(mine) > 0 {
+		return sortTargets(mine), res, nil
+	}
+	org1 := res.OrganizationID
+	if org1 == "" {
+		org1 = "the organization"
+	}
+	why := fmt.Sprintf("account %s is not among the %d accounts the config's organization targets serve in %s", account, res.Accounts, org1)
+	for _, s := range res.Skipped {
+		if s.ID == account {
+			why = fmt.Sprintf("account %s of %s is %s: amicrypt serves active accounts only", account, org1, s.Status)
+		}
+	}
+	for _, sel := range org.Selectors {
+		for _, x := range sel.Exclude {
+			if x == account {
+				why += fmt.Sprintf(" (the entry of %s excludes it)", selectorName(sel))
+			}
+		}
+	}
+	fix := "list the account in the config's targets, or add its unit to them, and rotate again"
+	if len(regions) > 0 {
+		why = fmt.Sprintf("the config's organization targets give account %s no region %s; its regions are %v", account, region, regions)
+		fix = "rotate one of its regions, or none to rotate them all"
+	}
+	return nil, res, temporal.NewNonRetryableApplicationError(why+": "+fix+".", ErrorTypeInvalidInput, nil)
+}
+
+func selectorName(sel activities.OrganizationSelector) string {
+	if sel.Unit == "" {
+		return "the whole organization"
+	}
+	return "unit " + sel.Unit
+}
+
 func (r *OrganizationResolution) skip(acct activities.OrganizationAccount) {
 	r.SkippedCount++
 	if len(r.Skipped) < MaxSkippedListed {

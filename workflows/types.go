@@ -153,6 +153,12 @@ type Report struct {
 	// Rotations lists the rotations a sweep started (workflow ids), or
 	// found already running.
 	Rotations []string `json:"rotations,omitempty"`
+	// RotationRuns are the rotations a sweep started since the
+	// rotation-runs version: each rotation's rows stay in its own report
+	// (its result, or its QueryProgress while it runs), and Summary counts
+	// them; pipelinerun.Complete fills Targets in. Rotations then lists
+	// only those found already running.
+	RotationRuns []RotationRun `json:"rotation_runs,omitempty"`
 
 	// Housekeeping says what the run or sweep cleaned up as it started that
 	// earlier workflows, terminated before their compensation, had left
@@ -160,6 +166,27 @@ type Report struct {
 	Housekeeping []string `json:"housekeeping,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`
 }
+
+// RotationRun is one rotation a sweep started: its workflow is
+// RotationWorkflowID(Account) (DryRunRotationWorkflowID for a dry run),
+// this run of it RunID. About 80 bytes: 2,500 accounts' rotations fit
+// within a payload.
+type RotationRun struct {
+	Account string `json:"account"`
+	RunID   string `json:"run_id,omitempty"`
+	// Status is running, or how the rotation workflow ended: "" when it
+	// completed (its rows say how each region went: RotationCompleted),
+	// failed or cancelled.
+	Status string `json:"status,omitempty"`
+	// Regions is how many rows the rotation has (one per region).
+	Regions int `json:"regions"`
+	// Error: the rotation ended without a report (at most
+	// MaxRotationErrorBytes of it).
+	Error string `json:"error,omitempty"`
+}
+
+// MaxRotationErrorBytes bounds RotationRun.Error.
+const MaxRotationErrorBytes = 300
 
 // BatchStatus is one Batch child of a run, as the Pipeline sees it.
 type BatchStatus struct {

@@ -187,6 +187,22 @@ targets:
 		t.Errorf("the sweep looked at %v (organization %+v), want the run's two targets", swept, sw.Organization)
 	}
 
+	// A rotation of an account the config does not list finds its targets
+	// through the organization (the unit's alias); one of the suspended
+	// account is refused, saying so.
+	code, stdout, stderr = runCLI(env, "rotate", "--config", path, "--account", "333333333333", "--reason", "scheduled", "--dry-run", "--json")
+	if code != 0 {
+		t.Fatalf("rotate --dry-run of an organization account exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	rot := decodeReport(t, stdout, stderr)
+	if len(rot.Targets) != 1 || rot.Targets[0].Region != "us-east-1" || rot.Targets[0].Name != "analytics-dev" || rot.Organization == nil {
+		t.Errorf("the rotation of analytics-dev covered %+v (organization %+v), want its one region", rot.Targets, rot.Organization)
+	}
+	code, stdout, stderr = runCLI(env, "rotate", "--config", path, "--account", "444444444444", "--reason", "scheduled", "--dry-run")
+	if code == 0 || !strings.Contains(stdout+stderr, "SUSPENDED") {
+		t.Errorf("the rotation of the suspended account exited %d and did not say it is suspended:\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+
 	// Read as a member account: refused, nothing shared.
 	member := writeConfig(t, t.TempDir(), "member.yaml", head+`organization:
   role_arn: arn:aws:iam::222222222222:role/amicrypt-organization-reader

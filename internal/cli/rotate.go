@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/json"
 	"errors"
@@ -186,9 +188,20 @@ func rotationInputFromFlags(f *rotateFlags, windowGiven bool, now time.Time) (wo
 	if err != nil {
 		return workflows.RotationInput{}, err
 	}
-	targets, err := accountTargets(all, f.account, f.region)
-	if err != nil {
-		return workflows.RotationInput{}, err
+	org := cfg.Organization()
+	var targets []activities.Target
+	if org != nil && !listsAccount(all, f.account) {
+		// An account of the organization's selectors: the rotation finds
+		// its targets as it starts (and refuses, saying why, if the
+		// selectors do not serve it).
+		if err := organizationServesRegion(org, f.region); err != nil {
+			return workflows.RotationInput{}, err
+		}
+	} else {
+		org = nil
+		if targets, err = accountTargets(all, f.account, f.region); err != nil {
+			return workflows.RotationInput{}, err
+		}
 	}
 	window := cfg.Rotation.WithDefaults().DeletionWindowDays
 	if windowGiven {
@@ -202,10 +215,52 @@ func rotationInputFromFlags(f *rotateFlags, windowGiven bool, now time.Time) (wo
 		RotationID:         pipelinerun.RotationID(f.account, now),
 		Account:            f.account,
 		Targets:            targets,
+		Organization:       org,
+		Region:             orgRegion(org, f.region),
 		Reason:             f.reason,
 		Operator:           operator,
 		DeletionWindowDays: window,
 	}, nil
+}
+
+func listsAccount(targets []activities.Target, account string) bool {
+	for _, t := range targets {
+		if t.Account == account {
+			return true
+		}
+	}
+	return false
+}
+
+// organizationServesRegion: --region must be one the organization selectors
+// give their accounts (which selector serves the account is known only
+// once the rotation resolves them).
+func organizationServesRegion(org *activities.OrganizationTargets, region string) error {
+	if region == "" {
+		return nil
+	}
+	var have []string
+	seen := map[string]bool{}
+	for _, sel := range org.Selectors {
+		for _, t := range sel.Regions {
+			if t.Region == region {
+				return nil
+			}
+			if !seen[t.Region] {
+				seen[t.Region] = true
+				have = append(have, t.Region)
+			}
+		}
+	}
+	sort.Strings(have)
+	return usageError("the config's organization targets give no account region %s, nothing was started; their regions are: %s", region, strings.Join(have, ", "))
+}
+
+func orgRegion(org *activities.OrganizationTargets, region string) string {
+	if org == nil {
+		return ""
+	}
+	return region
 }
 
 // accountTargets picks the account's targets (only region's, if given); an
@@ -241,6 +296,17 @@ func accountTargets(all []activities.Target, account, region string) ([]activiti
 		regions = append(regions, t.Region)
 	}
 	return nil, usageError("the config gives account %s no region %s, nothing was started; its regions are: %s", account, region, strings.Join(regions, ", "))
+}
+
+// rotationRegions names the regions a rotation covers.
+func rotationRegions(in workflows.RotationInput) string {
+	if len(in.Targets) == 0 && in.Organization != nil {
+		if in.Region != "" {
+			return in.Region
+		}
+		return "(every region the organization's targets give it)"
+	}
+	return regionsOf(in.Targets)
 }
 
 func regionsOf(targets []activities.Target) string {
@@ -306,7 +372,7 @@ func startRotationAndReport(cmd *cobra.Command, g *globalFlags, conn temporalcon
 		if running != nil {
 			note := fmt.Sprintf("a rotation of account %s is already running", in.Account)
 			if running.RotationID != "" {
-				note += fmt.Sprintf(" (%s: regions %s, reason %s, by %s)", running.RotationID, regionsOf(running.Targets), running.Reason, running.Operator)
+				note += fmt.Sprintf(" (%s: regions %s, reason %s, by %s)", running.RotationID, rotationRegions(*running), running.Reason, running.Operator)
 			}
 			note += "; attached to it, nothing new was started"
 			fmt.Fprintln(errOut, note)
@@ -321,11 +387,11 @@ func startRotationAndReport(cmd *cobra.Command, g *globalFlags, conn temporalcon
 				verb = "attached to"
 			}
 			fmt.Fprintf(out, "%s rotation %s of account %s (regions %s, reason %s, by %s)\nworkflow %s; follow it with: amicrypt status %s\n",
-				verb, in.RotationID, in.Account, regionsOf(in.Targets), in.Reason, in.Operator, id, id)
+				verb, in.RotationID, in.Account, rotationRegions(in), in.Reason, in.Operator, id, id)
 			return nil
 		}
 		if !asJSON {
-			fmt.Fprintf(errOut, "rotation %s of account %s: regions %s; Ctrl-C stops waiting (the rotation goes on)\n", in.RotationID, in.Account, regionsOf(in.Targets))
+			fmt.Fprintf(errOut, "rotation %s of account %s: regions %s; Ctrl-C stops waiting (the rotation goes on)\n", in.RotationID, in.Account, rotationRegions(in))
 		}
 		return followAndReport(ctx, c, run, out, errOut, asJSON)
 	})
@@ -387,6 +453,13 @@ input (nothing is started).`,
 				operator = defaultOperator()
 			}
 			in := sweepInput(cfg, targets, operator)
+			warning, err := sweepInputFits(in)
+			if err != nil {
+				return err
+			}
+			if warning != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), warning)
+			}
 			in.SweepID = pipelinerun.SweepID(time.Now())
 			if f.dryRun {
 				in.DryRun, in.SweepID = true, "dryrun-"+in.SweepID
@@ -415,6 +488,36 @@ func sweepInput(cfg *config.Config, targets []activities.Target, operator string
 		DeletionWindowDays:  r.DeletionWindowDays,
 		Operator:            operator,
 	}
+}
+
+// Temporal refuses a payload over 2 MB as stored, and warns above 256 KB.
+const (
+	payloadRefused = 2 << 20
+	payloadWarned  = 256 << 10
+)
+
+// sweepInputFits checks the size of a sweep's input (a schedule's action
+// carries the same): it holds every target the config lists one by one
+// (organization targets are resolved by the sweep as it runs), compressed
+// as the clients store it (zlib). Too large is bad input; large, a warning
+// naming the remedy.
+func sweepInputFits(in workflows.SweepInput) (warning string, err error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", err
+	}
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	remedy := "name the accounts through the organization instead (targets: - organizational_unit: ou-… or - organization: true), which the sweep resolves as it runs, or split the config between schedules (--id)"
+	switch n := z.Len(); {
+	case n > payloadRefused:
+		return "", usageError("the sweep's input would carry the %d targets the config lists one by one in %d KB (compressed), over the 2 MB Temporal accepts; nothing was started: %s", len(in.Targets), n>>10, remedy)
+	case n > payloadWarned:
+		return fmt.Sprintf("warning: the sweep's input carries the %d targets the config lists one by one in %d KB (compressed); Temporal warns above 256 KB: %s", len(in.Targets), n>>10, remedy), nil
+	}
+	return "", nil
 }
 
 // startSweep starts a one-off sweep (or attaches to the one of the same id).

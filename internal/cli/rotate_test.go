@@ -117,6 +117,41 @@ func TestRotationInputFromFlags(t *testing.T) {
 	}
 }
 
+// An account the config's organization selectors may serve: the rotation
+// carries the selectors and resolves the account as it starts; a region no
+// selector gives is refused at once.
+func TestRotationInputOfAnOrganizationAccount(t *testing.T) {
+	path := writeConfig(t, t.TempDir(), "org.yaml", `builder:
+  account: "111111111111"
+  role_arn: arn:aws:iam::111111111111:role/amicrypt-pipeline
+defaults:
+  regions: [us-east-1]
+targets:
+  - account: "222222222222"
+  - organizational_unit: ou-ab12-workload1
+    regions: [eu-west-1]
+`)
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	in, err := rotationInputFromFlags(&rotateFlags{config: path, account: "333333333333", reason: "scheduled", operator: "bob"}, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Targets) != 0 || in.Organization == nil || len(in.Organization.Selectors) != 1 || in.Organization.Selectors[0].Unit != "ou-ab12-workload1" {
+		t.Errorf("an organization account's rotation: %+v", in)
+	}
+	if got := rotationRegions(in); !strings.Contains(got, "organization") {
+		t.Errorf("regions shown as %q", got)
+	}
+	in, err = rotationInputFromFlags(&rotateFlags{config: path, account: "222222222222", reason: "scheduled", operator: "bob"}, false, now)
+	if err != nil || in.Organization != nil || len(in.Targets) != 1 {
+		t.Errorf("a listed account's rotation: %+v, %v", in, err)
+	}
+	_, err = rotationInputFromFlags(&rotateFlags{config: path, account: "333333333333", region: "ap-south-1", reason: "scheduled", operator: "bob"}, false, now)
+	if err == nil || !strings.Contains(err.Error(), "give no account region ap-south-1") || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Errorf("a region no selector gives: %v", err)
+	}
+}
+
 func TestScheduleOptionsFromFlags(t *testing.T) {
 	dir := t.TempDir()
 	path := writeConfig(t, dir, "c.yaml", strings.Replace(strings.Replace(string(config.Example()), "every: 24h", "every: 6h", 1), "max_key_age_days: 365", "max_key_age_days: 0", 1))

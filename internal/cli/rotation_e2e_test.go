@@ -601,10 +601,16 @@ func TestSweepRepairsRotatesAndReencryptsAndLeavesAHealthyAccountAlone(t *testin
 	if fmt.Sprint(r.Rotations) != fmt.Sprint(wantRotations) {
 		t.Errorf("rotations %v, want %v", r.Rotations, wantRotations)
 	}
+	rotated := map[string]bool{}
 	for _, tr := range r.Targets {
+		rotated[tr.Account] = true
 		if tr.Status != workflows.StatusSucceeded {
 			t.Errorf("rotation of %s/%s: %s %+v", tr.Account, tr.Region, tr.Status, tr.Diagnosis)
 		}
+	}
+	// The rotations' rows, read from their reports, are the report's.
+	if !rotated["222222222222"] || !rotated["555555555555"] || len(r.Targets) != r.Summary["total"] {
+		t.Errorf("the sweep's report has %d rotation rows (summary %v) of accounts %v, want both rotations'", len(r.Targets), r.Summary, rotated)
 	}
 
 	after := sandboxState(t, env)

@@ -83,6 +83,9 @@ read when the schedule is created: after changing it, run create again.`,
 			if err != nil {
 				return err
 			}
+			if opts.Warning != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), opts.Warning)
+			}
 			return withTemporal(cmd, g, f.conn, func(ctx context.Context, c client.Client) error {
 				updated, err := createOrUpdateSchedule(ctx, c, opts)
 				if err != nil {
@@ -203,6 +206,8 @@ type scheduleOptions struct {
 	Every     time.Duration
 	TaskQueue string
 	Input     workflows.SweepInput
+	// Warning: the action's input is large (sweepInputFits).
+	Warning string
 }
 
 // scheduleOptionsFromFlags checks the flags and the config before anything
@@ -222,9 +227,14 @@ func scheduleOptionsFromFlags(f *scheduleFlags, everyGiven bool) (scheduleOption
 	if everyGiven {
 		every = f.every
 	}
+	in := sweepInput(cfg, targets, "schedule "+f.id)
+	warning, err := sweepInputFits(in)
+	if err != nil {
+		return scheduleOptions{}, err
+	}
 	return scheduleOptions{
 		ID: f.id, Every: every, TaskQueue: f.conn.TaskQueue,
-		Input: sweepInput(cfg, targets, "schedule "+f.id),
+		Input: in, Warning: warning,
 	}, nil
 }
 

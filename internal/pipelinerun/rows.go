@@ -190,6 +190,9 @@ func WorkflowInput(ctx context.Context, c client.Client, workflowID string, into
 // QueryProgress while it runs; a key a child did not report (it failed, or
 // was cancelled early) is a row with the child's error.
 func completeSweep(ctx context.Context, c client.Client, r *workflows.Report) error {
+	if err := completeRotations(ctx, c, r); err != nil {
+		return err
+	}
 	if len(r.Keys) > 0 {
 		return nil
 	}
@@ -231,4 +234,69 @@ func completeSweep(ctx context.Context, c client.Client, r *workflows.Report) er
 		r.Keys = append(r.Keys, keys...)
 	}
 	return nil
+}
+
+// completeRotations adds to r.Targets the rows of the rotations a sweep
+// started (RotationRuns): each rotation's report, from its result once it
+// ended, from its QueryProgress while it runs. A rotation that ended
+// without a report is a failed (or cancelled) row per region it had.
+func completeRotations(ctx context.Context, c client.Client, r *workflows.Report) error {
+	if len(r.RotationRuns) == 0 || r.Summary["total"] <= len(r.Targets) {
+		return nil
+	}
+	for _, run := range r.RotationRuns {
+		id := workflows.RotationWorkflowID(run.Account)
+		if r.DryRun {
+			id = workflows.DryRunRotationWorkflowID(run.Account, r.RunID)
+		}
+		rows, err := rotationRows(ctx, c, id, run)
+		if err != nil {
+			return fmt.Errorf("sweep %s, rotation %s: %w", r.RunID, id, err)
+		}
+		r.Targets = append(r.Targets, rows...)
+		// The reports name the rotations started as they always did.
+		r.Rotations = append(r.Rotations, id)
+	}
+	return nil
+}
+
+func rotationRows(ctx context.Context, c client.Client, id string, run workflows.RotationRun) ([]workflows.TargetReport, error) {
+	if run.Status == workflows.StatusRunning {
+		if v, err := c.QueryWorkflow(ctx, id, run.RunID, workflows.QueryProgress); err == nil {
+			var rep workflows.Report
+			if err := v.Get(&rep); err != nil {
+				return nil, err
+			}
+			return rep.Targets, nil
+		}
+		// It may have just ended: its result.
+	}
+	var rep workflows.Report
+	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := c.GetWorkflow(gctx, id, run.RunID).Get(gctx, &rep)
+	var canceledErr *temporal.CanceledError
+	switch {
+	case err == nil:
+		return rep.Targets, nil
+	case errors.As(err, &canceledErr) && canceledErr.HasDetails() && canceledErr.Details(&rep) == nil:
+		return rep.Targets, nil
+	}
+	cause := run.Error
+	if cause == "" {
+		cause = err.Error()
+	}
+	row := workflows.TargetReport{Account: run.Account, Status: workflows.StatusFailed, Diagnosis: &activities.Diagnosis{
+		Code:  activities.Other,
+		Cause: fmt.Sprintf("the rotation of account %s (%s, run %s) ended without a report: %s", run.Account, id, run.RunID, cause),
+		Fix:   "read the rotation's history (temporal workflow show --workflow-id " + id + " --run-id " + run.RunID + "), fix the cause, and sweep again or run amicrypt rotate",
+	}}
+	if run.Status == workflows.StatusCancelled || temporal.IsCanceledError(err) {
+		row.Status, row.Diagnosis = workflows.StatusCancelled, nil
+	}
+	rows := make([]workflows.TargetReport, max(run.Regions, 1))
+	for i := range rows {
+		rows[i] = row
+	}
+	return rows, nil
 }
