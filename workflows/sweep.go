@@ -76,8 +76,8 @@ type sweepRun struct {
 	// batched: the keys are inspected by SweepBatch children, which keep
 	// the KeyHealth rows (keys holds only what plan needs: the due ones,
 	// and a row per key that could not be inspected, for the counts).
-	batched   bool
-	batches   []BatchStatus
+	batched bool
+	batches []BatchStatus
 	// runRefs: the rotations' rows stay in their reports; runs names them
 	// and rowCounts counts their rows per status.
 	runRefs   bool
