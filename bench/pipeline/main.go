@@ -74,6 +74,7 @@ type options struct {
 	check         bool
 	quiet         bool
 	debugAddr     string
+	memLimit      string
 	orgUnits      int
 	sweep         bool
 	workers       int
@@ -100,6 +101,7 @@ func main() {
 	fs.IntVar(&o.workers, "workers", 1, "worker processes sharing the task queue (the figures of RSS, CPU and open files are the first one's)")
 	fs.Float64Var(&o.killAt, "kill-at", 0, "with -workers 2 or more: kill the last worker (SIGKILL) once this fraction of the targets has finished, e.g. 0.5 (0: no kill); the run must still complete with one CopyImage per target")
 	fs.BoolVar(&o.sweep, "sweep", false, "after the run, sweep its targets ('amicrypt sweep --wait': every key inspected, none due) and measure the sweep")
+	fs.StringVar(&o.memLimit, "worker-gomemlimit", "", "the workers' GOMEMLIMIT (Go's soft memory limit, as deploy/ sets it: e.g. 250MiB; empty: none)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -247,7 +249,11 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.debugAddr != "" {
 		args = append(args, "--debug-addr", o.debugAddr)
 	}
-	wk, err := benchkit.StartWorker(ctx, bin, dir, endpoint, args, benchkit.WorkerOptions{})
+	var workerEnv []string
+	if o.memLimit != "" {
+		workerEnv = append(workerEnv, "GOMEMLIMIT="+o.memLimit)
+	}
+	wk, err := benchkit.StartWorker(ctx, bin, dir, endpoint, args, benchkit.WorkerOptions{Env: workerEnv})
 	if err != nil {
 		return 1, err
 	}
@@ -257,7 +263,7 @@ func run(ctx context.Context, o options) (int, error) {
 	var victim *benchkit.Worker
 	for i := 2; i <= o.workers; i++ {
 		more := append(env.WorkerArgs(fmt.Sprintf("amicrypt-bench-worker-%d", i)), extra...)
-		other, err := benchkit.StartWorker(ctx, bin, dir, endpoint, more, benchkit.WorkerOptions{LogName: fmt.Sprintf("worker-%d.log", i)})
+		other, err := benchkit.StartWorker(ctx, bin, dir, endpoint, more, benchkit.WorkerOptions{LogName: fmt.Sprintf("worker-%d.log", i), Env: workerEnv})
 		if err != nil {
 			return 1, err
 		}

@@ -47,6 +47,9 @@ type WorkerOptions struct {
 	// OnLine, when set, is called with every line the worker writes
 	// (stdout and stderr), as it writes it; the line also goes to the log.
 	OnLine func(line []byte)
+	// Env are more variables for the worker (GOMEMLIMIT=250MiB, as a
+	// deployment sets it).
+	Env []string
 }
 
 // StartWorker starts the worker with an environment of its own: none of the
@@ -85,6 +88,7 @@ func StartWorker(ctx context.Context, bin, dir, endpoint string, args []string, 
 		"AWS_ENDPOINT_URL_STS="+endpoint,
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
+	env = append(env, o.Env...)
 
 	name := o.LogName
 	if name == "" {
