@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -145,21 +146,7 @@ func TestNoPayloadOfA10000TargetSweepExceeds256KB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 targets")
 	}
-	org := bigOrg(2500, 250)
-	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
-	env := newRotationEnv(t, f)
-	env.SetTestTimeout(2 * time.Minute)
-	env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 10 * time.Second})
-	rec := &sizeRecorder{DataConverter: converter.GetDefaultDataConverter()}
-	env.SetDataConverter(rec)
-	var a *activities.Activities
-	env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
-	env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
-	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"}
-	tmpl := make([]activities.Target, len(regions))
-	for i, r := range regions {
-		tmpl[i] = template(r, "alias/amicrypt")
-	}
+	env, rec, tmpl := orgSweepEnv(t, bigOrg(2500, 250))
 	batches := 0
 	env.OnWorkflow(SweepBatch, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in SweepBatchInput) ([]activities.KeyHealth, error) {
 		batches++
@@ -196,21 +183,7 @@ func TestNoPayloadOfA10000TargetSweepExceeds256KB(t *testing.T) {
 // from theirs.
 func TestNoPayloadOfASweepRotating2500AccountsExceeds256KB(t *testing.T) {
 	const accounts = 250
-	org := bigOrg(accounts, 50)
-	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
-	env := newRotationEnv(t, f)
-	env.SetTestTimeout(3 * time.Minute)
-	env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 10 * time.Second})
-	rec := &sizeRecorder{DataConverter: converter.GetDefaultDataConverter()}
-	env.SetDataConverter(rec)
-	var a *activities.Activities
-	env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
-	env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
-	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"}
-	tmpl := make([]activities.Target, len(regions))
-	for i, r := range regions {
-		tmpl[i] = template(r, "alias/amicrypt")
-	}
+	env, rec, tmpl := orgSweepEnv(t, bigOrg(accounts, 50))
 	env.OnWorkflow(SweepBatch, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in SweepBatchInput) ([]activities.KeyHealth, error) {
 		keys := make([]activities.KeyHealth, len(in.Targets))
 		for i, tg := range in.Targets {
@@ -258,4 +231,24 @@ func TestNoPayloadOfASweepRotating2500AccountsExceeds256KB(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("%d rotations: largest payload %d bytes (%s); the report of 2,500 rotations: %d bytes", accounts, rec.largest, rec.what, len(p.GetData()))
 	assert.LessOrEqual(t, len(p.GetData()), MaxPayload, "the report of a sweep that rotates 2,500 accounts")
+}
+
+// orgSweepEnv is a test environment for a sweep of org's accounts in four
+// regions (tmpl: the selector's regions), its payloads measured by rec.
+func orgSweepEnv(t *testing.T, org *fakeOrg) (*testsuite.TestWorkflowEnvironment, *sizeRecorder, []activities.Target) {
+	f := &rotationFake{fakeAWS: newFake(), health: map[string]activities.KeyHealth{}}
+	env := newRotationEnv(t, f)
+	env.SetTestTimeout(3 * time.Minute)
+	env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: 10 * time.Second})
+	rec := &sizeRecorder{DataConverter: converter.GetDefaultDataConverter()}
+	env.SetDataConverter(rec)
+	var a *activities.Activities
+	env.OnActivity(a.ListOrganizationUnits, mock.Anything, mock.Anything).Return(org.ListOrganizationUnits)
+	env.OnActivity(a.ListOrganizationAccounts, mock.Anything, mock.Anything).Return(org.ListOrganizationAccounts)
+	regions := []string{"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"}
+	tmpl := make([]activities.Target, len(regions))
+	for i, r := range regions {
+		tmpl[i] = template(r, "alias/amicrypt")
+	}
+	return env, rec, tmpl
 }
