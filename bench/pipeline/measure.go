@@ -1,7 +1,14 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/sandbox"
 
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -36,4 +43,43 @@ func targetSpread(r workflows.Report, t0 time.Time) (first, last time.Duration) 
 		last = max(last, d)
 	}
 	return max(first, 0), last
+}
+
+// copiesMade counts, in the sandbox's state, the images made from the
+// run's sources in each target account and region (account/region →
+// images): one each when nothing was copied twice. A CopyImage retried
+// with its client token (a worker killed between the call and its
+// recording) returns the image it made and makes none.
+func copiesMade(ctx context.Context, endpoint string, sources []activities.Source) (map[string]int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/_sandbox/state", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /_sandbox/state: %s", resp.Status)
+	}
+	var st sandbox.State
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("GET /_sandbox/state: %w", err)
+	}
+	from := map[string]bool{}
+	for _, s := range sources {
+		from[s.ImageID] = true
+	}
+	copies := map[string]int{}
+	for acct, a := range st.Accounts {
+		for region, r := range a.Regions {
+			for _, im := range r.Images {
+				if from[im.SourceImageID] {
+					copies[acct+"/"+region]++
+				}
+			}
+		}
+	}
+	return copies, nil
 }
