@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
 )
 
 func key(id string, b byte) Key { return Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)} }
@@ -155,4 +157,45 @@ func TestConvertersCompressBeneathEncryption(t *testing.T) {
 	if err := edc.FromPayload(e, &back); err != nil || len(back) != len(in) {
 		t.Fatalf("encrypted round trip: %v", err)
 	}
+}
+
+// The pooled compression writes what Temporal's zlib codec writes, reads
+// what it wrote, and keeps a payload that compression does not shrink as
+// it is — from many goroutines at once, as a worker encodes.
+func TestCompressionIsTemporalsZlibCodec(t *testing.T) {
+	sdk := converter.NewZlibCodec(converter.ZlibCodecOptions{})
+	dc := converter.GetDefaultDataConverter()
+	big, err := dc.ToPayload(map[string]any{"accounts": strings.Repeat(`"222222222222",`, 500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := dc.ToPayload("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				ours, err := Compression.Encode([]*commonpb.Payload{big, small})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				theirs, _ := sdk.Encode([]*commonpb.Payload{big, small})
+				if !proto.Equal(ours[0], theirs[0]) || ours[1] != small {
+					t.Error("the pooled codec's payloads differ from Temporal's zlib codec's")
+					return
+				}
+				back, err := sdk.Decode(ours)
+				if err != nil || !proto.Equal(back[0], big) {
+					t.Errorf("Temporal's codec does not read ours back: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
