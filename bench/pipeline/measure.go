@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/amicrypt/amicrypt/activities"
-	"github.com/amicrypt/amicrypt/internal/sandbox"
+	"github.com/amicrypt/amicrypt/internal/benchkit"
 
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -51,21 +48,9 @@ func targetSpread(r workflows.Report, t0 time.Time) (first, last time.Duration) 
 // with its client token (a worker killed between the call and its
 // recording) returns the image it made and makes none.
 func copiesMade(ctx context.Context, endpoint string, sources []activities.Source) (map[string]int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/_sandbox/state", nil)
+	st, err := benchkit.ReadState(ctx, endpoint)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /_sandbox/state: %s", resp.Status)
-	}
-	var st sandbox.State
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("GET /_sandbox/state: %w", err)
 	}
 	from := map[string]bool{}
 	for _, s := range sources {

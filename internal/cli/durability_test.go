@@ -4,11 +4,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/benchkit"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/devserver"
 	"github.com/amicrypt/amicrypt/internal/sandbox"
@@ -216,7 +215,7 @@ func durRotationSurvivesKill(ctx context.Context, t *testing.T, c client.Client,
 	deadline := started.Add(90 * time.Second)
 	for {
 		var pending []string
-		if st, err := durState(ctx, endpoint); err == nil {
+		if st, err := benchkit.ReadState(ctx, endpoint); err == nil {
 			for _, tg := range ri.Targets {
 				for _, im := range durRegion(st, acct, tg.Region).Images {
 					if im.Tags[activities.TagRekeyedFrom] != "" && im.State == "pending" {
@@ -544,7 +543,7 @@ func durWaitForCopiesPending(ctx context.Context, t *testing.T, c client.Client,
 	last := ""
 	for {
 		var pending []string
-		if st, err := durState(ctx, endpoint); err == nil {
+		if st, err := benchkit.ReadState(ctx, endpoint); err == nil {
 			for _, tg := range copying {
 				src, _ := workflows.NearestSource(in.Sources, tg.Region)
 				if reg := durRegion(st, tg.Account, tg.Region); reg != nil {
@@ -640,34 +639,13 @@ func durCheckWaitsResumed(ctx context.Context, t *testing.T, c client.Client, in
 	t.Logf("%d of %d waits pending at the kill came back as retries on the second worker", retried, len(pendingAtKill))
 }
 
-// durState reads the sandbox's whole state from its admin endpoint.
-func durState(ctx context.Context, endpoint string) (*sandbox.State, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/_sandbox/state", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /_sandbox/state: %s", resp.Status)
-	}
-	var st sandbox.State
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("GET /_sandbox/state: %w", err)
-	}
-	return &st, nil
-}
-
 // durSettledState is the state once no Auto Scaling group is being deleted
 // (deleted groups show "Delete in progress" for a moment), or after 15 s.
 func durSettledState(ctx context.Context, t *testing.T, endpoint string) *sandbox.State {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		st, err := durState(ctx, endpoint)
+		st, err := benchkit.ReadState(ctx, endpoint)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/benchkit"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/workflows"
 )
@@ -62,7 +63,7 @@ func TestARunLeavesWhatItsSourceWasSharedWithBeforeIt(t *testing.T) {
 
 	// By hand, as the builder's administrator.
 	source := builderImages[region]
-	st, err := durState(ctx, endpoint)
+	st, err := benchkit.ReadState(ctx, endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/amicrypt/amicrypt/activities"
+	"github.com/amicrypt/amicrypt/internal/benchkit"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/sandbox/world"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
@@ -271,7 +272,7 @@ func sharedRunWaitToKill(ctx context.Context, t *testing.T, c client.Client, end
 	last := ""
 	for {
 		pending := 0
-		if st, err := durState(ctx, endpoint); err == nil {
+		if st, err := benchkit.ReadState(ctx, endpoint); err == nil {
 			for _, tg := range in.Targets {
 				src, _ := workflows.NearestSource(in.Sources, tg.Region)
 				if reg := durRegion(st, tg.Account, tg.Region); reg != nil {
