@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,13 +11,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/amicrypt/amicrypt/activities"
 	"github.com/amicrypt/amicrypt/internal/config"
 	"github.com/amicrypt/amicrypt/internal/operator"
+	"github.com/amicrypt/amicrypt/internal/payloadcodec"
 	"github.com/amicrypt/amicrypt/internal/pipelinerun"
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/workflows"
@@ -498,20 +499,21 @@ const (
 
 // sweepInputFits checks the size of a sweep's input (a schedule's action
 // carries the same): it holds every target the config lists one by one
-// (organization targets are resolved by the sweep as it runs), compressed
-// as the clients store it (zlib). Too large is bad input; large, a warning
+// (organization targets are resolved by the sweep as it runs), measured as
+// the clients store it (payloadcodec.Compression). Too large is bad input; large, a warning
 // naming the remedy.
 func sweepInputFits(in workflows.SweepInput) (warning string, err error) {
-	b, err := json.Marshal(in)
+	p, err := converter.GetDefaultDataConverter().ToPayload(in)
 	if err != nil {
 		return "", err
 	}
-	var z bytes.Buffer
-	w := zlib.NewWriter(&z)
-	_, _ = w.Write(b)
-	_ = w.Close()
+	stored, err := payloadcodec.Compression.Encode([]*commonpb.Payload{p})
+	if err != nil {
+		return "", err
+	}
+	size := len(stored[0].GetData())
 	remedy := "name the accounts through the organization instead (targets: - organizational_unit: ou-… or - organization: true), which the sweep resolves as it runs, or split the config between schedules (--id)"
-	switch n := z.Len(); {
+	switch n := size; {
 	case n > payloadRefused:
 		return "", usageError("the sweep's input would carry the %d targets the config lists one by one in %d KB (compressed), over the 2 MB Temporal accepts; nothing was started: %s", len(in.Targets), n>>10, remedy)
 	case n > payloadWarned:
