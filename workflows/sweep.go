@@ -146,12 +146,7 @@ const rotationRunsVersion = "rotation-runs"
 // resolve adds the organization's targets to the listed ones (the
 // partition from the first region a selector or a listed target names).
 func (s *sweepRun) resolve(ctx workflow.Context) error {
-	region := ""
-	for _, sel := range s.in.Organization.Selectors {
-		if len(sel.Regions) > 0 && region == "" {
-			region = sel.Regions[0].Region
-		}
-	}
+	region := firstSelectorRegion(*s.in.Organization)
 	if region == "" && len(s.in.Targets) > 0 {
 		region = s.in.Targets[0].Region
 	}

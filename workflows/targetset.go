@@ -255,11 +255,9 @@ func resolveOrganization(ctx workflow.Context, logger log.Logger, org activities
 // would resolve them now; an account they do not serve is an input error
 // that says why.
 func organizationAccountTargets(ctx workflow.Context, logger log.Logger, org activities.OrganizationTargets, account, region string) ([]activities.Target, *OrganizationResolution, error) {
-	partition := region
-	for _, sel := range org.Selectors {
-		if partition == "" && len(sel.Regions) > 0 {
-			partition = sel.Regions[0].Region
-		}
+	partition := region // a region of the partition to read the organization in
+	if partition == "" {
+		partition = firstSelectorRegion(org)
 	}
 	res := &OrganizationResolution{}
 	all, err := resolveOrganization(ctx, logger, org, partition, nil, res)
@@ -280,14 +278,14 @@ func organizationAccountTargets(ctx workflow.Context, logger log.Logger, org act
 	if len(mine) > 0 {
 		return sortTargets(mine), res, nil
 	}
-	org1 := res.OrganizationID
-	if org1 == "" {
-		org1 = "the organization"
+	orgName := res.OrganizationID
+	if orgName == "" {
+		orgName = "the organization"
 	}
-	why := fmt.Sprintf("account %s is not among the %d accounts the config's organization targets serve in %s", account, res.Accounts, org1)
+	why := fmt.Sprintf("account %s is not among the %d accounts the config's organization targets serve in %s", account, res.Accounts, orgName)
 	for _, s := range res.Skipped {
 		if s.ID == account {
-			why = fmt.Sprintf("account %s of %s is %s: amicrypt serves active accounts only", account, org1, s.Status)
+			why = fmt.Sprintf("account %s of %s is %s: amicrypt serves active accounts only", account, orgName, s.Status)
 		}
 	}
 	for _, sel := range org.Selectors {
@@ -303,6 +301,17 @@ func organizationAccountTargets(ctx workflow.Context, logger log.Logger, org act
 		fix = "rotate one of its regions, or none to rotate them all"
 	}
 	return nil, res, temporal.NewNonRetryableApplicationError(why+": "+fix+".", ErrorTypeInvalidInput, nil)
+}
+
+// firstSelectorRegion is the first region a selector names ("" when none
+// does): the partition the organization is read in.
+func firstSelectorRegion(org activities.OrganizationTargets) string {
+	for _, sel := range org.Selectors {
+		if len(sel.Regions) > 0 {
+			return sel.Regions[0].Region
+		}
+	}
+	return ""
 }
 
 func selectorName(sel activities.OrganizationSelector) string {
