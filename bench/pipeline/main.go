@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,8 @@ type options struct {
 	sweep         bool
 	workers       int
 	killAt        float64
+	cpuProfile    string
+	cpuProfileFor time.Duration
 }
 
 func main() {
@@ -102,6 +105,8 @@ func main() {
 	fs.Float64Var(&o.killAt, "kill-at", 0, "with -workers 2 or more: kill the last worker (SIGKILL) once this fraction of the targets has finished, e.g. 0.5 (0: no kill); the run must still complete with one CopyImage per target")
 	fs.BoolVar(&o.sweep, "sweep", false, "after the run, sweep its targets ('amicrypt sweep --wait': every key inspected, none due) and measure the sweep")
 	fs.StringVar(&o.memLimit, "worker-gomemlimit", "", "the workers' GOMEMLIMIT (Go's soft memory limit, as deploy/ sets it: e.g. 250MiB; empty: none)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (embedded Temporal and the sandbox) over the run to this file")
+	fs.DurationVar(&o.cpuProfileFor, "cpuprofile-for", 0, "with -cpuprofile: stop profiling after this long, e.g. 45s to see the targets' start (0: the whole run)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "the worker's --debug-addr: its Go profiles (go tool pprof http://ADDR/debug/pprof/heap)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -126,9 +131,24 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pipeline: -org-units must not be negative, and needs -targets a multiple of %d (every account of the organization has every region)\n", len(benchkit.Regions))
 		os.Exit(2)
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pipeline: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		if o.cpuProfileFor > 0 {
+			time.AfterFunc(o.cpuProfileFor, pprof.StopCPUProfile)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code, err := run(ctx, o)
 	stop()
+	pprof.StopCPUProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 	}

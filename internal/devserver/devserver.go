@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -151,7 +152,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf := s.serverConfig(sqlConf, history, matching, worker)
+	conf := s.serverConfig(sqlConf, visibilityDatabase(sqlConf), history, matching, worker)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
@@ -328,8 +329,30 @@ func retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-func (s *Server) serverConfig(sqlConf *config.SQL, history, matching, worker endpoint) *config.Config {
-	const store = "sqlite"
+// visibilityDatabase is where the server keeps its visibility records (what
+// `temporal workflow list` and amicrypt list read): in memory, a database of
+// its own beside the history's, in a file the same file (a state directory
+// made before keeps its records where they are).
+//
+// SQLite has one writer, and Temporal's SQLite plugin gives a database one
+// connection; a workflow's every start, search-attribute upsert and close
+// writes a visibility record, and in one database those writes queued ahead
+// of the history's own (a run of 1,000 targets writes 9,000 of them, most in
+// its first half-minute). In a database of their own they take their own
+// connection, as they take their own store (Elasticsearch or a second SQL
+// database) in a production cluster.
+func visibilityDatabase(history *config.SQL) *config.SQL {
+	if history.ConnectAttributes["mode"] != "memory" {
+		return history
+	}
+	vis := *history
+	vis.DatabaseName = history.DatabaseName + "-visibility"
+	vis.ConnectAttributes = maps.Clone(history.ConnectAttributes)
+	return &vis
+}
+
+func (s *Server) serverConfig(sqlConf, visConf *config.SQL, history, matching, worker endpoint) *config.Config {
+	const store, visStore = "sqlite", "sqlite-visibility"
 	conf := &config.Config{}
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = s.frontend.ip
@@ -337,6 +360,10 @@ func (s *Server) serverConfig(sqlConf *config.SQL, history, matching, worker end
 	conf.Persistence.VisibilityStore = store
 	conf.Persistence.NumHistoryShards = 1
 	conf.Persistence.DataStores = map[string]config.DataStore{store: {SQL: sqlConf}}
+	if visConf != sqlConf {
+		conf.Persistence.VisibilityStore = visStore
+		conf.Persistence.DataStores[visStore] = config.DataStore{SQL: visConf}
+	}
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,
 		MasterClusterName:        clusterName,
