@@ -198,8 +198,14 @@ type pollKind struct{ first, max int }
 
 var (
 	pollShort = pollKind{1, 1} // a group being deleted
-	pollBoot  = pollKind{2, 1} // an instance booting: tens of seconds to minutes
-	pollCopy  = pollKind{3, 4} // an encrypted copy: minutes to hours
+	// An instance launched by Auto Scaling: the launch, the boot and the
+	// health check take tens of seconds to minutes, so the first look is at
+	// 20 s (with the defaults).
+	pollBoot = pollKind{4, 1}
+	// An encrypted copy: EC2 copies the snapshots in the background, minutes
+	// for a small image and hours for a large one, so the first look is at
+	// 30 s.
+	pollCopy = pollKind{6, 4}
 )
 
 // keepAlive heartbeats every heartbeatEvery until stop, for an activity that

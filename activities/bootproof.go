@@ -170,10 +170,16 @@ func (a *Activities) startBootProof(ctx context.Context, in BootProofInput) (tim
 // otherwise) and BootResult{Result: "InService", InstanceID} returns with a
 // nil error.
 //
-// created is when the group was created;
-// zero when not known (then read from the group, and the first look is at
-// once). A poll reads the group's scaling activities; the group itself is
-// read only once a launch succeeded (is its instance InService yet?).
+// created is when the group was created; zero when not known (then read
+// from the group, and the first look is at once).
+//
+// A poll reads the group: an instance InService is the proof, an instance
+// Pending a launch under way — the same one as at the last poll needs
+// nothing more. Only a group with no instance launching, or a new instance
+// (the launch before it ended), has its scaling activities read, for a
+// launch that failed: Auto Scaling removes a failed launch's instance and
+// tries again later, and the activity keeps the cause. A proof that boots
+// costs one DescribeAutoScalingGroups a poll.
 func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created time.Time) (BootResult, error) {
 	t := in.Target
 	acc := targetAccess(t)
@@ -186,60 +192,67 @@ func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created ti
 		timeout = a.defaultBootTimeout
 	}
 	p := a.newPoller(pollBoot)
+	launching := "" // the instance a launch under way started, as last seen
 	for first := true; ; first = false {
 		if !first || !created.IsZero() {
 			if err := p.wait(ctx, "group "+group+" launching"); err != nil {
 				return BootResult{}, err
 			}
 		}
-		acts, err := as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(20)})
+		g, err := describeGroup(ctx, as, group)
 		if err != nil {
-			if d := diagnose(err, "autoscaling:DescribeScalingActivities", w); d != err {
+			if d := diagnose(err, "autoscaling:DescribeAutoScalingGroups", w); d != err {
 				return BootResult{}, d
 			}
 			log.Debug().Err(err).Msg("describe failed; polling on")
 			continue
 		}
-		if created.IsZero() || launched(acts.Activities) {
-			g, err := describeGroup(ctx, as, group)
+		if g == nil {
+			return BootResult{}, Diagnosed(Diagnosis{Code: Other,
+				Cause: fmt.Sprintf("the boot-proof group %s does not exist in account %s, %s", group, t.Account, t.Region),
+				Fix:   "the group is created first (or the group was deleted meanwhile); replay the target."}, nil)
+		}
+		if created.IsZero() {
+			created = aws.ToTime(g.CreatedTime)
+		}
+		pending := ""
+		for _, inst := range g.Instances {
+			switch inst.LifecycleState {
+			case astypes.LifecycleStateInService:
+				id := aws.ToString(inst.InstanceId)
+				log.Info().Str("instance", id).Msg("boot proof: instance InService")
+				if err := a.checkRootVolume(ctx, in, id); err != nil {
+					return BootResult{Result: BootFailed, InstanceID: id, Message: err.Error()}, err
+				}
+				a.metrics.BootProven(t.Region, time.Since(created))
+				return BootResult{Result: BootInService, InstanceID: id}, nil
+			case astypes.LifecycleStatePending, astypes.LifecycleStatePendingWait, astypes.LifecycleStatePendingProceed:
+				pending = aws.ToString(inst.InstanceId)
+			}
+		}
+		sameLaunch := pending != "" && (launching == "" || pending == launching)
+		launching = pending
+		if !sameLaunch {
+			acts, err := as.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(20)})
 			if err != nil {
-				if d := diagnose(err, "autoscaling:DescribeAutoScalingGroups", w); d != err {
+				if d := diagnose(err, "autoscaling:DescribeScalingActivities", w); d != err {
 					return BootResult{}, d
 				}
 				log.Debug().Err(err).Msg("describe failed; polling on")
 				continue
 			}
-			if g == nil {
-				return BootResult{}, Diagnosed(Diagnosis{Code: Other,
-					Cause: fmt.Sprintf("the boot-proof group %s does not exist in account %s, %s", group, t.Account, t.Region),
-					Fix:   "the group is created first (or the group was deleted meanwhile); replay the target."}, nil)
-			}
-			if created.IsZero() {
-				created = aws.ToTime(g.CreatedTime)
-			}
-			for _, inst := range g.Instances {
-				if inst.LifecycleState == astypes.LifecycleStateInService {
-					id := aws.ToString(inst.InstanceId)
-					log.Info().Str("instance", id).Msg("boot proof: instance InService")
-					if err := a.checkRootVolume(ctx, in, id); err != nil {
-						return BootResult{Result: BootFailed, InstanceID: id, Message: err.Error()}, err
-					}
-					a.metrics.BootProven(t.Region, time.Since(created))
-					return BootResult{Result: BootInService, InstanceID: id}, nil
+			if act := failedActivity(acts.Activities); act != nil {
+				msg := aws.ToString(act.StatusMessage)
+				if msg == "" {
+					msg = aws.ToString(act.Description)
 				}
+				br := BootResult{Result: BootFailed, Message: msg}
+				d := a.bootFailure(ctx, in, group, msg)
+				log.Warn().Str("code", d.Code).Str("message", msg).Msg("boot proof failed")
+				return br, bootFailed(d, br)
 			}
 		}
-		if act := failedActivity(acts.Activities); act != nil {
-			msg := aws.ToString(act.StatusMessage)
-			if msg == "" {
-				msg = aws.ToString(act.Description)
-			}
-			br := BootResult{Result: BootFailed, Message: msg}
-			d := a.bootFailure(ctx, in, group, msg)
-			log.Warn().Str("code", d.Code).Str("message", msg).Msg("boot proof failed")
-			return br, bootFailed(d, br)
-		}
-		if !created.IsZero() && time.Since(created) > timeout {
+		if time.Since(created) > timeout {
 			br := BootResult{Result: BootFailed, Message: fmt.Sprintf("no instance InService within %s", timeout)}
 			return br, bootFailed(Diagnosis{
 				Code: Other,
@@ -249,17 +262,6 @@ func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created ti
 			}, br)
 		}
 	}
-}
-
-// launched reports whether a launch of the group succeeded: its instance
-// is running, and may be InService.
-func launched(acts []astypes.Activity) bool {
-	for _, act := range acts {
-		if act.StatusCode == astypes.ScalingActivityStatusCodeSuccessful && strings.HasPrefix(aws.ToString(act.Description), "Launching") {
-			return true
-		}
-	}
-	return false
 }
 
 // bootFailed is the Diagnosed error of a failed proof, carrying the

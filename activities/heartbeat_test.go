@@ -21,7 +21,7 @@ import (
 //
 // Scaled down from production (polls up to 2 min apart, 20 s heartbeats, a
 // 2-minute heartbeat timeout; pinned by workflows' TestWaitingActivities...):
-// the copy takes 2.5 s, the first poll waits 3 s, the heartbeat timeout is
+// the copy takes 2.5 s, the first poll waits 6 s, the heartbeat timeout is
 // 1 s.
 func TestWaitHeartbeatsBetweenSparsePolls(t *testing.T) {
 	world := strings.Replace(testWorld, "copy_seconds: 0.2", "copy_seconds: 2.5", 1)
@@ -38,7 +38,7 @@ func TestWaitHeartbeatsBetweenSparsePolls(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarnessOf(t, world, func(c *Config) {
-				c.PollInitial, c.PollMax = time.Second, time.Second // a copy's first wait: 3 s
+				c.PollInitial, c.PollMax = time.Second, time.Second // a copy's first wait: 6 s
 				c.HeartbeatInterval = tc.heartbeat
 			})
 			tg := target(payments)
