@@ -345,15 +345,17 @@ func (b *batchRun) startTargets(ctx workflow.Context) {
 
 // execTarget runs target i's child (or attaches to the run of the same id
 // already under way) and resolves to its report, whatever happened. The
-// child starts with its search attributes (run, account, region, pending):
-// part of the start command, so a Batch recorded before them replays alike.
+// child starts with its search attributes (run, account, region, running
+// its first step) and is told so (AttributesAtWaits): both are part of the
+// start command's content, which a replay does not compare, so a Batch
+// recorded before them replays alike.
 func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
 	t, src := b.targets[i], b.sources[i]
 	id := TargetWorkflowID(src.ImageID, t.Account, t.Region)
 	future, settable := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var r TargetReport
-		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder}
+		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder, Attributes: AttributesAtWaits}
 		opts := childOptions(id)
 		opts.TypedSearchAttributes = targetStartAttributes(b.in.RunID, t)
 		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Target, in).Get(ctx, &r)

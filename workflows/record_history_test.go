@@ -65,6 +65,7 @@ var recordings = []recording{
 	{"a sweep inspecting its keys through SweepBatch children (sweep-batches v1)", recordSweepBatches},
 	{"a plan of targets in parts and from an organization, in slices (PlanRun)", recordPlanRun},
 	{"a sweep whose rotations keep their rows (rotation-runs v1)", recordSweepRotationRuns},
+	{"targets started running by their batch, showing their waits and ends (AttributesAtWaits)", recordAttributesAtWaits},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -495,14 +496,29 @@ func registerSearchAttributes(ctx context.Context, t *testing.T, c client.Client
 // recordSearchAttributes: a run of two targets, one failing F2: the Batch
 // starts them with their run, account and region; each upserts its steps
 // and its end (the search-attributes version marker), which visibility
-// then answers.
+// then answers. (Recorded before Batches told their Targets the scheme;
+// they replay with the Batch of today, which does not change the commands.)
 func recordSearchAttributes(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
-	const run = "rec-attrs"
+	return recordTwoTargetsOneFailing(ctx, t, c, f, "rec-attrs", "search_attributes")
+}
+
+// recordAttributesAtWaits: the same run with Targets their Batch started
+// running (AttributesAtWaits): no version marker, an upsert for each wait
+// and the end.
+func recordAttributesAtWaits(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	return recordTwoTargetsOneFailing(ctx, t, c, f, "rec-attrs-waits", "attributes_at_waits")
+}
+
+// recordTwoTargetsOneFailing runs two targets, one failing F2, and records
+// the Batch and both Targets as batch_<name>_history.json,
+// target_<name>_history.json and target_<name>_failed_history.json, once
+// visibility answers for the failed one.
+func recordTwoTargetsOneFailing(ctx context.Context, t *testing.T, c client.Client, f *rotationFake, run, name string) map[string]string {
 	failing := target(acctB, "eu-west-1")
 	files := map[string]string{
-		"batch_search_attributes_history.json":         BatchWorkflowID(run, 0),
-		"target_search_attributes_history.json":        TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
-		"target_search_attributes_failed_history.json": TargetWorkflowID(euwest1.ImageID, failing.Account, failing.Region),
+		"batch_" + name + "_history.json":         BatchWorkflowID(run, 0),
+		"target_" + name + "_history.json":        TargetWorkflowID(useast1.ImageID, acctA, "us-east-1"),
+		"target_" + name + "_failed_history.json": TargetWorkflowID(euwest1.ImageID, failing.Account, failing.Region),
 	}
 	if exists(keys(files)...) {
 		return files
@@ -525,7 +541,7 @@ func recordSearchAttributes(ctx context.Context, t *testing.T, c client.Client, 
 	waitFor(t, "visibility of the failed target", func() bool {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
 		return err == nil && len(resp.GetExecutions()) == 1 &&
-			resp.GetExecutions()[0].GetExecution().GetWorkflowId() == files["target_search_attributes_failed_history.json"]
+			resp.GetExecutions()[0].GetExecution().GetWorkflowId() == files["target_"+name+"_failed_history.json"]
 	})
 	return files
 }

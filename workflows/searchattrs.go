@@ -34,8 +34,9 @@ var (
 	// boot-proof, publish), done, or for a failed target the step that
 	// failed, as TargetReport.Step.
 	AttrStep = temporal.NewSearchAttributeKeyKeyword("AmicryptStep")
-	// AttrStatus is pending (started, its first step not begun), running,
-	// succeeded, failed or cancelled.
+	// AttrStatus is running (from its start), succeeded, failed or
+	// cancelled; pending for a Target a Batch of an earlier release
+	// started, until its first step.
 	AttrStatus = temporal.NewSearchAttributeKeyKeyword("AmicryptStatus")
 	// AttrDiagnosis is a failed target's diagnosis code (F1 ... F8, other,
 	// ...); unset otherwise.
@@ -60,19 +61,67 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 
 // targetStartAttributes are a Target's search attributes as its Batch starts
 // it (ChildWorkflowOptions: part of the start command, no command of their
-// own): its run, account and region, and pending until its first step.
+// own, and not compared when a Batch replays): its run, account and region,
+// running its first step. The Target's first workflow task prepares and
+// starts the copy (local activities) and shows nothing before it waits.
 func targetStartAttributes(runID string, t activities.Target) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
 		AttrRun.ValueSet(runID),
 		AttrAccount.ValueSet(t.Account),
 		AttrRegion.ValueSet(t.Region),
-		AttrStatus.ValueSet(StatusPending),
+		AttrStatus.ValueSet(StatusRunning),
+		AttrStep.ValueSet(StepPrepare),
 	)
 }
 
+// How a Target keeps its search attributes. Each upsert is a workflow
+// command, an event and a write of the workflow's visibility record (the
+// costliest write an embedded server makes: its record carries some sixty
+// indexes), so the later schemes make fewer.
+const (
+	// attributesNone: a Target recorded before the attributes.
+	attributesNone = 0
+	// attributesPerStep (the search-attributes version 1): started pending
+	// (by a Batch of that release) or with none; shows each step as it
+	// begins, and its end.
+	attributesPerStep = 1
+	// AttributesAtWaits: started running its first step (TargetInput
+	// .Attributes, set by its Batch: no version marker, whose own upsert of
+	// TemporalChangeVersion is another write); shows the steps that wait on
+	// AWS (wait-available, boot-proof) as they begin, and its end. The quick
+	// steps between (copy: the copy's start; publish) run as local
+	// activities in the same workflow task and are not shown: a Target
+	// shows prepare while it starts its copy, and boot-proof while it
+	// publishes. A failed Target shows the step that failed.
+	AttributesAtWaits = 2
+)
+
 // searchAttributesVersion gates the Target's upserts of its step, status
-// and diagnosis (each is a command: a Target recorded before has none).
+// and diagnosis (each is a command: a Target recorded before has none) in
+// Targets whose input does not say how to keep them.
 const searchAttributesVersion = "search-attributes"
+
+// attributesScheme is how this Target keeps its search attributes.
+func attributesScheme(ctx workflow.Context, in TargetInput) int {
+	if in.Attributes >= AttributesAtWaits {
+		return AttributesAtWaits
+	}
+	if workflow.GetVersion(ctx, searchAttributesVersion, workflow.DefaultVersion, 1) == 1 {
+		return attributesPerStep
+	}
+	return attributesNone
+}
+
+// showsStep reports whether the Target upserts its step as it enters it.
+func (t *targetRun) showsStep(step string) bool {
+	switch t.attrs {
+	case attributesPerStep:
+		return step != StepDone // shown by finish, with the status
+	case AttributesAtWaits:
+		return step == StepWaitAvailable || step == StepBootProof
+	}
+	return false
+}
 
 // shownAttrs are the values a Target last upserted.
 type shownAttrs struct {
@@ -85,7 +134,7 @@ type shownAttrs struct {
 // region come with the first when its start did not carry them (a Target
 // started by a Batch older than the attributes).
 func (t *targetRun) show(ctx workflow.Context) {
-	if !t.attrs {
+	if t.attrs == attributesNone {
 		return
 	}
 	var ups []temporal.SearchAttributeUpdate

@@ -47,7 +47,11 @@ func Target(ctx workflow.Context, in TargetInput) (TargetReport, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryReport, func() (TargetReport, error) { return t.rep, nil }); err != nil {
 		return t.rep, err
 	}
-	t.attrs = workflow.GetVersion(ctx, searchAttributesVersion, workflow.DefaultVersion, 1) == 1
+	t.attrs = attributesScheme(ctx, in)
+	if t.attrs == AttributesAtWaits {
+		// As its Batch started it (targetStartAttributes).
+		t.shown = shownAttrs{identity: true, step: StepPrepare, status: StatusRunning}
+	}
 	rep, err := t.finish(ctx, t.run(ctx))
 	targetFinished(ctx, rep)
 	return rep, err
@@ -59,9 +63,9 @@ type targetRun struct {
 	rep TargetReport
 	log log.Logger
 	slr string // the service-linked role's ARN
-	// attrs: the Target upserts its search attributes (not in a Target
-	// recorded before them); shown: what it upserted last.
-	attrs bool
+	// attrs: how the Target keeps its search attributes (attributesScheme);
+	// shown: what they hold, as it last upserted or was started with.
+	attrs int
 	shown shownAttrs
 }
 
@@ -71,12 +75,13 @@ type failure struct{ d activities.Diagnosis }
 
 func (f failure) Error() string { return f.d.String() }
 
-// enter begins a step and shows it in the search attributes; done is shown
-// by finish, with the status, in one upsert.
+// enter begins a step and shows it in the search attributes where the
+// Target's scheme shows it (showsStep); done is shown by finish, with the
+// status, in one upsert.
 func (t *targetRun) enter(ctx workflow.Context, step string) {
 	t.rep.Step = step
 	t.log.Info("target step", "step", step)
-	if step != StepDone {
+	if t.showsStep(step) {
 		t.show(ctx)
 	}
 }

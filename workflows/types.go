@@ -230,6 +230,11 @@ type TargetInput struct {
 	// Builder owns the source; PrepareTarget checks the source for the
 	// target with it (inputs recorded before it was passed have none).
 	Builder *activities.Builder `json:"builder,omitempty"`
+	// Attributes is how the Target keeps its search attributes
+	// (searchattrs.go): AttributesAtWaits when its Batch started it running
+	// (a Batch of this release); 0 in inputs from before, where the Target
+	// asks the search-attributes version instead.
+	Attributes int `json:"attributes,omitempty"`
 }
 
 // BatchInput is one Batch workflow: a slice of a run's accounts with all

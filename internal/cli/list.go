@@ -44,10 +44,12 @@ AmicryptDiagnosis): no report is read, so it answers as quickly over 10,000
 targets as over 10. The Temporal UI filters the same way, e.g.
   AmicryptRun = '3f2a9c1b7d4e' AND AmicryptDiagnosis = 'F2'
 
-A target is pending from its start until a worker begins its first step, then
-running, then succeeded, failed (with its diagnosis code) or cancelled; one
-whose workflow ended without saying so shows how it closed (terminated, timed
-out). Visibility lags a few seconds behind the workflows.
+A target is running from its start (pending: started by an earlier release's
+batch, until its first step), then succeeded, failed (with its diagnosis code)
+or cancelled; one whose workflow ended without saying so shows how it closed
+(terminated, timed out). Its step is shown as it starts to wait on AWS
+(prepare, wait-available, boot-proof, done); a failed target shows the step
+that failed. Visibility lags a few seconds behind the workflows.
 
 It does not list:
   - targets the run's batches have not started yet ('amicrypt status RUN'
