@@ -252,7 +252,7 @@ func (a *Activities) waitBoot(ctx context.Context, in BootProofInput, created ti
 				return br, bootFailed(d, br)
 			}
 		}
-		if time.Since(created) > timeout {
+		if !created.IsZero() && time.Since(created) > timeout {
 			br := BootResult{Result: BootFailed, Message: fmt.Sprintf("no instance InService within %s", timeout)}
 			return br, bootFailed(Diagnosis{
 				Code: Other,
