@@ -27,6 +27,29 @@ func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
 	h.assertBootProofGone(in)
 }
 
+// A proof that boots is watched through its group alone: an instance
+// Pending is a launch under way, so the scaling activities (read for a
+// launch that failed) are never asked; each poll is one call.
+func TestABootingProofIsWatchedThroughItsGroupAlone(t *testing.T) {
+	h := newHarness(t)
+	tg := target(payments)
+	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
+	image := h.copied(tg, key.KeyARN)
+	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: key.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
+	must[struct{}](h, h.startProof, in)
+	groups := h.calls(payments, "autoscaling:DescribeAutoScalingGroups")
+	if res := must[BootResult](h, h.waitProof, in); res.Result != BootInService {
+		t.Fatalf("boot: %+v", res)
+	}
+	if n := h.calls(payments, "autoscaling:DescribeScalingActivities"); n != 0 {
+		t.Errorf("%d DescribeScalingActivities calls for a proof that booted, want 0", n)
+	}
+	if n := h.calls(payments, "autoscaling:DescribeAutoScalingGroups") - groups; n < 1 {
+		t.Errorf("the group was read %d times while it launched", n)
+	}
+	must[struct{}](h, h.acts.DeleteBootProof, in)
+}
+
 func TestBootProofWithARootOnlyKeyPolicyFailsWithF2(t *testing.T) {
 	h := newHarness(t)
 	tg := target(legacy)
