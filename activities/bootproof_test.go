@@ -10,13 +10,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 )
 
-func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
-	h := newHarness(t)
+// startedProof starts the boot proof of a copy of the source in payments,
+// under its dedicated key.
+func (h *harness) startedProof() BootProofInput {
 	tg := target(payments)
 	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
 	image := h.copied(tg, key.KeyARN)
 	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: key.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
 	must[struct{}](h, h.startProof, in)
+	return in
+}
+
+func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
+	h := newHarness(t)
+	in := h.startedProof()
 	must[struct{}](h, h.startProof, in) // a retried start finds what it made
 	res := must[BootResult](h, h.waitProof, in)
 	if res.Result != BootInService || res.InstanceID == "" {
@@ -32,11 +39,7 @@ func TestBootProofSucceedsAndIsCleanedUp(t *testing.T) {
 // launch that failed) are never asked; each poll is one call.
 func TestABootingProofIsWatchedThroughItsGroupAlone(t *testing.T) {
 	h := newHarness(t)
-	tg := target(payments)
-	key := must[EnsureKeyResult](h, h.acts.ensureKey, ensureKeyIn(tg))
-	image := h.copied(tg, key.KeyARN)
-	in := BootProofInput{Target: tg, RunID: "run-1", ImageID: image, KeyARN: key.KeyARN, SLRARN: tg.ServiceLinkedRoleARN()}
-	must[struct{}](h, h.startProof, in)
+	in := h.startedProof()
 	groups := h.calls(payments, "autoscaling:DescribeAutoScalingGroups")
 	if res := must[BootResult](h, h.waitProof, in); res.Result != BootInService {
 		t.Fatalf("boot: %+v", res)
