@@ -129,6 +129,19 @@ type shownAttrs struct {
 	step, status, diagnosis string
 }
 
+// shownAtStart are the step, status and diagnosis a Target was started
+// with (its start event: the same on replay), so that it upserts only what
+// changes from there.
+func shownAtStart(ctx workflow.Context) shownAttrs {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	var sh shownAttrs
+	_, sh.identity = sa.GetKeyword(AttrRun)
+	sh.step, _ = sa.GetKeyword(AttrStep)
+	sh.status, _ = sa.GetKeyword(AttrStatus)
+	sh.diagnosis, _ = sa.GetKeyword(AttrDiagnosis)
+	return sh
+}
+
 // show upserts the target's step, status and diagnosis code where they
 // changed since the last upsert (none: no command). Its run, account and
 // region come with the first when its start did not carry them (a Target

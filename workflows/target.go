@@ -49,8 +49,7 @@ func Target(ctx workflow.Context, in TargetInput) (TargetReport, error) {
 	}
 	t.attrs = attributesScheme(ctx, in)
 	if t.attrs == AttributesAtWaits {
-		// As its Batch started it (targetStartAttributes).
-		t.shown = shownAttrs{identity: true, step: StepPrepare, status: StatusRunning}
+		t.shown = shownAtStart(ctx)
 	}
 	rep, err := t.finish(ctx, t.run(ctx))
 	targetFinished(ctx, rep)

@@ -127,11 +127,16 @@ func main() {
 	case o.workers < 1 || o.killAt < 0 || o.killAt >= 1 || o.killAt > 0 && o.workers < 2:
 		fmt.Fprintln(os.Stderr, "pipeline: -workers must be at least 1, and -kill-at a fraction in [0, 1) with -workers 2 or more")
 		os.Exit(2)
+	case o.cpuProfileFor < 0 || o.cpuProfileFor > 0 && o.cpuProfile == "":
+		fmt.Fprintln(os.Stderr, "pipeline: -cpuprofile-for needs -cpuprofile FILE and must not be negative")
+		os.Exit(2)
 	case o.orgUnits < 0 || o.orgUnits > 0 && o.targets%len(benchkit.Regions) != 0:
 		fmt.Fprintf(os.Stderr, "pipeline: -org-units must not be negative, and needs -targets a multiple of %d (every account of the organization has every region)\n", len(benchkit.Regions))
 		os.Exit(2)
 	}
 	if o.cpuProfile != "" {
+		// The file is closed by the process's exit, after StopCPUProfile
+		// (below, or after -cpuprofile-for) has written the profile out.
 		f, err := os.Create(o.cpuProfile)
 		if err == nil {
 			err = pprof.StartCPUProfile(f)
@@ -140,7 +145,6 @@ func main() {
 			fmt.Fprintln(os.Stderr, "pipeline: -cpuprofile:", err)
 			os.Exit(2)
 		}
-		defer f.Close()
 		if o.cpuProfileFor > 0 {
 			time.AfterFunc(o.cpuProfileFor, pprof.StopCPUProfile)
 		}

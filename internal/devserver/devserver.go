@@ -338,9 +338,9 @@ func retry(ctx context.Context, fn func() error) error {
 // connection; a workflow's every start, search-attribute upsert and close
 // writes a visibility record, and in one database those writes queued ahead
 // of the history's own (a run of 1,000 targets writes about 7,000 of them,
-// most in its first half-minute). In a database of their own they take their own
-// connection, as they take their own store (Elasticsearch or a second SQL
-// database) in a production cluster.
+// most in its first half-minute). In a database of their own they take
+// their own connection, as they take their own store (Elasticsearch or a
+// second SQL database) in a production cluster.
 //
 // Its pages are 1 KiB, not SQLite's 4 KiB: a record's write touches a page
 // of each of the table's some sixty indexes and full-text tables, and every
