@@ -794,32 +794,20 @@ func (s *Server) asDescribeAutoScalingInstances(c *call) (map[string]any, error)
 
 // ---- the group engine ----
 
-// advanceGroups moves every group along: launches resolve, unhealthy instances
-// are replaced, capacity follows the desired capacity, deletions complete.
-func (c *Cloud) advanceGroups(now time.Time) {
-	c.eachRegion(func(_ string, r *Region) {
-		if len(r.Groups) == 0 {
-			return
-		}
-		for _, gn := range sortedKeys(r.Groups) {
-			c.stepGroup(r, r.Groups[gn], now)
-		}
-	})
-}
-
 // stepGroup processes what is due for one group at now: activities whose time
 // has come (in time order), then one launch or termination at a time until the
 // group matches its desired capacity or must wait (backoff after a failure).
 // A launch answering a change (creation, new desired capacity, a lost
 // instance) is made at now; a retry after failures at the end of its backoff.
-// At most 50 steps run per call; the rest waits for the next request.
-func (c *Cloud) stepGroup(r *Region, g *Group, now time.Time) {
+// At most 50 steps run per call; the rest waits for the next request (more
+// says so).
+func (c *Cloud) stepGroup(r *Region, g *Group, now time.Time) (more bool) {
 	if g.Status == asgDeleting {
 		if !now.Before(g.DeletingAt) {
 			delete(r.Groups, g.Name)
 			c.markDirty()
 		}
-		return
+		return false
 	}
 	for step := 0; step < 50; step++ {
 		c.checkGroupHealth(r, g, now)
@@ -836,7 +824,7 @@ func (c *Cloud) stepGroup(r *Region, g *Group, now time.Time) {
 			at := now
 			if until, ok := launchBackoff(g, c.cfg.BootDuration); ok {
 				if until.After(now) {
-					return
+					return false
 				}
 				// A retry happens when its backoff ends, even if nobody looked then.
 				at = until
@@ -844,8 +832,9 @@ func (c *Cloud) stepGroup(r *Region, g *Group, now time.Time) {
 			c.startGroupLaunch(r, g, len(live), at)
 			continue
 		}
-		return
+		return false
 	}
+	return true
 }
 
 func earliestDue(g *Group, now time.Time) *ScalingActivity {

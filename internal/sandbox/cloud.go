@@ -27,6 +27,10 @@ type Cloud struct {
 	keyIndex   map[string]*Key      // key id -> key
 	userKeys   map[string]userRef   // IAM user access key id -> user
 	regionList []regionRef          // every account's regions, in a fixed order
+	regionPos  map[*Region]int      // a region's place in regionList
+
+	// due is the schedule of time-driven work (due.go).
+	due schedule
 
 	// trail is CloudTrail's event history (cloudtrail.go): persisted with the
 	// state, not part of it.
@@ -197,10 +201,12 @@ func (c *Cloud) reindex() {
 	c.keyIndex = map[string]*Key{}
 	c.userKeys = map[string]userRef{}
 	c.regionList = nil
+	c.regionPos = map[*Region]int{}
+	c.resetSchedule()
 	for _, id := range sortedKeys(c.state.Accounts) {
 		for _, rn := range c.state.Regions {
 			if r := c.state.Accounts[id].Regions[rn]; r != nil {
-				c.regionList = append(c.regionList, regionRef{account: id, r: r})
+				c.addRegionRef(id, rn, r)
 			}
 		}
 	}
@@ -228,18 +234,15 @@ func (c *Cloud) reindex() {
 	}
 }
 
-// eachRegion visits every account's regions in a fixed order (accounts and
-// regions as loaded, then regions in the order they were first used), so
-// time-driven work happens in the same order on every run.
-func (c *Cloud) eachRegion(fn func(account string, r *Region)) {
-	for _, ref := range c.regionList {
-		fn(ref.account, ref.r)
-	}
-}
-
 type regionRef struct {
 	account string
+	name    string
 	r       *Region
+}
+
+func (c *Cloud) addRegionRef(account, name string, r *Region) {
+	c.regionPos[r] = len(c.regionList)
+	c.regionList = append(c.regionList, regionRef{account: account, name: name, r: r})
 }
 
 type userRef struct {
@@ -260,7 +263,7 @@ func (c *Cloud) region(account, region string) *Region {
 		}
 		r = newRegion()
 		a.Regions[region] = r
-		c.regionList = append(c.regionList, regionRef{account: account, r: r})
+		c.addRegionRef(account, region, r)
 	}
 	return r
 }

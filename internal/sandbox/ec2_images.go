@@ -573,29 +573,27 @@ func (c *Cloud) copiesInFlight(account, region string) int {
 	return n
 }
 
-// advanceImages finishes copies and image creations whose time has come.
-func (c *Cloud) advanceImages(now time.Time) {
-	for _, im := range c.imageIndex {
-		if im.State != "pending" || now.Before(im.AvailableAt) {
-			continue
-		}
-		r := c.region(im.Owner, im.Region)
-		if im.PendingFailure != "" {
-			im.State, im.StateReason, im.PendingFailure = "failed", im.PendingFailure, ""
-			for _, bd := range im.BlockDevices {
-				delete(r.Snapshots, bd.SnapshotID)
-				delete(c.snapIndex, bd.SnapshotID)
-			}
-		} else {
-			im.State = "available"
-			for _, bd := range im.BlockDevices {
-				if sn := r.Snapshots[bd.SnapshotID]; sn != nil {
-					sn.State = "completed"
-				}
-			}
-		}
-		c.markDirty()
+// advanceImage finishes a copy or image creation whose time has come (see
+// due.go).
+func (c *Cloud) advanceImage(r *Region, im *Image, now time.Time) {
+	if im.State != "pending" || now.Before(im.AvailableAt) {
+		return
 	}
+	if im.PendingFailure != "" {
+		im.State, im.StateReason, im.PendingFailure = "failed", im.PendingFailure, ""
+		for _, bd := range im.BlockDevices {
+			delete(r.Snapshots, bd.SnapshotID)
+			delete(c.snapIndex, bd.SnapshotID)
+		}
+	} else {
+		im.State = "available"
+		for _, bd := range im.BlockDevices {
+			if sn := r.Snapshots[bd.SnapshotID]; sn != nil {
+				sn.State = "completed"
+			}
+		}
+	}
+	c.markDirty()
 }
 
 // ec2CreateImage registers an AMI from one of the caller's instances; its

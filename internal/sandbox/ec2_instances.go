@@ -994,24 +994,16 @@ func (s *Server) ec2ModifyInstanceAttribute(c *call) (map[string]any, error) {
 	return nil, nil
 }
 
-// advanceInstances completes instance transitions whose time has come and
-// forgets instances terminated more than an hour ago.
-func (c *Cloud) advanceInstances(now time.Time) {
-	c.eachRegion(func(_ string, r *Region) {
-		if len(r.Instances) == 0 {
-			return
-		}
-		for _, id := range sortedKeys(r.Instances) {
-			in := r.Instances[id]
-			if in.Next != "" && !in.DueAt.IsZero() && !now.Before(in.DueAt) {
-				c.completeTransition(r, in, in.DueAt)
-			}
-			if in.State == "terminated" && !in.EndedAt.IsZero() && now.Sub(in.EndedAt) >= terminatedLifetime {
-				delete(r.Instances, id)
-				c.markDirty()
-			}
-		}
-	})
+// advanceInstance completes an instance's transition whose time has come and
+// forgets it an hour after it terminated (see due.go).
+func (c *Cloud) advanceInstance(r *Region, in *Instance, now time.Time) {
+	if in.Next != "" && !in.DueAt.IsZero() && !now.Before(in.DueAt) {
+		c.completeTransition(r, in, in.DueAt)
+	}
+	if in.State == "terminated" && !in.EndedAt.IsZero() && now.Sub(in.EndedAt) >= terminatedLifetime {
+		delete(r.Instances, in.ID)
+		c.markDirty()
+	}
 }
 
 func (c *Cloud) completeTransition(r *Region, in *Instance, at time.Time) {

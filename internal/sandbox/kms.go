@@ -81,12 +81,7 @@ func grantOperationsFor(k *Key) map[string]bool {
 }
 
 func (s *Server) registerKMS() {
-	h := func(op string, fn handler) {
-		s.handle("kms", op, func(c *call) (map[string]any, error) {
-			c.c.advanceKeys(c.now)
-			return fn(c)
-		})
-	}
+	h := func(op string, fn handler) { s.handle("kms", op, fn) }
 	h("CreateKey", kmsCreateKey)
 	h("DescribeKey", kmsDescribeKey)
 	h("ListKeys", kmsListKeys)
@@ -119,28 +114,25 @@ func (s *Server) registerKMS() {
 // ---------------------------------------------------------------------------
 // Time: deletion and automatic rotation
 
-// advanceKeys lets time act on keys: a key whose deletion waiting period is
-// over is deleted with its aliases and grants, and enabled keys with automatic
-// rotation record the rotations that came due. KMS handlers call it first;
-// other services may call it too (it is idempotent for a given now).
-func (c *Cloud) advanceKeys(now time.Time) {
-	for id, k := range c.keyIndex {
-		if k.State == "PendingDeletion" && !k.DeletionDate.IsZero() && !now.Before(k.DeletionDate) {
-			c.deleteKey(id, k)
-			continue
+// advanceKey lets time act on a key (see due.go): a key whose deletion
+// waiting period is over is deleted with its aliases and grants, and an
+// enabled key with automatic rotation records the rotations that came due.
+func (c *Cloud) advanceKey(k *Key, now time.Time) {
+	if k.State == "PendingDeletion" && !k.DeletionDate.IsZero() && !now.Before(k.DeletionDate) {
+		c.deleteKey(k.ID, k)
+		return
+	}
+	if k.RotationEnabled && k.State == "Enabled" {
+		period := rotationPeriod(k)
+		anchor := k.RotationAnchor
+		if anchor.IsZero() {
+			anchor = k.Created
 		}
-		if k.RotationEnabled && k.State == "Enabled" {
-			period := rotationPeriod(k)
-			anchor := k.RotationAnchor
-			if anchor.IsZero() {
-				anchor = k.Created
-			}
-			for due := anchor.Add(period); !due.After(now); due = anchor.Add(period) {
-				anchor = due
-				k.Rotations = append(k.Rotations, due)
-				k.RotationAnchor = anchor
-				c.markDirty()
-			}
+		for due := anchor.Add(period); !due.After(now); due = anchor.Add(period) {
+			anchor = due
+			k.Rotations = append(k.Rotations, due)
+			k.RotationAnchor = anchor
+			c.markDirty()
 		}
 	}
 }
@@ -860,6 +852,7 @@ func kmsSetKeyState(op, state string) handler {
 		}
 		if ref.k.State != state {
 			ref.k.State = state
+			c.c.scheduleKey(ref.k)
 			c.c.markDirty()
 		}
 		return nil, nil
@@ -898,6 +891,7 @@ func kmsScheduleKeyDeletion(c *call) (map[string]any, error) {
 	k.State = "PendingDeletion"
 	k.PendingWindowInDays = days
 	k.DeletionDate = c.now.UTC().Truncate(time.Second).Add(time.Duration(days) * 24 * time.Hour)
+	c.c.scheduleKey(k)
 	c.c.markDirty()
 	return map[string]any{"KeyId": k.ARN, "DeletionDate": k.DeletionDate, "KeyState": k.State, "PendingWindowInDays": days}, nil
 }
@@ -1037,6 +1031,7 @@ func kmsEnableKeyRotation(c *call) (map[string]any, error) {
 		// from the last one (or from when rotation was enabled).
 		k.RotationPeriodDays = period
 	}
+	c.c.scheduleKey(k)
 	c.c.markDirty()
 	return nil, nil
 }

@@ -291,14 +291,3 @@ func (c *Cloud) volumeKeyPlan(account, region string, snap *Snapshot, requestedE
 	}
 	return false, "", nil
 }
-
-// advance moves every piece of time-driven work whose moment has come: copies
-// and image creations finishing, instances starting and stopping, Auto Scaling
-// launches resolving. It runs at the start of every request, under the lock, so
-// what a caller sees is consistent with the clock.
-func (c *Cloud) advance(now time.Time) {
-	c.advanceKeys(now)
-	c.advanceImages(now)
-	c.advanceInstances(now)
-	c.advanceGroups(now)
-}

@@ -264,6 +264,7 @@ func (s *Server) serve(ctx context.Context, scope wire.Scope, service, action, r
 		}
 	}
 	out, err := h(cl)
+	c.lookRegion(caller.Account, region)
 	switch service {
 	case "kms":
 		c.recordKMSCall(cl, err)
