@@ -33,13 +33,22 @@ type key struct{}
 type beat struct {
 	mu      sync.Mutex
 	details []any
+	stopped bool
+	timer   *time.Timer
+	// beating counts a heartbeat being recorded, for stop to wait for.
+	beating sync.WaitGroup
 }
 
 // Start records a heartbeat every interval (DefaultInterval when ≤ 0) until
 // stop is called — also after the activity is cancelled, so that a cleanup
 // it still does (a boot proof deleting its group) keeps it alive — and
 // returns a context that Progress reaches. Outside an activity (a plain call
-// in a test) it does nothing. stop waits for the heartbeat goroutine to end.
+// in a test) it does nothing. stop waits for a heartbeat being recorded to
+// end, so none is recorded after it returns.
+//
+// The beats run on a timer that rearms itself, not on a goroutine of their
+// own: a worker waiting on a thousand copies holds a thousand timers, not a
+// thousand parked goroutines and their stacks.
 func Start(ctx context.Context, interval time.Duration) (_ context.Context, stop func()) {
 	if !activity.IsActivity(ctx) {
 		return ctx, func() {}
@@ -48,30 +57,38 @@ func Start(ctx context.Context, interval time.Duration) (_ context.Context, stop
 		interval = DefaultInterval
 	}
 	b := &beat{}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				b.mu.Lock()
-				details := b.details
-				b.mu.Unlock()
-				activity.RecordHeartbeat(ctx, details...)
-			}
-		}
-	}()
 	activity.RecordHeartbeat(ctx)
-	var once sync.Once
-	return context.WithValue(ctx, key{}, b), func() {
-		once.Do(func() { close(done) })
-		<-finished
+	b.mu.Lock()
+	b.timer = time.AfterFunc(interval, func() { b.record(ctx, interval) })
+	b.mu.Unlock()
+	return context.WithValue(ctx, key{}, b), b.stop
+}
+
+// record sends the latest details and rearms the timer, unless stopped.
+func (b *beat) record(ctx context.Context, interval time.Duration) {
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return
 	}
+	b.beating.Add(1)
+	defer b.beating.Done()
+	details := b.details
+	b.mu.Unlock()
+	activity.RecordHeartbeat(ctx, details...)
+	b.mu.Lock()
+	if !b.stopped {
+		b.timer.Reset(interval)
+	}
+	b.mu.Unlock()
+}
+
+func (b *beat) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.timer.Stop()
+	b.mu.Unlock()
+	b.beating.Wait()
 }
 
 // Progress sets what the next heartbeats say (the image being waited for,
