@@ -333,37 +333,77 @@ func (b *batchRun) startTargets(ctx workflow.Context) {
 		b.running++
 		b.perKey[perKey(t)]++
 		b.reports[i].Status = StatusRunning
+		if b.in.Children >= ChildrenOnSelector {
+			b.watchTarget(ctx, i)
+			continue
+		}
 		b.selector.AddFuture(b.execTarget(ctx, i), func(f workflow.Future) {
 			var r TargetReport
 			_ = f.Get(ctx, &r) // the future is never set with an error
-			b.running--
-			b.perKey[perKey(t)]--
-			b.end(ctx, i, r)
+			b.targetDone(ctx, i, r)
 		})
 	}
 }
 
-// execTarget runs target i's child (or attaches to the run of the same id
-// already under way) and resolves to its report, whatever happened. The
-// child starts with its search attributes (run, account, region, running
-// its first step) and is told so (AttributesAtWaits): both are part of the
-// start command's content, which a replay does not compare, so a Batch
-// recorded before them replays alike.
-func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
+// targetDone frees target i's place in the window and records its report.
+func (b *batchRun) targetDone(ctx workflow.Context, i int, r TargetReport) {
+	b.running--
+	b.perKey[perKey(b.targets[i])]--
+	b.end(ctx, i, r)
+}
+
+// startTarget starts target i's child. It starts with its search
+// attributes (run, account, region, running its first step) and is told so
+// (AttributesAtWaits): both are part of the start command's content, which
+// a replay does not compare, so a Batch recorded before them replays alike.
+func (b *batchRun) startTarget(ctx workflow.Context, i int) (workflow.ChildWorkflowFuture, string) {
 	t, src := b.targets[i], b.sources[i]
 	id := TargetWorkflowID(src.ImageID, t.Account, t.Region)
+	in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder, Attributes: AttributesAtWaits}
+	opts := childOptions(id)
+	opts.TypedSearchAttributes = targetStartAttributes(b.in.RunID, t)
+	return workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Target, in), id
+}
+
+// attachTarget waits for the run of target i's id that another run started.
+func (b *batchRun) attachTarget(ctx workflow.Context, i int, id string) workflow.Future {
+	b.log.Info("target already running, attaching to it", "workflow_id", id)
+	var at *Attach
+	return workflow.ExecuteActivity(withStep(ctx, stepAttach, b.targets[i]), at.AwaitTarget, id)
+}
+
+// watchTarget runs target i's child (or attaches to the run of the same id
+// already under way) on the Batch's selector (ChildrenOnSelector), and
+// records its report, whatever happened.
+func (b *batchRun) watchTarget(ctx workflow.Context, i int) {
+	child, id := b.startTarget(ctx, i)
+	b.selector.AddFuture(child, func(f workflow.Future) {
+		var r TargetReport
+		err := f.Get(ctx, &r)
+		if err != nil && alreadyStarted(err) {
+			b.selector.AddFuture(b.attachTarget(ctx, i, id), func(f workflow.Future) {
+				var r TargetReport
+				err := f.Get(ctx, &r)
+				b.targetDone(ctx, i, b.childReport(ctx, i, id, r, err))
+			})
+			return
+		}
+		b.targetDone(ctx, i, b.childReport(ctx, i, id, r, err))
+	})
+}
+
+// execTarget is watchTarget for a Batch started before ChildrenOnSelector:
+// a coroutine per child, resolving the future it returns to the child's
+// report.
+func (b *batchRun) execTarget(ctx workflow.Context, i int) workflow.Future {
 	future, settable := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var r TargetReport
-		in := TargetInput{RunID: b.in.RunID, Source: src, Target: t, PipelineRoleARN: b.in.PipelineRoleARN, Builder: &b.in.Builder, Attributes: AttributesAtWaits}
-		opts := childOptions(id)
-		opts.TypedSearchAttributes = targetStartAttributes(b.in.RunID, t)
-		err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), Target, in).Get(ctx, &r)
+		child, id := b.startTarget(ctx, i)
+		err := child.Get(ctx, &r)
 		if err != nil && alreadyStarted(err) {
-			b.log.Info("target already running, attaching to it", "workflow_id", id)
-			var at *Attach
 			r = TargetReport{}
-			err = workflow.ExecuteActivity(withStep(ctx, stepAttach, t), at.AwaitTarget, id).Get(ctx, &r)
+			err = b.attachTarget(ctx, i, id).Get(ctx, &r)
 		}
 		settable.Set(b.childReport(ctx, i, id, r, err), nil)
 	})

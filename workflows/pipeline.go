@@ -543,6 +543,7 @@ func (p *pipelineRun) execBatch(ctx workflow.Context, n int) workflow.Future {
 		InFlight:         p.windows[n],
 		PerAccountRegion: p.in.PerAccountRegion,
 		PipelineRoleARN:  p.in.PipelineRoleARN,
+		Children:         ChildrenOnSelector,
 	}
 	future, settable := workflow.NewFuture(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {

@@ -66,6 +66,9 @@ var recordings = []recording{
 	{"a plan of targets in parts and from an organization, in slices (PlanRun)", recordPlanRun},
 	{"a sweep whose rotations keep their rows (rotation-runs v1)", recordSweepRotationRuns},
 	{"targets started running by their batch, showing their waits and ends (AttributesAtWaits)", recordAttributesAtWaits},
+	{"batches watching their children on their selector (ChildrenOnSelector)", recordChildrenOnSelector},
+	{"two runs attached to one target, their batches watching on their selectors (ChildrenOnSelector)", recordAttachOnSelector},
+	{"a batch starting one target at a time while it revokes a finished account's shares (ChildrenOnSelector)", recordOneAtATimeOnSelector},
 }
 
 func TestRecordHistories(t *testing.T) {
@@ -258,11 +261,23 @@ func waitFor(t *testing.T, what string, ready func() bool) {
 // recordAttach: two runs of one source into one target, started together:
 // one runs the Target, the other's batch waits for it (AwaitTarget).
 func recordAttach(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
-	runs := []string{"rec-attach-1", "rec-attach-2"}
+	return recordTwoRunsAttached(ctx, t, c, f, "rec-attach", "attach")
+}
+
+// recordAttachOnSelector: the same with batches that watch their children
+// on their selector (ChildrenOnSelector).
+func recordAttachOnSelector(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	return recordTwoRunsAttached(ctx, t, c, f, "rec-attach-sel", "attach_on_selector")
+}
+
+// recordTwoRunsAttached records runs <run>-1 and <run>-2 of one target, as
+// batch_<name>_1_history.json and batch_<name>_2_history.json.
+func recordTwoRunsAttached(ctx context.Context, t *testing.T, c client.Client, f *rotationFake, run, name string) map[string]string {
+	runs := []string{run + "-1", run + "-2"}
 	tg := target(acctA, "eu-west-1")
 	files := map[string]string{
-		"batch_attach_1_history.json": BatchWorkflowID(runs[0], 0),
-		"batch_attach_2_history.json": BatchWorkflowID(runs[1], 0),
+		"batch_" + name + "_1_history.json": BatchWorkflowID(runs[0], 0),
+		"batch_" + name + "_2_history.json": BatchWorkflowID(runs[1], 0),
 	}
 	if exists(keys(files)...) {
 		return files
@@ -507,6 +522,31 @@ func recordSearchAttributes(ctx context.Context, t *testing.T, c client.Client, 
 // and the end.
 func recordAttributesAtWaits(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
 	return recordTwoTargetsOneFailing(ctx, t, c, f, "rec-attrs-waits", "attributes_at_waits")
+}
+
+// recordChildrenOnSelector: the same run with a Batch that watches its
+// children on its selector (ChildrenOnSelector).
+func recordChildrenOnSelector(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	return recordTwoTargetsOneFailing(ctx, t, c, f, "rec-children", "children_on_selector")
+}
+
+// recordOneAtATimeOnSelector: three targets of two accounts, one at a time
+// (in_flight 1): the second account's target starts in the task that
+// decides to revoke the first account's shares.
+func recordOneAtATimeOnSelector(ctx context.Context, t *testing.T, c client.Client, f *rotationFake) map[string]string {
+	const run = "rec-one-at-a-time"
+	files := map[string]string{"batch_one_at_a_time_on_selector_history.json": BatchWorkflowID(run, 0)}
+	if exists(keys(files)...) {
+		return files
+	}
+	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, InFlight: 1,
+		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctA, "eu-west-1"), target(acctB, "eu-west-1")}}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
+	return files
 }
 
 // recordTwoTargetsOneFailing runs two targets, one failing F2, and records

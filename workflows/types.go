@@ -249,7 +249,19 @@ type BatchInput struct {
 	InFlight         int    `json:"in_flight"`
 	PerAccountRegion int    `json:"per_account_region"`
 	PipelineRoleARN  string `json:"pipeline_role_arn,omitempty"`
+	// Children is how the Batch watches its Target children:
+	// ChildrenOnSelector when its Pipeline says so; 0 (a Batch started
+	// before) a coroutine per child, as it was recorded.
+	Children int `json:"children,omitempty"`
 }
+
+// ChildrenOnSelector: a Batch watches its children's futures on its one
+// selector, with no coroutine per child (a Batch of a thousand running
+// targets holds a thousand futures, not a thousand parked goroutines and
+// their stacks in the worker). Its commands come in another order than a
+// coroutine per child gives (a child's start before a revocation decided in
+// the same task), hence the input field: a Batch keeps the way it started.
+const ChildrenOnSelector = 1
 
 // QueryReport: a running Target answers it with its TargetReport so far. (A
 // Batch, like the Pipeline, answers QueryProgress with a Report of its targets.)
