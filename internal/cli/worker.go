@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"unicode"
 
@@ -16,6 +17,25 @@ import (
 	"github.com/amicrypt/amicrypt/internal/temporalconn"
 	"github.com/amicrypt/amicrypt/worker"
 )
+
+// WorkerGCPercent is the worker's garbage-collection target (Go's GOGC, 100
+// by default) unless the environment sets GOGC. A worker mostly waits: a
+// thousand activities polling copies and boot proofs hold a small live heap
+// (about 70 MB) and make short-lived garbage (requests, responses, payloads)
+// that Go's default lets grow to as much again. Collecting at half the live
+// heap kept a worker running 1,000 targets at a peak of 275 MB instead of
+// 330 MB, for about 5% more of its CPU (bench/pipeline, README "Figures").
+const WorkerGCPercent = 50
+
+// workerGC sets WorkerGCPercent unless getenv("GOGC") is set (Go applied it
+// at start); it says which target it set.
+func workerGC(getenv func(string) string) (int, bool) {
+	if getenv("GOGC") != "" {
+		return 0, false
+	}
+	debug.SetGCPercent(WorkerGCPercent)
+	return WorkerGCPercent, true
+}
 
 type workerFlags struct {
 	conn          temporalconn.Options
@@ -67,6 +87,9 @@ command that creates them; 'amicrypt dev' creates them on its own server.`,
 			}
 			if err := f.validate(); err != nil {
 				return err
+			}
+			if gc, ok := workerGC(os.Getenv); ok {
+				log.Debug().Int("gc_percent", gc).Msg("garbage collection at this heap growth (GOGC overrides it)")
 			}
 			ctx := cmd.Context()
 			if f.debugAddr != "" {

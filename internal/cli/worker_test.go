@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -104,5 +105,30 @@ func TestParseAllowOrganization(t *testing.T) {
 	t.Setenv(envAllowOrganization, "o-bad")
 	if code, _, errs := run("worker"); code != 2 || !strings.Contains(errs, `--allow-organization "o-bad"`) {
 		t.Errorf("%s=o-bad: exit %d, stderr %q", envAllowOrganization, code, errs)
+	}
+}
+
+// TestWorkerCollectsGarbageAtHalfItsHeapUnlessGOGCSays: the worker's GC
+// target is WorkerGCPercent; a GOGC in the environment is left as Go set it.
+func TestWorkerCollectsGarbageAtHalfItsHeapUnlessGOGCSays(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+
+	if gc, ok := workerGC(func(string) string { return "" }); !ok || gc != WorkerGCPercent {
+		t.Fatalf("without GOGC: set %d, %v", gc, ok)
+	}
+	if got := debug.SetGCPercent(77); got != WorkerGCPercent {
+		t.Fatalf("without GOGC the worker collects at %d%%, want %d%%", got, WorkerGCPercent)
+	}
+	if _, ok := workerGC(func(k string) string {
+		if k == "GOGC" {
+			return "200"
+		}
+		return ""
+	}); ok {
+		t.Fatal("with GOGC=200 the worker set its own target")
+	}
+	if got := debug.SetGCPercent(100); got != 77 {
+		t.Fatalf("with GOGC set the worker changed the target to %d%%", got)
 	}
 }

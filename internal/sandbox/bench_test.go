@@ -86,7 +86,19 @@ func BenchmarkKMSDescribeKeyParallel(b *testing.B) {
 // BenchmarkServerOnlyDescribeImages measures the sandbox alone: one signed EC2
 // query request served through ServeHTTP, without an HTTP client or the SDK.
 func BenchmarkServerOnlyDescribeImages(b *testing.B) {
-	e := newTestEnv(b, benchWorld(300))
+	serveOnlyDescribeImages(b, 300)
+}
+
+// BenchmarkServerOnlyDescribeImagesIn10000Accounts: the same request in a
+// world of 10,000 accounts, each with a key. What a request costs must not
+// grow with the world (time-driven work is scheduled, due.go): before, every
+// request visited every key, image, instance and region.
+func BenchmarkServerOnlyDescribeImagesIn10000Accounts(b *testing.B) {
+	serveOnlyDescribeImages(b, 10000)
+}
+
+func serveOnlyDescribeImages(b *testing.B, accounts int) {
+	e := newTestEnv(b, benchWorld(accounts))
 	body := "Action=DescribeImages&Version=2016-11-15&ImageId.1=ami-0b0000000000a0001"
 	auth := "AWS4-HMAC-SHA256 Credential=200000000007/20261123/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
 	b.ReportAllocs()
