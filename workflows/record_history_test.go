@@ -108,6 +108,16 @@ func TestRecordHistories(t *testing.T) {
 
 // exists reports whether every file is recorded already: the scenario need
 // not run.
+// recordRun runs a Pipeline on the recording server to its end and returns its report.
+func recordRun(ctx context.Context, t *testing.T, c client.Client, in PipelineInput) Report {
+	t.Helper()
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(in.RunID), TaskQueue: TaskQueue}, Pipeline, in)
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, wr.Get(ctx, &rep))
+	return rep
+}
+
 func exists(files ...string) bool {
 	for _, f := range files {
 		if _, err := os.Stat(filepath.Join("testdata", f)); err != nil {
@@ -322,10 +332,7 @@ func recordFailedShare(ctx context.Context, t *testing.T, c client.Client, f *ro
 	defer func() { f.mu.Lock(); delete(f.errs, "ShareSource us-east-1"); f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
 		Targets: []activities.Target{target(acctB, "us-east-1"), target(acctB, "eu-west-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
 	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
 	return files
@@ -347,10 +354,7 @@ func recordStaleShares(ctx context.Context, t *testing.T, c client.Client, f *ro
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.stale = nil; f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctC, "eu-west-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Len(t, rep.Housekeeping, 1, rep)
 	sweepIn := SweepInput{SweepID: run, Targets: []activities.Target{target(acctC, "eu-west-1")}, Operator: "rec"}
 	sr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: SweepWorkflowID(run), TaskQueue: TaskQueue}, Sweep, sweepIn)
@@ -374,10 +378,7 @@ func recordStaleSharesBeside(ctx context.Context, t *testing.T, c client.Client,
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.stale = nil; f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctC, "eu-west-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Len(t, rep.Housekeeping, 1, rep)
 	require.NotContains(t, rep.Housekeeping[0], acctC)
 	return files
@@ -399,10 +400,7 @@ func recordKeepPreexisting(ctx context.Context, t *testing.T, c client.Client, f
 	defer func() { f.mu.Lock(); f.preexisting = nil; f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
 		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), target(acctB, "eu-west-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
 	require.Contains(t, strings.Join(f.callsTo("UnshareSource us-east-1"), "\n"), " keep="+acctA)
 	return files
@@ -427,10 +425,7 @@ func recordIdentityBeforeShare(ctx context.Context, t *testing.T, c client.Clien
 	other.RoleARN = "arn:aws:iam::" + acctA + ":role/amicrypt-target"
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs,
 		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1"), other}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 2, rep.Summary[StatusFailed], rep)
 	for _, call := range f.callsTo("ShareSource") {
 		require.NotContains(t, call, acctB, "shared with an account whose role was refused")
@@ -479,10 +474,7 @@ func recordShareWindow(ctx context.Context, t *testing.T, c client.Client, f *ro
 	defer func() { f.mu.Lock(); f.sourceShares = nil; f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: []activities.Source{useast1}, BatchAccounts: 1,
 		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctB, "us-east-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 2, rep.Summary[StatusSucceeded], rep)
 	return files
 }
@@ -541,10 +533,7 @@ func recordOneAtATimeOnSelector(ctx context.Context, t *testing.T, c client.Clie
 	}
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, InFlight: 1,
 		Targets: []activities.Target{target(acctA, "us-east-1"), target(acctA, "eu-west-1"), target(acctB, "eu-west-1")}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 3, rep.Summary[StatusSucceeded], rep)
 	return files
 }
@@ -569,10 +558,7 @@ func recordTwoTargetsOneFailing(ctx context.Context, t *testing.T, c client.Clie
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); delete(f.errs, key); f.mu.Unlock() }()
 	in := PipelineInput{RunID: run, Builder: builder, Sources: bothSrcs, Targets: []activities.Target{target(acctA, "us-east-1"), failing}}
-	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: PipelineWorkflowID(run), TaskQueue: TaskQueue}, Pipeline, in)
-	require.NoError(t, err)
-	var rep Report
-	require.NoError(t, wr.Get(ctx, &rep))
+	rep := recordRun(ctx, t, c, in)
 	require.Equal(t, 1, rep.Summary[StatusFailed], rep)
 	require.Equal(t, 1, rep.Summary[StatusSucceeded], rep)
 

@@ -68,6 +68,10 @@ account; every target is reached by assuming the target role it names.
 (amicrypt_*), the Temporal SDK's (temporal_*) and the process's;
 deploy/grafana/amicrypt.json is a dashboard over them.
 
+Memory: the worker collects garbage once its heap grows by half (GOGC=50;
+a GOGC or GOMEMLIMIT in the environment is honoured): about 275 MB at the
+peak of 1,000 targets in flight.
+
 The namespace must have amicrypt's search attributes (AmicryptRun,
 AmicryptAccount, AmicryptRegion, AmicryptStep, AmicryptStatus,
 AmicryptDiagnosis, all Keyword), which the workflows set and 'amicrypt list'
