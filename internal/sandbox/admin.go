@@ -64,6 +64,9 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			s.cloud.cfg = cfg
+			// A group's launch backoff follows the boot time: what was
+			// scheduled by the old one is scheduled anew.
+			s.cloud.resetSchedule()
 		}
 		s.cloud.mu.Unlock()
 		if err != nil {
