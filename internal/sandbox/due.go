@@ -150,11 +150,7 @@ func keyDue(k *Key) time.Time {
 	case k.State == "PendingDeletion":
 		return k.DeletionDate
 	case k.RotationEnabled && k.State == "Enabled":
-		anchor := k.RotationAnchor
-		if anchor.IsZero() {
-			anchor = k.Created
-		}
-		return anchor.Add(rotationPeriod(k))
+		return rotationAnchor(k).Add(rotationPeriod(k))
 	}
 	return time.Time{}
 }
@@ -171,7 +167,7 @@ func instanceDue(in *Instance) time.Time {
 
 // groupDue is when a group has something to do by itself: its deletion
 // completing, an activity ending, a launch retried after its backoff.
-func (c *Cloud) groupDue(r *Region, g *Group, now time.Time) time.Time {
+func (c *Cloud) groupDue(r *Region, g *Group) time.Time {
 	if g.Status == asgDeleting {
 		return g.DeletingAt
 	}
@@ -265,7 +261,7 @@ func (c *Cloud) advanceGroups(now time.Time) {
 			if r.Groups[gn] == nil {
 				continue
 			}
-			t := c.groupDue(r, g, now)
+			t := c.groupDue(r, g)
 			if more {
 				t = now // it stopped after its most steps: the rest at the next request
 			}

@@ -124,10 +124,7 @@ func (c *Cloud) advanceKey(k *Key, now time.Time) {
 	}
 	if k.RotationEnabled && k.State == "Enabled" {
 		period := rotationPeriod(k)
-		anchor := k.RotationAnchor
-		if anchor.IsZero() {
-			anchor = k.Created
-		}
+		anchor := rotationAnchor(k)
 		for due := anchor.Add(period); !due.After(now); due = anchor.Add(period) {
 			anchor = due
 			k.Rotations = append(k.Rotations, due)
@@ -152,6 +149,15 @@ func (c *Cloud) deleteKey(id string, k *Key) {
 		}
 	}
 	c.markDirty()
+}
+
+// rotationAnchor is what a key's next automatic rotation counts from: its
+// last one, else when rotation was enabled, else its creation.
+func rotationAnchor(k *Key) time.Time {
+	if k.RotationAnchor.IsZero() {
+		return k.Created
+	}
+	return k.RotationAnchor
 }
 
 func rotationPeriod(k *Key) time.Duration {
@@ -1072,11 +1078,7 @@ func kmsGetKeyRotationStatus(c *call) (map[string]any, error) {
 	}
 	out := map[string]any{"KeyId": k.ARN, "KeyRotationEnabled": k.RotationEnabled}
 	if k.RotationEnabled {
-		anchor := k.RotationAnchor
-		if anchor.IsZero() {
-			anchor = k.Created
-		}
-		next := anchor.Add(rotationPeriod(k))
+		next := rotationAnchor(k).Add(rotationPeriod(k))
 		for !next.After(c.now) {
 			next = next.Add(rotationPeriod(k))
 		}
